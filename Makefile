@@ -1,0 +1,40 @@
+# bakeplan's entry points. `make run` and `make test` work on a fresh machine.
+include tools/versions.env
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DOCKER_CONFIG := $(CURDIR)/.tools/docker
+export PATH := $(CURDIR)/.tools/bin:$(PATH)
+
+.PHONY: run test tools venv bench typecheck check-matrices clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+tools:
+	bash tools/install.sh
+
+run: venv
+	$(BIN)/bakeplan print -f matrices/go-cross/docker-bake.hcl
+
+test: venv tools
+	$(BIN)/python -m pytest
+
+typecheck: venv
+	$(BIN)/mypy
+
+bench: venv tools
+	$(BIN)/python -m bench
+
+check-matrices: venv
+	$(BIN)/python -m bakeplan.emit.check matrices
+
+clean:
+	rm -rf $(VENV) .tools build *.egg-info

@@ -1,0 +1,5 @@
+"""bakeplan: plan, schedule and run Docker Buildx Bake matrices."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Bake semantics on top of the HCL reader: definitions, matrix, overrides, printing."""

@@ -1,0 +1,1 @@
+"""CI renderers: GitHub Actions, GitLab CI, Jenkins. Data first, text last."""

@@ -1,0 +1,1 @@
+"""Reading HCL bake files: syntax tree, cty-like values, stdlib functions, evaluation."""

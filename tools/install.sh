@@ -21,7 +21,9 @@ install_buildx() {
     stamp_ok buildx "$BUILDX_VERSION" && return 0
     command -v go >/dev/null || { echo "install: go not found, cannot build buildx" >&2; return 1; }
     echo "install: building buildx $BUILDX_VERSION with Go (a few minutes the first time)" >&2
-    GOBIN="$tools/bin" GOFLAGS=-trimpath go install "github.com/docker/buildx/cmd/buildx@$BUILDX_VERSION" || return 1
+    GOBIN="$tools/bin" GOFLAGS=-trimpath go install \
+        -ldflags "-X github.com/docker/buildx/version.Version=$BUILDX_VERSION" \
+        "github.com/docker/buildx/cmd/buildx@$BUILDX_VERSION" || return 1
     echo "$BUILDX_VERSION" > "$tools/bin/.buildx.version"
 }
 

@@ -1,0 +1,12 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+)
+
+var version = "dev"
+
+func main() {
+	fmt.Printf("hello %s (%s/%s)\n", version, runtime.GOOS, runtime.GOARCH)
+}

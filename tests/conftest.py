@@ -1,17 +1,46 @@
-"""Shared fixtures: the pinned buildx plugin (and, later, real BuildKit daemons).
+"""Shared fixtures: the pinned buildx plugin and real BuildKit daemons.
 
 A test that needs a tool which is not installed skips with a reason naming it;
 under CI=true it fails instead, because CI must run those tests for real.
+
+Fixtures (all session-scoped; helpers live in `tests/infra.py`):
+
+- `buildx`: the docker CLI with the pinned buildx plugin, DOCKER_CONFIG=.tools/docker
+  (no builders are created there; use `docker_cli` for anything that writes config).
+- `corpus_dir`: ../shared/corpus/bake.
+- `docker_cli`: an `infra.DockerCLI` (docker + pinned buildx) with its own
+  DOCKER_CONFIG in a temp dir; every builder below is created there.
+  `docker_cli.env` is the environment to run `docker buildx ...` with.
+- `buildkit_nodes`: an `infra.Cluster` of two real rootful buildkitd daemons
+  (OCI worker, runc, overlayfs), `cluster.amd64` claiming linux/amd64 and
+  `cluster.arm64` claiming linux/arm64, each with its own --root and unix socket
+  (`daemon.addr` = "unix:///.../buildkitd.sock"). Stopped at session end.
+- `two_node_builder`: name of a `remote`-driver buildx builder holding both
+  nodes, in order amd64 then arm64 (nodes named `<builder>-amd64`, `<builder>-arm64`).
+- `node_builders`: {"amd64": builder, "arm64": builder}: one single-node builder
+  per daemon (what `bakeplan run` uses to place a job on one node).
+- `registry`: an `infra.Registry` (Debian's docker-registry, distribution 2.8)
+  on 127.0.0.1:PORT with storage in a temp dir; the daemons treat it as plain HTTP.
+- `busybox_base`: (context dir factory, Dockerfile prelude): `FROM scratch` +
+  `COPY busybox`, so `RUN` steps work without pulling any image.
+
+Example::
+
+    def test_x(docker_cli, two_node_builder):
+        subprocess.run(docker_cli.argv("inspect", two_node_builder), env=docker_cli.env)
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+import infra
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / ".tools"
@@ -58,3 +87,113 @@ def corpus_dir() -> Path:
     if not path.is_dir():
         pytest.skip("../shared/corpus/bake is absent")
     return path
+
+
+# --- real BuildKit -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Two running buildkitd daemons and the tools to talk to them."""
+
+    amd64: infra.Daemon
+    arm64: infra.Daemon
+    buildctl: str
+    cli: infra.DockerCLI
+
+    @property
+    def daemons(self) -> tuple[infra.Daemon, ...]:
+        """Both daemons, amd64 first."""
+        return (self.amd64, self.arm64)
+
+    def prune(self) -> None:
+        """Drop every daemon's local build cache."""
+        for daemon in self.daemons:
+            infra.prune_buildkitd(daemon, self.buildctl)
+
+
+def _require(name: str, what: str) -> str:
+    path = infra.find_tool(name)
+    if path is None:
+        missing(what)
+    assert path is not None
+    return path
+
+
+@pytest.fixture(scope="session")
+def docker_cli(tmp_path_factory: pytest.TempPathFactory) -> infra.DockerCLI:
+    """docker + the pinned buildx plugin with a throwaway DOCKER_CONFIG."""
+    docker = _require("docker", "the docker CLI")
+    plugin = TOOLS / "docker" / "cli-plugins" / "docker-buildx"
+    if not plugin.exists():
+        missing("the buildx plugin (.tools/docker/cli-plugins/docker-buildx)")
+    return infra.isolated_docker_config(tmp_path_factory.mktemp("dockercfg"), docker, plugin)
+
+
+@pytest.fixture(scope="session")
+def registry_port() -> int:
+    """The port the test registry will listen on (the daemons trust it as plain HTTP)."""
+    return infra.free_port()
+
+
+@pytest.fixture(scope="session")
+def buildkit_nodes(
+    tmp_path_factory: pytest.TempPathFactory, docker_cli: infra.DockerCLI, registry_port: int
+) -> Iterator[Cluster]:
+    """Two real buildkitd daemons: one claiming linux/amd64, one linux/arm64."""
+    buildkitd = _require("buildkitd", "buildkitd (.tools/bin/buildkitd)")
+    buildctl = _require("buildctl", "buildctl (.tools/bin/buildctl)")
+    _require("runc", "runc (Debian package runc)")
+    if os.geteuid() != 0:
+        missing("root (rootful buildkitd)")
+    # Short path: unix socket paths are limited to 108 bytes.
+    workdir = tmp_path_factory.mktemp("bk")
+    config = infra.buildkitd_config(insecure_registries=[f"127.0.0.1:{registry_port}"])
+    started: list[infra.Daemon] = []
+    try:
+        for name, platform in (("amd64", "linux/amd64"), ("arm64", "linux/arm64")):
+            started.append(
+                infra.start_buildkitd(
+                    workdir, name, [platform], buildkitd=buildkitd, buildctl=buildctl, config_text=config
+                )
+            )
+        yield Cluster(amd64=started[0], arm64=started[1], buildctl=buildctl, cli=docker_cli)
+    finally:
+        for daemon in started:
+            daemon.process.stop()
+
+
+@pytest.fixture(scope="session")
+def two_node_builder(buildkit_nodes: Cluster) -> Iterator[str]:
+    """A remote-driver builder holding both nodes (amd64 first)."""
+    name = infra.create_builder(buildkit_nodes.cli, "bp-two", buildkit_nodes.daemons)
+    yield name
+    infra.remove_builder(buildkit_nodes.cli, name)
+
+
+@pytest.fixture(scope="session")
+def node_builders(buildkit_nodes: Cluster) -> Iterator[dict[str, str]]:
+    """One single-node remote builder per daemon: {"amd64": name, "arm64": name}."""
+    builders = {d.name: infra.create_builder(buildkit_nodes.cli, f"bp-{d.name}", [d]) for d in buildkit_nodes.daemons}
+    yield builders
+    for name in builders.values():
+        infra.remove_builder(buildkit_nodes.cli, name)
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory, registry_port: int) -> Iterator[infra.Registry]:
+    """Debian's docker-registry on 127.0.0.1 with storage in a temp dir."""
+    binary = _require("docker-registry", "docker-registry (Debian package docker-registry)")
+    reg = infra.start_registry(tmp_path_factory.mktemp("registry"), binary, port=registry_port)
+    yield reg
+    reg.process.stop()
+
+
+@pytest.fixture(scope="session")
+def busybox_base() -> tuple[Callable[[Path], Path], str]:
+    """(put busybox into a context dir, the Dockerfile prelude defining stage `busybox`)."""
+    busybox = infra.find_busybox()
+    if busybox is None:
+        missing("busybox-static (Debian package busybox-static)")
+    assert busybox is not None
+    return (lambda directory: infra.busybox_context(directory, busybox), infra.BUSYBOX_BASE)

@@ -37,7 +37,9 @@ install_buildkit() {
     dir=$(go mod download -json "github.com/moby/buildkit@$BUILDKIT_VERSION" \
         | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') || return 1
     [ -n "$dir" ] || return 1
-    (cd "$dir" && GOFLAGS="-mod=mod -trimpath" go build -o "$tools/bin/" ./cmd/buildkitd ./cmd/buildctl) || return 1
+    (cd "$dir" && GOFLAGS="-mod=mod -trimpath" go build \
+        -ldflags "-X github.com/moby/buildkit/version.Version=$BUILDKIT_VERSION" \
+        -o "$tools/bin/" ./cmd/buildkitd ./cmd/buildctl) || return 1
     echo "$BUILDKIT_VERSION" > "$tools/bin/.buildkitd.version"
     echo "$BUILDKIT_VERSION" > "$tools/bin/.buildctl.version"
 }

@@ -1,9 +1,199 @@
-"""The `bakeplan ci` command (being built)."""
+"""`bakeplan ci github|gitlab|jenkins`: the plan as CI configuration."""
 
 from __future__ import annotations
 
+import os
+import shlex
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
 import typer
+
+from bakeplan.cli.options import Files, Names, Sets, Vars
+
+if TYPE_CHECKING:
+    from bakeplan.emit.build import CIRequest
+    from bakeplan.emit.model import CIPlan
+
+Repeat = Optional[list[str]]
+Only = Annotated[Repeat, typer.Option("--only", help="Keep jobs with KEY=VALUE (matrix key, platform, target; globs).", show_default=False)]
+Exclude = Annotated[Repeat, typer.Option("--exclude", help="Drop jobs with KEY=VALUE.", show_default=False)]
+Runner = Annotated[Repeat, typer.Option("--runner", help="Runner label per platform: PLATFORM=LABEL or default=LABEL.", show_default=False)]
+Cache = Annotated[Optional[str], typer.Option("--cache", help="Per-leg cache: gha, registry:REPO, local:DIR, s3:BUCKET, none.", show_default=False)]
+Scope = Annotated[str, typer.Option("--cache-scope", help="Prefix of the cache tags (e.g. the branch).")]
+Fallback = Annotated[Repeat, typer.Option("--cache-fallback", help="Also read this scope's cache (repeatable).", show_default=False)]
+Replace = Annotated[bool, typer.Option("--cache-replace", help="Replace the bake file's cache-from/cache-to instead of adding to them.")]
+Push = Annotated[bool, typer.Option("--push", help="Push tagged targets; multi-platform ones by digest, then merged.")]
+Since = Annotated[Optional[str], typer.Option("--since", help="Only jobs whose inputs changed since this git revision.", show_default=False)]
+Login = Annotated[Optional[str], typer.Option("--login", help="Log in to this registry before pushing.", show_default=False)]
+Output = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of stdout.", show_default=False)]
+
+INSTALL = "python -m pip install bakeplan"
+ci_app = typer.Typer(help="Emit the plan for a CI system: GitHub Actions, GitLab CI, Jenkins.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     """Add the command to the app."""
+    app.add_typer(ci_app, name="ci")
+
+
+@dataclass(frozen=True)
+class Common:
+    """The options every `ci` command shares, as given."""
+
+    names: list[str]
+    files: list[str] | None
+    sets: list[str]
+    vars: list[str]
+    only: list[str]
+    exclude: list[str]
+    runners: list[str]
+    cache: str | None
+    scope: str
+    fallbacks: list[str]
+    replace: bool
+    push: bool
+    since: str | None
+
+    def request(self, system: str, limit: int, default_cache: str) -> CIRequest:
+        """The core request for `system`."""
+        from bakeplan.bake.model import BakeRequest
+        from bakeplan.cache import parse_backend
+        from bakeplan.emit.build import CIRequest
+        from bakeplan.emit.legs import EmitOptions, runners_for
+        from bakeplan.jobs import Filter
+
+        spec = self.cache or default_cache
+        cache = None if spec == "none" else parse_backend(spec, scope=self.scope, fallbacks=self.fallbacks, replace=self.replace)
+        bake = BakeRequest(tuple(self.names), tuple(self.files) if self.files else None, tuple(self.sets),
+                           tuple(self.vars), dict(os.environ), Path.cwd())
+        options = EmitOptions(runners_for(system, self.runners), cache, self.push, limit)
+        return CIRequest(bake, options, tuple(map(Filter.parse, self.only)), tuple(map(Filter.parse, self.exclude)), self.since)
+
+    def argv(self, system: str, extra: Sequence[str] = ()) -> list[str]:
+        """The `bakeplan ci SYSTEM ...` command line that reproduces this plan (plus `extra` options)."""
+        argv = ["bakeplan", "ci", system]
+        for flag, items in (("-f", self.files or []), ("--set", self.sets), ("--var", self.vars), ("--only", self.only),
+                            ("--exclude", self.exclude), ("--runner", self.runners), ("--cache-fallback", self.fallbacks)):
+            for item in items:
+                argv += [flag, item]
+        argv += ["--cache", self.cache] if self.cache else []
+        argv += ["--cache-scope", self.scope] if self.scope else []
+        argv += ["--cache-replace"] if self.replace else []
+        argv += ["--push"] if self.push else []
+        argv += ["--since", self.since] if self.since else []
+        return [*argv, *extra, *self.names]
+
+
+def _common(names: Names, files: Files, sets: Sets, vars_: Vars, only: Only, exclude: Exclude, runner: Runner,
+            cache: Cache, cache_scope: Scope, cache_fallback: Fallback, cache_replace: Replace, push: Push,
+            since: Since) -> Common:
+    return Common(list(names or []), files, list(sets or []), list(vars_ or []), list(only or []), list(exclude or []),
+                  list(runner or []), cache, cache_scope, list(cache_fallback or []), cache_replace, push, since)
+
+
+def _plan(request: CIRequest) -> CIPlan:
+    from bakeplan.emit.build import ci_plan
+    from bakeplan.emit.commands import omitted_lines
+
+    plan = ci_plan(request)
+    for line in omitted_lines(plan.omitted):
+        print(line, file=sys.stderr)
+    return plan
+
+
+def _write(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+@ci_app.command("github")
+def github_command(
+    names: Names = None, files: Files = None, sets: Sets = None, vars_: Vars = None, only: Only = None,
+    exclude: Exclude = None, runner: Runner = None, cache: Cache = None, cache_scope: Scope = "",
+    cache_fallback: Fallback = None, cache_replace: Replace = False, push: Push = False, since: Since = None,
+    login: Login = None,
+    output: Output = None,
+    workflow: Annotated[bool, typer.Option("--workflow", help="Write a complete workflow instead of the matrix.")] = False,
+    install: Annotated[str, typer.Option("--install", help="How the workflow's plan job installs bakeplan.")] = INSTALL,
+) -> None:
+    """GitHub Actions: `strategy.matrix` JSON (and $GITHUB_OUTPUT inside Actions), or a workflow."""
+    from bakeplan.emit import github
+
+    common = _common(names, files, sets, vars_, only, exclude, runner, cache, cache_scope, cache_fallback, cache_replace, push,
+                     since)
+    plan = _plan(common.request("github", github.MATRIX_LIMIT, "gha"))
+    if workflow:
+        extra = ["--workflow", *(["--login", login] if login else []), *(["--install", install] if install != INSTALL else [])]
+        command = shlex.join(common.argv("github", extra))
+        _write(github.render_workflow(plan, common.argv("github"), install=install, login=login, command=command), output)
+        return
+    _write(github.render_matrix(plan), output)
+    _github_files(plan)
+
+
+def _github_files(plan: CIPlan, environ: dict[str, str] | None = None) -> None:
+    """Inside GitHub Actions: append the step outputs and a summary."""
+    from bakeplan.emit import github
+
+    env = os.environ if environ is None else environ
+    if env.get("GITHUB_OUTPUT"):
+        with open(env["GITHUB_OUTPUT"], "a", encoding="utf-8") as handle:
+            handle.write(github.github_output_text(github.outputs(plan)))
+    if env.get("GITHUB_STEP_SUMMARY"):
+        with open(env["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
+            handle.write(github.step_summary(plan))
+
+
+@ci_app.command("gitlab")
+def gitlab_command(
+    names: Names = None, files: Files = None, sets: Sets = None, vars_: Vars = None, only: Only = None,
+    exclude: Exclude = None, runner: Runner = None, cache: Cache = None, cache_scope: Scope = "",
+    cache_fallback: Fallback = None, cache_replace: Replace = False, push: Push = False, since: Since = None,
+    login: Login = None,
+    output: Output = None,
+    mode: Annotated[str, typer.Option("--mode", help="jobs (one job per leg) or matrix (parallel:matrix per chunk).")] = "jobs",
+) -> None:
+    """GitLab CI: a child-pipeline YAML."""
+    from bakeplan.emit import gitlab
+    from bakeplan.errors import BakeplanError
+
+    if mode not in ("jobs", "matrix"):
+        raise BakeplanError(f"bad --mode {mode!r}", hint="Use --mode jobs or --mode matrix.")
+    common = _common(names, files, sets, vars_, only, exclude, runner, cache, cache_scope, cache_fallback, cache_replace, push,
+                     since)
+    plan = _plan(common.request("gitlab", gitlab.MATRIX_LIMIT, "none"))
+    argv = common.argv("gitlab", [*(["--mode", mode] if mode != "jobs" else []), *(["--login", login] if login else [])])
+    text = gitlab.render(plan, mode=mode, login=login, merge_runner=plan_default_runner("gitlab", runner), command=shlex.join(argv))
+    _write(text, output)
+
+
+@ci_app.command("jenkins")
+def jenkins_command(
+    names: Names = None, files: Files = None, sets: Sets = None, vars_: Vars = None, only: Only = None,
+    exclude: Exclude = None, runner: Runner = None, cache: Cache = None, cache_scope: Scope = "",
+    cache_fallback: Fallback = None, cache_replace: Replace = False, push: Push = False, since: Since = None,
+    login: Login = None,
+    output: Output = None,
+) -> None:
+    """Jenkins: a declarative Jenkinsfile with parallel stages per layer."""
+    from bakeplan.emit import jenkins
+
+    common = _common(names, files, sets, vars_, only, exclude, runner, cache, cache_scope, cache_fallback, cache_replace, push,
+                     since)
+    plan = _plan(common.request("jenkins", 1_000_000, "none"))
+    argv = common.argv("jenkins", ["--login", login] if login else [])
+    text = jenkins.render(plan, merge_agent=plan_default_runner("jenkins", runner), login=login, command=shlex.join(argv))
+    _write(text, output)
+
+
+def plan_default_runner(system: str, overrides: list[str] | None) -> str:
+    """The default runner label (for jobs that build nothing platform-specific, like merges)."""
+    from bakeplan.emit.legs import runners_for
+
+    return runners_for(system, overrides or []).default

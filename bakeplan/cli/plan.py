@@ -1,9 +1,103 @@
-"""The `bakeplan plan` command (being built)."""
+"""The `bakeplan plan` and `bakeplan nodes` commands: thin wrappers around `bakeplan.plan`."""
 
 from __future__ import annotations
 
+import os
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
 import typer
+
+from bakeplan.cli.options import Files, Names, Sets, Vars
+
+if TYPE_CHECKING:
+    from bakeplan.nodes import Node
+    from bakeplan.plan import Plan
+
+
+class Format(str, Enum):
+    """Output formats of `bakeplan plan`."""
+
+    table = "table"
+    json = "json"
+    dot = "dot"
+    mermaid = "mermaid"
+
+
+NodeSpecs = Annotated[Optional[list[str]], typer.Option(
+    "--node", help="Declare a node: name=N,builder=B,platforms=linux/amd64+linux/arm64,slots=2,memory=8g (repeatable).",
+    show_default=False)]
+NodesFile = Annotated[Optional[str], typer.Option("--nodes-file", help="Node config (default: ./bakeplan.toml).", show_default=False)]
+Builder = Annotated[Optional[str], typer.Option("--builder", help="Discover nodes from this buildx builder only.", show_default=False)]
+Only = Annotated[Optional[list[str]], typer.Option("--only", help="Keep jobs with KEY=VALUE (matrix key, platform, target; globs).", show_default=False)]
+Exclude = Annotated[Optional[list[str]], typer.Option("--exclude", help="Drop jobs with KEY=VALUE (matrix key, platform, target; globs).", show_default=False)]
+History = Annotated[Optional[str], typer.Option("--history", help="Duration history file (default: the cache dir's history.json).", show_default=False)]
+
+
+def find_nodes(node: list[str] | None, nodes_file: str | None, builder: str | None) -> tuple[Node, ...]:
+    """Candidate nodes from --node flags, the config file, or buildx discovery."""
+    from bakeplan import nodes as nodes_mod
+
+    declared = [nodes_mod.parse_node_spec(spec) for spec in node or ()]
+    if not declared:
+        declared = list(nodes_mod.load_config(nodes_mod.config_path(Path.cwd(), nodes_file)))
+    return nodes_mod.discover(declared, builder=builder)
+
+
+def make_plan(names: list[str] | None, file: list[str] | None, set_: list[str] | None, var: list[str] | None,
+              node: list[str] | None, nodes_file: str | None, builder: str | None,
+              only: list[str] | None, exclude: list[str] | None, history: str | None) -> Plan:
+    """Load the bake files (as `print` does), find nodes, and plan; shared by plan, run and ci."""
+    from bakeplan import history as history_mod
+    from bakeplan.bake.model import BakeRequest
+    from bakeplan.bake.resolve import load
+    from bakeplan.jobs import Filter
+    from bakeplan.plan import build_plan
+
+    request = BakeRequest(names=tuple(names or ()), files=tuple(file) if file else None, sets=tuple(set_ or ()),
+                          vars=tuple(var or ()), env=dict(os.environ), cwd=Path.cwd())
+    result = load(request)
+    candidates = find_nodes(node, nodes_file, builder)
+    past = history_mod.load(Path(history) if history else history_mod.default_path())
+    return build_plan(result, candidates, history=past,
+                      only=[Filter.parse(f) for f in only or ()], exclude=[Filter.parse(f) for f in exclude or ()])
+
+
+def render(plan: Plan, fmt: Format) -> str:
+    """The plan in the chosen format."""
+    from bakeplan.render import dot, json_, mermaid, table
+
+    renderers = {Format.table: table.render, Format.json: json_.render, Format.dot: dot.render, Format.mermaid: mermaid.render}
+    return renderers[fmt](plan)
 
 
 def register(app: typer.Typer) -> None:
-    """Add the command to the app."""
+    """Add `plan` and `nodes` to the app."""
+
+    @app.command("plan")
+    def plan_command(
+        names: Names = None, file: Files = None, set_: Sets = None, var: Vars = None,
+        node: NodeSpecs = None, nodes_file: NodesFile = None, builder: Builder = None,
+        only: Only = None, exclude: Exclude = None, history: History = None,
+        fmt: Annotated[Format, typer.Option("--format", help="table, json, dot or mermaid.")] = Format.table,
+    ) -> None:
+        """Show which job runs where and when (a dry run): per node, estimated times, critical path."""
+        plan = make_plan(names, file, set_, var, node, nodes_file, builder, only, exclude, history)
+        typer.echo(render(plan, fmt), nl=False)
+
+    @app.command("nodes")
+    def nodes_command(
+        node: NodeSpecs = None, nodes_file: NodesFile = None, builder: Builder = None,
+        fmt: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+    ) -> None:
+        """Show the nodes bakeplan found (declared, buildx builders, this machine) and why any is left out."""
+        import json
+
+        from bakeplan.render import json_, table
+
+        found = find_nodes(node, nodes_file, builder)
+        if fmt == Format.json:
+            typer.echo(json.dumps([json_.node_data(n) for n in found], indent=2))
+        else:
+            typer.echo(table.render_nodes(found), nl=False)

@@ -1,9 +1,51 @@
-"""The `bakeplan print` command (being built)."""
+"""`bakeplan print`: what `docker buildx bake --print` prints, or `--list targets|variables`."""
 
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
 import typer
+
+from bakeplan.cli.options import Files, Names, Sets, Vars
+
+ListOption = Annotated[
+    Optional[str],
+    typer.Option("--list", help="List targets or variables instead: targets|variables or type=...,format=table|json.", show_default=False),
+]
 
 
 def register(app: typer.Typer) -> None:
     """Add the command to the app."""
+    app.command("print")(print_command)
+
+
+def print_command(
+    names: Names = None,
+    files: Files = None,
+    sets: Sets = None,
+    vars_: Vars = None,
+    list_: ListOption = None,
+) -> None:
+    """Print the resolved bake definition as JSON, exactly like `docker buildx bake --print`."""
+    from bakeplan.bake.model import BakeRequest
+
+    request = BakeRequest(
+        names=tuple(names or ()),
+        files=tuple(files) if files else None,
+        sets=tuple(sets or ()),
+        vars=tuple(vars_ or ()),
+        env=dict(os.environ),
+        cwd=Path.cwd(),
+    )
+    if list_ is not None:
+        from bakeplan.bake.printing import render_list
+
+        sys.stdout.write(render_list(request, list_))
+        return
+    from bakeplan.bake.printing import render
+    from bakeplan.bake.resolve import load
+
+    sys.stdout.write(render(load(request)))

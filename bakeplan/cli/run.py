@@ -1,9 +1,260 @@
-"""The `bakeplan run` command (being built)."""
+"""`bakeplan run`: plan, then build every unit with `docker buildx bake` on its node.
+
+Placing a job on one node: buildx sends a platform to the first node of a
+multi-node builder that lists it, so each node is reached through a builder
+that holds only that node. Single-node builders and declared nodes
+(`--node name=N,builder=B,...`) are used as they are; for a `remote`-driver
+node inside a multi-node builder bakeplan creates (once, and reuses) a
+single-node builder `bakeplan-<builder>-<node>` on the same endpoint.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
 import typer
+
+from bakeplan.cli.options import Files, Names, Sets, Vars
+
+if TYPE_CHECKING:
+    from bakeplan.bake.model import BakeRequest, BakeResult
+    from bakeplan.cache import CacheBackend
+    from bakeplan.execute import RunState, Unit, UnitState
+    from bakeplan.history import History
+    from bakeplan.jobs import Filter
+    from bakeplan.nodes import Node
+    from bakeplan.plan import Plan
+
+Many = Optional[list[str]]
 
 
 def register(app: typer.Typer) -> None:
     """Add the command to the app."""
+    app.command("run")(run_command)
+
+
+def run_command(
+    names: Names = None,
+    files: Files = None,
+    sets: Sets = None,
+    vars_: Vars = None,
+    allow: Annotated[Many, typer.Option("--allow", help="Pass --allow to bake (repeatable).", show_default=False)] = None,
+    push: Annotated[bool, typer.Option("--push", help="Push images; split multi-platform images are merged.")] = False,
+    load: Annotated[bool, typer.Option("--load", help="Pass --load to bake.")] = False,
+    progress: Annotated[str, typer.Option("--progress", help="auto, tty, plain or quiet.")] = "auto",
+    builder: Annotated[Optional[str], typer.Option("--builder", help="Use this buildx builder's nodes.")] = None,
+    node: Annotated[Many, typer.Option("--node", help="Declare a node: name=N,builder=B,platforms=P1+P2,slots=S.")] = None,
+    nodes_file: Annotated[Optional[str], typer.Option("--nodes-file", help="Node config (default bakeplan.toml).")] = None,
+    only: Annotated[Many, typer.Option("--only", help="Keep jobs with KEY=VALUE (matrix key, platform, target).")] = None,
+    exclude: Annotated[Many, typer.Option("--exclude", help="Drop jobs with KEY=VALUE.")] = None,
+    cache: Annotated[Optional[str], typer.Option("--cache", help="Per-job cache: registry:REPO, local:DIR, gha, s3:BUCKET?region=R.")] = None,
+    cache_scope: Annotated[str, typer.Option("--cache-scope", help="Cache tag prefix, e.g. the branch.")] = "",
+    cache_fallback: Annotated[Many, typer.Option("--cache-fallback", help="Also read this scope's cache (repeatable).")] = None,
+    cache_replace: Annotated[bool, typer.Option("--cache-replace", help="Replace the bake file's cache-from/cache-to.")] = False,
+    retries: Annotated[int, typer.Option("--retries", min=0, help="Rerun a failed unit up to N times.")] = 0,
+    fail_fast: Annotated[bool, typer.Option("--fail-fast", help="Start nothing new after a failure.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the exact commands; start nothing.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Rerun only what failed, was skipped or never finished.")] = False,
+    run_dir: Annotated[str, typer.Option("--run-dir", help="Where runs keep state and logs.")] = ".bakeplan/runs",
+    history_file: Annotated[Optional[str], typer.Option("--history", help="Duration history file.")] = None,
+    loader: Annotated[str, typer.Option("--loader", hidden=True, help="bakeplan (default) or buildx (--print).")] = "bakeplan",
+) -> None:
+    """Build the plan: one `docker buildx bake` per unit, on the node the scheduler picks."""
+    from bakeplan import execute, history
+    from bakeplan.bake.model import BakeRequest
+    from bakeplan.plan import build_plan
+
+    request = BakeRequest(names=tuple(names or ()), files=tuple(files) if files else None, sets=tuple(sets or ()),
+                          vars=tuple(vars_ or ()), env=dict(os.environ), cwd=Path.cwd())
+    if not dry_run or loader == "buildx":
+        execute.check_docker("docker")
+    result = load_result(request, loader)
+    nodes = find_nodes(node or (), nodes_file, builder, create=not dry_run)
+    history_path = Path(history_file) if history_file else history.default_path()
+    past = history.load(history_path)
+    only_f, exclude_f = _filters(only, exclude)
+    plan = build_plan(result, nodes, history=past, only=only_f, exclude=exclude_f)
+    base, directory = run_directory(Path(run_dir).resolve(), resume=resume, create=not dry_run)
+    options = execute.BakeOptions(sets=tuple(sets or ()), vars=tuple(vars_ or ()), allow=tuple(allow or ()), push=push,
+                                  load=load, cache=_cache(cache, cache_scope, cache_fallback, cache_replace))
+    units = execute.units_from_plan(plan, result.targets, options, directory)
+    builders = {n.name: n.builder for n in plan.nodes if n.excluded is None}
+    if dry_run:
+        print_commands(units, plan, builders)
+        return
+    try:
+        state = _run(units, plan, builders, directory, base, resume=resume, retries=retries, fail_fast=fail_fast,
+                     progress=progress, history_path=history_path, past=past)
+    except KeyboardInterrupt:
+        # typer turns KeyboardInterrupt into a return value under standalone_mode=False,
+        # which main() drops; exit here so Ctrl-C / SIGTERM give 130.
+        print(f"interrupted; state saved in {directory} (resume with --resume)", file=sys.stderr)
+        raise SystemExit(130) from None
+    if not state.ok:
+        # SystemExit, not typer.Exit: the app runs with standalone_mode=False, where
+        # click turns Exit into a return value that main() drops.
+        raise SystemExit(1)
+
+
+def _filters(only: Sequence[str] | None, exclude: Sequence[str] | None) -> tuple[list[Filter], list[Filter]]:
+    from bakeplan.jobs import Filter
+
+    return [Filter.parse(t) for t in only or ()], [Filter.parse(t) for t in exclude or ()]
+
+
+def _cache(spec: str | None, scope: str, fallbacks: Sequence[str] | None, replace_: bool) -> CacheBackend | None:
+    from bakeplan.cache import parse_backend
+
+    return None if spec is None else parse_backend(spec, scope=scope, fallbacks=tuple(fallbacks or ()), replace=replace_)
+
+
+def _run(units: Sequence[Unit], plan: Plan, builders: Mapping[str, str | None], directory: Path, base: Path, *,
+         resume: bool, retries: int, fail_fast: bool, progress: str, history_path: Path, past: History) -> RunState:
+    """Execute with the right reporter, record durations, print the summary."""
+    from bakeplan import execute, history, progress as prog
+
+    execute.check_builders("docker", [b for b in dict.fromkeys(builders.values()) if b])
+    previous = execute.read_state(directory / "state.json") if resume and (directory / "state.json").exists() else None
+    (base / "latest").write_text(directory.name + "\n")
+    live = prog.wants_live(progress, sys.stdout)
+    reporter: prog.LiveReporter | prog.PlainReporter = (
+        prog.LiveReporter(units, [n.name for n in plan.nodes if n.excluded is None])
+        if live else prog.PlainReporter(total=len(units)))
+    print(f"bakeplan: run directory {directory}", file=sys.stderr)
+    recorder = HistoryRecorder(plan, past)
+    options = execute.RunOptions(run_dir=directory, cwd=Path.cwd(), retries=retries, fail_fast=fail_fast)
+    try:
+        state = execute.execute(units, plan.nodes, options, builders=builders, previous=previous,
+                                reporter=reporter, on_finished=recorder)
+    finally:
+        reporter.close()
+        history.save(recorder.history, history_path)
+    prog.render_summary(state, units, sys.stdout, rich_table=live)
+    return state
+
+
+class HistoryRecorder:
+    """Feeds measured durations of succeeded units back into the history (one sample per job)."""
+
+    def __init__(self, plan: Plan, past: History) -> None:
+        self.jobs = {job.id: job for job in plan.jobs}
+        self.history = past
+
+    def __call__(self, unit: Unit, state: UnitState) -> None:
+        """Record a finished unit."""
+        from bakeplan.execute import SUCCEEDED
+
+        duration = state.duration
+        if state.status != SUCCEEDED or duration is None:
+            return
+        for job_id in unit.jobs:
+            if job_id in self.jobs:
+                self.history = self.history.record(self.jobs[job_id], duration)
+
+
+def print_commands(units: Sequence[Unit], plan: Plan, builders: Mapping[str, str | None]) -> None:
+    """`--dry-run`: each unit's exact argv on its planned node, in plan order."""
+    from bakeplan.execute import unit_argv
+    from bakeplan.progress import shell_line
+
+    placements = plan.placements
+    for unit in units:
+        node = placements[unit.id].node if unit.id in placements else ""
+        argv = list(unit_argv(unit, builders.get(node)))
+        if unit.kind == "merge":
+            argv += [f"{unit.merge_repo}@<digest of {dep}>" for dep in unit.deps]
+        print(f"# {unit.id}" + (f" on {node}" if node else ""))
+        print(shell_line(argv))
+
+
+def run_directory(base: Path, *, resume: bool, create: bool = True) -> tuple[Path, Path]:
+    """(runs dir, this run's dir): the latest run's dir for --resume, else a new one (made when `create`)."""
+    from bakeplan.errors import BakeplanError
+
+    if resume:
+        try:
+            name = (base / "latest").read_text().strip()
+        except OSError as error:
+            raise BakeplanError(f"nothing to resume: no previous run in {base}", hint="Run without --resume first.") from error
+        return base, base / name
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    directory = base / f"{stamp}-{os.getpid()}"
+    if create:
+        directory.mkdir(parents=True, exist_ok=True)
+    return base, directory
+
+
+def find_nodes(declared_specs: Sequence[str], nodes_file: str | None, builder: str | None, *, create: bool) -> tuple[Node, ...]:
+    """Declared nodes, else buildx's; remote nodes in multi-node builders get a builder of their own."""
+    from bakeplan import nodes as nd
+
+    declared = [*nd.load_config(nd.config_path(Path.cwd(), nodes_file)), *(nd.parse_node_spec(s) for s in declared_specs)]
+    found = nd.discover(declared, builder=builder)
+    return tuple(_own_builder(n, create=create) for n in found)
+
+
+def _own_builder(node: Node, *, create: bool) -> Node:
+    """A remote node of a multi-node builder, made usable through a single-node builder on its endpoint."""
+    from bakeplan.cache import sanitize_tag
+
+    excluded = node.excluded or ""
+    if not excluded.startswith("in multi-node builder") or node.driver != "remote" or "used through" in excluded:
+        return node
+    name = sanitize_tag(f"bakeplan-{node.name}".replace("/", "-"))
+    if create:
+        ensure_remote_builder(name, node.endpoint)
+    return replace(node, name=name, builder=name, excluded=None)
+
+
+def ensure_remote_builder(name: str, endpoint: str, *, docker: str = "docker") -> None:
+    """Create a single-node `remote` builder NAME for ENDPOINT unless it exists."""
+    from bakeplan.errors import ToolError
+
+    if subprocess.run([docker, "buildx", "inspect", name], capture_output=True, check=False).returncode == 0:
+        return
+    done = subprocess.run([docker, "buildx", "create", "--name", name, "--driver", "remote", endpoint],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise ToolError(f"cannot create builder {name} for {endpoint}: {done.stderr.strip()}",
+                        hint="Create one builder per node yourself, or declare nodes with --node.")
+
+
+def load_result(request: BakeRequest, loader: str) -> BakeResult:
+    """The resolved bake: bakeplan's own reader, or (`--loader buildx`) `docker buildx bake --print`."""
+    if loader == "buildx":
+        return load_with_buildx(request)
+    from bakeplan.bake.resolve import load
+
+    return load(request)
+
+
+def load_with_buildx(request: BakeRequest) -> BakeResult:
+    """Resolve through real buildx's `--print` (no matrix values; a fallback and test oracle)."""
+    from bakeplan.bake.model import BakeResult, Target
+    from bakeplan.errors import ToolError
+
+    argv = ["docker", "buildx", "bake", "--print"]
+    for name in request.files or ():
+        argv += ["-f", name]
+    for item in request.sets:
+        argv += ["--set", item]
+    for item in request.vars:
+        argv += ["--var", item]
+    argv += list(request.names)
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=request.cwd, check=False)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["failed"])[-1]
+        raise ToolError(f"docker buildx bake --print failed: {last}")
+    data = json.loads(done.stdout)
+    groups = {name: tuple(g.get("targets", ())) for name, g in data.get("group", {}).items()}
+    targets = {name: Target(name=name, fields=fields, block=name) for name, fields in data.get("target", {}).items()}
+    files = tuple(Path(f) for f in request.files or ())
+    return BakeResult(groups=groups, targets=targets, files=files, requested=tuple(request.names) or ("default",))

@@ -1,0 +1,294 @@
+"""Finding and reading bake files the way buildx does (bake.ReadLocalFiles).
+
+Without `-f`, buildx looks in the working directory for compose files and
+then `docker-bake.json`, `docker-bake.hcl`, `docker-bake.override.json`,
+`docker-bake.override.hcl`, skipping missing ones; `BUILDX_BAKE_FILE` (split on
+`BUILDX_BAKE_FILE_SEPARATOR`, default `:`) replaces that lookup. With `-f`,
+every file must exist. Compose files are not supported by bakeplan.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from pathlib import Path
+
+from bakeplan.bake.model import BakeRequest
+from bakeplan.errors import BakeplanError
+
+COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
+BAKE_NAMES = ("docker-bake.json", "docker-bake.hcl", "docker-bake.override.json", "docker-bake.override.hcl")
+
+
+@dataclass(frozen=True, slots=True)
+class BakeFile:
+    """One bake file: the name diagnostics use (as given), its path, and its bytes."""
+
+    name: str
+    path: Path
+    data: bytes
+
+
+def is_compose_name(name: str) -> bool:
+    """buildx treats *.yml / *.yaml as compose files."""
+    return name.lower().endswith((".yml", ".yaml"))
+
+
+def _compose_error(name: str) -> BakeplanError:
+    return BakeplanError(
+        f"{name}: compose files are not supported by bakeplan",
+        hint="Write the targets in a docker-bake.hcl (or .json) file, or pass the bake files with -f.",
+    )
+
+
+def requested_names(request: BakeRequest) -> tuple[list[str], bool]:
+    """The file names to read and whether they come from the default lookup."""
+    if request.files:
+        return list(request.files), False
+    from_env = request.env.get("BUILDX_BAKE_FILE")
+    if from_env:
+        separator = request.env.get("BUILDX_BAKE_FILE_SEPARATOR") or ":"
+        names = [part.strip() for part in from_env.split(separator) if part.strip()]
+        return names, False
+    return [*COMPOSE_NAMES, *BAKE_NAMES], True
+
+
+def find_files(request: BakeRequest, *, _stdin: bytes | None = None) -> list[BakeFile]:
+    """The bake files of a request, in load order; missing explicit files are errors."""
+    names, default = requested_names(request)
+    found: list[BakeFile] = []
+    for name in names:
+        if name == "-":
+            data = _stdin if _stdin is not None else sys.stdin.buffer.read()
+            found.append(BakeFile("-", Path("-"), data))
+            continue
+        path = request.cwd / name
+        if not path.is_file():
+            if default:
+                continue
+            if path.is_dir():
+                raise BakeplanError(f"read {name}: is a directory", hint="Pass a bake file, not a directory, with -f.")
+            raise BakeplanError(f"open {name}: no such file or directory", hint="Check the -f paths (relative to the working directory).")
+        if is_compose_name(name):
+            raise _compose_error(name)
+        found.append(BakeFile(name, path, path.read_bytes()))
+    if not found:
+        raise BakeplanError(
+            "couldn't find a bake definition",
+            hint=f"Run in a directory with one of {', '.join(BAKE_NAMES)}, or pass -f FILE.",
+        )
+    return found
+
+
+def variable_overrides(vars_: Sequence[str]) -> dict[str, str]:
+    """buildx's parseBakeVars: `--var NAME=VALUE`, later wins."""
+    out: dict[str, str] = {}
+    for item in vars_:
+        if item == "":
+            continue
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise BakeplanError(f'invalid variable "{item}", expected key=value')
+        if key == "":
+            raise BakeplanError(f'invalid variable "{item}", key is empty')
+        out[key] = value
+    return out
+
+
+def lookup_env(request: BakeRequest) -> Mapping[str, str]:
+    """The environment bake variables read (empty when BUILDX_BAKE_DISABLE_VARS_ENV_LOOKUP is true)."""
+    flag = request.env.get("BUILDX_BAKE_DISABLE_VARS_ENV_LOOKUP", "")
+    if flag in ("1", "t", "T", "TRUE", "true", "True"):
+        return {}
+    return request.env
+
+
+# ---------------------------------------------------------------- parse cache
+#
+# Parsing is the slow step for big files (python-hcl2's grammar in pure
+# Python); the syntax tree of an unchanged file is reused from the user's cache
+# directory. Entries are keyed by a hash of the file's bytes, its name (the tree
+# carries locations), and the parser's own source, written atomically (temp
+# file + rename, so concurrent runs never see half an entry), and a corrupt or
+# unreadable entry is simply parsed again.
+
+CACHE_FORMAT = "1"
+
+
+def cache_dir(env: Mapping[str, str]) -> Path | None:
+    """$XDG_CACHE_HOME/bakeplan/parse (or ~/.cache/...); None when disabled by BAKEPLAN_NO_CACHE."""
+    if env.get("BAKEPLAN_NO_CACHE"):
+        return None
+    base = env.get("XDG_CACHE_HOME") or (str(Path(env["HOME"]) / ".cache") if env.get("HOME") else "")
+    if not base:
+        return None
+    return Path(base) / "bakeplan" / "parse"
+
+
+def _parser_fingerprint() -> str:
+    """Changes whenever the parser's modules change, so a new bakeplan never reads old trees."""
+    import hashlib
+
+    from bakeplan.hcl import syntax
+
+    digest = hashlib.sha256(CACHE_FORMAT.encode())
+    folder = Path(syntax.__file__).parent
+    for name in ("syntax.py", "template.py", "jsonsyntax.py"):
+        try:
+            stat = (folder / name).stat()
+        except OSError:
+            continue
+        digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    digest.update(sys.version.encode())
+    return digest.hexdigest()
+
+
+def _parse_uncached(file: BakeFile) -> Any:
+    from bakeplan.bake.definition import parse_source
+
+    return parse_source(file.name, file.data)
+
+
+def parse_body(file: BakeFile, env: Mapping[str, str]) -> Any:
+    """The syntax tree (`bakeplan.hcl.syntax.Body`) of one bake file, through the parse cache."""
+    import hashlib
+    import pickle
+
+    folder = cache_dir(env)
+    if folder is None:
+        return _parse_uncached(file)
+    key = hashlib.sha256(f"{_parser_fingerprint()}\0{file.name}\0".encode() + file.data).hexdigest()
+    entry = folder / key[:2] / f"{key}.pickle"
+    try:
+        return pickle.loads(entry.read_bytes())
+    except Exception:  # noqa: BLE001 - missing, truncated or foreign: parse again
+        pass
+    body = _parse_uncached(file)
+    _store(entry, pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL))
+    return body
+
+
+def _store(entry: Path, payload: bytes) -> None:
+    """Write a cache entry atomically; a read-only or full disk only costs the cache."""
+    import os
+    import tempfile
+
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(payload)
+            os.replace(tmp, entry)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError:
+        pass
+
+
+# ------------------------------------------------------------- evaluation
+
+
+def read_definition(found: Sequence[BakeFile], request: BakeRequest) -> Any:
+    """Parse (through the cache) and evaluate the files: `bakeplan.bake.definition.Definition`."""
+    from bakeplan.bake.definition import read_definition as evaluate
+
+    bodies = [parse_body(file, request.env) for file in found]
+    return evaluate(bodies, env=lookup_env(request), vars=variable_overrides(request.vars))
+
+
+def read_blocks(found: Sequence[BakeFile], request: BakeRequest) -> Sequence[Any]:
+    """The evaluated target and group blocks, in source order."""
+    blocks: Sequence[Any] = read_definition(found, request).blocks
+    return blocks
+
+
+def read_variables(found: Sequence[BakeFile], request: BakeRequest) -> list[dict[str, Any]]:
+    """`--list variables` entries (buildx's hclparser.Variable), sorted by name."""
+    out: list[dict[str, Any]] = []
+    for var in sorted(read_definition(found, request).variables, key=lambda v: v.name):
+        item: dict[str, Any] = {"name": var.name}
+        if var.description:
+            item["description"] = var.description
+        if var.type:
+            item["type"] = var.type
+        if var.display is not None:
+            item["value"] = var.display
+        out.append(item)
+    return out
+
+
+# ---------------------------------------------------------- evaluation cache
+#
+# A repeat run over unchanged files skips parsing and evaluation altogether:
+# the decoded definition is stored under a key that covers everything the
+# evaluation reads: bakeplan's own code, the files (names and bytes), --var,
+# this machine's platform, and every environment variable whose name appears
+# in the files (a superset of the variables and globals env can override).
+# Files calling functions that are not pure (timestamp, uuidv4, bcrypt) are
+# never cached.
+
+_IMPURE = (b"timestamp(", b"uuidv4", b"bcrypt")
+
+
+def _code_fingerprint() -> str:
+    """Changes whenever any module of bakeplan's reading stages changes."""
+    import hashlib
+
+    root = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256(CACHE_FORMAT.encode() + sys.version.encode())
+    for folder in ("hcl", "bake"):
+        for path in sorted((root / folder).glob("*.py")):
+            stat = path.stat()
+            digest.update(f"{folder}/{path.name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    return digest.hexdigest()
+
+
+def evaluation_key(found: Sequence[BakeFile], request: BakeRequest) -> str | None:
+    """The cache key of the evaluated definition, or None when it must not be cached."""
+    import hashlib
+    import json
+    import platform
+
+    if any(marker in file.data for file in found for marker in _IMPURE):
+        return None
+    import re
+
+    env = lookup_env(request)
+    tokens: set[bytes] = set()
+    for file in found:
+        tokens.update(re.findall(rb"[A-Za-z0-9_-]+", file.data))
+    seen = [(name, value) for name, value in sorted(env.items()) if name.removesuffix("_JSON").encode() in tokens]
+    extra = {k: request.env.get(k) for k in ("HOME", "BUILDX_BAKE_DISABLE_VARS_ENV_LOOKUP")}
+    digest = hashlib.sha256(_code_fingerprint().encode())
+    meta = {"vars": list(request.vars), "env": seen, "extra": extra, "machine": [platform.system(), platform.machine()]}
+    digest.update(json.dumps(meta, sort_keys=True).encode())
+    for file in found:
+        digest.update(f"\0{file.name}\0{len(file.data)}\0".encode())
+        digest.update(file.data)
+    return digest.hexdigest()
+
+
+def cached_evaluation(found: Sequence[BakeFile], request: BakeRequest, build: Any) -> Any:
+    """`build()` (the decoded definition), from the cache when the inputs are unchanged."""
+    import pickle
+
+    folder = cache_dir(request.env)
+    key = evaluation_key(found, request) if folder is not None else None
+    if folder is None or key is None:
+        return build()
+    entry = folder.parent / "eval" / key[:2] / f"{key}.pickle"
+    try:
+        return pickle.loads(entry.read_bytes())
+    except Exception:  # noqa: BLE001 - missing, truncated or foreign: evaluate again
+        pass
+    value = build()
+    try:
+        payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return value
+    _store(entry, payload)
+    return value

@@ -1,0 +1,64 @@
+"""The one core call of `bakeplan ci`: bake request -> CI plan (then a renderer)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bakeplan.bake.model import BakeRequest, BakeResult
+from bakeplan.emit.legs import EmitOptions, build_plan
+from bakeplan.emit.model import CIPlan, Invocation, keep_only
+from bakeplan.emit.since import changed_files, select_changed
+from bakeplan.emit.source import jobs_from_result
+from bakeplan.jobs import Filter
+
+
+@dataclass(frozen=True, slots=True)
+class CIRequest:
+    """What to emit: the bake request, job filters, `--since`, and how legs are made."""
+
+    bake: BakeRequest
+    options: EmitOptions
+    only: tuple[Filter, ...] = ()
+    exclude: tuple[Filter, ...] = ()
+    since: str | None = None
+    changed: tuple[Path, ...] | None = field(default=None)  # test seam: skip git
+
+
+def ci_plan(request: CIRequest, result: BakeResult | None = None) -> CIPlan:
+    """Load the bake files (unless given), make legs, layers and chunks, then apply `--since`."""
+    if result is None:
+        from bakeplan.bake.resolve import load
+
+        result = load(request.bake)
+    jobs = jobs_from_result(result, request.only, request.exclude)
+    plan = build_plan(jobs, invocation_of(request.bake, result), request.options)
+    if request.since is None:
+        return plan
+    cwd = request.bake.cwd
+    changed = request.changed if request.changed is not None else changed_files(request.since, cwd)
+    selection = select_changed(jobs, changed, result.files, cwd, request.since)
+    return keep_only(plan, selection.kept, selection.omitted)
+
+
+def invocation_of(bake: BakeRequest, result: BakeResult) -> Invocation:
+    """How CI jobs call bake: the user's files (or the ones found), overrides and variables."""
+    files = bake.files if bake.files is not None else tuple(_relative(f, bake.cwd) for f in result.files)
+    return Invocation(files=tuple(files), names=bake.names, sets=bake.sets, vars=tuple(_pairs(bake.vars)))
+
+
+def _relative(path: Path, cwd: Path) -> str:
+    try:
+        return os.path.relpath(path, cwd)
+    except ValueError:
+        return str(path)
+
+
+def _pairs(items: Sequence[str]) -> list[tuple[str, str]]:
+    pairs = []
+    for item in items:
+        name, _, value = item.partition("=")
+        pairs.append((name, value))
+    return pairs

@@ -1,0 +1,250 @@
+"""GitHub Actions: `strategy.matrix` JSON, `$GITHUB_OUTPUT`, and a complete workflow.
+
+A matrix row carries what docker/bake-action needs (`targets`, `set`) plus the
+runner label, a display name and the matrix values. A plan with more than one
+chunk (several layers, or more than 256 legs in a layer) prints every chunk;
+its `$GITHUB_OUTPUT` has one `matrix_<layer>_<chunk>` per chunk, so the
+generated workflow keeps one job per chunk whatever `--since` leaves out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bakeplan.emit import yamlout
+from bakeplan.emit.commands import generated_line, merge_script, omitted_lines
+from bakeplan.emit.model import Chunk, CIPlan, Leg, Merge
+
+MATRIX_LIMIT = 256  # GitHub: "A matrix can generate a maximum of 256 jobs per workflow run."
+PLAN_RUNNER = "ubuntu-24.04"
+ACTIONS = {
+    "checkout": "actions/checkout@v4",
+    "python": "actions/setup-python@v5",
+    "qemu": "docker/setup-qemu-action@v3",
+    "buildx": "docker/setup-buildx-action@v3",
+    "bake": "docker/bake-action@v6",
+    "login": "docker/login-action@v3",
+    "upload": "actions/upload-artifact@v4",
+    "download": "actions/download-artifact@v4",
+}
+
+
+def row(leg: Leg) -> dict[str, Any]:
+    """One `include` entry: everything a matrix job needs, as plain JSON."""
+    return {
+        "id": leg.id,
+        "name": leg.name,
+        "target": leg.target,
+        "platform": leg.platform or "",
+        "runner": leg.runner,
+        "qemu": leg.emulated,
+        "merge": leg.merge,
+        "values": dict(leg.values),
+        "set": "\n".join(leg.sets),
+    }
+
+
+def matrix(chunk: Chunk) -> dict[str, Any]:
+    """A chunk's `strategy.matrix` value."""
+    return {"include": [row(leg) for leg in chunk.legs]}
+
+
+def output_name(chunk: Chunk, what: str = "matrix") -> str:
+    """The `$GITHUB_OUTPUT` name of a chunk's matrix (or its leg count)."""
+    return f"{what}_{chunk.layer}_{chunk.index}"
+
+
+def render_matrix(plan: CIPlan) -> str:
+    """`{"include": [...]}` for a single chunk, else every chunk with its needs."""
+    if len(plan.chunks) == 1:
+        return _json(matrix(plan.chunks[0]))
+    chunks = [
+        {"id": c.id, "layer": c.layer, "needs": list(c.needs), **matrix(c)} for c in plan.chunks
+    ]
+    return _json({"matrices": chunks})
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+
+
+def outputs(plan: CIPlan) -> dict[str, str]:
+    """The step outputs: one compact matrix and count per chunk, `matrix` for one chunk, omissions."""
+    values: dict[str, str] = {}
+    for chunk in plan.chunks:
+        values[output_name(chunk)] = json.dumps(matrix(chunk), separators=(",", ":"), ensure_ascii=False)
+        values[output_name(chunk, "count")] = str(len(chunk.legs))
+    if len(plan.chunks) == 1:
+        values["matrix"] = values[output_name(plan.chunks[0])]
+    values["merges"] = json.dumps([m.target for m in plan.merges], separators=(",", ":"))
+    values["omitted"] = json.dumps([{"job": o.job, "reason": o.reason} for o in plan.omitted], separators=(",", ":"))
+    return values
+
+
+def github_output_text(values: Mapping[str, str]) -> str:
+    """`$GITHUB_OUTPUT` lines: `name<<DELIM` blocks, with a delimiter absent from the value."""
+    parts = []
+    for name, value in values.items():
+        delimiter = _delimiter(value)
+        parts.append(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+    return "".join(parts)
+
+
+def _delimiter(value: str) -> str:
+    # Deterministic (derived from the value) and never a line of it.
+    seed = hashlib.sha256(value.encode()).hexdigest()
+    delimiter = f"ghadelimiter_{seed[:20]}"
+    while delimiter in value.splitlines():
+        delimiter += "_"
+    return delimiter
+
+
+def step_summary(plan: CIPlan) -> str:
+    """Markdown for `$GITHUB_STEP_SUMMARY`: the chunks and what was left out."""
+    lines = ["### bakeplan", "", f"{len(plan.legs)} legs in {len(plan.chunks)} matrices", ""]
+    lines += [f"- `{c.id}`: {len(c.legs)} legs" for c in plan.chunks]
+    lines += ["", *(f"- {line}" for line in omitted_lines(plan.omitted))] if plan.omitted else []
+    return "\n".join(lines) + "\n"
+
+
+def render_workflow(
+    plan: CIPlan, plan_argv: Sequence[str], *, install: str, login: str | None = None, command: str = ""
+) -> str:
+    """A complete workflow: plan job, one matrix job per chunk, and the merge job."""
+    jobs: dict[str, Any] = {"plan": _plan_job(plan, plan_argv, install)}
+    for chunk in plan.chunks:
+        jobs[chunk.id] = _build_job(plan, chunk, login)
+    if plan.merges:
+        jobs["merge"] = _merge_job(plan, login)
+    document = {
+        "name": "bake",
+        "on": {"push": {}, "workflow_dispatch": {}},
+        "permissions": {"contents": "read", "packages": "write"},
+        "jobs": jobs,
+    }
+    header = f"# {generated_line(command)}\n"
+    return header + yamlout.dump(document)
+
+
+def _plan_job(plan: CIPlan, plan_argv: Sequence[str], install: str) -> dict[str, Any]:
+    names = [output_name(c, what) for c in plan.chunks for what in ("matrix", "count")]
+    names += ["merges"] if plan.merges else []
+    checkout: dict[str, Any] = {"uses": ACTIONS["checkout"]}
+    if "--since" in plan_argv:
+        checkout["with"] = {"fetch-depth": 0}  # --since diffs against history
+    return {
+        "runs-on": PLAN_RUNNER,
+        "outputs": {name: f"${{{{ steps.plan.outputs.{name} }}}}" for name in names},
+        "steps": [
+            checkout,
+            {"uses": ACTIONS["python"], "with": {"python-version": "3.12"}},
+            {"name": "Install bakeplan", "run": install},
+            {"name": "Plan", "id": "plan", "run": shlex.join(plan_argv)},
+        ],
+    }
+
+
+def _build_job(plan: CIPlan, chunk: Chunk, login: str | None) -> dict[str, Any]:
+    count = f"needs.plan.outputs.{output_name(chunk, 'count')}"
+    steps: list[dict[str, Any]] = [
+        {"uses": ACTIONS["checkout"]},
+        {"if": "matrix.qemu", "uses": ACTIONS["qemu"], "with": {"platforms": "${{ matrix.platform }}"}},
+        {"uses": ACTIONS["buildx"]},
+        *_login_steps(login),
+        _bake_step(plan),
+        *_digest_steps(),
+    ]
+    return {
+        "name": "${{ matrix.name }}",
+        "needs": ["plan", *chunk.needs],
+        # Run after skipped dependencies too (--since), but not after failed ones.
+        "if": f"${{{{ !cancelled() && !failure() && {count} != '0' }}}}",
+        "runs-on": "${{ matrix.runner }}",
+        "strategy": {"fail-fast": False, "matrix": f"${{{{ fromJSON(needs.plan.outputs.{output_name(chunk)}) }}}}"},
+        "steps": steps,
+    }
+
+
+def _bake_step(plan: CIPlan) -> dict[str, Any]:
+    inputs: dict[str, Any] = {"source": ".", "targets": "${{ matrix.target }}", "set": "${{ matrix.set }}"}
+    if plan.invocation.files:
+        inputs["files"] = "\n".join(plan.invocation.files) + "\n"
+    step: dict[str, Any] = {"name": "Bake", "id": "bake", "uses": ACTIONS["bake"], "with": inputs}
+    if plan.invocation.vars:
+        step["env"] = dict(plan.invocation.vars)  # bake reads variables from the environment
+    return step
+
+
+def _digest_steps() -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "Save digest",
+            "if": "matrix.merge",
+            "env": {"METADATA": "${{ steps.bake.outputs.metadata }}", "TARGET": "${{ matrix.target }}", "LEG": "${{ matrix.id }}"},
+            "run": _digest_run(),
+        },
+        {
+            "if": "matrix.merge",
+            "uses": ACTIONS["upload"],
+            "with": {
+                "name": "digest-${{ matrix.id }}",
+                "path": "${{ runner.temp }}/digests",
+                "if-no-files-found": "error",
+                "retention-days": 1,
+            },
+        },
+    ]
+
+
+def _digest_run() -> str:
+    return (
+        'mkdir -p "$RUNNER_TEMP/digests/$TARGET"\n'
+        "jq -er --arg t \"$TARGET\" '.[$t][\"containerimage.digest\"]' <<<\"$METADATA\""
+        ' > "$RUNNER_TEMP/digests/$TARGET/$LEG"\n'
+    )
+
+
+def _merge_job(plan: CIPlan, login: str | None) -> dict[str, Any]:
+    steps: list[dict[str, Any]] = [
+        {
+            "uses": ACTIONS["download"],
+            "with": {"path": "${{ runner.temp }}/digests", "pattern": "digest-*", "merge-multiple": True},
+        },
+        {"uses": ACTIONS["buildx"]},
+        *_login_steps(login),
+    ]
+    steps += [_merge_step(m) for m in plan.merges]
+    return {
+        "needs": ["plan", *(chunk.id for chunk in plan.chunks)],
+        # Only targets whose legs all ran this time (--since may leave some out).
+        "if": "${{ !cancelled() && !failure() && needs.plan.outputs.merges != '[]' }}",
+        "runs-on": PLAN_RUNNER,
+        "steps": steps,
+    }
+
+
+def _merge_step(merge: Merge) -> dict[str, Any]:
+    return {
+        "name": f"Merge {merge.target}",
+        "if": f"contains(fromJSON(needs.plan.outputs.merges), {_expression_string(merge.target)})",
+        "run": merge_script(merge, "$RUNNER_TEMP/digests"),
+    }
+
+
+def _expression_string(text: str) -> str:
+    """A string literal in GitHub's expression syntax (single quotes, doubled to escape)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _login_steps(registry: str | None) -> list[dict[str, Any]]:
+    if registry is None:
+        return []
+    if registry == "ghcr.io":
+        user, password = "${{ github.actor }}", "${{ secrets.GITHUB_TOKEN }}"
+    else:
+        user, password = "${{ secrets.REGISTRY_USERNAME }}", "${{ secrets.REGISTRY_PASSWORD }}"
+    return [{"uses": ACTIONS["login"], "with": {"registry": registry, "username": user, "password": password}}]

@@ -1,0 +1,184 @@
+"""The CI-neutral plan every renderer reads: legs, layers, chunks, merges.
+
+Policy:
+- A *leg* is one CI job: one `docker buildx bake` invocation for one target on
+  one platform, with the exact `--set` overrides (platform, per-leg cache refs,
+  push-by-digest output) that make it independent of the other legs.
+- Legs are grouped into *layers* by the `target:` graph: a leg's layer is the
+  length of the longest dependency chain below it, so every dependency sits in
+  an earlier layer and a layer only waits for earlier ones.
+- A layer is split into *chunks* of at most the CI system's matrix limit
+  (GitHub: 256 jobs per matrix, GitLab: 200 per `parallel:matrix`), filling
+  chunks in leg order so that adding one leg changes only the last chunk.
+- A multi-platform target that pushes is built per platform and pushed by
+  digest; a *merge* then creates the manifest under the target's tags with
+  `docker buildx imagetools create`, as buildx does inside a multi-node builder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from bakeplan.bake.model import JSONValue
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """What a job reads from the repository, for `--since` (paths as written)."""
+
+    context: str | None  # None: remote or stdin context, not a local directory
+    dockerfile: str | None  # None: dockerfile-inline or a remote context
+    local_contexts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One target on one platform, as the CI emitters need it (from the plan stage)."""
+
+    id: str
+    target: str
+    platform: str | None  # None: the runner's own platform
+    values: tuple[tuple[str, JSONValue], ...] = ()  # matrix values, in matrix key order
+    needs: tuple[str, ...] = ()  # ids of the jobs this one waits for (target: links)
+    upstream: tuple[str, ...] = ()  # targets buildx builds in the same invocation
+    inputs: Inputs = field(default_factory=lambda: Inputs(".", "Dockerfile"))
+    tags: tuple[str, ...] = ()
+    pushes: bool = False  # the bake file's own outputs push (type=registry, push=true)
+    multi: bool = False  # the target builds several platforms
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One CI job: a job placed in a layer, with its runner and exact overrides."""
+
+    id: str
+    name: str  # short display name, e.g. "app (arm64)"
+    target: str
+    platform: str | None
+    values: tuple[tuple[str, JSONValue], ...]
+    runner: str
+    emulated: bool  # the runner is not native for the platform: set up QEMU
+    sets: tuple[str, ...]  # `--set` overrides, in order
+    needs: tuple[str, ...]  # leg ids
+    layer: int
+    merge: bool = False  # this leg pushes by digest for a manifest merge
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One matrix (GitHub job, GitLab `parallel:matrix` job, Jenkins parallel block)."""
+
+    id: str  # "build-<layer>-<index>"
+    layer: int
+    index: int
+    legs: tuple[Leg, ...]
+    needs: tuple[str, ...]  # chunk ids holding the legs' dependencies
+
+
+@dataclass(frozen=True, slots=True)
+class Merge:
+    """A multi-platform manifest assembled from the legs' pushed digests."""
+
+    target: str
+    tags: tuple[str, ...]
+    repository: str  # where the legs pushed by digest (the first tag's repository)
+    legs: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Omitted:
+    """A job left out of the emitted plan, and why (e.g. by `--since`)."""
+
+    job: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """How the CI jobs call bake: the files, names, user overrides and variables."""
+
+    files: tuple[str, ...] = ()
+    names: tuple[str, ...] = ()
+    sets: tuple[str, ...] = ()
+    vars: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CIPlan:
+    """Everything a renderer needs, in a deterministic order."""
+
+    invocation: Invocation
+    chunks: tuple[Chunk, ...]
+    merges: tuple[Merge, ...] = ()
+    omitted: tuple[Omitted, ...] = ()
+    limit: int = 256
+
+    @property
+    def legs(self) -> tuple[Leg, ...]:
+        """Every leg, layer by layer, chunk by chunk."""
+        return tuple(leg for chunk in self.chunks for leg in chunk.legs)
+
+    @property
+    def layers(self) -> tuple[tuple[Chunk, ...], ...]:
+        """The chunks grouped per layer, in layer order."""
+        count = max((chunk.layer for chunk in self.chunks), default=-1) + 1
+        return tuple(tuple(c for c in self.chunks if c.layer == n) for n in range(count))
+
+
+def layers(jobs: Sequence[Job]) -> dict[str, int]:
+    """Each job's layer: 0 without dependencies, else 1 + its deepest dependency's layer."""
+    by_id = {job.id: job for job in jobs}
+    depth: dict[str, int] = {}
+    for job in jobs:
+        _depth(job.id, by_id, depth, ())
+    return depth
+
+
+def _depth(job_id: str, by_id: Mapping[str, Job], depth: dict[str, int], path: tuple[str, ...]) -> int:
+    if job_id in depth:
+        return depth[job_id]
+    if job_id in path:
+        from bakeplan.errors import CycleError
+
+        loop = [*path[path.index(job_id) :], job_id]
+        raise CycleError("target:", [by_id[j].target for j in loop])
+    needs = [n for n in by_id[job_id].needs if n in by_id]
+    value = 1 + max((_depth(n, by_id, depth, (*path, job_id)) for n in needs), default=-1)
+    depth[job_id] = value
+    return value
+
+
+def chunk(legs: Sequence[Leg], limit: int) -> tuple[Chunk, ...]:
+    """Split legs per layer into chunks of at most `limit`, keeping leg order."""
+    if limit < 1:
+        raise ValueError("the matrix limit must be at least 1")
+    where: dict[str, str] = {}
+    chunks: list[Chunk] = []
+    for layer in sorted({leg.layer for leg in legs}):
+        members = [leg for leg in legs if leg.layer == layer]
+        for index, start in enumerate(range(0, len(members), limit)):
+            part = tuple(members[start : start + limit])
+            chunk_id = f"build-{layer}-{index}"
+            needs = sorted({where[n] for leg in part for n in leg.needs if n in where}, key=_chunk_key)
+            where.update((leg.id, chunk_id) for leg in part)
+            chunks.append(Chunk(chunk_id, layer, index, part, tuple(needs)))
+    return tuple(chunks)
+
+
+def _chunk_key(chunk_id: str) -> tuple[int, int]:
+    _, layer, index = chunk_id.split("-")
+    return int(layer), int(index)
+
+
+def keep_only(plan: CIPlan, kept: frozenset[str], omitted: Sequence[Omitted]) -> CIPlan:
+    """The plan with only the `kept` legs; chunks keep their ids (empty ones stay)."""
+    chunks = tuple(
+        replace(c, legs=tuple(_drop_needs(leg, kept) for leg in c.legs if leg.id in kept)) for c in plan.chunks
+    )
+    merges = tuple(m for m in plan.merges if all(leg in kept for leg in m.legs))
+    return replace(plan, chunks=chunks, merges=merges, omitted=(*plan.omitted, *omitted))
+
+
+def _drop_needs(leg: Leg, kept: frozenset[str]) -> Leg:
+    return replace(leg, needs=tuple(n for n in leg.needs if n in kept))

@@ -1,0 +1,104 @@
+"""`--since REV`: keep the jobs whose inputs changed since REV, plus their dependents.
+
+A job's inputs are its local context directory, its Dockerfile and its named
+local contexts (paths as bake resolves them, relative to the working
+directory). A change to a bake file itself may change any target, so it keeps
+everything. Jobs with a remote context are always kept: git cannot tell
+whether they changed. The changed paths are `git diff --name-only REV` (the
+working tree against REV, so uncommitted edits count) plus untracked files.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bakeplan.emit.model import Job, Omitted
+from bakeplan.errors import BakeplanError, ToolError
+
+Runner = Callable[..., "subprocess.CompletedProcess[bytes]"]
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """The job ids kept and, for the others, why they were left out."""
+
+    kept: frozenset[str]
+    omitted: tuple[Omitted, ...]
+
+
+def changed_files(rev: str, cwd: Path, *, _run: Runner = subprocess.run) -> tuple[Path, ...]:
+    """Absolute paths changed since REV: `git diff --name-only REV` plus untracked files."""
+    top = Path(_git(["rev-parse", "--show-toplevel"], cwd, _run).strip())
+    diff = _git(["diff", "--name-only", "-z", rev, "--"], top, _run)
+    untracked = _git(["ls-files", "--others", "--exclude-standard", "-z"], top, _run)
+    names = sorted({name for name in (diff + untracked).split("\0") if name})
+    return tuple((top / name).resolve() for name in names)
+
+
+def _git(args: list[str], cwd: Path, run: Runner) -> str:
+    try:
+        done = run(["git", *args], cwd=cwd, capture_output=True, check=False)
+    except FileNotFoundError as error:
+        raise ToolError("git is not installed", hint="Install git to use --since.") from error
+    if done.returncode != 0:
+        message = done.stderr.decode(errors="replace").strip().splitlines()
+        raise BakeplanError(
+            f"git {' '.join(args[:2])} failed: {message[0] if message else 'exit ' + str(done.returncode)}",
+            hint="--since needs a git work tree and a revision that exists in it (fetch more history?).",
+        )
+    return done.stdout.decode(errors="replace")
+
+
+def select_changed(
+    jobs: Sequence[Job], changed: Iterable[Path], bake_files: Sequence[Path], cwd: Path, rev: str
+) -> Selection:
+    """Keep jobs whose inputs changed (all of them when a bake file changed), plus dependents."""
+    paths = tuple(Path(p).resolve() for p in changed)
+    touched_files = [f for f in bake_files if (cwd / f).resolve() in paths]
+    if touched_files:
+        return Selection(frozenset(job.id for job in jobs), ())
+    kept = {job.id for job in jobs if _changed(job, paths, cwd)}
+    kept = _with_dependents(jobs, kept)
+    kept = _whole_targets(jobs, kept)
+    omitted = tuple(Omitted(job.id, _reason(job, rev)) for job in jobs if job.id not in kept)
+    return Selection(frozenset(kept), omitted)
+
+
+def input_paths(job: Job) -> tuple[str, ...]:
+    """The job's local inputs as written (context, Dockerfile, named local contexts)."""
+    found = [job.inputs.context, job.inputs.dockerfile, *job.inputs.local_contexts]
+    return tuple(dict.fromkeys(p for p in found if p))
+
+
+def _changed(job: Job, paths: Sequence[Path], cwd: Path) -> bool:
+    if job.inputs.context is None:
+        return True  # remote context: git cannot tell, so build it
+    roots = [(cwd / p).resolve() for p in input_paths(job)]
+    return any(path == root or root in path.parents for path in paths for root in roots)
+
+
+def _with_dependents(jobs: Sequence[Job], kept: set[str]) -> set[str]:
+    """`kept` plus every job that (transitively) waits for one of them."""
+    result = set(kept)
+    grew = True
+    while grew:
+        grew = False
+        for job in jobs:
+            if job.id not in result and any(n in result for n in job.needs):
+                result.add(job.id)
+                grew = True
+    return result
+
+
+def _whole_targets(jobs: Sequence[Job], kept: set[str]) -> set[str]:
+    """All platforms of a kept target: a manifest merge needs every platform's digest."""
+    targets = {job.target for job in jobs if job.id in kept}
+    return {job.id for job in jobs if job.target in targets}
+
+
+def _reason(job: Job, rev: str) -> str:
+    inputs = ", ".join(input_paths(job)) or "(no local inputs)"
+    return f"no change since {rev} in {inputs}, nor in what it depends on"

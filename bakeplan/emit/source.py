@@ -1,0 +1,128 @@
+"""Jobs for the CI emitters, read from a resolved bake result.
+
+One job per target and platform (a target without platforms is one job for the
+runner's own platform). A `target:NAME` context makes the child's job for a
+platform wait for the parent's job for that platform; a parent with a single
+platform (or none) serves every platform of its children.
+
+buildx builds a target linked by `target:` inside the same invocation as its
+child (bake.go adds it to the build), so a leg cannot skip its parents. The CI
+plan therefore runs the parent's leg first, in an earlier layer, and the
+child's leg rebuilds the parent from the parent leg's cache (its cache refs are
+added to the child's `--set` overrides): the hand-over is the cache, and the
+rebuild is a cache hit.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from bakeplan.bake.model import BakeResult, JSONValue, Target
+from bakeplan.emit.model import Inputs, Job
+from bakeplan.jobs import Filter, linked_targets, make_jobs, select
+from bakeplan.jobs import Job as PlannedJob
+
+_REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*://|git@|github\.com/)")
+_IMAGE_PREFIXES = ("docker-image://", "target:")
+
+
+def jobs_from_result(result: BakeResult, only: Sequence[Filter] = (), exclude: Sequence[Filter] = ()) -> tuple[Job, ...]:
+    """The plan stage's jobs (after `--only`/`--exclude`) with what CI needs, in plan order."""
+    planned = select(make_jobs(result), only, exclude)
+    return tuple(_job(job, result) for job in planned)
+
+
+def leg_id(planned_id: str) -> str:
+    """A plan job id (`app@linux/arm64`) made safe for CI job and artifact names: `app-linux-arm64`."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", planned_id).strip("-") or "job"
+
+
+def _job(job: PlannedJob, result: BakeResult) -> Job:
+    target = result.targets[job.target]
+    return Job(
+        id=leg_id(job.id),
+        target=job.target,
+        platform=job.platform,
+        values=tuple((key, plain(value)) for key, value in job.matrix.items()),
+        needs=tuple(leg_id(dep) for dep in job.deps),
+        upstream=tuple(_upstream(target, result)),
+        inputs=inputs_of(target),
+        tags=tuple(str(tag) for tag in target.fields.get("tags") or ()),
+        pushes=any(_pushes(output) for output in target.fields.get("output") or ()),
+        multi=len(target.platforms) > 1,
+    )
+
+
+def plain(value: object) -> JSONValue:
+    """A matrix value as JSON data (the bake stage may hand over cty values)."""
+    from bakeplan.hcl.values import Value, to_python
+
+    return to_python(value) if isinstance(value, Value) else value
+
+
+def _upstream(target: Target, result: BakeResult) -> list[str]:
+    """Targets reachable through `target:` links, depth first in context order."""
+    order: list[str] = []
+    stack = list(reversed(linked_targets(target)))
+    while stack:
+        name = stack.pop()
+        if name in order or name == target.name or name not in result.targets:
+            continue
+        order.append(name)
+        stack.extend(reversed(linked_targets(result.targets[name])))
+    return order
+
+
+def inputs_of(target: Target) -> Inputs:
+    """The local paths a target's build reads: context, Dockerfile, named local contexts."""
+    fields = target.fields
+    context = str(fields.get("context") or ".")
+    local = not _is_remote(context) and context != "-"
+    dockerfile = None
+    if local and not fields.get("dockerfile-inline"):
+        name = str(fields.get("dockerfile") or "Dockerfile")
+        dockerfile = name if name.startswith("/") or name == "-" else _join(context, name)
+    named = tuple(_local_context(str(v)) for v in target.contexts.values())
+    return Inputs(context if local else None, dockerfile, tuple(p for p in named if p is not None))
+
+
+def _local_context(value: str) -> str | None:
+    if value.startswith(_IMAGE_PREFIXES) or _is_remote(value) and not value.startswith("oci-layout://"):
+        return None
+    if value.startswith("oci-layout://"):
+        return value[len("oci-layout://") :].split("@", 1)[0].split(":", 1)[0] or None
+    return value
+
+
+def _is_remote(value: str) -> bool:
+    return _REMOTE.match(value) is not None or value.endswith(".git")
+
+
+def _join(context: str, name: str) -> str:
+    return name if context in (".", "./", "") else f"{context.rstrip('/')}/{name}"
+
+
+def _pushes(output: JSONValue) -> bool:
+    """Whether one `output` entry (string or buildx's object form) pushes to a registry."""
+    attrs = _output_attrs(output)
+    kind = attrs.get("type", "")
+    return kind == "registry" or (kind in ("image", "") and attrs.get("push", "").lower() == "true")
+
+
+def _output_attrs(output: JSONValue) -> dict[str, str]:
+    if isinstance(output, Mapping):
+        return {str(k): str(v) for k, v in output.items()}
+    attrs: dict[str, str] = {}
+    for part in str(output).split(","):
+        key, _, value = part.strip().strip('"').partition("=")
+        attrs[key.strip()] = value.strip()
+    return attrs
+
+
+def platforms_by_target(jobs: Sequence[Job]) -> dict[str, tuple[str | None, ...]]:
+    """Each target's job platforms, in job order."""
+    found: dict[str, tuple[str | None, ...]] = {}
+    for job in jobs:
+        found[job.target] = (*found.get(job.target, ()), job.platform)
+    return found

@@ -1,0 +1,1220 @@
+"""Bake files (HCL native syntax) to bakeplan's own small syntax tree with locations.
+
+Every node is a frozen, slotted dataclass carrying `loc`, a
+`bakeplan.errors.Location` (file, 1-based line, 1-based column) of where the
+construct starts, which is where HCL's diagnostics point.
+
+Structure
+---------
+- `Body(attributes, blocks, loc)`: attributes in source order (names unique
+  within one body: a duplicate is the syntax error "Attribute redefined"),
+  blocks in source order.
+- `Attribute(name, expr, loc)`: `name = expr`; `loc` is the name's position.
+- `Block(type, labels, body, loc, label_locs)`: `type "label" label2 { body }`;
+  labels are plain strings (quoted or bare in the source).
+
+Expressions (`Expr` is the union of these)
+-------------------------------------------
+- `Literal(kind, value, loc)`: kind is "string", "number", "bool" or "null".
+  For "number" `value` is the exact source text (e.g. "1.50", "1e3"), for
+  "string" the decoded text, for "bool" True/False, for "null" None.
+  A quoted string or heredoc without any `${}`/`%{}` becomes a string Literal.
+- `Template(parts, loc)`: a quoted string or heredoc with interpolations or
+  directives. `parts` is a tuple of `TemplatePart`:
+    * `str` — literal text, escapes already decoded (`$${` -> `${`, `%%{` -> `%{`),
+      strip markers (`~`) already applied, `<<-` indentation already removed;
+    * `Interpolation(expr, loc)` — `${ expr }`;
+    * `TemplateIf(cond, then, else_, loc)` — `%{ if }...%{ else }...%{ endif }`,
+      `then`/`else_` are tuples of parts (`else_` empty when absent);
+    * `TemplateFor(key_var, value_var, collection, body, loc)` —
+      `%{ for k, v in coll }...%{ endfor }` (key_var None when one name).
+  Result is always a string.
+- `TemplateWrap(expr, loc)`: a template that is exactly one interpolation and
+  nothing else, e.g. `"${x}"`: HCL returns the wrapped value unconverted
+  (a list stays a list).
+- `ScopeTraversal(name, steps, loc)`: a variable reference `name` followed by
+  zero or more static steps: `AttrStep(name, loc)` (`.foo`) and
+  `IndexStep(key, loc)` (`[expr]`, also legacy `.0`). A plain variable has
+  `steps == ()`. E.g. `target.foo.tags[0]` ->
+  ScopeTraversal("target", (AttrStep("foo"), AttrStep("tags"), IndexStep(Literal 0))).
+- `GetAttr(obj, name, loc)` / `Index(obj, key, loc)`: `.name` / `[key]` applied
+  to anything that is not a variable (function call result, tuple, parens...).
+- `FunctionCall(name, args, expand_final, loc)`: `name(args...)`;
+  `expand_final` is True for `f(a, list...)`. Namespaced names keep `::`.
+- `Tuple(items, loc)`: `[a, b]`.
+- `Object(items, loc)`: `{k = v, "k2": v2}`; items are `ObjectItem(key, value, loc)`.
+  A bare identifier or keyword key (`a`, `for`, `true`, `null`) becomes a string
+  Literal (as HCL does); `(expr)` keys are `Parens` and evaluate.
+- `Conditional(cond, true_expr, false_expr, loc)`: `c ? a : b`.
+- `BinaryOp(op, left, right, loc)`: op one of `|| && == != < > <= >= + - * / %`.
+- `UnaryOp(op, operand, loc)`: op `-` or `!`.
+- `ForTuple(key_var, value_var, collection, value, cond, loc)`:
+  `[for k, v in coll : value if cond]` (key_var None with one name, cond None without `if`).
+- `ForObject(key_var, value_var, collection, key, value, grouping, cond, loc)`:
+  `{for k, v in coll : key => value... if cond}`; `grouping` is True with `...`.
+- `Splat(source, steps, full, loc)`: `source[*].a[0]` (full=True) or
+  `source.*.a` (full=False, attribute steps only); `steps` (AttrStep/IndexStep)
+  apply to each element.
+- `Parens(expr, loc)`: `(expr)`; evaluates to the inner value; matters for
+  object keys.
+
+Entry points
+------------
+- `parse(text, filename) -> Body` for HCL native syntax text.
+- `parse_file(path, filename=None) -> Body` reads the file and dispatches to
+  the HCL JSON reader (`bakeplan.hcl.jsonsyntax`) for `*.json` names.
+
+Errors are `BakeFileError(message, Location)` where HCL reports them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import gc
+import hashlib
+import importlib.util
+import os
+import pickle
+import tempfile
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeAlias
+from typing import Literal as TypingLiteral
+
+from bakeplan.errors import BakeFileError, Location
+
+LiteralKind: TypeAlias = TypingLiteral["string", "number", "bool", "null"]
+
+
+@dataclass(frozen=True, slots=True)
+class Literal:
+    """A constant: string (decoded), number (exact source text), bool or null."""
+
+    kind: LiteralKind
+    value: str | bool | None
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Interpolation:
+    """`${ expr }` inside a template."""
+
+    expr: Expr
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateIf:
+    """`%{ if cond }then%{ else }else_%{ endif }` inside a template."""
+
+    cond: Expr
+    then: tuple[TemplatePart, ...]
+    else_: tuple[TemplatePart, ...]
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateFor:
+    """`%{ for key_var, value_var in collection }body%{ endfor }` inside a template."""
+
+    key_var: str | None
+    value_var: str
+    collection: Expr
+    body: tuple[TemplatePart, ...]
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A string template: literal text, interpolations and directives; yields a string."""
+
+    parts: tuple[TemplatePart, ...]
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateWrap:
+    """A template that is exactly one interpolation: yields the value unconverted."""
+
+    expr: Expr
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class AttrStep:
+    """`.name` in a traversal or after a splat."""
+
+    name: str
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class IndexStep:
+    """`[key]` (or legacy `.0`) in a traversal or after a splat."""
+
+    key: Expr
+    loc: Location
+
+
+Step: TypeAlias = "AttrStep | IndexStep"
+
+
+@dataclass(frozen=True, slots=True)
+class ScopeTraversal:
+    """A variable reference with zero or more attribute/index steps."""
+
+    name: str
+    steps: tuple[Step, ...]
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class GetAttr:
+    """`obj.name` where obj is not a variable reference."""
+
+    obj: Expr
+    name: str
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """`obj[key]` where obj is not a variable reference."""
+
+    obj: Expr
+    key: Expr
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionCall:
+    """`name(args...)`; expand_final for a trailing `...`."""
+
+    name: str
+    args: tuple[Expr, ...]
+    expand_final: bool
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Tuple:
+    """`[a, b, c]`."""
+
+    items: tuple[Expr, ...]
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectItem:
+    """One `key = value` (or `key: value`) of an object constructor."""
+
+    key: Expr
+    value: Expr
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Object:
+    """`{ k = v, ... }`."""
+
+    items: tuple[ObjectItem, ...]
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Conditional:
+    """`cond ? true_expr : false_expr`."""
+
+    cond: Expr
+    true_expr: Expr
+    false_expr: Expr
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class BinaryOp:
+    """`left op right`."""
+
+    op: str
+    left: Expr
+    right: Expr
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class UnaryOp:
+    """`-operand` or `!operand`."""
+
+    op: str
+    operand: Expr
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class ForTuple:
+    """`[for key_var, value_var in collection : value if cond]`."""
+
+    key_var: str | None
+    value_var: str
+    collection: Expr
+    value: Expr
+    cond: Expr | None
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class ForObject:
+    """`{for key_var, value_var in collection : key => value... if cond}`."""
+
+    key_var: str | None
+    value_var: str
+    collection: Expr
+    key: Expr
+    value: Expr
+    grouping: bool
+    cond: Expr | None
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Splat:
+    """`source[*].steps` (full) or `source.*.attrs` (attribute-only)."""
+
+    source: Expr
+    steps: tuple[Step, ...]
+    full: bool
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Parens:
+    """`(expr)`."""
+
+    expr: Expr
+    loc: Location
+
+
+Expr: TypeAlias = (
+    "Literal | Template | TemplateWrap | ScopeTraversal | GetAttr | Index | FunctionCall | Tuple | Object"
+    " | Conditional | BinaryOp | UnaryOp | ForTuple | ForObject | Splat | Parens"
+)
+TemplatePart: TypeAlias = "str | Interpolation | TemplateIf | TemplateFor"
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    """`name = expr` in a body."""
+
+    name: str
+    expr: Expr
+    loc: Location
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """`type label... { body }`."""
+
+    type: str
+    labels: tuple[str, ...]
+    body: Body
+    loc: Location
+    label_locs: tuple[Location, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """Attributes (unique names, source order) and blocks (source order)."""
+
+    attributes: tuple[Attribute, ...]
+    blocks: tuple[Block, ...]
+    loc: Location
+
+
+
+# --- parsing: python-hcl2's Lark grammar, converted once into the tree above ---
+#
+# Profiling showed python-hcl2's typed rule layer (hcl2.parses) and Lark's
+# position propagation to cost more than the LALR parse itself, so we drive
+# Lark directly with python-hcl2's grammar (hcl2/hcl2.lark, a few patches below
+# to match HCL) and read positions from the tokens.
+
+_GRAMMAR_PATCHES = (
+    # HCL allows strip markers in interpolations: "${~ x ~}".
+    (
+        "interpolation: INTERP_START expression RBRACE",
+        "interpolation: INTERP_START STRIP_MARKER? expression STRIP_MARKER? RBRACE",
+    ),
+    # HCL allows nested unary operators: `!!x`, `-(-1)`, `- -1`.
+    ("!unary_op : (MINUS | NOT) expr_term", "!unary_op : (MINUS | NOT) unary_expr"),
+    # `$${` escapes only those three characters; python-hcl2's pattern ran on to
+    # the next `}`, even past the closing quote.
+    (r"ESCAPED_INTERPOLATION.2: /\$\$\{[^}]*\}/", 'ESCAPED_INTERPOLATION.2: "$${"'),
+    (r"ESCAPED_DIRECTIVE.2: /%%\{[^}]*\}/", 'ESCAPED_DIRECTIVE.2: "%%{"'),
+    # Speed: a one-line string without `${`/`%{` is one token instead of three
+    # tokens and three rule reductions (most strings in bake files are like that).
+    ("string: DBLQUOTE string_part* DBLQUOTE", "string: SIMPLE_STRING | DBLQUOTE string_part* DBLQUOTE"),
+    (
+        'DBLQUOTE : "\\""\n',
+        'DBLQUOTE : "\\""\n' + r'SIMPLE_STRING.4 : /"(?:[^"\\\n$%]|\\[^\n]|\$(?![{$])|%(?![{%]))*"/' + "\n",
+    ),
+)
+
+_BINARY_OPS = {
+    "DOUBLE_PIPE": "||",
+    "DOUBLE_AMP": "&&",
+    "DOUBLE_EQ": "==",
+    "NEQ": "!=",
+    "LT": "<",
+    "GT": ">",
+    "LEQ": "<=",
+    "GEQ": ">=",
+    "PLUS": "+",
+    "MINUS": "-",
+    "ASTERISK": "*",
+    "SLASH": "/",
+    "PERCENT": "%",
+}
+
+_SIMPLE_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
+
+_NL = "new_line_or_comment"
+
+# Lark's tokens are str subclasses and its trees are not: testing for str tells
+# them apart without importing lark (which a cache hit never needs). Typed Any
+# so that mypy does not narrow the Any-typed tree nodes to str.
+_TOKEN: Any = str
+
+
+# Token types that may follow a newline inside an expression that continues
+# on the next line (python-hcl2's postlexer list; `-` is left out because it
+# also starts a negative number on the next line).
+_CONTINUATION_TYPES = frozenset(
+    {"DOUBLE_EQ", "NEQ", "LT", "GT", "LEQ", "GEQ", "ASTERISK", "SLASH", "PERCENT", "DOUBLE_AMP", "DOUBLE_PIPE",
+     "PLUS", "QMARK"}
+)  # fmt: skip
+
+
+class _NewlineMerger:
+    """python-hcl2's postlexer, without importing python-hcl2's package (about 40 ms).
+
+    LALR cannot tell a statement-ending newline from one before a binary
+    operator, so a newline directly before an operator is merged into the
+    operator token (whose position stays the operator's own).
+    """
+
+    always_accept: tuple[str, ...] = ()
+
+    def process(self, stream: Iterator[Any]) -> Iterator[Any]:
+        """Merge each newline token into an immediately following operator token."""
+        pending = None
+        for token in stream:
+            if token.type == "NL_OR_COMMENT":
+                if pending is not None:
+                    yield pending
+                pending = token
+                continue
+            if pending is not None:
+                if token.type in _CONTINUATION_TYPES:
+                    token = token.update(value=pending + token)
+                else:
+                    yield pending
+                pending = None
+            yield token
+        if pending is not None:
+            yield pending
+
+
+@functools.lru_cache(maxsize=1)
+def _lark() -> Any:
+    """The LALR parser for python-hcl2's grammar (compiled once, cached on disk by Lark)."""
+    from lark import Lark
+
+    spec = importlib.util.find_spec("hcl2")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("python-hcl2 is not installed")
+    grammar = (Path(spec.origin).parent / "hcl2.lark").read_text(encoding="utf-8")
+    for old, new in _GRAMMAR_PATCHES:
+        if grammar.count(old) != 1:
+            raise RuntimeError(f"python-hcl2's grammar changed; cannot patch {old!r}")
+        grammar = grammar.replace(old, new)
+    return Lark(grammar, parser="lalr", start=["start", "expression"], postlex=_NewlineMerger(), cache=True)
+
+
+def decode(data: bytes, filename: str) -> str:
+    """Decode a bake file as UTF-8, dropping a leading BOM as HCL does."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        raise BakeFileError(
+            "Invalid character encoding; All input files must be UTF-8 encoded.", Location(filename, line, column)
+        ) from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def parse(text: str, filename: str) -> Body:
+    """Parse HCL native syntax `text` (reported as `filename`) into a Body."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not text.endswith("\n"):
+        text += "\n"  # the grammar wants a newline after comments and heredoc markers
+    from lark.exceptions import UnexpectedInput
+
+    try:
+        tree = _lark().parse(text, start="start")
+    except UnexpectedInput as err:
+        raise _syntax_error(err, Location(filename, 1, 1)) from None
+    return _Converter(filename, 0, 0).body(tree.children[0], Location(filename, 1, 1))
+
+
+def parse_expression(text: str, at: Location) -> Expr:
+    """Parse one expression whose first character is at `at` (used for `${...}` in heredocs)."""
+    stripped = text.lstrip()
+    at = _advance(at, text, len(text) - len(stripped))
+    stripped = stripped.rstrip()
+    if not stripped:
+        raise BakeFileError("Invalid expression; Expected the start of an expression, but found the end.", at)
+    from lark.exceptions import UnexpectedInput
+
+    try:
+        tree = _lark().parse(stripped, start="expression")
+    except UnexpectedInput as err:
+        raise _syntax_error(err, at) from None
+    return _Converter(at.file, at.line - 1, at.column - 1, free=True).expr(tree)
+
+
+def _advance(at: Location, text: str, offset: int) -> Location:
+    """The location of `text[offset]` given that `text[0]` is at `at`."""
+    newlines = text.count("\n", 0, offset)
+    if newlines == 0:
+        return Location(at.file, at.line, at.column + offset)
+    return Location(at.file, at.line + newlines, offset - text.rfind("\n", 0, offset))
+
+
+def _syntax_error(err: Any, at: Location) -> BakeFileError:
+    """A Lark parse error as HCL would word it, at the offending position."""
+    from lark.exceptions import UnexpectedCharacters, UnexpectedToken
+
+    line = getattr(err, "line", -1)
+    column = getattr(err, "column", -1)
+    if not isinstance(line, int) or line < 1:
+        line, column = 1, 1
+    loc = Location(at.file, at.line + line - 1, (at.column + column - 1) if line == 1 else column)
+    token = getattr(err, "token", None)
+    if token is not None and str(token.value).strip() and str(token.value)[:1] in (" ", "\t"):
+        # `=` and `:` carry their leading blanks in python-hcl2's tokens; HCL
+        # points at the symbol itself.
+        value = str(token.value)
+        loc = Location(loc.file, loc.line, loc.column + len(value) - len(value.lstrip(" \t")))
+    if isinstance(err, UnexpectedCharacters):
+        return BakeFileError(f"Invalid character; This character is not used within the language: {err.char!r}.", loc)
+    if isinstance(err, UnexpectedToken) and err.token.type != "$END":
+        shown = str(err.token.value).strip() or repr(str(err.token.value))
+        return BakeFileError(f'Invalid syntax; Unexpected "{shown}" here.', loc, hint=_expected_hint(err))
+    return BakeFileError("Invalid syntax; Unexpected end of input.", loc, hint=_expected_hint(err))
+
+
+def _expected_hint(err: Any) -> str | None:
+    """A short list of what the grammar expected, to help fix the input."""
+    expected = sorted(getattr(err, "expected", None) or ())
+    if not expected:
+        return None
+    return "Expected one of: " + ", ".join(expected[:8]) + (" ..." if len(expected) > 8 else "")
+
+
+class _Converter:
+    """Turns one Lark tree into syntax-tree nodes; `dl`/`dc` shift positions of a nested parse."""
+
+    __slots__ = ("file", "dl", "dc", "free", "_rules")
+
+    def __init__(self, file: str, dl: int, dc: int, *, free: bool = False) -> None:
+        self.file = file
+        self.dl = dl
+        self.dc = dc
+        # Whether newlines are insignificant here (inside (), [], function
+        # arguments, for expressions, ${}), as HCL's parser tracks them.
+        self.free = free
+        self._rules: dict[str, Callable[[Any], Expr]] = {
+            "expr_term": self._expr_term,
+            "identifier": self._identifier,
+            "literal_value": self._literal_value,
+            "int_lit": self._number,
+            "float_lit": self._number,
+            "string": self._string,
+            "template_string": self._template_string,
+            "tuple": self._tuple,
+            "object": self._object,
+            "function_call": self._function_call,
+            "heredoc_template": self._heredoc,
+            "heredoc_template_trim": self._heredoc,
+            "index_expr_term": self._index,
+            "get_attr_expr_term": self._get_attr,
+            "attr_splat_expr_term": self._splat,
+            "full_splat_expr_term": self._splat,
+            "for_tuple_expr": self._for_tuple,
+            "for_object_expr": self._for_object,
+            "binary_op": self._binary_op,
+            "unary_op": self._unary_op,
+            "conditional": self._conditional,
+        }
+
+    # -- positions
+
+    def loc(self, tok: Any) -> Location:
+        """The file location of a Lark token."""
+        if tok.line == 1:
+            return Location(self.file, tok.line + self.dl, tok.column + self.dc)
+        return Location(self.file, tok.line + self.dl, tok.column)
+
+    def first_loc(self, node: Any) -> Location:
+        """The location of the first token under a tree node."""
+        while not isinstance(node, _TOKEN):
+            node = node.children[0]
+        return self.loc(node)
+
+    # -- structure
+
+    def body(self, tree: Any, loc: Location, closing: Any = None) -> Body:
+        """A `body` rule: attributes (checked unique) and blocks, in source order.
+
+        `closing` is the `}` token of a block's body (None for the file's body).
+        """
+        if closing is not None and tree.children and tree.children[0].data != _NL:
+            self._check_single_line(tree)
+            closing = None
+        attributes: list[Attribute] = []
+        blocks: list[Block] = []
+        seen: dict[str, Location] = {}
+        need_newline = False
+        for child in tree.children:
+            kind = child.data
+            if kind == _NL:
+                need_newline = False
+                continue
+            if need_newline:
+                self._missing_newline(child)
+            if kind == "attribute":
+                attr = self._attribute(child, seen)
+                attributes.append(attr)
+                need_newline = not _ends_line(child)
+            else:
+                blocks.append(self._block(child))
+                need_newline = True
+        if need_newline and closing is not None:
+            kind = "argument" if tree.children[-1].data == "attribute" else "block definition"
+            raise BakeFileError(
+                f"Missing newline after {kind}; An {kind.split()[0]} definition must end with a newline.",
+                self.loc(closing),
+            )
+        return Body(tuple(attributes), tuple(blocks), loc)
+
+    def _check_single_line(self, tree: Any) -> None:
+        """`name { attr = value }`: HCL allows one argument, closed on the same line."""
+        children = tree.children
+        first = children[0]
+        if len(children) == 1 and first.data == "attribute" and not _ends_line(first):
+            return
+        at = self.first_loc(children[1]) if len(children) > 1 else self.first_loc(first)
+        if first.data == "attribute" and _ends_line(first):
+            node = first
+            while not isinstance(node, _TOKEN) and node.data != _NL:
+                node = node.children[-1]
+            at = self.first_loc(node)
+        raise BakeFileError(
+            "Invalid single-argument block definition; An argument definition on the same line as its "
+            "containing block creates a single-line block definition, which must also be closed on the same "
+            "line. Place the block's closing brace immediately after the argument definition.",
+            at,
+        )
+
+    def _missing_newline(self, child: Any) -> None:
+        """HCL needs a newline between two arguments or blocks; python-hcl2 does not."""
+        raise BakeFileError(
+            "Missing newline after argument; An argument definition must end with a newline.",
+            self.first_loc(child),
+        )
+
+    def _attribute(self, tree: Any, seen: dict[str, Location]) -> Attribute:
+        """`name = expr`; a second definition of a name is HCL's "Attribute redefined"."""
+        name_tok = tree.children[0].children[0]
+        name = name_tok.value
+        loc = self.loc(name_tok)
+        if name in seen:
+            first = seen[name]
+            raise BakeFileError(
+                f'Attribute redefined; The argument "{name}" was already set at '
+                f"{first.file}:{first.line},{first.column}-{first.column + len(name)}. "
+                "Each argument may be set only once.",
+                loc,
+            )
+        seen[name] = loc
+        return Attribute(name, self.expr(tree.children[2]), loc)
+
+    def _block(self, tree: Any) -> Block:
+        """`type label... { body }`."""
+        children = tree.children
+        type_tok = children[0].children[0]
+        labels: list[str] = []
+        label_locs: list[Location] = []
+        index = 1
+        while not isinstance(children[index], _TOKEN) and children[index].data != _NL:
+            label = children[index]
+            labels.append(self._label(label))
+            label_locs.append(self.first_loc(label))
+            index += 1
+        while not isinstance(children[index], _TOKEN):
+            index += 1
+        lbrace = children[index]
+        body = self.body(children[index + 1], self.loc(lbrace), children[index + 2])
+        return Block(type_tok.value, tuple(labels), body, self.loc(type_tok), tuple(label_locs))
+
+    def _label(self, tree: Any) -> str:
+        """A block label: a bare name or a quoted string without templates."""
+        if tree.data != "string":
+            return str(tree.children[0].value)
+        value = self._string(tree)
+        if not isinstance(value, Literal):
+            raise BakeFileError(
+                "Invalid string literal; Template sequences are not allowed in this string. "
+                'To include a literal "$", double it (as "$$") to escape it.',
+                value.loc,
+            )
+        return str(value.value)
+
+    # -- expressions
+
+    def expr(self, tree: Any) -> Expr:
+        """Any expression rule."""
+        return self._rules[tree.data](tree)
+
+    def free_expr(self, tree: Any, free: bool = True) -> Expr:
+        """An expression where newlines are (or are not) insignificant."""
+        saved = self.free
+        self.free = free
+        result = self._rules[tree.data](tree)
+        self.free = saved
+        return result
+
+    def _newline_error(self, node: Any) -> BakeFileError:
+        """A newline inside an expression where HCL's newlines end the expression."""
+        # An operator token that python-hcl2's postlexer merged with the newline
+        # before it keeps the operator's own position.
+        at = self.first_loc(node)
+        return BakeFileError(
+            "Invalid expression; Expected the start of an expression, but found an invalid expression token.",
+            at,
+            hint="Outside (), [] and function arguments a newline ends the expression; wrap it in parentheses.",
+        )
+
+    def _expr_term(self, tree: Any) -> Expr:
+        children = tree.children
+        if len(children) == 1:
+            return self._rules[children[0].data](children[0])
+        inner = next(c for c in children if not isinstance(c, _TOKEN) and c.data != _NL)
+        return Parens(self.free_expr(inner), self.loc(children[0]))
+
+    def _identifier(self, tree: Any) -> Expr:
+        tok = tree.children[0]
+        return ScopeTraversal(tok.value, (), self.loc(tok))
+
+    def _literal_value(self, tree: Any) -> Expr:
+        tok = tree.children[0]
+        if tok.type == "NULL":
+            return Literal("null", None, self.loc(tok))
+        return Literal("bool", tok.type == "TRUE", self.loc(tok))
+
+    def _number(self, tree: Any) -> Expr:
+        tok = tree.children[0]
+        text = tok.value
+        loc = self.loc(tok)
+        if text.startswith("-"):
+            # HCL has no negative literals: `-1` is negation applied to `1`.
+            inner = Literal("number", text[1:], Location(loc.file, loc.line, loc.column + 1))
+            return UnaryOp("-", inner, loc)
+        return Literal("number", text, loc)
+
+    def _template_string(self, tree: Any) -> Expr:
+        raise BakeFileError(
+            'Invalid character; "\\" is not valid inside an interpolation or directive.', self.first_loc(tree)
+        )
+
+    def _tuple(self, tree: Any) -> Expr:
+        children = tree.children
+        items = tuple(self.free_expr(c) for c in children if not isinstance(c, _TOKEN) and c.data != _NL)
+        return Tuple(items, self.loc(children[0]))
+
+    def _object(self, tree: Any) -> Expr:
+        children = tree.children
+        items: list[ObjectItem] = []
+        separated = True
+        for child in children:
+            if isinstance(child, _TOKEN):
+                separated = separated or child.type == "COMMA"
+                continue
+            if child.data == _NL:
+                separated = True
+                continue
+            if not separated:
+                raise BakeFileError(
+                    "Missing attribute separator; Expected a newline or comma to mark the beginning "
+                    "of the next attribute.",
+                    self.first_loc(child),
+                )
+            items.append(self._object_item(child))
+            separated = False
+        return Object(tuple(items), self.loc(children[0]))
+
+    def _object_item(self, tree: Any) -> ObjectItem:
+        key_node = tree.children[0].children[0]
+        if key_node.data == "keyword" or _is_bare_literal(key_node):
+            # HCL takes a bare keyword key (`for`, `null`, `true`) as its name.
+            tok = key_node.children[0] if key_node.data == "keyword" else key_node.children[0].children[0]
+            key: Expr = Literal("string", tok.value, self.loc(tok))
+        else:
+            key = self.free_expr(key_node, False)
+            if type(key) is ScopeTraversal:
+                if key.steps:
+                    raise BakeFileError(
+                        "Ambiguous attribute key; If this expression is intended to be a reference, wrap it "
+                        "in parentheses. If it's instead intended as a literal name containing periods, "
+                        "wrap it in quotes to create a string literal.",
+                        key.loc,
+                    )
+                key = Literal("string", key.name, key.loc)
+        return ObjectItem(key, self.free_expr(tree.children[2], False), key.loc)
+
+    def _function_call(self, tree: Any) -> Expr:
+        children = tree.children
+        names: list[str] = []
+        args: tuple[Expr, ...] = ()
+        expand = False
+        for child in children:
+            if isinstance(child, _TOKEN):
+                continue
+            if child.data == "identifier":
+                names.append(child.children[0].value)
+            elif child.data == "arguments":
+                args, expand = self._arguments(child)
+        return FunctionCall("::".join(names), args, expand, self.first_loc(children[0]))
+
+    def _arguments(self, tree: Any) -> tuple[tuple[Expr, ...], bool]:
+        args: list[Expr] = []
+        expand = False
+        for child in tree.children:
+            if isinstance(child, _TOKEN):
+                expand = expand or child.type == "ELLIPSIS"
+            elif child.data != _NL:
+                args.append(self.free_expr(child))
+        return tuple(args), expand
+
+    def _index(self, tree: Any) -> Expr:
+        base = self.expr(tree.children[0])
+        return _with_step(base, self._step(tree.children[1]))
+
+    def _get_attr(self, tree: Any) -> Expr:
+        base = self.expr(tree.children[0])
+        return _with_step(base, self._step(tree.children[1]))
+
+    def _step(self, tree: Any) -> Step:
+        """A `get_attr`, `braces_index` or `short_index` rule as a traversal step."""
+        children = tree.children
+        if tree.data == "get_attr":
+            name = children[1].children[0]
+            return AttrStep(name.value, self.loc(children[0]))
+        if tree.data == "short_index":
+            tok = children[1]
+            return IndexStep(Literal("number", tok.value, self.loc(tok)), self.loc(children[0]))
+        key = next(c for c in children if not isinstance(c, _TOKEN) and c.data != _NL)
+        return IndexStep(self.free_expr(key), self.loc(children[0]))
+
+    def _splat(self, tree: Any) -> Expr:
+        source = self.expr(tree.children[0])
+        splat = tree.children[1]
+        full = tree.data == "full_splat_expr_term"
+        steps = [self._step(c) for c in splat.children[1:]]
+        loc = self.loc(splat.children[0])
+        if full:
+            return Splat(source, tuple(steps), True, loc)
+        # `.*` only carries attribute steps (and legacy `.0`); a `[...]` ends it
+        # and applies to the whole result, as in HCL's parser.
+        cut = next((i for i, c in enumerate(splat.children[1:]) if c.data == "braces_index"), len(steps))
+        result: Expr = Splat(source, tuple(steps[:cut]), False, loc)
+        for step in steps[cut:]:
+            result = _with_step(result, step)
+        return result
+
+    def _for_intro(self, tree: Any) -> tuple[str | None, str, Expr]:
+        names: list[str] = []
+        coll: Expr | None = None
+        for child in tree.children:
+            if isinstance(child, _TOKEN) or child.data == _NL:
+                continue
+            if child.data == "identifier" and coll is None and len(names) < 2 and not _after_in(tree, child):
+                names.append(child.children[0].value)
+            else:
+                coll = self.expr(child)
+        assert coll is not None
+        if len(names) == 2:
+            return names[0], names[1], coll
+        return None, names[0], coll
+
+    def _for_parts(self, tree: Any) -> tuple[tuple[str | None, str, Expr], list[Expr], Expr | None, bool]:
+        saved = self.free
+        self.free = True
+        result = self._for_parts_free(tree)
+        self.free = saved
+        return result
+
+    def _for_parts_free(self, tree: Any) -> tuple[tuple[str | None, str, Expr], list[Expr], Expr | None, bool]:
+        intro: tuple[str | None, str, Expr] | None = None
+        exprs: list[Expr] = []
+        cond: Expr | None = None
+        grouping = False
+        for child in tree.children:
+            if isinstance(child, _TOKEN):
+                grouping = grouping or child.type == "ELLIPSIS"
+            elif child.data == "for_intro":
+                intro = self._for_intro(child)
+            elif child.data == "for_cond":
+                cond = self.expr(next(c for c in child.children if not isinstance(c, _TOKEN) and c.data != _NL))
+            elif child.data != _NL:
+                exprs.append(self.expr(child))
+        assert intro is not None
+        return intro, exprs, cond, grouping
+
+    def _for_tuple(self, tree: Any) -> Expr:
+        (key_var, value_var, coll), exprs, cond, _ = self._for_parts(tree)
+        return ForTuple(key_var, value_var, coll, exprs[0], cond, self.loc(tree.children[0]))
+
+    def _for_object(self, tree: Any) -> Expr:
+        (key_var, value_var, coll), exprs, cond, grouping = self._for_parts(tree)
+        return ForObject(key_var, value_var, coll, exprs[0], exprs[1], grouping, cond, self.loc(tree.children[0]))
+
+    def _binary_op(self, tree: Any) -> Expr:
+        left = self.expr(tree.children[0])
+        term = tree.children[1].children
+        op_tok = term[0].children[0]
+        if not self.free:
+            if "\n" in op_tok.value:
+                raise self._newline_error(op_tok)
+            if len(term) > 2:
+                raise self._newline_error(term[1])
+        op = _BINARY_OPS[op_tok.type]
+        right = self.expr(term[-1])
+        return BinaryOp(op, left, right, left.loc)
+
+    def _unary_op(self, tree: Any) -> Expr:
+        tok, operand = tree.children
+        return UnaryOp(tok.value, self.expr(operand), self.loc(tok))
+
+    def _conditional(self, tree: Any) -> Expr:
+        if not self.free:
+            for child in tree.children:
+                if isinstance(child, _TOKEN) and child.type == "QMARK" and "\n" in child.value:
+                    raise self._newline_error(child)
+                if not isinstance(child, _TOKEN) and child.data == _NL:
+                    raise self._newline_error(child)
+        cond, true_expr, false_expr = (
+            self.expr(c) for c in tree.children if not isinstance(c, _TOKEN) and c.data != _NL
+        )
+        return Conditional(cond, true_expr, false_expr, cond.loc)
+
+    # -- templates
+
+    def _string(self, tree: Any) -> Expr:
+        children = tree.children
+        loc = self.loc(children[0])
+        if len(children) == 1:
+            raw = children[0].value
+            if "\\" not in raw:
+                return Literal("string", raw[1:-1] if raw.isascii() else unicodedata.normalize("NFC", raw[1:-1]), loc)
+            return Literal("string", self._decode(children[0], 1, len(raw) - 1), loc)
+        if len(children) == 2:
+            return Literal("string", "", loc)
+        if len(children) == 3:
+            only = children[1].children[0]
+            if isinstance(only, _TOKEN) and only.type == "STRING_CHARS":
+                return Literal("string", self._decode(only), loc)
+        tokens: list[template.Token] = []
+        for part in children[1:-1]:
+            piece = part.children[0]
+            if isinstance(piece, _TOKEN):
+                text = self._decode(piece) if piece.type == "STRING_CHARS" else piece.value[1:]
+                last = tokens[-1] if tokens else None
+                if type(last) is template.Lit:
+                    last.text += text
+                else:
+                    tokens.append(template.Lit(text))
+            else:
+                tokens.append(self._sequence(piece))
+        return template.assemble(tokens, loc)
+
+    def _sequence(self, tree: Any) -> template.Token:
+        """An interpolation or directive inside a quoted string."""
+        children = tree.children
+        strip_left = isinstance(children[1], _TOKEN) and children[1].type == "STRIP_MARKER"
+        strip_right = isinstance(children[-2], _TOKEN) and children[-2].type == "STRIP_MARKER"
+        loc = self.loc(children[0])
+        kind = tree.data
+        exprs = [c for c in children if not isinstance(c, _TOKEN)]
+        if kind == "interpolation":
+            return template.Interp(self.free_expr(exprs[0]), strip_left, strip_right, loc)
+        if kind == "template_if_start":
+            return template.Directive("if", strip_left, strip_right, loc, cond=self.free_expr(exprs[0]))
+        if kind == "template_for_start":
+            names = [c.children[0].value for c in exprs[:-1]]
+            key_var, value_var = (names[0], names[1]) if len(names) == 2 else (None, names[0])
+            coll = self.free_expr(exprs[-1])
+            return template.Directive("for", strip_left, strip_right, loc, cond=coll, key_var=key_var, value_var=value_var)
+        return template.Directive(kind.removeprefix("template_"), strip_left, strip_right, loc)
+
+    def _decode(self, tok: Any, start: int = 0, stop: int | None = None) -> str:
+        """The text of a quoted-string chunk (`tok.value[start:stop]`) with escapes decoded (HCL's rules)."""
+        raw: str = tok.value
+        n = len(raw) if stop is None else stop
+        if start == 0 and n == len(raw) and "\\" not in raw and "\n" not in raw:
+            return raw if raw.isascii() else unicodedata.normalize("NFC", raw)
+        out: list[str] = []
+        i = start
+        while i < n:
+            j = min(_next_special(raw, i), n)
+            out.append(raw[i:j])
+            if j >= n:
+                break
+            if raw[j] == "\n":
+                raise BakeFileError(
+                    "Invalid multi-line string; Quoted strings may not be split over multiple lines. To produce "
+                    "a multi-line string, either use the \\n escape to represent a newline character or use the "
+                    '"heredoc" multi-line template syntax.',
+                    self._offset_loc(tok, j),
+                )
+            text, i = self._escape(tok, raw, j)
+            out.append(text)
+        decoded = "".join(out)
+        return decoded if decoded.isascii() else unicodedata.normalize("NFC", decoded)
+
+    def _escape(self, tok: Any, raw: str, j: int) -> tuple[str, int]:
+        """Decode the backslash escape at `raw[j]`; returns its text and the index after it."""
+        sel = raw[j + 1 : j + 2]
+        if sel in _SIMPLE_ESCAPES:
+            return _SIMPLE_ESCAPES[sel], j + 2
+        if sel in ("u", "U"):
+            width = 4 if sel == "u" else 8
+            digits = raw[j + 2 : j + 2 + width]
+            if len(digits) == width and all(c in "0123456789abcdefABCDEF" for c in digits):
+                code = int(digits, 16)
+                if code <= 0x10FFFF and not 0xD800 <= code <= 0xDFFF:
+                    return chr(code), j + 2 + width
+            raise BakeFileError(
+                f"Invalid escape sequence; The \\{sel} escape must be followed by {width} hexadecimal digits "
+                "giving a valid Unicode code point.",
+                self._offset_loc(tok, j),
+            )
+        raise BakeFileError(
+            f'Invalid escape sequence; The symbol "{sel}" is not a valid escape sequence selector.',
+            self._offset_loc(tok, j),
+        )
+
+    def _offset_loc(self, tok: Any, offset: int) -> Location:
+        """The location of character `offset` of a token's text."""
+        return _advance(self.loc(tok), tok.value, offset)
+
+    def _heredoc(self, tree: Any) -> Expr:
+        tok = tree.children[0]
+        raw: str = tok.value
+        trim = tree.data == "heredoc_template_trim"
+        first_nl = raw.index("\n")
+        rest = raw[first_nl + 1 :].removesuffix("\n").removesuffix("\r")
+        end = rest.rfind("\n")
+        body = rest[: end + 1] if end >= 0 else ""
+        loc = self.loc(tok)
+        tokens = template.scan_heredoc(body, self.file, loc.line + 1, parse_expression)
+        return template.assemble(tokens, loc, flush=trim)
+
+
+def _next_special(raw: str, start: int) -> int:
+    """The index of the next backslash or newline in `raw` from `start` (len(raw) if none)."""
+    b = raw.find("\\", start)
+    nl = raw.find("\n", start)
+    if b < 0:
+        return nl if nl >= 0 else len(raw)
+    return b if nl < 0 or b < nl else nl
+
+
+def _is_bare_literal(node: Any) -> bool:
+    """Whether an object key is a bare `true`, `false` or `null`."""
+    return bool(
+        node.data == "expr_term" and len(node.children) == 1 and node.children[0].data == "literal_value"
+    )
+
+
+def _after_in(intro: Any, child: Any) -> bool:
+    """Whether `child` comes after the `in` keyword of a for_intro."""
+    seen_in = False
+    for c in intro.children:
+        if c is child:
+            return seen_in
+        if isinstance(c, _TOKEN) and c.type == "IN":
+            seen_in = True
+    return seen_in
+
+
+def _ends_line(attribute: Any) -> bool:
+    """Whether an attribute's own tokens end its line (a trailing newline, or a heredoc that ate it)."""
+    node = attribute.children[-1]
+    while not isinstance(node, _TOKEN):
+        if node.data == _NL:
+            return True
+        if not node.children:
+            return False
+        node = node.children[-1]
+    return node.type in ("HEREDOC_TEMPLATE", "HEREDOC_TEMPLATE_TRIM")
+
+
+def _with_step(base: Expr, step: Step) -> Expr:
+    """Extend a variable traversal by one step, or apply the step to any other expression."""
+    if type(base) is ScopeTraversal:
+        return ScopeTraversal(base.name, (*base.steps, step), base.loc)
+    if type(step) is AttrStep:
+        return GetAttr(base, step.name, step.loc)
+    assert type(step) is IndexStep
+    return Index(base, step.key, step.loc)
+
+
+def parse_file(path: str | Path, filename: str | None = None, *, cache_dir: Path | None = None) -> Body:
+    """Read and parse a bake file; `*.json` files use the HCL JSON syntax.
+
+    `filename` is the name locations report (default: the file's name). With
+    `cache_dir`, the syntax tree is cached there keyed by a hash of the
+    content, the name and this parser's own source (see `parse_bytes`).
+    """
+    path = Path(path)
+    name = filename if filename is not None else path.name
+    return parse_bytes(path.read_bytes(), name, json=path.suffix == ".json", cache_dir=cache_dir)
+
+
+def parse_bytes(data: bytes, filename: str, *, json: bool = False, cache_dir: Path | None = None) -> Body:
+    """Parse a bake file's bytes (HCL, or HCL JSON with `json`), through the cache when given one."""
+    # Parsing allocates hundreds of thousands of small objects that all live
+    # on; the cyclic GC would rescan them again and again (it tripled the
+    # time on a 660 KB file) while finding nothing to free.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        if cache_dir is None:
+            return _parse_uncached(data, filename, json)
+        return _parse_cached(data, filename, json, cache_dir)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _parse_uncached(data: bytes, filename: str, json: bool) -> Body:
+    """Parse without any cache."""
+    if json:
+        from bakeplan.hcl import jsonsyntax
+
+        return jsonsyntax.parse_json(data, filename)
+    return parse(decode(data, filename), filename)
+
+
+def default_cache_dir() -> Path:
+    """The user's cache directory for parsed bake files ($XDG_CACHE_HOME/bakeplan/ast)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "bakeplan" / "ast"
+
+
+def _parse_cached(data: bytes, filename: str, json: bool, cache_dir: Path) -> Body:
+    """Load the tree from `cache_dir` or parse and store it.
+
+    Entries are written to a temporary file and renamed into place, so
+    concurrent runs never see half an entry; an entry that fails to load for
+    any reason (corrupt, truncated, foreign) is ignored and rewritten.
+    """
+    key = hashlib.sha256(b"\0".join((_parser_fingerprint(), filename.encode(), b"json" if json else b"hcl", data)))
+    entry = cache_dir / f"{key.hexdigest()}.ast"
+    body = _load_entry(entry)
+    if body is not None:
+        return body
+    body = _parse_uncached(data, filename, json)
+    _store_entry(entry, body)
+    return body
+
+
+def _load_entry(entry: Path) -> Body | None:
+    """A cached tree, or None when absent or unusable."""
+    try:
+        with entry.open("rb") as stream:
+            body = _TreeUnpickler(stream).load()
+    except Exception:  # noqa: BLE001  (any damage just means "not cached")
+        return None
+    return body if isinstance(body, Body) else None
+
+
+def _store_entry(entry: Path, body: Body) -> None:
+    """Write a tree atomically; a cache that cannot be written is not an error."""
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".ast")
+        try:
+            with os.fdopen(fd, "wb") as stream:
+                pickler = pickle.Pickler(stream, protocol=pickle.HIGHEST_PROTOCOL)
+                pickler.dispatch_table = _pickle_table()
+                pickler.dump(body)
+            os.replace(tmp, entry)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError:
+        return
+
+
+@functools.lru_cache(maxsize=1)
+def _parser_fingerprint() -> bytes:
+    """A hash of this parser's own source and python-hcl2's version: a new parser never reads old entries."""
+    import importlib.metadata
+
+    digest = hashlib.sha256(importlib.metadata.version("python-hcl2").encode())
+    for module in ("syntax.py", "template.py", "jsonsyntax.py"):
+        digest.update((Path(__file__).parent / module).read_bytes())
+    return digest.digest()
+
+
+def _node_classes() -> tuple[type, ...]:
+    """Every class a cached tree may contain."""
+    return (
+        Location, Body, Attribute, Block, Literal, Template, TemplateWrap, Interpolation, TemplateIf,
+        TemplateFor, ScopeTraversal, AttrStep, IndexStep, GetAttr, Index, FunctionCall, Tuple, Object,
+        ObjectItem, Conditional, BinaryOp, UnaryOp, ForTuple, ForObject, Splat, Parens,
+    )  # fmt: skip
+
+
+def _pickle_table() -> dict[type, Callable[[Any], tuple[Any, ...]]]:
+    """Pickle nodes as constructor calls: about twice as fast to load as dataclass state."""
+    table: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
+    for cls in _node_classes():
+        names = tuple(f.name for f in dataclasses.fields(cls))
+        table[cls] = functools.partial(_reduce_node, names=names)
+    return table
+
+
+def _reduce_node(node: Any, names: tuple[str, ...]) -> tuple[Any, ...]:
+    """The pickle reduction of one node: its class and field values."""
+    return (type(node), tuple([getattr(node, name) for name in names]))
+
+
+class _TreeUnpickler(pickle.Unpickler):
+    """Loads only syntax-tree classes: a cache entry can never name anything else."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        for cls in _node_classes():
+            if cls.__module__ == module and cls.__qualname__ == name:
+                return cls
+        raise pickle.UnpicklingError(f"unexpected class {module}.{name} in a bakeplan cache entry")
+
+
+from bakeplan.hcl import template  # noqa: E402  (after the node classes: template imports them)

@@ -1,0 +1,105 @@
+"""Learned job durations: what earlier runs measured, robust to outliers.
+
+Samples are kept per (target, platform) — the last `KEEP` of them — and the
+estimate is their median, which one slow run (a cold cache, a busy host) or
+one instant run (everything cached) cannot drag far. A job never seen before
+borrows from its matrix siblings (same block label and platform, then same
+block on any platform), else the default.
+
+Stored as JSON (`history.json` in the cache directory), written atomically
+(temporary file + rename) so a crash never leaves half a file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bakeplan.jobs import NATIVE, Job
+
+DEFAULT_SECONDS = 60.0
+KEEP = 9  # samples kept per key: odd, so the median is a sample
+VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """Duration samples (seconds) keyed by `target|platform` and `block|platform` (`native` for none)."""
+
+    samples: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    default: float = DEFAULT_SECONDS
+
+    def estimate(self, job: Job) -> float:
+        """The estimated duration of a job in seconds."""
+        platform = job.platform or NATIVE
+        for key in (_key(job.target, platform), _key("block:" + job.block, platform)):
+            if self.samples.get(key):
+                return statistics.median(self.samples[key])
+        siblings = [statistics.median(v) for k, v in sorted(self.samples.items()) if k.startswith(f"block:{job.block}|") and v]
+        return statistics.median(siblings) if siblings else self.default
+
+    def record(self, job: Job, seconds: float) -> History:
+        """A new history with one more measurement of `job`."""
+        if seconds < 0 or seconds != seconds:
+            return self
+        platform = job.platform or NATIVE
+        samples = dict(self.samples)
+        for key in (_key(job.target, platform), _key("block:" + job.block, platform)):
+            samples[key] = (*samples.get(key, ()), float(seconds))[-KEEP:]
+        return History(samples, self.default)
+
+
+def _key(name: str, platform: str) -> str:
+    return f"{name}|{platform}"
+
+
+def default_path(env: Mapping[str, str] | None = None) -> Path:
+    """`$BAKEPLAN_CACHE_DIR/history.json`, else `$XDG_CACHE_HOME/bakeplan/history.json`, else ~/.cache/..."""
+    env = os.environ if env is None else env
+    if env.get("BAKEPLAN_CACHE_DIR"):
+        return Path(env["BAKEPLAN_CACHE_DIR"]) / "history.json"
+    base = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
+    return base / "bakeplan" / "history.json"
+
+
+def load(path: Path, *, default: float = DEFAULT_SECONDS) -> History:
+    """The history stored at `path`; empty when absent or unreadable (it is only a hint)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return History(default=default)
+    if not isinstance(data, dict) or data.get("version") != VERSION:
+        return History(default=default)
+    raw = data.get("samples", {})
+    samples = {
+        str(k): tuple(float(x) for x in v if isinstance(x, (int, float)))[-KEEP:]
+        for k, v in sorted(raw.items()) if isinstance(v, list)
+    }
+    return History(samples, default)
+
+
+def save(history: History, path: Path) -> None:
+    """Write the history atomically (temporary file in the same directory, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {"version": VERSION, "samples": {k: list(v) for k, v in sorted(history.samples.items())}}
+    fd, tmp = tempfile.mkstemp(prefix=".history-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=1, sort_keys=True)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def record_all(history: History, measured: Sequence[tuple[Job, float]]) -> History:
+    """Record several measurements, in order."""
+    for job, seconds in measured:
+        history = history.record(job, seconds)
+    return history

@@ -1,0 +1,483 @@
+"""Where jobs can run: buildx builder nodes, declared nodes, local capacity.
+
+Sources, in the order `discover` merges them:
+
+1. Declared nodes: `[[node]]` tables in `bakeplan.toml` and `--node` flags
+   (`name=N,builder=B,platforms=linux/amd64+linux/arm64,slots=2,memory=8g`).
+   When any node is declared, only declared nodes are used: build hosts and CI
+   say exactly what they have.
+2. Otherwise every buildx builder (`docker buildx ls --format json`, then
+   `docker buildx inspect` for each, whose `*` marks a node's configured
+   platforms; without marks the first platform BuildKit reports is the
+   native one). A single-node builder is a node; nodes of multi-node
+   builders are listed but left out, because buildx sends each platform to
+   the first node that has it, so bakeplan cannot place a job on them.
+   `--builder` restricts discovery to one builder.
+3. Slots and memory default to local capacity (psutil: usable cores after
+   cgroup quota and CPU affinity, like ninja; total memory).
+
+Every candidate is kept in the list, with `excluded` saying why it is not
+used (inactive, no platforms, ...), so `bakeplan nodes` can show it.
+
+Platform compatibility (`platform_rank`): a node builds its native platforms
+exactly; compatible platforms run natively without emulation (arm/v7 and
+arm/v6 on arm64, arm/v6 on arm/v7, 386 on amd64, amd64/v2..v4 on amd64 when
+listed); anything else only where the node lists the platform (emulation).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import subprocess
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from bakeplan.errors import BakeplanError, ToolError
+
+EXACT, COMPATIBLE, EMULATED = 0, 1, 2
+RANK_NAMES = {EXACT: "exact", COMPATIBLE: "compatible", EMULATED: "emulated"}
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """A place that runs `docker buildx bake` invocations.
+
+    `builder` is the buildx builder to pass as `--builder` so that the
+    invocation lands on this node (a builder holding only this node; buildx
+    sends a platform to the first node of a multi-node builder that has it).
+    `platforms` lists native platforms first; `native` counts how many of them
+    are native (configured `*` or BuildKit's first). `slots` is how many
+    invocations may run at once. `memory` is in bytes (None: unknown).
+    `excluded` is None for a usable node, otherwise the reason it is left out.
+    """
+
+    name: str
+    builder: str | None = None
+    endpoint: str = ""
+    platforms: tuple[str, ...] = ()
+    native: int = 1
+    slots: int = 1
+    memory: int | None = None
+    status: str = ""
+    driver: str = ""
+    source: str = "declared"  # declared | buildx | local
+    excluded: str | None = None
+
+    @property
+    def native_platforms(self) -> tuple[str, ...]:
+        """The platforms this node builds without emulation or compatibility modes."""
+        return self.platforms[: max(self.native, 1)]
+
+    @property
+    def default_platform(self) -> str | None:
+        """The platform a job without platforms gets on this node."""
+        return self.platforms[0] if self.platforms else None
+
+
+# ------------------------------------------------------------ platforms
+
+
+def normalize_platform(platform: str) -> str:
+    """Canonical `os/arch[/variant]` as containerd's normalizer: arm64/v8 -> arm64, x86_64 -> amd64."""
+    parts = platform.strip().lower().split("/")
+    aliases = {"x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm", "i386": "386"}
+    parts[1:2] = [aliases.get(parts[1], parts[1])] if len(parts) > 1 else []
+    if len(parts) == 3 and (parts[1], parts[2]) in {("arm64", "v8"), ("amd64", "v1")}:
+        parts = parts[:2]
+    if len(parts) == 2 and parts[1] == "arm":
+        parts.append("v7")
+    return "/".join(parts)
+
+
+# Platforms a native platform runs without emulation (BuildKit's archutil checks).
+_COMPATIBLE: Mapping[str, tuple[str, ...]] = {
+    "linux/arm64": ("linux/arm/v7", "linux/arm/v6", "linux/arm/v5"),
+    "linux/arm/v7": ("linux/arm/v6", "linux/arm/v5"),
+    "linux/arm/v6": ("linux/arm/v5",),
+    "linux/amd64": ("linux/386",),
+    "linux/amd64/v2": ("linux/amd64", "linux/386"),
+    "linux/amd64/v3": ("linux/amd64/v2", "linux/amd64", "linux/386"),
+    "linux/amd64/v4": ("linux/amd64/v3", "linux/amd64/v2", "linux/amd64", "linux/386"),
+}
+
+
+def platform_rank(node: Node, platform: str | None) -> int | None:
+    """How `node` builds `platform`: EXACT, COMPATIBLE, EMULATED, or None when it cannot.
+
+    A job without a platform (None) or for `local` (buildx: the node's own
+    platform) builds exactly on any node. A non-Linux platform (darwin,
+    windows, freebsd, ...) runs on no Linux node, so it can only be
+    cross-compiled from a `--platform=$BUILDPLATFORM` stage: any node with a
+    platform can do that (buildx sends such a platform to its first node).
+    """
+    if platform is None or platform.strip().lower() == "local":
+        return EXACT
+    want = normalize_platform(platform)
+    if not want.startswith("linux/") and node.platforms and not any(p.startswith(want.split("/")[0] + "/") for p in node.platforms):
+        return COMPATIBLE
+    native = [normalize_platform(p) for p in node.native_platforms]
+    if want in native:
+        return EXACT
+    if any(want in _COMPATIBLE.get(p, ()) for p in native):
+        return COMPATIBLE
+    if want in (normalize_platform(p) for p in node.platforms[len(native):]):
+        # amd64 variants that BuildKit lists were detected on the CPU: no emulation.
+        return COMPATIBLE if want.startswith("linux/amd64/") and "linux/amd64" in native else EMULATED
+    return None
+
+
+# ------------------------------------------------------------ local capacity
+
+
+def usable_cores(*, _cgroup_root: Path = Path("/sys/fs/cgroup")) -> int:
+    """CPU cores this process may use: affinity, then cgroup v2/v1 quota (as ninja does)."""
+    import psutil
+
+    try:
+        cores = len(psutil.Process().cpu_affinity() or []) or (psutil.cpu_count() or 1)
+    except (AttributeError, OSError):
+        cores = psutil.cpu_count() or 1
+    quota = _cgroup_quota(_cgroup_root)
+    if quota is not None:
+        cores = min(cores, max(1, math.ceil(quota)))
+    return max(1, cores)
+
+
+def _cgroup_quota(root: Path) -> float | None:
+    """The CPU quota in cores from cgroup v2 `cpu.max` or v1 `cpu.cfs_*`, None when unlimited."""
+    try:
+        text = (root / "cpu.max").read_text().split()
+        if text and text[0] != "max":
+            return int(text[0]) / int(text[1])
+        return None
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return quota / period if quota > 0 and period > 0 else None
+
+
+def total_memory() -> int:
+    """Total memory in bytes, capped by the cgroup v2 limit when one is set."""
+    import psutil
+
+    memory = int(psutil.virtual_memory().total)
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            memory = min(memory, int(limit))
+    except (OSError, ValueError):
+        pass
+    return memory
+
+
+def local_platform() -> str:
+    """This machine's platform as `linux/amd64`-style text."""
+    import platform as _platform
+
+    machine = _platform.machine()
+    system = _platform.system().lower() or "linux"
+    return normalize_platform(f"{system}/{machine}")
+
+
+# ------------------------------------------------------------ sizes and specs
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str) -> int:
+    """`8g`, `512m`, `2GiB`, `1024` (bytes) -> bytes (binary multiples)."""
+    match = _SIZE.match(text)
+    if not match:
+        raise BakeplanError(f"bad memory size {text!r}", hint="Use a number with k, m, g or t, e.g. memory=8g.")
+    power = " kmgt".index(match.group(2).lower() or " ")
+    return int(float(match.group(1)) * 1024**power)
+
+
+def parse_node_spec(text: str) -> Node:
+    """Parse a `--node` flag: `name=N,builder=B,platforms=P1+P2,slots=2,memory=8g,endpoint=E`."""
+    fields: dict[str, str] = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise BakeplanError(f"bad --node {text!r}: {part!r} is not KEY=VALUE", hint="For example --node name=arm,builder=arm,platforms=linux/arm64,slots=2.")
+        fields[key.strip()] = value.strip()
+    return node_from_mapping(fields, where="--node")
+
+
+def node_from_mapping(fields: Mapping[str, object], *, where: str) -> Node:
+    """A declared node from `--node` fields or a `[[node]]` table."""
+    known = {"name", "builder", "platforms", "slots", "memory", "endpoint"}
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise BakeplanError(f"{where}: unknown node field(s) {', '.join(unknown)}", hint=f"Known fields: {', '.join(sorted(known))}.")
+    name = str(fields.get("name") or fields.get("builder") or "")
+    if not name:
+        raise BakeplanError(f"{where}: a node needs a name (or a builder)", hint="Add name=... to the node.")
+    raw = fields.get("platforms", ())
+    items = re.split(r"[+ ]", raw) if isinstance(raw, str) else list(raw) if isinstance(raw, (list, tuple)) else []
+    platforms = [str(p) for p in items if p]
+    memory = fields.get("memory")
+    return Node(
+        name=name,
+        builder=str(fields["builder"]) if fields.get("builder") else None,
+        endpoint=str(fields.get("endpoint", "")),
+        platforms=tuple(normalize_platform(p) for p in platforms),
+        native=max(1, len(platforms)),
+        slots=_positive(fields.get("slots", 1), where),
+        memory=None if memory is None else (memory if isinstance(memory, int) else parse_size(str(memory))),
+        source="declared",
+        excluded=None if platforms else "no platforms declared",
+    )
+
+
+def _positive(value: object, where: str) -> int:
+    try:
+        number = int(str(value))
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise BakeplanError(f"{where}: slots must be a positive integer, not {value!r}", hint="For example slots=2.")
+    return number
+
+
+def load_config(path: Path) -> tuple[Node, ...]:
+    """Declared nodes from a `bakeplan.toml` (`[[node]]` tables); () when the file is absent."""
+    if not path.is_file():
+        return ()
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as error:
+        raise BakeplanError(f"{path}: {error}", hint="Fix the TOML syntax.") from error
+    tables = data.get("node", [])
+    if not isinstance(tables, list):
+        raise BakeplanError(f"{path}: `node` must be an array of tables ([[node]])")
+    return tuple(node_from_mapping(t, where=f"{path}: node {i + 1}") for i, t in enumerate(tables))
+
+
+# ------------------------------------------------------------ buildx output
+
+
+@dataclass(frozen=True, slots=True)
+class BuilderNode:
+    """One node of a buildx builder as `docker buildx inspect` / `ls` show it."""
+
+    builder: str
+    name: str
+    driver: str
+    endpoint: str
+    status: str  # running, inactive, stopped, error, ...
+    platforms: tuple[str, ...]  # configured (`*`) first
+    native: int  # how many leading platforms are configured (`*`), else 1
+    error: str = ""
+    builder_nodes: int = 1  # how many nodes the builder holds
+
+
+def parse_inspect(text: str) -> tuple[BuilderNode, ...]:
+    """Parse `docker buildx inspect` text: the builder and each node's endpoint, status, platforms.
+
+    buildx prints `Key:<tab>value` lines (tabwriter-aligned); a builder that
+    cannot load prints `Error:` before any `Nodes:`; a node that fails prints
+    `Error:` instead of `Status:`. Indented lines (labels, GC policy) are skipped.
+    """
+    header: dict[str, str] = {}
+    blocks: list[dict[str, str]] = []
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if not sep or line.startswith((" ", "\t")):
+            continue
+        key, value = key.strip(), value.strip()
+        if key == "Nodes":
+            blocks.append({})
+        elif not blocks:
+            header.setdefault(key, value)
+        elif key == "Name":
+            blocks.append({"Name": value}) if blocks[-1] else blocks[-1].update(Name=value)
+        else:
+            blocks[-1].setdefault(key, value)
+    nodes = [b for b in blocks if b.get("Name")]
+    if not nodes and header.get("Error"):
+        nodes = [{"Name": "", "Error": header["Error"]}]
+    return tuple(_builder_node(header, b, len(nodes)) for b in nodes)
+
+
+def _builder_node(header: Mapping[str, str], block: Mapping[str, str], count: int) -> BuilderNode:
+    platforms, native = _parse_platforms(block.get("Platforms", ""))
+    error = block.get("Error", "")
+    return BuilderNode(
+        builder=header.get("Name", ""), name=block.get("Name", ""), driver=header.get("Driver", ""),
+        endpoint=block.get("Endpoint", ""), status="error" if error else block.get("Status", ""),
+        platforms=platforms, native=native, error=error, builder_nodes=count,
+    )
+
+
+def _parse_platforms(text: str) -> tuple[tuple[str, ...], int]:
+    """`linux/arm/v7*, linux/arm64, ...` -> (platforms, configured first; how many are native).
+
+    Native: the configured (`*`) ones plus the first one the worker reports.
+    """
+    items = [p.strip() for p in text.split(",") if p.strip()]
+    starred = [normalize_platform(p.rstrip("*")) for p in items if p.endswith("*")]
+    rest = [normalize_platform(p) for p in items if not p.endswith("*")]
+    ordered = tuple(dict.fromkeys([*starred, *rest]))
+    # BuildKit reports the worker's own platform first: native too, next to the configured ones.
+    native = len(starred) + (1 if starred and rest and rest[0] not in starred else 0)
+    return ordered, (max(1, native) if ordered else 0)
+
+
+def parse_ls_json(text: str) -> tuple[BuilderNode, ...]:
+    """Parse `docker buildx ls --format json` (one JSON object per builder and line).
+
+    This format has no `*` marks: a node's `Platforms` mixes configured and
+    reported ones, so the first is taken as its native platform.
+    """
+    result: list[BuilderNode] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        entry = json.loads(line)
+        raw_nodes = [n for n in entry.get("Nodes") or [] if n.get("Name")] or [{"Name": "", "Err": entry.get("Err", "")}]
+        for raw in raw_nodes:
+            error = str(raw.get("Err") or entry.get("Err") or "")
+            platforms = tuple(dict.fromkeys(normalize_platform(_platform_text(p)) for p in raw.get("Platforms") or []))
+            result.append(BuilderNode(
+                builder=str(entry.get("Name", "")), name=str(raw.get("Name", "")), driver=str(entry.get("Driver", "")),
+                endpoint=str(raw.get("Endpoint", "")), status="error" if error else str(raw.get("Status", "")),
+                platforms=platforms, native=1 if platforms else 0, error=error, builder_nodes=len(raw_nodes),
+            ))
+    return tuple(result)
+
+
+def _platform_text(value: object) -> str:
+    """A platform from buildx JSON: a string or an OCI platform object."""
+    if isinstance(value, Mapping):
+        parts = [str(value.get("os", "")), str(value.get("architecture", ""))]
+        if value.get("variant"):
+            parts.append(str(value["variant"]))
+        return "/".join(parts)
+    return str(value)
+
+
+def _buildx(args: Sequence[str], docker: str, env: Mapping[str, str] | None) -> str:
+    """stdout of `docker buildx ARGS`; ToolError when docker or buildx is missing or fails."""
+    argv = [docker, "buildx", *args]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False,
+                              env=None if env is None else dict(env))
+    except FileNotFoundError as error:
+        raise ToolError(f"{docker} not found", hint="Install the docker CLI with the buildx plugin, or declare nodes with --node.") from error
+    except subprocess.TimeoutExpired as error:
+        raise ToolError(f"`{' '.join(argv)}` timed out", hint="Check that the builders' endpoints are reachable.") from error
+    if done.returncode != 0:
+        message = next((line.strip() for line in done.stderr.splitlines() if line.strip()), "failed")
+        raise ToolError(f"`{' '.join(argv)}`: {message}", hint="Install the buildx plugin, create a builder (docker buildx create), or declare nodes with --node.")
+    return done.stdout
+
+
+def buildx_nodes(builder: str | None = None, *, docker: str = "docker", env: Mapping[str, str] | None = None) -> tuple[BuilderNode, ...]:
+    """Every builder's nodes (`ls --format json`), refined by `inspect` for the `*` marks; one builder if named."""
+    names = [builder] if builder else list(dict.fromkeys(b.builder for b in parse_ls_json(_buildx(["ls", "--format", "json"], docker, env))))
+    found: list[BuilderNode] = []
+    for name in names:
+        try:
+            found.extend(parse_inspect(_buildx(["inspect", name], docker, env)))
+        except ToolError as error:
+            found.append(BuilderNode(name, "", "", "", "error", (), 0, error=error.message))
+    return tuple(found)
+
+
+def nodes_from_buildx(items: Sequence[BuilderNode], *, slots: int, memory: int | None) -> tuple[Node, ...]:
+    """Scheduling nodes from buildx builders, every candidate kept with why it is left out.
+
+    A single-node builder is one node, addressed with `--builder`. A node in
+    a multi-node builder cannot be addressed alone (buildx sends a platform
+    to the first node that has it): it is listed, excluded, with the remedy
+    (a single-node builder for its endpoint, or a declared node).
+    """
+    singles = {i.endpoint: i.builder for i in items if i.builder_nodes == 1 and not i.error and i.endpoint}
+    out: list[Node] = []
+    for item in items:
+        reason = _exclusion(item, singles)
+        name = item.builder if item.builder_nodes == 1 else f"{item.builder}/{item.name}"
+        out.append(Node(name=name, builder=item.builder, endpoint=item.endpoint, platforms=item.platforms,
+                        native=item.native, slots=slots, memory=memory, status=item.status, driver=item.driver,
+                        source="buildx", excluded=reason))
+    return _unique(out)
+
+
+def _exclusion(item: BuilderNode, singles: Mapping[str, str]) -> str | None:
+    """Why a builder node is not used, or None."""
+    if item.error:
+        return f"error: {item.error}"
+    if item.driver == "remote" and item.status == "inactive":
+        return f"remote endpoint {item.endpoint} is not reachable (status inactive)"
+    if not item.platforms:
+        return f"status {item.status or 'unknown'}, no platforms known (try `docker buildx inspect --bootstrap {item.builder}`)"
+    if item.builder_nodes > 1:
+        owner = singles.get(item.endpoint)
+        if owner:
+            return f"in multi-node builder {item.builder}; used through single-node builder {owner}"
+        return f"in multi-node builder {item.builder}: buildx picks its first node per platform; create a single-node builder for {item.endpoint or item.name}"
+    if singles.get(item.endpoint, item.builder) != item.builder:
+        return f"same endpoint as builder {singles[item.endpoint]}"
+    return None
+
+
+def discover(
+    declared: Sequence[Node],
+    *,
+    builder: str | None = None,
+    _buildx_nodes: Callable[[str | None], Sequence[BuilderNode]] | None = None,
+) -> tuple[Node, ...]:
+    """The candidate nodes: declared ones if any, else buildx's builders, else this machine."""
+    if declared:
+        return _unique(declared)
+    slots, memory = usable_cores(), total_memory()
+    try:
+        items = (_buildx_nodes or buildx_nodes)(builder)
+    except ToolError as error:
+        items = ()
+        reason = error.message
+    else:
+        reason = "no buildx builder has a usable node"
+    nodes = nodes_from_buildx(items, slots=slots, memory=memory)
+    if usable(nodes):
+        return nodes
+    # Nothing usable from buildx: plan for this machine so `plan` still answers.
+    local = Node(name="local", platforms=(local_platform(),), slots=slots, memory=memory, source="local",
+                 status=f"fallback: {reason}")
+    return (*nodes, local)
+
+
+def _unique(nodes: Sequence[Node]) -> tuple[Node, ...]:
+    """Nodes with a name already used are excluded (the first wins), in input order."""
+    seen: set[str] = set()
+    out = []
+    for node in nodes:
+        if node.name in seen and node.excluded is None:
+            node = replace(node, excluded=f"duplicate name {node.name!r}")
+        seen.add(node.name)
+        out.append(node)
+    return tuple(out)
+
+
+def usable(nodes: Sequence[Node]) -> tuple[Node, ...]:
+    """The nodes that take jobs."""
+    return tuple(node for node in nodes if node.excluded is None)
+
+
+def config_path(cwd: Path, explicit: str | None = None) -> Path:
+    """The node config file: `--nodes-file`, else `bakeplan.toml` in `cwd`, else $BAKEPLAN_NODES."""
+    if explicit:
+        return Path(explicit)
+    env = os.environ.get("BAKEPLAN_NODES")
+    return Path(env) if env else cwd / "bakeplan.toml"

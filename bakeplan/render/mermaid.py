@@ -1,0 +1,32 @@
+"""`bakeplan plan --format mermaid`: the job graph as a Mermaid flowchart, one subgraph per node."""
+
+from __future__ import annotations
+
+from bakeplan.plan import Plan
+
+
+def render(plan: Plan) -> str:
+    """A `flowchart LR` with jobs grouped by node, `target:` links as arrows, the critical path styled."""
+    ids = {job.id: f"j{i}" for i, job in enumerate(plan.jobs)}
+    lines = ["flowchart LR"]
+    used = [n.name for n in plan.nodes if any(t.node == n.name for t in plan.timings.values())]
+    for index, name in enumerate(used):
+        lines.append(f"  subgraph n{index}[\"{_text(name)}\"]")
+        for job in plan.jobs:
+            timing = plan.timings[job.id]
+            if timing.node == name:
+                lines.append(f"    {ids[job.id]}[\"{_text(job.id)}<br/>{timing.start:.0f}s-{timing.end:.0f}s\"]")
+        lines.append("  end")
+    for job in plan.jobs:
+        for dep in job.deps:
+            lines.append(f"  {ids[dep]} --> {ids[job.id]}")
+    critical = [ids[j] for j in plan.critical_path]
+    if critical:
+        lines.append("  classDef critical stroke:#d00,stroke-width:3px")
+        lines.append(f"  class {','.join(critical)} critical")
+    return "\n".join(lines) + "\n"
+
+
+def _text(text: str) -> str:
+    """Mermaid label text: quotes would end the label, so use the HTML entity."""
+    return text.replace('"', "#quot;")

@@ -1,0 +1,477 @@
+"""List scheduling of build units onto nodes: pure state transitions, no I/O, no clock.
+
+Task selection policy
+---------------------
+A task (one scheduled unit: one `docker buildx bake` invocation) becomes
+ready when every task it depends on has finished. Among ready tasks the one
+with the longest remaining estimated path to the end of the graph (its
+"upward rank": its duration plus the longest rank among its dependents) goes
+first; ties break by input order, so the same input gives the same plan.
+
+Node selection policy
+---------------------
+A task may run on any node that can build all its platforms
+(`bakeplan.nodes.platform_rank`): exactly, compatibly (arm/v7 on arm64,
+386 on amd64, ...) or, where the node lists the platform, under emulation,
+which is estimated `emulation_factor` times slower. Among nodes with a free
+slot, the task goes where it finishes first; then exact before compatible
+before emulated; then the least busy node (balances equivalent nodes); then
+the least work given so far; then node order. A task that would finish
+later under emulation than by waiting for a busy native node waits.
+
+Nodes have `slots`: at most that many tasks run on a node at once.
+
+Like dask's `local.py`, the state lives in one `State` object and small
+functions move it forward: `start_state`, `dispatch` (place what can start
+now) and `finish` (a task ended at a given time). `simulate` drives them with
+estimated durations to produce a plan; `bakeplan run` drives them with real
+completion times. The functions update the `State` they are given and
+touch nothing else.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from bakeplan.errors import CycleError, NoNodeError
+from bakeplan.nodes import EMULATED, Node, platform_rank
+
+DEFAULT_EMULATION_FACTOR = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """Something to schedule: an id, its estimated duration, the platforms its node must build, its deps."""
+
+    id: str
+    duration: float
+    platforms: tuple[str | None, ...] = (None,)
+    deps: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Tasks and nodes with everything the policy precomputes (see `prepare`)."""
+
+    tasks: tuple[Task, ...]
+    nodes: tuple[Node, ...]
+    index: Mapping[str, int]  # task id -> position in `tasks`
+    capable: tuple[tuple[tuple[int, int], ...], ...]  # per task: (node index, rank), node order
+    cost: tuple[float, ...]  # per task: its duration on its best node
+    priority: tuple[float, ...]  # per task: upward rank (larger goes first)
+    dependents: tuple[tuple[int, ...], ...]
+    emulation_factor: float
+    node_index: Mapping[str, int]  # node name -> position in `nodes`
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """A task on a node, with its (estimated or real) start and end, and how the node builds it."""
+
+    task: str
+    node: str
+    start: float
+    end: float
+    rank: int  # nodes.EXACT / COMPATIBLE / EMULATED
+
+
+@dataclass(slots=True)
+class State:
+    """The scheduler's whole state between two steps.
+
+    `waiting`: tasks with unfinished dependencies -> how many remain.
+    `ready`: per capable-node set, a heap of (-priority, task index) ready to start.
+    `running`: task id -> its placement (end is the estimate until `finish`).
+    `done`: task id -> its placement with the real end.
+    `free`: free slots per node (node order). `load`: work given per node.
+    """
+
+    now: float = 0.0
+    waiting: dict[str, int] = field(default_factory=dict)
+    ready: dict[tuple[int, ...], list[tuple[float, int]]] = field(default_factory=dict)
+    running: dict[str, Placement] = field(default_factory=dict)
+    done: dict[str, Placement] = field(default_factory=dict)
+    free: list[int] = field(default_factory=list)
+    load: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class LowerBound:
+    """No schedule can finish before `value`: the largest of its parts."""
+
+    critical_path: float
+    work: float  # total work / total slots
+    classes: tuple[tuple[str, float], ...]  # (node set, work only those nodes can do / their slots)
+
+    @property
+    def value(self) -> float:
+        """The bound itself."""
+        return max([self.critical_path, self.work, *(v for _, v in self.classes)])
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """A complete simulated schedule."""
+
+    placements: tuple[Placement, ...]  # in start order
+    makespan: float
+    lower_bound: LowerBound
+    critical_path: tuple[str, ...]  # task ids, first to last
+
+    @property
+    def ratio(self) -> float:
+        """makespan / lower bound (1.0 is optimal)."""
+        bound = self.lower_bound.value
+        return self.makespan / bound if bound > 0 else 1.0
+
+
+# ------------------------------------------------------------ preparation
+
+
+def prepare(
+    tasks: Sequence[Task],
+    nodes: Sequence[Node],
+    *,
+    emulation_factor: float = DEFAULT_EMULATION_FACTOR,
+    fifo: bool = False,
+) -> Problem:
+    """Check and precompute: capable nodes per task, costs, priorities; raise NoNodeError/CycleError.
+
+    `fifo=True` replaces the critical-path priority by input order (a baseline for benchmarks).
+    """
+    index = {task.id: i for i, task in enumerate(tasks)}
+    ranks: dict[str | None, tuple[int | None, ...]] = {}  # platform -> rank per node, computed once
+    by_platforms: dict[tuple[str | None, ...], tuple[tuple[int, int], ...]] = {}
+    capable = tuple(by_platforms[t.platforms] if t.platforms in by_platforms
+                    else by_platforms.setdefault(t.platforms, _capable(t, nodes, ranks)) for t in tasks)
+    cost = tuple(_cost(t.duration, c, emulation_factor) for t, c in zip(tasks, capable))
+    dependents: list[list[int]] = [[] for _ in tasks]
+    for i, task in enumerate(tasks):
+        for dep in task.deps:
+            if dep in index:
+                dependents[index[dep]].append(i)
+    order = _topological(tasks, index, dependents)
+    priority = [0.0] * len(tasks)
+    for i in reversed(order):
+        priority[i] = cost[i] + max((priority[j] for j in dependents[i]), default=0.0)
+    if fifo:
+        priority = [-float(i) for i in range(len(tasks))]
+    return Problem(tuple(tasks), tuple(nodes), index, capable, cost, tuple(priority),
+                   tuple(tuple(d) for d in dependents), emulation_factor, {n.name: i for i, n in enumerate(nodes)})
+
+
+def _capable(task: Task, nodes: Sequence[Node], cache: dict[str | None, tuple[int | None, ...]]) -> tuple[tuple[int, int], ...]:
+    """(node index, worst rank over the task's platforms) for every node that can build the task."""
+    for p in task.platforms:
+        if p not in cache:
+            cache[p] = tuple(platform_rank(node, p) for node in nodes)
+    found = []
+    for n in range(len(nodes)):
+        ranks = [cache[p][n] for p in task.platforms]
+        if all(r is not None for r in ranks):
+            found.append((n, max(r for r in ranks if r is not None)))
+    if not found:
+        platform = next((p for p in task.platforms if not any(platform_rank(n, p) is not None for n in nodes)), None)
+        label = platform or "+".join(p or "native" for p in task.platforms)
+        raise NoNodeError(task.id, label, [(n.name, n.platforms) for n in nodes])
+    return tuple(found)
+
+
+def _cost(duration: float, capable: Sequence[tuple[int, int]], factor: float) -> float:
+    """The task's duration on its best node (emulation only if nothing better exists)."""
+    return duration * (factor if min(rank for _, rank in capable) == EMULATED else 1.0)
+
+
+def _topological(tasks: Sequence[Task], index: Mapping[str, int], dependents: Sequence[Sequence[int]]) -> list[int]:
+    """Task indices in a topological order (Kahn, input order among equals); CycleError on a cycle."""
+    indegree = [sum(1 for d in set(t.deps) if d in index) for t in tasks]
+    queue = [i for i, d in enumerate(indegree) if d == 0]
+    heapq.heapify(queue)
+    order = []
+    while queue:
+        i = heapq.heappop(queue)
+        order.append(i)
+        for j in dependents[i]:
+            indegree[j] -= 1
+            if indegree[j] == 0:
+                heapq.heappush(queue, j)
+    if len(order) < len(tasks):
+        raise CycleError("dependency", _find_cycle(tasks, index, {i for i, d in enumerate(indegree) if d > 0}))
+    return order
+
+
+def _find_cycle(tasks: Sequence[Task], index: Mapping[str, int], stuck: set[int]) -> list[str]:
+    """A cycle among the tasks left after Kahn's algorithm, as ids `a -> b -> a`."""
+    start = min(stuck)
+    path, seen = [start], {start: 0}
+    while True:
+        nxt = next(index[d] for d in tasks[path[-1]].deps if d in index and index[d] in stuck)
+        if nxt in seen:
+            cycle = [tasks[i].id for i in path[seen[nxt]:]]
+            return [*cycle, cycle[0]]
+        seen[nxt] = len(path)
+        path.append(nxt)
+
+
+# ------------------------------------------------------------ transitions
+
+
+def start_state(problem: Problem, *, now: float = 0.0) -> State:
+    """The state before anything ran: slots all free, tasks without deps ready."""
+    state = State(now=now, free=[n.slots for n in problem.nodes], load=[0.0] * len(problem.nodes))
+    for i, task in enumerate(problem.tasks):
+        count = len({d for d in task.deps if d in problem.index})
+        if count:
+            state.waiting[task.id] = count
+        else:
+            _push_ready(problem, state, i)
+    return state
+
+
+def _push_ready(problem: Problem, state: State, i: int) -> None:
+    key = tuple(n for n, _ in problem.capable[i])
+    heapq.heappush(state.ready.setdefault(key, []), (-problem.priority[i], i))
+
+
+def dispatch(problem: Problem, state: State) -> list[Placement]:
+    """Start every ready task that can start at `state.now`, best first; return their placements."""
+    started: list[Placement] = []
+    held: dict[tuple[int, ...], list[tuple[float, int]]] = {}  # waiting for a native slot this round
+    native: dict[tuple[int, ...], list[float]] = {}  # per node set: when each native slot frees
+    while True:
+        key = _best_ready(state)
+        if key is None:
+            break
+        entry = heapq.heappop(state.ready[key])
+        if not state.ready[key]:
+            del state.ready[key]
+        placement = _place(problem, state, entry[1], native, key)
+        if placement is None:
+            held.setdefault(key, []).append(entry)
+            continue
+        n = problem.node_index[placement.node]
+        state.free[n] -= 1
+        state.load[n] += placement.end - placement.start
+        state.running[placement.task] = placement
+        started.append(placement)
+    for key, entries in held.items():
+        for entry in entries:
+            heapq.heappush(state.ready.setdefault(key, []), entry)
+    return started
+
+
+def _best_ready(state: State) -> tuple[int, ...] | None:
+    """The capable-node set whose best ready task has the highest priority and a free node."""
+    best: tuple[int, ...] | None = None
+    for key, heap in state.ready.items():
+        if not any(state.free[n] > 0 for n in key):
+            continue
+        if best is None or heap[0] < state.ready[best][0]:
+            best = key
+    return best
+
+
+def _place(problem: Problem, state: State, i: int, native: dict[tuple[int, ...], list[float]],
+           key: tuple[int, ...]) -> Placement | None:
+    """The best free node for task i at `state.now`, or None when it should wait for a native slot."""
+    task = problem.tasks[i]
+    best: tuple[float, int, float, float, int] | None = None
+    for n, rank in problem.capable[i]:
+        if state.free[n] <= 0:
+            continue
+        node = problem.nodes[n]
+        end = state.now + _duration(problem, task, rank)
+        candidate = (end, rank, 1.0 - state.free[n] / node.slots, state.load[n], n)
+        if best is None or candidate < best:
+            best = candidate
+    if best is None:
+        return None
+    end, rank, _, _, n = best
+    if rank == EMULATED and _wait_for_native(problem, state, i, native, key, end):
+        return None
+    return Placement(task.id, problem.nodes[n].name, state.now, end, rank)
+
+
+def _duration(problem: Problem, task: Task, rank: int) -> float:
+    return task.duration * (problem.emulation_factor if rank == EMULATED else 1.0)
+
+
+def _wait_for_native(problem: Problem, state: State, i: int, native: dict[tuple[int, ...], list[float]],
+                     key: tuple[int, ...], end: float) -> bool:
+    """Whether task i finishes before `end` by queueing for a native slot (behind tasks already queued)."""
+    if key not in native:
+        names = {problem.nodes[n].name: n for n, rank in problem.capable[i] if rank != EMULATED}
+        frees = [p.end for p in state.running.values() if p.node in names]
+        frees += [state.now] * sum(state.free[n] for n in names.values())
+        heapq.heapify(frees)
+        native[key] = frees
+    frees = native[key]
+    if not frees:
+        return False
+    duration = problem.tasks[i].duration
+    at = max(frees[0], state.now)
+    if at + duration < end:
+        heapq.heapreplace(frees, at + duration)  # the queued task holds that slot until then
+        return True
+    return False
+
+
+def finish(problem: Problem, state: State, task: str, now: float) -> list[str]:
+    """Record that `task` ended at `now`: free its slot, release dependents; return the newly ready ids."""
+    placement = state.running.pop(task)
+    ended = Placement(placement.task, placement.node, placement.start, now, placement.rank)
+    state.done[task] = ended
+    state.now = max(state.now, now)
+    state.free[problem.node_index[placement.node]] += 1
+    released = []
+    for j in problem.dependents[problem.index[task]]:
+        dep_id = problem.tasks[j].id
+        state.waiting[dep_id] -= 1
+        if state.waiting[dep_id] == 0:
+            del state.waiting[dep_id]
+            _push_ready(problem, state, j)
+            released.append(dep_id)
+    return released
+
+
+def fail(problem: Problem, state: State, task: str, now: float) -> list[str]:
+    """Record that `task` failed at `now`: free its slot; return the ids of every task that now cannot run.
+
+    Those tasks (all transitive dependents) leave `waiting`; `run` reports them skipped.
+    """
+    placement = state.running.pop(task)
+    state.done[task] = Placement(placement.task, placement.node, placement.start, now, placement.rank)
+    state.now = max(state.now, now)
+    state.free[problem.node_index[placement.node]] += 1
+    skipped: list[str] = []
+    stack = list(problem.dependents[problem.index[task]])
+    while stack:
+        tid = problem.tasks[j := stack.pop()].id
+        if tid in state.waiting:
+            del state.waiting[tid]
+            skipped.append(tid)
+            stack.extend(problem.dependents[j])
+    return sorted(skipped, key=problem.index.__getitem__)
+
+
+# ------------------------------------------------------------ simulation
+
+
+def simulate(problem: Problem) -> Schedule:
+    """Run the transitions with estimated durations; the resulting plan."""
+    state = start_state(problem)
+    events: list[tuple[float, int, str]] = []
+    while True:
+        for placement in dispatch(problem, state):
+            heapq.heappush(events, (placement.end, problem.index[placement.task], placement.task))
+        if not events:
+            break
+        end, _, task = heapq.heappop(events)
+        finish(problem, state, task, end)
+    if state.waiting or state.ready:
+        raise AssertionError("scheduler stalled with work left")  # a bug, not user error
+    placements = sorted(state.done.values(), key=lambda p: (p.start, problem.index[p.task]))
+    makespan = max((p.end for p in placements), default=0.0)
+    return Schedule(tuple(placements), makespan, lower_bound(problem), critical_path(problem))
+
+
+def schedule(tasks: Sequence[Task], nodes: Sequence[Node], *,
+             emulation_factor: float = DEFAULT_EMULATION_FACTOR) -> Schedule:
+    """Prepare and simulate in one call."""
+    return simulate(prepare(tasks, nodes, emulation_factor=emulation_factor))
+
+
+def critical_path(problem: Problem) -> tuple[str, ...]:
+    """The longest estimated chain through the graph, as task ids from first to last."""
+    if not problem.tasks:
+        return ()
+    has_deps = {i for deps in problem.dependents for i in deps}
+    current = max((i for i in range(len(problem.tasks)) if i not in has_deps),
+                  key=lambda i: (problem.priority[i], -i))
+    path = [current]
+    while problem.dependents[current]:
+        current = max(problem.dependents[current], key=lambda j: (problem.priority[j], -j))
+        path.append(current)
+    return tuple(problem.tasks[i].id for i in path)
+
+
+def lower_bound(problem: Problem) -> LowerBound:
+    """max(critical path, work / capacity of all nodes, and per node class its work / its capacity).
+
+    A node class is a set of nodes that is the only place some tasks can run
+    (a union of tasks' capable-node sets). Its capacity counts each node's
+    slots at the speed it builds those tasks: 1 natively, 1/emulation_factor
+    when it can only emulate them. No schedule finishes those tasks sooner.
+    """
+    groups: dict[frozenset[int], tuple[float, dict[int, float]]] = {}
+    for task, capable in zip(problem.tasks, problem.capable):
+        key = frozenset(n for n, _ in capable)
+        work, speed = groups.get(key, (0.0, {}))
+        for n, rank in capable:
+            speed[n] = max(speed.get(n, 0.0), 1.0 / problem.emulation_factor if rank == EMULATED else 1.0)
+        groups[key] = (work + task.duration, speed)
+    everything = frozenset(range(len(problem.nodes)))
+    values = {key: _class_bound(problem, key, groups) for key in _node_classes(list(groups))}
+    total = values.pop(everything, None)
+    if total is None:
+        total = _class_bound(problem, everything, groups)
+    classes = tuple(("+".join(problem.nodes[n].name for n in sorted(key)), value)
+                    for key, value in sorted(values.items(), key=lambda kv: sorted(kv[0])))
+    weighted = _weighted_bound(problem, list(groups.values()))
+    if weighted > max([total, *values.values()]) + 1e-9:
+        classes += (("emulation-weighted", weighted),)
+    return LowerBound(_longest_path(problem), total, classes)
+
+
+def _weighted_bound(problem: Problem, groups: Sequence[tuple[float, dict[int, float]]], *, limit: int = 7) -> float:
+    """The LP-dual bound with prices in {0, 1, emulation_factor} per task group (emulation only).
+
+    For any prices p >= 0, a schedule of length T satisfies
+    sum(p_g * work_g) <= T * sum over nodes of slots * max_g(p_g * speed_g,node),
+    because each slot-second does at most that much priced work. Pricing
+    emulated work up shows that native and emulated work share the same slots.
+    """
+    if len(groups) > limit or all(speed == 1.0 for _, speeds in groups for speed in speeds.values()):
+        return 0.0
+    best = 0.0
+    for prices in itertools.product((0.0, 1.0, problem.emulation_factor), repeat=len(groups)):
+        work = sum(p * w for p, (w, _) in zip(prices, groups))
+        if work <= 0:
+            continue
+        capacity = sum(node.slots * max(p * speeds.get(n, 0.0) for p, (_, speeds) in zip(prices, groups))
+                       for n, node in enumerate(problem.nodes))
+        if capacity > 0:
+            best = max(best, work / capacity)
+    return best
+
+
+def _node_classes(keys: Sequence[frozenset[int]], *, limit: int = 10) -> set[frozenset[int]]:
+    """Every union of tasks' capable-node sets (just the sets themselves beyond `limit` of them)."""
+    if len(keys) > limit:
+        return set(keys)
+    unions: set[frozenset[int]] = set()
+    for key in keys:
+        unions |= {key | other for other in unions} | {key}
+    return unions
+
+
+def _class_bound(problem: Problem, key: frozenset[int], groups: Mapping[frozenset[int], tuple[float, dict[int, float]]]) -> float:
+    """Work that only nodes in `key` can do, over their speed-weighted slots."""
+    members = [groups[g] for g in groups if g <= key]
+    work = sum(w for w, _ in members)
+    capacity = sum(problem.nodes[n].slots * max((speed.get(n, 0.0) for _, speed in members), default=0.0) for n in key)
+    return work / capacity if capacity > 0 else 0.0
+
+
+def _longest_path(problem: Problem) -> float:
+    """The critical-path length with best-node costs."""
+    order = _topological(problem.tasks, problem.index, problem.dependents)
+    finish_at = [0.0] * len(problem.tasks)
+    for i in order:
+        finish_at[i] += problem.cost[i]
+        for j in problem.dependents[i]:
+            finish_at[j] = max(finish_at[j], finish_at[i])
+    return max(finish_at, default=0.0)

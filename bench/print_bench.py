@@ -1,0 +1,176 @@
+"""`bakeplan print` beside `docker buildx bake --print`, measured in the same run.
+
+Rows: a 3-key matrix of 1,600 / 3,200 / 6,400 / 12,800 targets; a ~660 KB file
+of 1,000 targets (first run with an empty parse cache, then a cached run); the
+median over the shared corpus. Every figure is the wall time of the whole
+command (process start included), best of a few runs for the small cases.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "corpus" / "bake"
+MATRIX_SIZES = (1600, 3200, 6400, 12800)
+
+
+def matrix_file(targets: int) -> str:
+    """A small bake file whose 3-key matrix expands to `targets` targets (16 x 10 x n)."""
+    third = targets // 160
+    a_values = ", ".join(f'"a{i}"' for i in range(16))
+    b_values = ", ".join(str(i) for i in range(10))
+    c_values = ", ".join(f'"c{i}"' for i in range(third))
+    return (
+        'variable "REPO" {\n  default = "example/app"\n}\n'
+        'target "app" {\n'
+        "  matrix = {\n"
+        f"    a = [{a_values}]\n"
+        f"    b = [{b_values}]\n"
+        f"    c = [{c_values}]\n"
+        "  }\n"
+        '  name = "app-${a}-${b}-${c}"\n'
+        '  args = { A = a, B = b, C = upper(c) }\n'
+        '  tags = ["${REPO}:${a}-${b}-${c}"]\n'
+        '  platforms = ["linux/amd64"]\n'
+        "}\n"
+    )
+
+
+def big_file(targets: int = 1000) -> str:
+    """About 660 bytes per target of ordinary attributes: 1,000 targets is ~660 KB."""
+    blocks = ['variable "TAG" {\n  default = "latest"\n}\nvariable "REGISTRY" {\n  default = "registry.example.com/team"\n}\n']
+    for i in range(targets):
+        blocks.append(
+            f'target "service-{i:04d}" {{\n'
+            f'  context    = "services/service-{i:04d}"\n'
+            f'  dockerfile = "docker/Dockerfile.production"\n'
+            f'  target     = "runtime"\n'
+            f'  tags       = ["${{REGISTRY}}/service-{i:04d}:${{TAG}}", "${{REGISTRY}}/service-{i:04d}:build-{i}"]\n'
+            f'  platforms  = ["linux/amd64", "linux/arm64"]\n'
+            f"  args = {{\n"
+            f'    SERVICE_NAME = "service-{i:04d}"\n'
+            f'    SERVICE_PORT = "{8000 + i}"\n'
+            f'    BUILD_FLAVOR = "{"debug" if i % 3 == 0 else "release"}"\n'
+            f"  }}\n"
+            f"  labels = {{\n"
+            f'    "org.opencontainers.image.title"  = "service-{i:04d}"\n'
+            f'    "org.opencontainers.image.source" = "https://github.com/example/monorepo"\n'
+            f"  }}\n"
+            f'  cache-from = ["type=registry,ref=${{REGISTRY}}/cache:service-{i:04d}"]\n'
+            f'  cache-to   = ["type=registry,ref=${{REGISTRY}}/cache:service-{i:04d},mode=max"]\n'
+            f"}}\n"
+        )
+    return "".join(blocks)
+
+
+def _bakeplan_argv() -> list[str]:
+    exe = Path(sys.executable).parent / "bakeplan"
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "bakeplan"]
+
+
+def _buildx_env(base: dict[str, str]) -> dict[str, str] | None:
+    docker = shutil.which("docker")
+    plugin = ROOT / ".tools" / "docker" / "cli-plugins" / "docker-buildx"
+    if docker is None or not plugin.exists():
+        return None
+    return dict(base, DOCKER_CONFIG=str(ROOT / ".tools" / "docker"))
+
+
+def timed(argv: Sequence[str], cwd: Path, env: dict[str, str]) -> float:
+    """Wall time of one command; a failure is reported and shown as NaN."""
+    started = time.perf_counter()
+    proc = subprocess.run(list(argv), cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        print(f"  ! {' '.join(argv[:3])} failed in {cwd}: {proc.stderr.strip().splitlines()[-1:]}", file=sys.stderr)
+        return float("nan")
+    return elapsed
+
+
+def best(argv: Sequence[str], cwd: Path, env: dict[str, str], runs: int) -> float:
+    """Best of `runs` wall times."""
+    return min(timed(argv, cwd, env) for _ in range(runs))
+
+
+def _row(label: str, ours: float, theirs: float | None) -> str:
+    if theirs is None:
+        return f"{label:<34} {ours:>9.3f} s {'n/a':>11}"
+    ratio = theirs / ours if ours == ours and ours > 0 else float("nan")
+    return f"{label:<34} {ours:>9.3f} s {theirs:>9.3f} s {ratio:>8.1f}x"
+
+
+def matrix_rows(work: Path, env: dict[str, str], benv: dict[str, str] | None) -> list[str]:
+    """The 3-key matrix sizes."""
+    rows = []
+    ours_times: dict[int, float] = {}
+    for size in MATRIX_SIZES:
+        folder = work / f"matrix-{size}"
+        folder.mkdir()
+        (folder / "docker-bake.hcl").write_text(matrix_file(size))
+        ours = best([*_bakeplan_argv(), "print", "app"], folder, env, 2 if size <= 3200 else 1)
+        ours_times[size] = ours
+        theirs = best(["docker", "buildx", "bake", "--print", "app"], folder, benv, 1) if benv else None
+        rows.append(_row(f"matrix {size:,} targets", ours, theirs))
+    rows.append(f"{'  linearity 12,800 / 6,400':<34} {ours_times[12800] / ours_times[6400]:>9.2f}x (goal <= 2.2x)")
+    return rows
+
+
+def big_file_rows(work: Path, env: dict[str, str], benv: dict[str, str] | None) -> list[str]:
+    """The ~660 KB file: first run (empty cache), then cached."""
+    folder = work / "big"
+    folder.mkdir()
+    text = big_file()
+    (folder / "docker-bake.hcl").write_text(text)
+    cache_env = dict(env, XDG_CACHE_HOME=str(work / "cache"))
+    first = timed([*_bakeplan_argv(), "print"], folder, cache_env)
+    cached = best([*_bakeplan_argv(), "print"], folder, cache_env, 3)
+    theirs = best(["docker", "buildx", "bake", "--print"], folder, benv, 2) if benv else None
+    return [
+        _row(f"{len(text) // 1000} KB, 1,000 targets: first run", first, theirs),
+        _row(f"{len(text) // 1000} KB, 1,000 targets: cached", cached, theirs),
+    ]
+
+
+def corpus_rows(env: dict[str, str], benv: dict[str, str] | None) -> list[str]:
+    """Median wall time over the corpus cases that print."""
+    if not CORPUS.is_dir():
+        return ["corpus: absent"]
+    ours_all, theirs_all = [], []
+    for case_dir in sorted(p for p in CORPUS.iterdir() if (p / "expected.json").is_file()):
+        case = json.loads((case_dir / "CASE.json").read_text())
+        files = [arg for name in case["files"] for arg in ("-f", name)]
+        case_env = dict(env, **case["env"])
+        ours_all.append(timed([*_bakeplan_argv(), "print", *files, *case["targets"]], case_dir, case_env))
+        if benv:
+            theirs_all.append(timed(["docker", "buildx", "bake", "--print", *files, *case["targets"]], case_dir, dict(benv, **case["env"])))
+    ours = statistics.median(t for t in ours_all if t == t)
+    theirs = statistics.median(t for t in theirs_all if t == t) if theirs_all else None
+    return [_row(f"corpus median ({len(ours_all)} cases)", ours, theirs) + "   (goal <= 0.150 s)"]
+
+
+def main() -> None:
+    """Print the table: bakeplan, buildx, and buildx/bakeplan."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BUILDX_BAKE")}
+    benv = _buildx_env(env)
+    print(f"{'case':<34} {'bakeplan':>11} {'buildx':>11} {'speedup':>9}")
+    with tempfile.TemporaryDirectory(prefix="bakeplan-bench-") as tmp:
+        work = Path(tmp)
+        env = dict(env, XDG_CACHE_HOME=str(work / "cache"))
+        for row in [*matrix_rows(work, env, benv), *big_file_rows(work, env, benv), *corpus_rows(env, benv)]:
+            print(row, flush=True)
+    if benv is None:
+        print("buildx is not installed (make tools): its column is n/a")
+
+
+if __name__ == "__main__":
+    main()

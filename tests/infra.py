@@ -1,0 +1,327 @@
+"""Real BuildKit test infrastructure: buildkitd daemons, buildx builders, a registry.
+
+Plain helpers (no pytest here) so that `tests/conftest.py` and `bench/run_bench.py`
+share them. Everything lives under one temporary directory and every process is
+started in its own process group, so `stop()` leaves nothing behind.
+
+- `start_buildkitd()`: one rootful buildkitd with the OCI worker (runc, overlayfs),
+  its own `--root` and unix socket, claiming the given platforms
+  (`--oci-worker-platform`, repeatable: buildkitd reports exactly these).
+  A node that claims linux/arm64 on an amd64 host still runs amd64 binaries:
+  BuildKit only looks for a `buildkit-qemu-*` emulator and runs natively when
+  there is none (solver/llbsolver/ops/exec_binfmt.go), which is what lets the
+  tests fake a two-architecture cluster on one machine.
+- `isolated_docker_config()`: a DOCKER_CONFIG in the temp dir with the pinned
+  buildx plugin linked in, so builders created by tests never touch the user's.
+- `create_builder()`: `docker buildx create --driver remote` (+ `--append`).
+- `busybox_context()`: a build context holding Debian's static busybox, used as
+  `FROM scratch` + `COPY busybox` base for `RUN` steps without any registry.
+- `start_registry()`: Debian's `docker-registry` (distribution 2.8) on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TOOLS_BIN = ROOT / ".tools" / "bin"
+BUSYBOX_CANDIDATES = (Path("/bin/busybox"), Path("/usr/bin/busybox"))
+
+
+class InfraError(RuntimeError):
+    """A daemon or registry did not come up; the message carries its log tail."""
+
+
+def find_tool(name: str) -> str | None:
+    """The path of a tool: .tools/bin first (the pinned builds), then PATH."""
+    pinned = TOOLS_BIN / name
+    if pinned.is_file() and os.access(pinned, os.X_OK):
+        return str(pinned)
+    return shutil.which(name)
+
+
+def find_busybox() -> Path | None:
+    """Debian's busybox-static binary, when installed and statically linked."""
+    for path in BUSYBOX_CANDIDATES:
+        if path.is_file():
+            return path
+    return None
+
+
+@dataclass
+class Process:
+    """A started background process (own process group) and its log file."""
+
+    argv: list[str]
+    log: Path
+    popen: subprocess.Popen[bytes]
+
+    @property
+    def pid(self) -> int:
+        """The process id (also its process group id)."""
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        """Whether the process is still running."""
+        return self.popen.poll() is None
+
+    def log_tail(self, lines: int = 20) -> str:
+        """The last lines of the process's log, for error messages."""
+        try:
+            text = self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM the process group, wait, then SIGKILL whatever is left."""
+        if self.alive():
+            _signal_group(self.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        # The group may hold children (runc) even when the leader is gone.
+        _signal_group(self.pid, signal.SIGKILL)
+        try:
+            self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def spawn(argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None) -> Process:
+    """Start argv in a new session (own process group), output to `log`."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        popen = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=None if env is None else dict(env),
+        )
+    return Process(argv=list(argv), log=log, popen=popen)
+
+
+@dataclass
+class Daemon:
+    """One running buildkitd: a node of the test cluster."""
+
+    name: str
+    platforms: tuple[str, ...]
+    root: Path
+    socket: Path
+    process: Process
+    config: Path | None = None
+
+    @property
+    def addr(self) -> str:
+        """The daemon's address as buildctl and buildx take it."""
+        return f"unix://{self.socket}"
+
+
+def buildkitd_config(*, max_parallelism: int | None = None, insecure_registries: Sequence[str] = ()) -> str:
+    """A buildkitd.toml: optional step limit and plain-HTTP registries."""
+    lines: list[str] = []
+    if max_parallelism is not None:
+        lines += ["[worker.oci]", f"  max-parallelism = {max_parallelism}", ""]
+    for host in insecure_registries:
+        lines += [f'[registry."{host}"]', "  http = true", "  insecure = true", ""]
+    return "\n".join(lines)
+
+
+def start_buildkitd(
+    workdir: Path,
+    name: str,
+    platforms: Sequence[str],
+    *,
+    buildkitd: str,
+    buildctl: str,
+    config_text: str = "",
+    timeout: float = 60.0,
+) -> Daemon:
+    """Start a rootful buildkitd (OCI worker, overlayfs) and wait until it answers."""
+    home = workdir / name
+    root = home / "root"
+    root.mkdir(parents=True, exist_ok=True)
+    sock = home / "buildkitd.sock"
+    argv = [buildkitd, "--root", str(root), "--addr", f"unix://{sock}"]
+    config: Path | None = None
+    if config_text:
+        config = home / "buildkitd.toml"
+        config.write_text(config_text)
+        argv += ["--config", str(config)]
+    argv += ["--oci-worker=true", "--containerd-worker=false", "--oci-worker-snapshotter=overlayfs"]
+    argv += ["--oci-worker-net=host", "--oci-worker-gc=false"]
+    for platform in platforms:
+        argv += ["--oci-worker-platform", platform]
+    env = dict(os.environ, PATH=f"{TOOLS_BIN}:{os.environ.get('PATH', '')}")
+    process = spawn(argv, home / "buildkitd.log", env)
+    daemon = Daemon(name=name, platforms=tuple(platforms), root=root, socket=sock, process=process, config=config)
+    try:
+        wait_for_buildkitd(daemon, buildctl, timeout=timeout)
+    except BaseException:
+        process.stop()
+        raise
+    return daemon
+
+
+def wait_for_buildkitd(daemon: Daemon, buildctl: str, *, timeout: float) -> None:
+    """Poll `buildctl debug workers` until the daemon answers (or give up)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not daemon.process.alive():
+            raise InfraError(f"buildkitd {daemon.name} exited:\n{daemon.process.log_tail()}")
+        if daemon.socket.exists():
+            done = subprocess.run(
+                [buildctl, "--addr", daemon.addr, "debug", "workers"],
+                capture_output=True,
+                text=True,
+                timeout=15,
+                check=False,
+            )
+            if done.returncode == 0 and len(done.stdout.splitlines()) > 1:
+                return
+        time.sleep(0.2)
+    raise InfraError(f"buildkitd {daemon.name} did not answer in {timeout}s:\n{daemon.process.log_tail()}")
+
+
+def prune_buildkitd(daemon: Daemon, buildctl: str) -> None:
+    """Drop every cache record of a daemon (`buildctl prune --all`)."""
+    subprocess.run([buildctl, "--addr", daemon.addr, "prune", "--all"], capture_output=True, check=True, timeout=120)
+
+
+@dataclass(frozen=True)
+class DockerCLI:
+    """The docker CLI with the pinned buildx plugin in an isolated DOCKER_CONFIG."""
+
+    docker: str
+    config_dir: Path
+    env: dict[str, str] = field(hash=False)
+
+    def argv(self, *args: str) -> list[str]:
+        """The argv of `docker buildx ARGS...`."""
+        return [self.docker, "buildx", *args]
+
+    def run(self, *args: str, timeout: float = 300.0) -> subprocess.CompletedProcess[str]:
+        """Run `docker buildx ARGS...`, raising with its output on failure."""
+        done = subprocess.run(self.argv(*args), env=self.env, capture_output=True, text=True, timeout=timeout, check=False)
+        if done.returncode != 0:
+            raise InfraError(f"docker buildx {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+        return done
+
+
+def isolated_docker_config(workdir: Path, docker: str, plugin: Path) -> DockerCLI:
+    """A fresh DOCKER_CONFIG with the buildx plugin linked in (user config untouched)."""
+    config = workdir / "docker"
+    plugins = config / "cli-plugins"
+    plugins.mkdir(parents=True, exist_ok=True)
+    link = plugins / "docker-buildx"
+    if not link.exists():
+        link.symlink_to(plugin.resolve())
+    (config / "config.json").write_text("{}\n")
+    env = dict(os.environ, DOCKER_CONFIG=str(config), BUILDX_NO_DEFAULT_ATTESTATIONS="1")
+    env.pop("BUILDX_BUILDER", None)
+    env.pop("DOCKER_HOST", None)
+    env.pop("DOCKER_CONTEXT", None)
+    return DockerCLI(docker=docker, config_dir=config, env=env)
+
+
+def create_builder(cli: DockerCLI, name: str, daemons: Sequence[Daemon]) -> str:
+    """A `remote`-driver builder NAME holding the daemons as nodes NAME-<daemon>."""
+    for index, daemon in enumerate(daemons):
+        args = ["create", "--name", name, "--driver", "remote", "--node", f"{name}-{daemon.name}"]
+        if index:
+            args.append("--append")
+        cli.run(*args, daemon.addr)
+    cli.run("inspect", "--bootstrap", name, timeout=120)
+    return name
+
+
+def remove_builder(cli: DockerCLI, name: str) -> None:
+    """Forget a builder (the remote driver leaves the daemons running)."""
+    subprocess.run(cli.argv("rm", name), env=cli.env, capture_output=True, check=False, timeout=60)
+
+
+def busybox_context(directory: Path, busybox: Path) -> Path:
+    """Put the static busybox into a build context dir (for `COPY busybox /bin/busybox`)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / "busybox"
+    if not target.exists():
+        shutil.copy2(busybox, target)
+    return directory
+
+
+# A Dockerfile prelude giving RUN steps a shell without any registry:
+# scratch + the static busybox, which installs its applets as symlinks.
+BUSYBOX_BASE = """\
+FROM scratch AS busybox
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+"""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Registry:
+    """A running distribution registry on 127.0.0.1 (plain HTTP)."""
+
+    host: str  # "127.0.0.1:PORT"
+    root: Path
+    process: Process
+
+    def ref(self, repository: str) -> str:
+        """A full reference REGISTRY/REPOSITORY."""
+        return f"{self.host}/{repository}"
+
+
+def start_registry(workdir: Path, binary: str, *, port: int | None = None, timeout: float = 30.0) -> Registry:
+    """Start Debian's docker-registry with storage in workdir, listening on 127.0.0.1 only."""
+    home = workdir / "registry"
+    storage = home / "storage"
+    storage.mkdir(parents=True, exist_ok=True)
+    port = port or free_port()
+    config = home / "config.yml"
+    config.write_text(
+        "version: 0.1\n"
+        "log:\n  level: warn\n"
+        "storage:\n  filesystem:\n"
+        f"    rootdirectory: {storage}\n"
+        "  delete:\n    enabled: true\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    process = spawn([binary, "serve", str(config)], home / "registry.log")
+    registry = Registry(host=f"127.0.0.1:{port}", root=storage, process=process)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not process.alive():
+            raise InfraError(f"docker-registry exited:\n{process.log_tail()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return registry
+        except OSError:
+            time.sleep(0.1)
+    process.stop()
+    raise InfraError(f"docker-registry did not listen in {timeout}s:\n{process.log_tail()}")

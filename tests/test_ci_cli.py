@@ -1,0 +1,161 @@
+"""`bakeplan ci` end to end: real bake files, golden outputs, $GITHUB_OUTPUT, --since, check-matrices."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bakeplan.cli import main
+from bakeplan.emit import check
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).resolve().parent / "golden" / "ci"
+UPDATE = os.environ.get("BAKEPLAN_UPDATE_GOLDEN") == "1"
+
+BAKE = """
+variable "CI_TEST_TAG" {
+  default = "1.0"
+}
+group "default" {
+  targets = ["web", "tool"]
+}
+target "base" {
+  context = "base"
+  platforms = ["linux/amd64", "linux/arm64"]
+}
+target "web" {
+  context = "web"
+  contexts = { base = "target:base" }
+  platforms = ["linux/amd64", "linux/arm64"]
+  tags = ["ghcr.io/acme/web:${CI_TEST_TAG}"]
+}
+target "tool" {
+  name = "tool-${os}"
+  matrix = { os = ["linux", "windows"] }
+  context = "tool"
+  args = { GOOS = os }
+  platforms = ["linux/riscv64"]
+}
+"""
+
+COMMANDS = {
+    "github.json": ["github", "--cache", "gha"],
+    "github-workflow.yml": ["github", "--workflow", "--push", "--login", "ghcr.io"],
+    "gitlab.yml": ["gitlab", "--push", "--runner", "linux/riscv64=riscv"],
+    "gitlab-matrix.yml": ["gitlab", "--mode", "matrix", "--cache", "registry:ghcr.io/acme/cache"],
+    "Jenkinsfile": ["jenkins", "--push", "--var", "CI_TEST_TAG=2.0"],
+}
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A bake project as the working directory, outside GitHub Actions."""
+    (tmp_path / "docker-bake.hcl").write_text(BAKE)
+    for name in ("base", "web", "tool"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "Dockerfile").write_text("FROM scratch\n")
+    monkeypatch.chdir(tmp_path)
+    for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY", "CI_TEST_TAG"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    main(["ci", *args])
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_golden_outputs(project: Path, capsys: pytest.CaptureFixture[str], name: str) -> None:
+    text = run(capsys, *COMMANDS[name])
+    golden = GOLDEN / name
+    if UPDATE:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text)
+    assert text == golden.read_text(), f"regenerate with BAKEPLAN_UPDATE_GOLDEN=1 if intended: {golden}"
+    assert run(capsys, *COMMANDS[name]) == text  # deterministic
+
+
+def test_output_option_writes_the_file(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "gitlab", "-o", "child.yml") == ""
+    assert "web-linux-arm64" in yaml.safe_load((project / "child.yml").read_text())
+
+
+def test_inside_github_actions_outputs_and_summary_are_written(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_OUTPUT", str(project / "out"))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(project / "summary"))
+    (project / "out").write_text("earlier=1\n")
+    printed = json.loads(run(capsys, "github"))
+    text = (project / "out").read_text()
+    assert text.startswith("earlier=1\nmatrix_0_0<<ghadelimiter_")
+    values = parse_output(text.split("\n", 1)[1])
+    assert json.loads(values["matrix_1_0"]) == {"include": printed["matrices"][1]["include"]}
+    assert values["count_0_0"] == "4" and values["omitted"] == "[]"
+    assert "bakeplan" in (project / "summary").read_text()
+
+
+def parse_output(text: str) -> dict[str, str]:
+    values: dict[str, str] = {}
+    lines = iter(text.splitlines())
+    for line in lines:
+        name, delimiter = line.split("<<", 1)
+        values[name] = "\n".join(iter(lambda: next(lines), delimiter))
+    return values
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_since_leaves_out_unchanged_jobs_and_says_why(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for args in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one"]):
+        subprocess.run(["git", *args], cwd=project, check=True, capture_output=True)
+    (project / "tool" / "main.go").write_text("package main\n")
+    text = run(capsys, "gitlab", "--since", "HEAD")
+    document = yaml.safe_load(text)
+    assert [name for name in document if "-linux-" in name] == ["tool-linux-linux-riscv64", "tool-windows-linux-riscv64"]
+    assert "# left out base-linux-amd64: no change since HEAD in base, base/Dockerfile, nor in what it depends on\n" in text
+
+
+def test_since_reports_to_stderr(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=project, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "one"], cwd=project, check=True)
+    main(["ci", "jenkins", "--since", "HEAD"])
+    captured = capsys.readouterr()
+    assert captured.err.count("left out ") == 6
+    assert "stage('nothing to build')" in captured.out
+
+
+def test_errors_are_one_clear_line(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["ci", "github", "--runner", "nolabel"])
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err.startswith("error: bad --runner 'nolabel'")
+
+
+@pytest.mark.slow
+def test_checked_in_matrices_are_fresh() -> None:
+    """`make check-matrices`: every matrices/<example>/ci/* file matches a fresh run."""
+    outcomes = check.check(ROOT / "matrices")
+    assert outcomes, "no checked-in CI plans under matrices/"
+    stale = [str(o.path) for o in outcomes if not o.fresh]
+    assert not stale, f"stale (run `python -m bakeplan.emit.check --write matrices`): {stale}"
+
+
+def test_check_fails_on_a_stale_plan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    example = tmp_path / "one"
+    (example / "ci").mkdir(parents=True)
+    (example / "docker-bake.hcl").write_text('target "default" {\n  platforms = ["linux/amd64"]\n}\n')
+    (example / "ci" / "gitlab.yml").write_text("stale\n")
+    assert check.main([str(tmp_path)]) == 1
+    assert "stale: " in capsys.readouterr().err
+    assert check.main(["--write", str(tmp_path)]) == 0
+    assert check.main([str(tmp_path)]) == 0

@@ -1,0 +1,144 @@
+"""GitLab child pipelines: jobs per leg or `parallel:matrix` chunks of at most 200; schema-valid."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from check_jsonschema.builtin_schemas import get_builtin_schema
+from jsonschema import Draft7Validator
+
+from bakeplan.bake.model import BakeResult, Target
+from bakeplan.cache import parse_backend
+from bakeplan.emit import gitlab
+from bakeplan.emit.legs import EmitOptions, build_plan, runners_for
+from bakeplan.emit.model import CIPlan, Invocation, Omitted, keep_only
+from bakeplan.emit.source import jobs_from_result
+
+
+def result(**targets: dict[str, Any]) -> BakeResult:
+    return BakeResult({}, {n: Target(n, f) for n, f in targets.items()}, (Path("docker-bake.hcl"),), ("default",))
+
+
+def plan_of(res: BakeResult, **options: Any) -> CIPlan:
+    emit = EmitOptions(runners_for("gitlab", options.pop("runners", ())), limit=gitlab.MATRIX_LIMIT, **options)
+    return build_plan(jobs_from_result(res), Invocation(files=("docker-bake.hcl",), vars=(("TAG", "1.0"),)), emit)
+
+
+CHAIN = result(
+    base={"context": "base", "platforms": ["linux/amd64", "linux/arm64", "linux/arm/v7"]},
+    app={
+        "context": "app",
+        "platforms": ["linux/amd64", "linux/arm64", "linux/arm/v7"],
+        "contexts": {"base": "target:base"},
+        "tags": ["registry.gitlab.com/acme/app:1"],
+    },
+)
+
+
+def wide(count: int) -> BakeResult:
+    return result(**{f"t{i:04d}": {"platforms": ["linux/amd64"]} for i in range(count)})
+
+
+def validate(text: str) -> dict[str, Any]:
+    document = yaml.safe_load(text)
+    errors = sorted(Draft7Validator(get_builtin_schema("vendor.gitlab-ci")).iter_errors(document), key=str)
+    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:5])
+    assert isinstance(document, dict)
+    return document
+
+
+@pytest.mark.parametrize("mode", ["jobs", "matrix"])
+@pytest.mark.parametrize("push", [False, True])
+def test_pipelines_are_valid_for_the_gitlab_schema(mode: str, push: bool) -> None:
+    plan = plan_of(CHAIN, push=push, cache=parse_backend("registry:registry.gitlab.com/acme/cache"))
+    validate(gitlab.render(plan, mode=mode, login="$CI_REGISTRY"))
+
+
+def test_jobs_mode_follows_the_graph_with_runner_tags() -> None:
+    document = validate(gitlab.render(plan_of(CHAIN, push=True)))
+    assert document["stages"] == ["build-0", "build-1", "merge"]
+    assert document["variables"] == {"DOCKER_TLS_CERTDIR": "/certs", "TAG": "1.0"}
+    arm = document["app-linux-arm64"]
+    assert arm["stage"] == "build-1"
+    assert arm["tags"] == ["saas-linux-small-arm64"]
+    assert arm["needs"] == ["base-linux-arm64"]
+    assert arm["script"][1] == (
+        "docker buildx bake -f docker-bake.hcl --metadata-file bake-metadata.json --set app.platform=linux/arm64"
+        " --set app.output=type=image,name=registry.gitlab.com/acme/app,push-by-digest=true,name-canonical=true,push=true"
+        " --set base.platform=linux/arm64 app"
+    )
+    assert document["base-linux-amd64"]["needs"] == []
+    v7 = document["app-linux-arm-v7"]["script"]
+    assert v7[1] == "docker run --privileged --rm tonistiigi/binfmt --install linux/arm/v7"
+    merge = document["merge-app"]
+    assert merge["needs"] == ["app-linux-amd64", "app-linux-arm64", "app-linux-arm-v7"]
+    assert "imagetools create -t registry.gitlab.com/acme/app:1" in merge["script"][0]
+
+
+def test_matrix_mode_splits_at_200() -> None:
+    plan = plan_of(wide(450))
+    document = validate(gitlab.render(plan, mode="matrix"))
+    sizes = {name: len(job["parallel"]["matrix"]) for name, job in document.items() if name.startswith("build-")}
+    assert sizes == {"build-0-0": 200, "build-0-1": 200, "build-0-2": 50}
+
+
+def test_matrix_mode_rows_carry_the_overrides() -> None:
+    document = validate(gitlab.render(plan_of(CHAIN), mode="matrix"))
+    job = document["build-1-0"]
+    assert job["needs"] == ["build-0-0"] and job["tags"] == ["$RUNNER"]
+    row = job["parallel"]["matrix"][2]
+    assert row["LEG"] == "app-linux-arm-v7" and row["QEMU"] == "true"
+    assert row["BAKE_SET"].splitlines() == ["app.platform=linux/arm/v7", "base.platform=linux/arm/v7"]
+    assert 'for item in $BAKE_SET; do set -- "$@" --set "$item"; done' in job["script"][-1]
+
+
+def test_a_201_row_matrix_would_be_rejected_by_the_schema() -> None:
+    plan = build_plan(jobs_from_result(wide(201)), Invocation(), EmitOptions(runners_for("gitlab"), limit=500))
+    document = yaml.safe_load(gitlab.render(plan, mode="matrix"))
+    assert list(Draft7Validator(get_builtin_schema("vendor.gitlab-ci")).iter_errors(document))
+
+
+def test_left_out_jobs_are_listed_and_never_needed() -> None:
+    plan = plan_of(CHAIN)
+    kept = frozenset(leg.id for leg in plan.legs if leg.target == "app")
+    trimmed = keep_only(plan, kept, [Omitted("base-linux-amd64", "unchanged"), Omitted("base-linux-arm64", "unchanged")])
+    text = gitlab.render(trimmed)
+    assert "# left out base-linux-amd64: unchanged\n" in text
+    document = validate(text)
+    assert document["stages"] == ["build-1"] and document["app-linux-arm64"]["needs"] == []
+
+
+def test_an_empty_plan_is_still_a_valid_pipeline() -> None:
+    plan = plan_of(CHAIN)
+    document = validate(gitlab.render(keep_only(plan, frozenset(), [])))
+    assert list(document)[-1] == "nothing-to-build"
+
+
+def fake_docker(tmp_path: Path) -> dict[str, str]:
+    """A PATH whose `docker` prints its arguments one per line (and `apk`, `jq` stubs)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n')
+    (bin_dir / "docker").chmod(0o755)
+    return {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+
+
+def test_matrix_mode_script_passes_each_override_as_one_argument(tmp_path: Path) -> None:
+    import subprocess
+
+    res = result(app={"platforms": ["linux/amd64"], "args": {"A": "1"}})
+    plan = build_plan(jobs_from_result(res), Invocation(files=("docker-bake.hcl",), sets=("*.args.A=x y,z",)),
+                      EmitOptions(runners_for("gitlab"), cache=parse_backend("local:/tmp/c d")))
+    row = plan.legs[0]
+    document = validate(gitlab.render(plan, mode="matrix"))
+    script = document["build-0-0"]["script"][-1]
+    env = {**fake_docker(tmp_path), **document["build-0-0"]["parallel"]["matrix"][0]}
+    done = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == [
+        "buildx", "bake", "-f", "docker-bake.hcl", "--metadata-file", "bake-metadata.json",
+        *[x for item in row.sets for x in ("--set", item)], "app",
+    ]
+    assert "*.args.A=x y,z" in done.stdout.splitlines()

@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bakeplan.errors import BakeplanError
+from bakeplan.nodes import (
+    BuilderNode, Node, _cgroup_quota, discover, load_config, nodes_from_buildx, normalize_platform, parse_inspect,
+    parse_ls_json, parse_node_spec, parse_size, usable, usable_cores,
+)
+
+DATA = Path(__file__).parent / "data" / "buildx"
+
+
+def test_parses_real_inspect_of_a_two_node_remote_builder() -> None:
+    nodes = parse_inspect((DATA / "inspect-two-inactive.txt").read_text())
+    assert nodes == (
+        BuilderNode("two", "two-amd64", "remote", "unix:///tmp/nope1.sock", "inactive", ("linux/amd64",), 1, "", 2),
+        BuilderNode("two", "two-arm64", "remote", "unix:///tmp/nope2.sock", "inactive", ("linux/arm64", "linux/arm/v7"), 2, "", 2),
+    )
+
+
+def test_parses_real_inspect_of_a_builder_that_cannot_load() -> None:
+    (node,) = parse_inspect((DATA / "inspect-default-error.txt").read_text())
+    assert (node.builder, node.status, node.platforms) == ("default", "error", ())
+    assert node.error.startswith("failed to connect to the docker API")
+
+
+def test_parses_real_ls_json() -> None:
+    nodes = parse_ls_json((DATA / "ls-inactive.jsonl").read_text())
+    assert [(n.builder, n.name, n.platforms, n.status) for n in nodes] == [
+        ("two", "two-amd64", ("linux/amd64",), "inactive"),
+        ("two", "two-arm64", ("linux/arm64", "linux/arm/v7"), "inactive"),
+        ("default", "", (), "error"),
+    ]
+
+
+RUNNING = """Name:          solo
+Driver:        remote
+Last Activity: 2026-11-22 12:33:57 +0000 UTC
+
+Nodes:
+Name:             solo0
+Endpoint:         unix:///run/bk.sock
+Status:           running
+BuildKit version: v0.20.0
+Platforms:        linux/amd64, linux/amd64/v2, linux/amd64/v3, linux/386
+Labels:
+ org.mobyproject.buildkit.worker.executor:    oci
+GC Policy rule#0:
+ All:            false
+"""
+
+
+def test_without_stars_the_first_reported_platform_is_native() -> None:
+    (node,) = parse_inspect(RUNNING)
+    assert (node.name, node.status, node.platforms[:2], node.native) == ("solo0", "running", ("linux/amd64", "linux/amd64/v2"), 1)
+
+
+def test_a_single_node_builder_is_a_node_and_multi_node_members_say_why_not() -> None:
+    items = [*parse_inspect(RUNNING), *parse_inspect((DATA / "inspect-two-inactive.txt").read_text())]
+    nodes = nodes_from_buildx(items, slots=4, memory=None)
+    assert [(n.name, n.builder, n.excluded is None) for n in nodes] == [
+        ("solo", "solo", True), ("two/two-amd64", "two", False), ("two/two-arm64", "two", False)]
+    assert "not reachable" in (nodes[1].excluded or "")
+
+
+def test_a_multi_node_member_covered_by_a_single_node_builder_points_to_it() -> None:
+    member = BuilderNode("both", "both0", "remote", "unix:///a.sock", "running", ("linux/amd64",), 1, "", 2)
+    single = BuilderNode("a", "a0", "remote", "unix:///a.sock", "running", ("linux/amd64",), 1, "", 1)
+    nodes = nodes_from_buildx([member, single], slots=1, memory=None)
+    assert nodes[0].excluded == "in multi-node builder both; used through single-node builder a"
+    assert usable(nodes) == (nodes[1],)
+
+
+def test_discover_prefers_declared_nodes() -> None:
+    declared = [Node("x", platforms=("linux/amd64",))]
+    assert discover(declared, _buildx_nodes=lambda b: pytest.fail("must not ask buildx")) == tuple(declared)
+
+
+def test_discover_falls_back_to_this_machine_when_buildx_has_nothing_usable() -> None:
+    nodes = discover([], _buildx_nodes=lambda b: parse_inspect((DATA / "inspect-default-error.txt").read_text()))
+    assert [n.name for n in usable(nodes)] == ["local"]
+    assert nodes[0].excluded is not None and nodes[0].excluded.startswith("error: failed to connect")
+
+
+def test_node_flag() -> None:
+    node = parse_node_spec("name=arm,builder=b-arm,platforms=linux/arm64+linux/arm/v7,slots=2,memory=8g")
+    assert node == Node("arm", "b-arm", platforms=("linux/arm64", "linux/arm/v7"), native=2, slots=2, memory=8 * 2**30)
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("name=a,platforms=linux/amd64,slots=0", "slots must be a positive integer"),
+    ("name=a,colour=red", "unknown node field"),
+    ("platforms=linux/amd64", "needs a name"),
+    ("name=a,memory=lots", "bad memory size"),
+    ("oops", "is not KEY=VALUE"),
+])
+def test_bad_node_flags_say_what_is_wrong(spec: str, message: str) -> None:
+    with pytest.raises(BakeplanError, match=message):
+        parse_node_spec(spec)
+
+
+def test_a_declared_node_without_platforms_is_listed_but_left_out() -> None:
+    assert parse_node_spec("name=a").excluded == "no platforms declared"
+
+
+def test_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "bakeplan.toml"
+    path.write_text('[[node]]\nname = "amd"\nbuilder = "amd"\nplatforms = ["linux/amd64"]\nslots = 4\nmemory = "16g"\n'
+                    '[[node]]\nname = "arm"\nplatforms = ["linux/arm64"]\n')
+    assert [(n.name, n.builder, n.platforms, n.slots, n.memory) for n in load_config(path)] == [
+        ("amd", "amd", ("linux/amd64",), 4, 16 * 2**30), ("arm", None, ("linux/arm64",), 1, None)]
+    assert load_config(tmp_path / "absent.toml") == ()
+
+
+@pytest.mark.parametrize("text, size", [("8g", 8 * 2**30), ("512m", 512 * 2**20), ("2GiB", 2 * 2**30), ("1024", 1024)])
+def test_sizes(text: str, size: int) -> None:
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text, platform", [
+    ("linux/arm64/v8", "linux/arm64"), ("linux/x86_64", "linux/amd64"), ("linux/arm", "linux/arm/v7"),
+    ("Linux/AMD64", "linux/amd64"), ("linux/amd64/v3", "linux/amd64/v3"),
+])
+def test_platforms_are_normalized_as_containerd_does(text: str, platform: str) -> None:
+    assert normalize_platform(text) == platform
+
+
+@pytest.mark.parametrize("cpu_max, quota", [("max 100000", None), ("150000 100000", 1.5), ("50000 100000", 0.5)])
+def test_cgroup_v2_quota(tmp_path: Path, cpu_max: str, quota: float | None) -> None:
+    (tmp_path / "cpu.max").write_text(cpu_max + "\n")
+    assert _cgroup_quota(tmp_path) == quota
+
+
+def test_usable_cores_respect_the_cgroup_quota(tmp_path: Path) -> None:
+    (tmp_path / "cpu.max").write_text("100000 100000\n")
+    assert usable_cores(_cgroup_root=tmp_path) == 1
+
+
+# ------------------------------------------------------------ real output of real daemons
+# Captured from two real buildkitd daemons (one claiming linux/amd64, one linux/arm64 +
+# linux/arm/v7, on an amd64 host, which also reports its own amd64 platforms) behind
+# remote-driver builders: bp-two (both nodes), bp-amd64, bp-arm64 (one node each), and
+# bp-conf (the arm64 daemon, created with --platform linux/arm/v7).
+
+
+def _real(name: str) -> tuple[BuilderNode, ...]:
+    return parse_inspect((DATA / name).read_text())
+
+
+def test_real_running_multi_node_builder() -> None:
+    amd, arm = _real("inspect-two-running.txt")
+    assert (amd.builder, amd.name, amd.status, amd.endpoint) == ("bp-two", "bp-two-amd64", "running", "unix:///tmp/bk/amd64/buildkitd.sock")
+    assert amd.platforms == ("linux/amd64", "linux/amd64/v2", "linux/amd64/v3", "linux/amd64/v4") and amd.native == 1
+    assert arm.platforms[:3] == ("linux/arm64", "linux/arm/v7", "linux/amd64") and arm.native == 1
+    assert arm.builder_nodes == 2
+
+
+def test_real_configured_platforms_are_native_with_the_workers_own() -> None:
+    (node,) = _real("inspect-conf-running.txt")
+    assert node.platforms[:2] == ("linux/arm/v7", "linux/arm64") and node.native == 2
+
+
+def test_real_ls_json_lists_every_builder_and_the_broken_default() -> None:
+    nodes = parse_ls_json((DATA / "ls-running.jsonl").read_text())
+    assert [(n.builder, n.name, n.status, n.builder_nodes) for n in nodes] == [
+        ("bp-amd64", "bp-amd64-amd64", "running", 1), ("bp-arm64", "bp-arm64-arm64", "running", 1),
+        ("bp-conf", "bp-conf0", "running", 1), ("bp-two", "bp-two-amd64", "running", 2),
+        ("bp-two", "bp-two-arm64", "running", 2), ("default", "", "error", 1)]
+
+
+def test_real_builders_become_nodes_with_reasons() -> None:
+    items = [*_real("inspect-amd64-running.txt"), *_real("inspect-two-running.txt"), *_real("inspect-conf-running.txt")]
+    nodes = nodes_from_buildx(items, slots=2, memory=None)
+    alone = nodes_from_buildx(_real("inspect-two-running.txt"), slots=2, memory=None)
+    assert alone[1].excluded == ("in multi-node builder bp-two: buildx picks its first node per platform; "
+                                 "create a single-node builder for unix:///tmp/bk/arm64/buildkitd.sock")
+    assert [(n.name, n.excluded) for n in nodes] == [
+        ("bp-amd64", None),
+        ("bp-two/bp-two-amd64", "in multi-node builder bp-two; used through single-node builder bp-amd64"),
+        ("bp-two/bp-two-arm64", "in multi-node builder bp-two; used through single-node builder bp-conf"),
+        ("bp-conf", None),
+    ]
+
+
+@pytest.mark.buildkit
+def test_discovers_the_real_test_cluster(docker_cli: object, two_node_builder: str, node_builders: dict[str, str]) -> None:
+    from bakeplan.nodes import buildx_nodes
+
+    cli = docker_cli
+    items = buildx_nodes(docker=cli.docker, env=cli.env)  # type: ignore[attr-defined]
+    nodes = {n.name: n for n in nodes_from_buildx(items, slots=1, memory=None)}
+    amd, arm = nodes[node_builders["amd64"]], nodes[node_builders["arm64"]]
+    assert (amd.excluded, amd.builder, amd.native_platforms) == (None, node_builders["amd64"], ("linux/amd64",))
+    assert (arm.excluded, arm.builder, arm.native_platforms) == (None, node_builders["arm64"], ("linux/arm64",))
+    assert all(n.excluded for name, n in nodes.items() if name.startswith(f"{two_node_builder}/"))

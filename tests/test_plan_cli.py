@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from bakeplan.cli import plan as plan_cli
+
+
+@pytest.fixture()
+def app() -> typer.Typer:
+    app = typer.Typer()
+    plan_cli.register(app)
+    return app
+
+
+def test_nodes_lists_declared_nodes_as_json(app: typer.Typer) -> None:
+    out = CliRunner().invoke(app, ["nodes", "--node", "name=arm,builder=b,platforms=linux/arm64,slots=3", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    assert [(n["name"], n["builder"], n["platforms"], n["slots"], n["excluded"]) for n in json.loads(out.output)] == [
+        ("arm", "b", ["linux/arm64"], 3, None)]
+
+
+def test_nodes_reads_the_nodes_file(app: typer.Typer, tmp_path: Path) -> None:
+    config = tmp_path / "nodes.toml"
+    config.write_text('[[node]]\nname = "amd"\nplatforms = ["linux/amd64"]\n[[node]]\nname = "none"\n')
+    out = CliRunner().invoke(app, ["nodes", "--nodes-file", str(config)])
+    assert out.exit_code == 0, out.output
+    assert "amd" in out.output and "no: no platforms declared" in out.output
+
+
+HCL = """
+group "default" { targets = ["app", "tool"] }
+target "base" { platforms = ["linux/amd64", "linux/arm64"] }
+target "app" {
+  contexts = { base = "target:base" }
+  platforms = ["linux/amd64", "linux/arm64"]
+}
+target "tool" {
+  name = "tool-${arch}"
+  matrix = { arch = ["amd64", "arm64"] }
+  platforms = ["linux/${arch}"]
+}
+"""
+NODES = ["--node", "name=amd,builder=b-amd,platforms=linux/amd64,slots=2", "--node", "name=arm,builder=b-arm,platforms=linux/arm64"]
+
+
+def _plan(app: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> str:
+    (tmp_path / "docker-bake.hcl").write_text(HCL)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BAKEPLAN_CACHE_DIR", str(tmp_path / "cache"))
+    out = CliRunner().invoke(app, ["plan", *NODES, *args])
+    assert out.exit_code == 0, out.output
+    return out.output
+
+
+def test_plan_json_from_a_real_bake_file(app: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = json.loads(_plan(app, tmp_path, monkeypatch, "--format", "json"))
+    assert [(j["id"], j["node"], j["matrix"]) for j in data["jobs"]] == [
+        ("app@linux/amd64", "amd", {}), ("app@linux/arm64", "arm", {}),
+        ("base@linux/amd64", "amd", {}), ("base@linux/arm64", "arm", {}),
+        ("tool-amd64@linux/amd64", "amd", {"arch": "amd64"}), ("tool-arm64@linux/arm64", "arm", {"arch": "arm64"})]
+    app_job = data["jobs"][1]
+    assert app_job["argv"][-5:] == ["--set", "base.platform=linux/arm64", "--set", "app.platform=linux/arm64", "app"]
+
+
+def test_plan_only_selects_by_matrix_value(app: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = json.loads(_plan(app, tmp_path, monkeypatch, "--format", "json", "--only", "arch=arm64"))
+    assert [j["id"] for j in data["jobs"]] == ["tool-arm64@linux/arm64"]
+
+
+def test_plan_table_mermaid_and_dot(app: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "estimated makespan" in _plan(app, tmp_path, monkeypatch)
+    assert _plan(app, tmp_path, monkeypatch, "--format", "mermaid").startswith("flowchart LR")
+    assert _plan(app, tmp_path, monkeypatch, "--format", "dot").startswith("digraph bakeplan {")
+
+
+@pytest.mark.buildx
+def test_real_buildx_accepts_each_unit_invocation_and_builds_what_was_planned(
+    buildx: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, app: typer.Typer
+) -> None:
+    import subprocess
+
+    data = json.loads(_plan(app, tmp_path, monkeypatch, "--format", "json"))
+    for unit in data["units"]:
+        argv = [a for a in unit["argv"] if a not in ("--builder", "b-amd", "b-arm")]
+        argv[0] = buildx.docker  # type: ignore[attr-defined]
+        done = subprocess.run([*argv, "--print"], env=buildx.env, cwd=tmp_path,  # type: ignore[attr-defined]
+                              capture_output=True, text=True, check=False, timeout=120)
+        assert done.returncode == 0, done.stderr
+        printed = json.loads(done.stdout)["target"]
+        platforms = {name: t.get("platforms") for name, t in printed.items()}
+        expected = {j.split("@")[0]: [j.split("@")[1]] for j in unit["jobs"]}
+        assert platforms == expected
+        if "base" in printed:  # linked, not requested: bake builds it cache-only, as planned
+            assert printed["base"]["output"] == [{"type": "cacheonly"}]
+
+
+@pytest.mark.buildkit
+def test_planned_invocations_run_on_the_real_cluster(
+    app: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_cli: object, node_builders: dict[str, str]
+) -> None:
+    """Discover the real single-node builders, plan, and run each unit's exact argv with real buildx."""
+    import subprocess
+
+    cli = docker_cli
+    monkeypatch.setenv("DOCKER_CONFIG", cli.env["DOCKER_CONFIG"])  # type: ignore[attr-defined]
+    (tmp_path / "hello").write_text("hi\n")
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY hello /hello\n")
+    (tmp_path / "docker-bake.hcl").write_text(
+        'target "app" {\n  platforms = ["linux/amd64", "linux/arm64"]\n  output = ["type=local,dest=out"]\n}\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BAKEPLAN_CACHE_DIR", str(tmp_path / "cache"))
+    out = CliRunner().invoke(app, ["plan", "app", "--format", "json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    placed = {j["platform"]: j["node"] for j in data["jobs"]}
+    assert placed == {"linux/amd64": node_builders["amd64"], "linux/arm64": node_builders["arm64"]}
+    for unit in data["units"]:
+        argv = [cli.docker, *unit["argv"][1:], "--set", f"app.output=type=local,dest=out-{unit['node']}"]  # type: ignore[attr-defined]
+        done = subprocess.run(argv, env=cli.env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)  # type: ignore[attr-defined]
+        assert done.returncode == 0, done.stderr
+        assert (tmp_path / f"out-{unit['node']}" / "hello").read_text() == "hi\n"

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bakeplan.history import DEFAULT_SECONDS, KEEP, History, default_path, load, record_all, save
+from bakeplan.jobs import Job
+
+
+def job(target: str, platform: str | None = "linux/amd64", block: str = "") -> Job:
+    return Job(f"{target}@{platform}", target, platform, block=block or target)
+
+
+def test_unknown_jobs_get_the_default() -> None:
+    assert History().estimate(job("app")) == DEFAULT_SECONDS
+
+
+def test_the_estimate_is_the_median_so_one_outlier_does_not_move_it() -> None:
+    history = record_all(History(), [(job("app"), s) for s in (30, 31, 29, 600, 30)])
+    assert history.estimate(job("app")) == 30
+
+
+def test_only_the_last_samples_are_kept() -> None:
+    history = record_all(History(), [(job("app"), float(s)) for s in range(20)])
+    assert history.samples["app|linux/amd64"] == tuple(float(s) for s in range(20 - KEEP, 20))
+
+
+def test_an_unseen_matrix_sibling_borrows_from_its_block_same_platform_first() -> None:
+    history = record_all(History(), [
+        (job("bin-a", block="bin"), 40.0), (job("bin-b", "linux/arm64", block="bin"), 90.0)])
+    assert history.estimate(job("bin-c", block="bin")) == 40.0
+    assert history.estimate(job("bin-c", "linux/s390x", block="bin")) == 65.0
+
+
+def test_save_and_load_round_trip_atomically(tmp_path: Path) -> None:
+    path = tmp_path / "cache" / "history.json"
+    history = History().record(job("app"), 12.5)
+    save(history, path)
+    assert load(path) == history
+    assert [p.name for p in path.parent.iterdir()] == ["history.json"]  # no temporary file left
+    assert json.loads(path.read_text())["version"] == 1
+
+
+def test_a_corrupt_or_foreign_file_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "history.json"
+    path.write_text("{not json")
+    assert load(path) == History()
+    path.write_text('{"version": 99}')
+    assert load(path) == History()
+
+
+def test_default_path_follows_the_cache_dir_variables() -> None:
+    assert default_path({"BAKEPLAN_CACHE_DIR": "/c"}) == Path("/c/history.json")
+    assert default_path({"XDG_CACHE_HOME": "/x"}) == Path("/x/bakeplan/history.json")

@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bakeplan.errors import CycleError, NoNodeError
+from bakeplan.nodes import COMPATIBLE, EMULATED, EXACT, Node, platform_rank
+from bakeplan.schedule import (
+    LowerBound, Placement, Schedule, State, Task, dispatch, fail, finish, prepare, schedule, simulate, start_state,
+)
+from test_plan_support import node
+
+AMD, ARM = "linux/amd64", "linux/arm64"
+
+
+def test_one_dispatch_step_starts_the_longest_path_first_and_leaves_this_state() -> None:
+    tasks = [Task("short", 1, (AMD,)), Task("long", 5, (AMD,)), Task("after", 2, (AMD,), ("short",))]
+    problem = prepare(tasks, [node("a", AMD, slots=1)])
+    state = start_state(problem)
+    started = dispatch(problem, state)
+    assert started == [Placement("long", "a", 0.0, 5.0, EXACT)]
+    assert state == State(
+        now=0.0, waiting={"after": 1}, ready={(0,): [(-3.0, 0)]},
+        running={"long": Placement("long", "a", 0.0, 5.0, EXACT)}, done={}, free=[0], load=[5.0],
+    )
+
+
+def test_one_finish_step_frees_the_slot_and_releases_dependents_with_the_real_end_time() -> None:
+    tasks = [Task("first", 1, (AMD,)), Task("after", 2, (AMD,), ("first",))]
+    problem = prepare(tasks, [node("a", AMD, slots=1)])
+    state = start_state(problem)
+    dispatch(problem, state)
+    released = finish(problem, state, "first", 4.5)
+    assert released == ["after"]
+    assert state == State(
+        now=4.5, waiting={}, ready={(0,): [(-2.0, 1)]}, running={},
+        done={"first": Placement("first", "a", 0.0, 4.5, EXACT)}, free=[1], load=[1.0],
+    )
+
+
+def test_a_failure_skips_every_transitive_dependent_and_nothing_else() -> None:
+    tasks = [Task("a", 1), Task("b", 1, deps=("a",)), Task("c", 1, deps=("b",)), Task("d", 1)]
+    problem = prepare(tasks, [node("n", AMD, slots=2)])
+    state = start_state(problem)
+    dispatch(problem, state)
+    assert fail(problem, state, "a", 1.0) == ["b", "c"]
+    assert state.waiting == {} and list(state.running) == ["d"]
+
+
+def test_balances_equal_work_over_equivalent_nodes() -> None:
+    plan = schedule([Task(f"t{i}", 10, (AMD,)) for i in range(4)], [node("a", AMD), node("b", AMD)])
+    assert [(p.task, p.node, p.start) for p in plan.placements] == [
+        ("t0", "a", 0), ("t1", "b", 0), ("t2", "a", 10), ("t3", "b", 10)]
+    assert plan.makespan == 20
+
+
+def test_prefers_exact_over_compatible_nodes_when_both_are_free() -> None:
+    plan = schedule([Task("x", 10, ("linux/arm/v7",))], [node("arm64", ARM), node("armv7", "linux/arm/v7")])
+    assert [(p.node, p.rank) for p in plan.placements] == [("armv7", EXACT)]
+
+
+def test_uses_a_compatible_node_when_no_exact_one_exists() -> None:
+    plan = schedule([Task("x", 10, ("linux/386",))], [node("arm", ARM), node("amd", AMD)])
+    assert [(p.node, p.rank) for p in plan.placements] == [("amd", COMPATIBLE)]
+
+
+def test_waits_for_a_native_node_rather_than_emulate_when_that_finishes_sooner() -> None:
+    tasks = [Task("first", 10, (ARM,)), Task("second", 10, (ARM,))]
+    nodes = [node("arm", ARM), Node("amd", platforms=(AMD, ARM), native=1)]
+    plan = schedule(tasks, nodes)
+    assert [(p.task, p.node, p.start) for p in plan.placements] == [("first", "arm", 0.0), ("second", "arm", 10.0)]
+
+
+def test_emulates_when_waiting_would_be_slower() -> None:
+    tasks = [Task("long", 100, (ARM,)), Task("short", 10, (ARM,))]
+    nodes = [node("arm", ARM), Node("amd", platforms=(AMD, ARM), native=1)]
+    plan = schedule(tasks, nodes)
+    assert [(p.task, p.node, p.rank) for p in plan.placements] == [("long", "arm", EXACT), ("short", "amd", EMULATED)]
+
+
+def test_no_node_for_a_platform_names_the_job_platform_and_nodes() -> None:
+    with pytest.raises(NoNodeError) as caught:
+        prepare([Task("app@linux/s390x", 1, ("linux/s390x",))], [node("a", AMD), node("b", ARM, "linux/arm/v7")])
+    message = str(caught.value)
+    assert "no node can build app@linux/s390x for linux/s390x" in message
+    assert "  a: linux/amd64" in message and "  b: linux/arm64, linux/arm/v7" in message
+
+
+def test_a_dependency_cycle_is_reported_as_a_path() -> None:
+    with pytest.raises(CycleError, match="a -> b -> a|b -> a -> b"):
+        prepare([Task("a", 1, deps=("b",)), Task("b", 1, deps=("a",))], [node("n", AMD)])
+
+
+def test_lower_bound_takes_the_largest_of_its_parts() -> None:
+    tasks = [Task("c1", 5, (AMD,)), Task("c2", 5, (AMD,), ("c1",)), *[Task(f"arm{i}", 4, (ARM,)) for i in range(4)]]
+    plan = schedule(tasks, [node("amd", AMD, slots=2), node("arm", ARM)])
+    assert plan.lower_bound == LowerBound(critical_path=10.0, work=26 / 3, classes=(("amd", 5.0), ("arm", 16.0)))
+    assert plan.lower_bound.value == 16.0 and plan.makespan == 16.0 and plan.ratio == 1.0
+
+
+def test_critical_path_is_the_longest_chain() -> None:
+    tasks = [Task("a", 1), Task("b", 5), Task("c", 1, deps=("a", "b")), Task("d", 1, deps=("c",))]
+    assert schedule(tasks, [node("n", AMD, slots=4)]).critical_path == ("b", "c", "d")
+
+
+@pytest.mark.parametrize("node_platforms, native, platform, rank", [
+    ((AMD,), 1, AMD, EXACT),
+    ((AMD,), 1, "linux/386", COMPATIBLE),
+    ((ARM,), 1, "linux/arm/v7", COMPATIBLE),
+    ((ARM,), 1, "linux/arm/v6", COMPATIBLE),
+    ((ARM,), 1, "linux/arm64/v8", EXACT),
+    (("linux/amd64/v3",), 1, AMD, COMPATIBLE),
+    ((AMD, "linux/amd64/v2"), 1, "linux/amd64/v2", COMPATIBLE),
+    ((AMD, ARM), 1, ARM, EMULATED),
+    ((AMD,), 1, ARM, None),
+    ((AMD,), 1, None, EXACT),
+    ((ARM,), 1, "local", EXACT),
+    ((AMD,), 1, "darwin/arm64", COMPATIBLE),
+    ((AMD,), 1, "windows/amd64", COMPATIBLE),
+    (("windows/amd64",), 1, "windows/amd64", EXACT),
+    ((AMD,), 1, "linux/s390x", None),
+])
+def test_platform_rank(node_platforms: tuple[str, ...], native: int, platform: str | None, rank: int | None) -> None:
+    assert platform_rank(Node("n", platforms=node_platforms, native=native), platform) == rank
+
+
+# ------------------------------------------------------------ invariants on random problems
+
+PLATFORMS = [AMD, ARM, "linux/arm/v7", "linux/386"]
+NODE_SETS = [
+    [node("amd", AMD, slots=2), node("arm", ARM, slots=1)],
+    [node("amd1", AMD), node("amd2", AMD, slots=3), node("arm", ARM, slots=2), Node("emu", platforms=(AMD, ARM), slots=1)],
+]
+
+
+@st.composite
+def problems(draw: st.DrawFn) -> tuple[list[Task], list[Node]]:
+    count = draw(st.integers(1, 25))
+    tasks = []
+    for i in range(count):
+        deps = draw(st.lists(st.integers(0, i - 1), max_size=3, unique=True)) if i else []
+        platform = draw(st.sampled_from(PLATFORMS))
+        tasks.append(Task(f"t{i}", draw(st.integers(1, 20)), (platform,), tuple(f"t{d}" for d in deps)))
+    return tasks, draw(st.sampled_from(NODE_SETS))
+
+
+def _check(plan: Schedule, tasks: list[Task], nodes: list[Node]) -> None:
+    by_task = {p.task: p for p in plan.placements}
+    assert sorted(by_task) == sorted(t.id for t in tasks) and len(plan.placements) == len(tasks)
+    by_node = {n.name: n for n in nodes}
+    for task in tasks:
+        placement = by_task[task.id]
+        assert all(by_task[d].end <= placement.start for d in task.deps)
+        assert all(platform_rank(by_node[placement.node], p) is not None for p in task.platforms)
+    for n in nodes:
+        mine = [p for p in plan.placements if p.node == n.name]
+        for p in mine:
+            assert sum(1 for q in mine if q.start <= p.start < q.end) <= n.slots
+    assert plan.makespan >= plan.lower_bound.value - 1e-9
+
+
+@settings(max_examples=60, deadline=None)
+@given(problems())
+def test_every_task_placed_once_deps_respected_slots_kept_platforms_honoured(problem: tuple[list[Task], list[Node]]) -> None:
+    tasks, nodes = problem
+    plan = schedule(tasks, nodes)
+    _check(plan, tasks, nodes)
+    assert schedule(tasks, nodes) == plan  # same input, same plan
+
+
+@settings(max_examples=20, deadline=None)
+@given(problems())
+def test_the_fifo_baseline_keeps_the_same_invariants(problem: tuple[list[Task], list[Node]]) -> None:
+    tasks, nodes = problem
+    _check(simulate(prepare(tasks, nodes, fifo=True)), tasks, nodes)
+
+
+def test_the_bound_sees_that_emulated_and_native_work_share_slots() -> None:
+    # "emu" builds amd64 natively and arm64 three times slower; "arm" builds arm64.
+    nodes = [Node("emu", platforms=(AMD, ARM), native=1, slots=1), node("arm", ARM)]
+    tasks = [*[Task(f"a{i}", 30, (AMD,)) for i in range(2)], *[Task(f"r{i}", 30, (ARM,)) for i in range(4)]]
+    plan = schedule(tasks, nodes)
+    # Prices amd64=1, arm64=3: (60 + 3*120) / (1*max(1, 3/3) + 1*3) = 420 / 4 = 105.
+    assert plan.lower_bound.classes[-1] == ("emulation-weighted", 105.0)
+    assert plan.makespan >= 105.0

@@ -1,0 +1,408 @@
+"""Bake files to syntax trees: every construct, templates, heredocs, HCL JSON, errors with locations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bakeplan.errors import BakeFileError, Location
+from bakeplan.hcl import syntax as s
+from bakeplan.hcl.jsonsyntax import parse_json
+
+
+def expr_of(source: str) -> s.Expr:
+    """The expression of the single attribute `x = <source>`."""
+    body = s.parse(f"x = {source}\n", "t.hcl")
+    assert len(body.attributes) == 1
+    return body.attributes[0].expr
+
+
+def loc(line: int, column: int, file: str = "t.hcl") -> Location:
+    return Location(file, line, column)
+
+
+def error_of(source: str, file: str = "t.hcl") -> BakeFileError:
+    with pytest.raises(BakeFileError) as info:
+        s.parse(source, file)
+    return info.value
+
+
+def json_error_of(source: str) -> BakeFileError:
+    with pytest.raises(BakeFileError) as info:
+        parse_json(source.encode(), "b.json")
+    return info.value
+
+
+# --- corpus ---------------------------------------------------------------
+
+
+def corpus_files(corpus: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in corpus.glob("*/*")
+        if p.suffix in (".hcl", ".json") and p.name not in ("CASE.json", "expected.json")
+    )
+
+
+def test_every_corpus_bake_file_parses(corpus_dir: Path) -> None:
+    files = corpus_files(corpus_dir)
+    assert len(files) >= 80
+    for path in files:
+        body = s.parse_file(path)
+        assert body.attributes or body.blocks, path
+
+
+# --- structure ------------------------------------------------------------
+
+
+def test_body_keeps_attributes_and_blocks_in_source_order_with_locations() -> None:
+    body = s.parse('b = 1\na = 2\ntarget "one" {\n  x = 1\n}\ngroup default {}\n', "f.hcl")
+    assert [a.name for a in body.attributes] == ["b", "a"]
+    assert body.attributes[1].loc == loc(2, 1, "f.hcl")
+    assert [(b.type, b.labels) for b in body.blocks] == [("target", ("one",)), ("group", ("default",))]
+    assert body.blocks[0].loc == loc(3, 1, "f.hcl")
+    assert body.blocks[0].label_locs == (loc(3, 8, "f.hcl"),)
+    assert body.blocks[0].body.attributes[0].loc == loc(4, 3, "f.hcl")
+
+
+def test_single_line_blocks() -> None:
+    body = s.parse('target "a" { context = "." }\ngroup "g" {}\n', "t.hcl")
+    assert body.blocks[0].body.attributes[0].name == "context"
+    assert body.blocks[1].body == s.Body((), (), loc(2, 11))
+
+
+def test_nested_blocks_and_keyword_names() -> None:
+    body = s.parse('variable "X" {\n  default = 1\n  validation {\n    condition = true\n  }\n}\nin = 1\n', "t.hcl")
+    var = body.blocks[0]
+    assert var.body.blocks[0].type == "validation"
+    assert var.body.blocks[0].body.attributes[0].name == "condition"
+    assert body.attributes[0].name == "in"
+
+
+def test_bom_comments_crlf_and_missing_final_newline_are_accepted() -> None:
+    body = s.parse('\ufeff# c\n// d\n/* e\n f */\nx = 1 # tail\r\ny = "a" // end', "t.hcl")
+    assert [a.name for a in body.attributes] == ["x", "y"]
+    assert body.attributes[0].loc == loc(5, 1)
+
+
+# --- expressions ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "kind", "value"),
+    [
+        ("1", "number", "1"),
+        ("1.50", "number", "1.50"),
+        ("1e3", "number", "1e3"),
+        ("2.5E-2", "number", "2.5E-2"),
+        ("true", "bool", True),
+        ("false", "bool", False),
+        ("null", "null", None),
+        ('"plain"', "string", "plain"),
+        ('""', "string", ""),
+    ],
+)
+def test_literals_keep_kind_and_exact_number_text(source: str, kind: str, value: object) -> None:
+    assert expr_of(source) == s.Literal(kind, value, loc(1, 5))  # type: ignore[arg-type]
+
+
+def test_negative_number_is_negation_as_in_hcl() -> None:
+    assert expr_of("-1") == s.UnaryOp("-", s.Literal("number", "1", loc(1, 6)), loc(1, 5))
+
+
+def test_nested_unary_operators_are_accepted() -> None:
+    expr = expr_of("!!a")
+    assert isinstance(expr, s.UnaryOp) and isinstance(expr.operand, s.UnaryOp)
+    assert expr.operand.operand == s.ScopeTraversal("a", (), loc(1, 7))
+
+
+def test_traversal_steps() -> None:
+    expr = expr_of('target.foo.tags[0]["k"].1')
+    assert isinstance(expr, s.ScopeTraversal)
+    assert expr.name == "target"
+    assert [type(st).__name__ for st in expr.steps] == ["AttrStep", "AttrStep", "IndexStep", "IndexStep", "IndexStep"]
+    assert expr.steps[1] == s.AttrStep("tags", loc(1, 15))
+    step = expr.steps[2]
+    assert isinstance(step, s.IndexStep) and step.key == s.Literal("number", "0", loc(1, 21))
+
+
+def test_index_and_attr_on_non_variables() -> None:
+    expr = expr_of("f(a)[1].b")
+    assert isinstance(expr, s.GetAttr) and expr.name == "b"
+    assert isinstance(expr.obj, s.Index) and isinstance(expr.obj.obj, s.FunctionCall)
+
+
+def test_function_call_with_expansion_and_namespaces() -> None:
+    call = expr_of("concat(a, [1, 2]...)")
+    assert isinstance(call, s.FunctionCall)
+    assert (call.name, call.expand_final, len(call.args)) == ("concat", True, 2)
+    assert expr_of("provider::ns::fn()") == s.FunctionCall("provider::ns::fn", (), False, loc(1, 5))
+    multi = expr_of("f(\n  a,\n  b,\n)")
+    assert isinstance(multi, s.FunctionCall) and multi.args[1].loc == loc(3, 3)
+
+
+def test_tuple_and_object_keys() -> None:
+    tup = expr_of('[1, "a",\n  b]')
+    assert isinstance(tup, s.Tuple) and len(tup.items) == 3
+    obj = expr_of('{ a = 1, "b" = 2, c: 3, (d) = 4, true = 5, for = 6\n  e = 7 }')
+    assert isinstance(obj, s.Object)
+    keys = [item.key for item in obj.items]
+    assert keys[0] == s.Literal("string", "a", loc(1, 7))
+    assert keys[1] == s.Literal("string", "b", loc(1, 14))
+    assert keys[2] == s.Literal("string", "c", loc(1, 23))
+    assert isinstance(keys[3], s.Parens) and keys[3].expr == s.ScopeTraversal("d", (), loc(1, 30))
+    assert keys[4] == s.Literal("string", "true", loc(1, 38))  # buildx prints "true": "5"
+    assert keys[5] == s.Literal("string", "for", loc(1, 48))
+    assert keys[6] == s.Literal("string", "e", loc(2, 3))
+
+
+def test_operators_precedence_and_conditional() -> None:
+    expr = expr_of("a || b && c == d + e * f")
+    assert isinstance(expr, s.BinaryOp) and expr.op == "||"
+    right = expr.right
+    assert isinstance(right, s.BinaryOp) and right.op == "&&"
+    cond = expr_of("a > 1 ? b : c ? d : e")
+    assert isinstance(cond, s.Conditional) and isinstance(cond.false_expr, s.Conditional)
+    assert isinstance(cond.cond, s.BinaryOp) and cond.cond.op == ">"
+    assert expr_of("(1 - 2) % 3") == s.BinaryOp(
+        "%",
+        s.Parens(
+            s.BinaryOp("-", s.Literal("number", "1", loc(1, 6)), s.Literal("number", "2", loc(1, 10)), loc(1, 6)),
+            loc(1, 5),
+        ),
+        s.Literal("number", "3", loc(1, 15)),
+        loc(1, 5),
+    )
+
+
+def test_multiline_operators_inside_brackets() -> None:
+    expr = expr_of("(\n  a\n  && b\n)")
+    assert isinstance(expr, s.Parens) and isinstance(expr.expr, s.BinaryOp)
+    assert isinstance(expr_of("[for x in [1] : x\n + 1]"), s.ForTuple)
+    assert isinstance(expr_of("f(1 +\n 2, a ?\n b : c)"), s.FunctionCall)
+    assert isinstance(expr_of('"${a +\n b}"'), s.TemplateWrap)
+
+
+def test_for_expressions() -> None:
+    tup = expr_of("[for i, v in xs : upper(v) if i > 0]")
+    assert isinstance(tup, s.ForTuple)
+    assert (tup.key_var, tup.value_var) == ("i", "v")
+    assert tup.collection == s.ScopeTraversal("xs", (), loc(1, 18))
+    assert tup.cond is not None
+    obj = expr_of("{for v in xs : v => v...}")
+    assert isinstance(obj, s.ForObject)
+    assert (obj.key_var, obj.value_var, obj.grouping, obj.cond) == (None, "v", True, None)
+
+
+def test_splats() -> None:
+    full = expr_of("a[*].b[0]")
+    assert isinstance(full, s.Splat) and full.full
+    assert full.source == s.ScopeTraversal("a", (), loc(1, 5))
+    assert [type(st).__name__ for st in full.steps] == ["AttrStep", "IndexStep"]
+    attr = expr_of("a.*.b[0]")
+    # `.*` takes only attribute steps; the index applies to the whole result (HCL).
+    assert isinstance(attr, s.Index) and isinstance(attr.obj, s.Splat)
+    assert not attr.obj.full and attr.obj.steps == (s.AttrStep("b", loc(1, 8)),)
+
+
+# --- templates ------------------------------------------------------------
+
+
+def test_template_interpolation_locations() -> None:
+    tpl = expr_of('"a-${b.c}-${ d }"')
+    assert isinstance(tpl, s.Template)
+    assert tpl.parts[0] == "a-"
+    interp = tpl.parts[1]
+    assert isinstance(interp, s.Interpolation)
+    assert interp.loc == loc(1, 8)
+    assert interp.expr == s.ScopeTraversal("b", (s.AttrStep("c", loc(1, 11)),), loc(1, 10))
+    last = tpl.parts[3]
+    assert isinstance(last, s.Interpolation) and last.expr.loc == loc(1, 18)
+
+
+def test_single_interpolation_is_a_wrap() -> None:
+    assert expr_of('"${a}"') == s.TemplateWrap(s.ScopeTraversal("a", (), loc(1, 8)), loc(1, 5))
+    assert isinstance(expr_of('"${a} "'), s.Template)
+
+
+@pytest.mark.parametrize(
+    ("source", "text"),
+    [
+        (r'"a\nb\t\"q\"\\"', 'a\nb\t"q"\\'),
+        (r'"\u00e9\U0001F600"', "\u00e9\U0001f600"),
+        ('"$${x} %%{y} $ % $$"', "${x} %{y} $ % $$"),
+        ('"cost: 5%"', "cost: 5%"),
+    ],
+)
+def test_quoted_string_escapes(source: str, text: str) -> None:
+    assert expr_of(source) == s.Literal("string", text, loc(1, 5))
+
+
+def test_escaped_interpolation_next_to_real_one() -> None:
+    tpl = expr_of('"$${a}${b}"')
+    assert isinstance(tpl, s.Template) and tpl.parts[0] == "${a}"
+
+
+def test_strip_markers_in_quoted_strings() -> None:
+    tpl = expr_of('"a  ${~ b ~}  c"')
+    assert isinstance(tpl, s.Template)
+    assert tpl.parts[0] == "a" and tpl.parts[2] == "c"
+
+
+def test_if_and_for_directives() -> None:
+    tpl = expr_of('"%{ if a }yes%{ else }no%{ endif }|%{ for k, v in m }${k}=${v},%{ endfor }"')
+    assert isinstance(tpl, s.Template)
+    cond, sep, loop = tpl.parts
+    assert isinstance(cond, s.TemplateIf) and cond.then == ("yes",) and cond.else_ == ("no",)
+    assert sep == "|"
+    assert isinstance(loop, s.TemplateFor) and (loop.key_var, loop.value_var) == ("k", "v")
+    assert len(loop.body) == 4
+
+
+def test_heredoc_keeps_text_and_interpolation_locations() -> None:
+    body = s.parse('x = <<EOT\nhello\n  ${name} "q" \\n\nEOT\ny = 1\n', "t.hcl")
+    tpl = body.attributes[0].expr
+    assert isinstance(tpl, s.Template)
+    assert tpl.parts[0] == "hello\n  "
+    interp = tpl.parts[1]
+    assert isinstance(interp, s.Interpolation) and interp.expr.loc == loc(3, 5)
+    assert tpl.parts[2] == ' "q" \\n\n'
+    assert body.attributes[1].loc == loc(5, 1)
+
+
+def test_plain_heredoc_is_a_literal() -> None:
+    assert expr_of("<<EOT\n  a\n b\nEOT\n") == s.Literal("string", "  a\n b\n", loc(1, 5))
+    assert expr_of("<<EOT\nEOT\n") == s.Literal("string", "", loc(1, 5))
+
+
+def test_flush_heredoc_removes_common_indentation() -> None:
+    expr = expr_of("<<-EOT\n    a\n\n      b\n    EOT\n")
+    assert expr == s.Literal("string", "a\n\n  b\n", loc(1, 5))
+
+
+def test_flush_heredoc_line_starting_with_interpolation_counts_as_unindented() -> None:
+    tpl = expr_of("<<-EOT\n  a\n${b}\nEOT\n")
+    assert isinstance(tpl, s.Template) and tpl.parts[0] == "  a\n"
+
+
+def test_heredoc_directives_and_strip_markers_act_on_one_line() -> None:
+    tpl = expr_of("<<EOT\n%{ for x in xs ~}\n\n${x}\n%{~ endfor }\nEOT\n")
+    assert isinstance(tpl, s.Template)
+    loop = tpl.parts[0]
+    assert isinstance(loop, s.TemplateFor)
+    # `~}` eats only the rest of its own line; the blank line stays (buildx prints "\np\nq\n").
+    assert loop.body[0] == "\n"
+    assert len(loop.body) == 2 and isinstance(loop.body[1], s.Interpolation)
+    assert tpl.parts[1] == "\n"
+
+
+def test_heredoc_interpolation_with_nested_quotes_and_braces() -> None:
+    tpl = expr_of('<<EOT\n${ {a = "}"}.a } ${"x${y}"}\nEOT\n')
+    assert isinstance(tpl, s.Template)
+    first = tpl.parts[0]
+    assert isinstance(first, s.Interpolation) and isinstance(first.expr, s.ScopeTraversal) is False
+
+
+# --- errors ---------------------------------------------------------------
+
+
+def test_duplicate_attribute_is_an_error_at_the_second() -> None:
+    err = error_of("X = 1\nX = 2\n", "docker-bake.hcl")
+    assert err.location == Location("docker-bake.hcl", 2, 1)
+    assert "Attribute redefined" in str(err) and "docker-bake.hcl:1,1-2" in str(err)
+
+
+def test_duplicate_attribute_inside_a_block() -> None:
+    err = error_of('target "a" {\n  tags = []\n  tags = []\n}\n')
+    assert err.location == loc(3, 3)
+
+
+def test_multiline_quoted_string_is_an_error_at_the_newline() -> None:
+    err = error_of('x = "a\nb"\n', "docker-bake.hcl")
+    assert err.location == Location("docker-bake.hcl", 1, 7)
+    assert "Invalid multi-line string" in str(err)
+
+
+def test_invalid_escape_is_an_error_at_the_backslash() -> None:
+    err = error_of('target "a" {\n  args = { A = "\\q" }\n}\n', "docker-bake.hcl")
+    assert err.location == Location("docker-bake.hcl", 2, 17)
+    assert 'The symbol "q" is not a valid escape sequence selector' in str(err)
+
+
+@pytest.mark.parametrize(
+    ("source", "line", "column"),
+    [
+        ("x = \n", 1, 5),
+        ("x = 1 y = 2\n", 1, 7),
+        ('target "a" {\n  x = [1, 2\n}\n', 3, 1),
+        ("x = {a = 1 b = 2}\n", 1, 12),
+        ("x = 1 +\n 2\n", 1, 8),
+        ("x = {\n a = 1\n + 1 }\n", 3, 2),
+        ("x = a\n + 1\n", 2, 2),
+        ("x = true ?\n 1 : 2\n", 1, 11),
+        ("x = a.b.c = 1\n", 1, 11),
+        ('x = "${a"\n', 1, 9),
+        ('target "a" {\n  x = 1 }\n', 2, 9),
+        ('target "a" { x = 1\n}\n', 1, 19),
+        ('target "a" {\n  y {\n  } }\n', 3, 5),
+    ],
+)
+def test_syntax_errors_name_the_line(source: str, line: int, column: int) -> None:
+    err = error_of(source)
+    assert err.location is not None
+    assert (err.location.line, err.location.column) == (line, column)
+
+
+def test_unbalanced_template_directives() -> None:
+    assert "endif" in str(error_of('x = "%{ if a }b"\n'))
+    assert "Unexpected endfor directive" in str(error_of('x = "%{ if a }b%{ endfor }"\n'))
+
+
+def test_ambiguous_object_key() -> None:
+    err = error_of("x = { a.b = 1 }\n")
+    assert "Ambiguous attribute key" in str(err) and err.location == loc(1, 7)
+
+
+# --- HCL JSON -------------------------------------------------------------
+
+
+def test_json_blocks_follow_the_bake_schema() -> None:
+    src = (
+        '{\n  "variable": {"TAG": {"default": "v1", "validation": [{"condition": true}]}},\n'
+        '  "target": {"app": {"tags": ["x:${TAG}"], "args": {"A": 1.50}}},\n'
+        '  "group": [{"default": {"targets": ["app"]}}],\n'
+        '  "//": "comment",\n  "G": null\n}\n'
+    )
+    body = parse_json(src.encode(), "b.json")
+    assert [(b.type, b.labels) for b in body.blocks] == [("variable", ("TAG",)), ("target", ("app",)), ("group", ("default",))]
+    var = body.blocks[0]
+    assert var.body.attributes[0] == s.Attribute("default", s.Literal("string", "v1", loc(2, 35, "b.json")), loc(2, 24, "b.json"))
+    assert var.body.blocks[0].type == "validation"
+    target = body.blocks[1]
+    tags = target.body.attributes[0].expr
+    assert isinstance(tags, s.Tuple)
+    tpl = tags.items[0]
+    assert isinstance(tpl, s.Template) and tpl.parts[0] == "x:"
+    interp = tpl.parts[1]
+    assert isinstance(interp, s.Interpolation) and interp.expr.loc == loc(3, 36, "b.json")
+    args = target.body.attributes[1].expr
+    assert isinstance(args, s.Object) and args.items[0].value == s.Literal("number", "1.50", loc(3, 58, "b.json"))
+    assert body.attributes == (s.Attribute("G", s.Literal("null", None, loc(6, 8, "b.json")), loc(6, 3, "b.json")),)
+
+
+def test_json_several_blocks_of_one_name() -> None:
+    body = parse_json(b'{"target": {"a": [{"x": 1}, {"y": 2}]}}', "b.json")
+    assert [b.labels for b in body.blocks] == [("a",), ("a",)]
+
+
+def test_json_object_keys_are_templates() -> None:
+    body = parse_json(b'{"x": {"${k}": 1}}', "b.json")
+    obj = body.attributes[0].expr
+    assert isinstance(obj, s.Object) and isinstance(obj.items[0].key, s.TemplateWrap)
+
+
+def test_json_errors() -> None:
+    assert json_error_of('{"a": 1,}').location == Location("b.json", 1, 9)
+    assert "Duplicate attribute" in str(json_error_of('{"a": 1, "a": 2}'))
+    assert "must be an object" in str(json_error_of("[1]"))

@@ -1,0 +1,207 @@
+"""The cty-like value model: numbers, conversion, unification, JSON.
+
+Expected strings marked "buildx" were printed by real buildx v0.36.1.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import pytest
+
+from bakeplan.hcl import values as V
+from bakeplan.hcl.values import (
+    BOOL,
+    DYNAMIC,
+    NUMBER,
+    STRING,
+    ConversionError,
+    ListType,
+    MapType,
+    ObjectType,
+    SetType,
+    TupleType,
+    Value,
+)
+
+
+@pytest.mark.parametrize(
+    ("literal", "printed"),
+    [
+        ("1.0", "1"),
+        ("3.14159", "3.14159"),
+        ("0.1", "0.1"),
+        ("1e3", "1000"),
+        ("1.50", "1.5"),
+        ("-0.5", "-0.5"),
+        ("12345678901234567890123", "12345678901234567890123"),
+        ("1e-7", "0.0000001"),
+    ],
+)
+def test_number_literals_print_as_cty_does(literal: str, printed: str) -> None:
+    parsed = V.parse_number(literal)
+    assert parsed is not None
+    assert V.format_number(parsed) == printed
+
+
+def test_division_keeps_512_bits_like_buildx() -> None:
+    # buildx: 10/3 prints 155 digits ending in ...332
+    assert V.format_number(V.num_div(10, 3)) == "3." + "3" * 153 + "2"
+    assert V.format_number(V.num_div(5, 2)) == "2.5"
+
+
+def test_float_results_print_shortest() -> None:
+    # buildx: pow(2, 0.5) and pow(2, 0.5) * 2
+    assert V.format_number(math.sqrt(2)) == "1.4142135623730951"
+    assert V.format_number(V.num_mul(math.sqrt(2), 2)) == "2.828427124746190290949243717477656900882720947265625"
+
+
+def test_infinities() -> None:
+    assert V.format_number(V.num_div(1, 0)) == "+Inf"
+    assert V.format_number(V.num_div(-1, 0)) == "-Inf"
+    with pytest.raises(ArithmeticError):
+        V.num_div(0, 0)
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), [(7, 3, 1), (7, -3, 1), (-7, 3, -1), (-7, -3, -1), (5, 0, 5)])
+def test_modulo_truncates_toward_zero(a: int, b: int, expected: int) -> None:
+    assert V.num_mod(a, b) == expected
+
+
+def test_modulo_of_fractions() -> None:
+    seven_half = V.parse_number("7.5")
+    assert seven_half is not None
+    assert V.format_number(V.num_mod(seven_half, 2)) == "1.5"
+
+
+@pytest.mark.parametrize("text", ["", "abc", "1.2.3", "0x10", " 1", "1 "])
+def test_invalid_numbers_do_not_parse(text: str) -> None:
+    assert V.parse_number(text) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "want", "expected"),
+    [
+        (V.number_val(1), STRING, V.string_val("1")),
+        (V.TRUE, STRING, V.string_val("true")),
+        (V.string_val("12"), NUMBER, V.number_val(12)),
+        (V.string_val("1"), BOOL, V.TRUE),
+        (V.string_val("false"), BOOL, V.FALSE),
+        (V.NULL, STRING, V.null_val(STRING)),
+    ],
+)
+def test_primitive_conversions(value: Value, want: V.Type, expected: Value) -> None:
+    assert V.convert(value, want) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "want", "message"),
+    [
+        (V.string_val("x"), NUMBER, "a number is required"),
+        (V.string_val("yes"), BOOL, "a bool is required"),
+        (V.string_val("True"), BOOL, 'a bool is required; to convert from string, use lowercase "true"'),
+        (V.tuple_val([]), STRING, "string required, but have tuple"),
+        (V.number_val(1), ListType(STRING), "list of string required, but have number"),
+        (V.object_val({}), ObjectType({"a": STRING}), 'attribute "a" is required'),
+        (V.object_val({}), ObjectType({"a": STRING, "b": STRING}), 'attributes "a" and "b" are required'),
+        (V.tuple_val([V.string_val("a"), V.tuple_val([])]), ListType(STRING), "element 1: string required, but have tuple"),
+    ],
+)
+def test_conversion_errors_use_cty_wording(value: Value, want: V.Type, message: str) -> None:
+    with pytest.raises(ConversionError) as info:
+        V.convert(value, want)
+    assert str(info.value) == message
+
+
+def test_tuple_converts_to_list_with_unified_elements() -> None:
+    mixed = V.tuple_val([V.string_val("a"), V.number_val(1), V.TRUE])
+    assert V.convert(mixed, ListType(DYNAMIC)) == V.list_val(
+        [V.string_val("a"), V.string_val("1"), V.string_val("true")]
+    )
+
+
+def test_object_converts_to_map_and_back() -> None:
+    obj = V.object_val({"b": V.number_val(2), "a": V.string_val("x")})
+    as_map = V.convert(obj, MapType(STRING))
+    assert as_map.type == MapType(STRING)
+    assert list(as_map.v) == ["a", "b"]
+    assert V.convert(as_map, ObjectType({"a": STRING})) == V.object_val({"a": V.string_val("x")})
+
+
+def test_list_to_set_deduplicates_and_sorts() -> None:
+    lst = V.list_val([V.string_val("b"), V.string_val("a"), V.string_val("b")])
+    st = V.convert(lst, SetType(STRING))
+    assert [e.v for e in st.v] == ["a", "b"]
+
+
+def test_optional_attributes_become_null() -> None:
+    want = ObjectType({"a": STRING, "b": NUMBER}, optional=frozenset({"b"}))
+    got = V.convert(V.object_val({"a": V.string_val("x")}), want)
+    assert got.v["b"] == V.null_val(NUMBER)
+
+
+@pytest.mark.parametrize(
+    ("types", "expected"),
+    [
+        ([STRING, STRING], STRING),
+        ([STRING, NUMBER], STRING),
+        ([NUMBER, BOOL], None),
+        ([NUMBER, DYNAMIC], NUMBER),
+        ([ListType(STRING), ListType(NUMBER)], ListType(STRING)),
+        ([ObjectType({"a": STRING}), MapType(STRING)], MapType(STRING)),
+        ([ObjectType({"a": STRING}), ObjectType({"b": NUMBER})], MapType(STRING)),
+        ([TupleType([STRING]), TupleType([NUMBER])], TupleType([STRING])),
+        ([TupleType([STRING]), TupleType([])], ListType(STRING)),
+        ([ObjectType({}), TupleType([])], None),
+    ],
+)
+def test_unification_matches_cty(types: list[V.Type], expected: V.Type | None) -> None:
+    assert V.unify(types) == expected
+
+
+def test_equality_follows_cty() -> None:
+    assert V.equals(V.null_val(STRING), V.NULL)
+    assert not V.equals(V.number_val(1), V.string_val("1"))
+    assert V.equals(V.tuple_val([V.number_val(1)]), V.tuple_val([V.number_val(1)]))
+    assert V.equals(V.number_val(Fraction(1, 2)), V.Value(NUMBER, V.parse_number("0.5")))
+
+
+def test_json_encoding_sorts_keys_and_escapes_html() -> None:
+    value = V.from_python({"b": "<&>\u2028", "a": [1, 2.5, True, None]})
+    assert V.json_encode(value) == '{"a":[1,2.5,true,null],"b":"\\u003c\\u0026\\u003e\\u2028"}'
+
+
+def test_json_decoding_implies_objects_and_tuples() -> None:
+    decoded = V.json_decode('{"x": [1, "a"], "y": null, "z": 0.1}')
+    assert isinstance(decoded.type, ObjectType)
+    assert decoded.v["x"].type == TupleType([NUMBER, STRING])
+    assert decoded.v["y"] == V.NULL
+    assert V.format_number(decoded.v["z"].v) == "0.1"
+
+
+def test_json_decoding_errors() -> None:
+    with pytest.raises(V.JSONError):
+        V.json_decode("{")
+
+
+def test_to_python_and_back() -> None:
+    data = {"a": [1, "x", True, None], "b": {"c": 2.5}}
+    assert V.to_python(V.from_python(data)) == data
+
+
+def test_strings_are_nfc() -> None:
+    assert V.string_val("e\u0301").v == "\u00e9"
+
+
+def test_iteration_order_is_sorted_for_objects() -> None:
+    obj = V.object_val({"b": V.TRUE, "a": V.FALSE})
+    assert [k.v for k, _ in V.iter_elements(obj)] == ["a", "b"]
+    lst = V.tuple_val([V.string_val("x")])
+    assert [(k.v, e.v) for k, e in V.iter_elements(lst)] == [(0, "x")]
+
+
+def test_friendly_names() -> None:
+    assert V.friendly_name(ListType(MapType(STRING))) == "list of map of string"
+    assert V.friendly_name(DYNAMIC) == "dynamic"
+    assert V.friendly_name(DYNAMIC, constraint=True) == "any type"

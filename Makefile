@@ -22,7 +22,7 @@ tools:
 	bash tools/install.sh
 
 run: venv
-	$(BIN)/bakeplan print -f matrices/go-cross/docker-bake.hcl
+	$(BIN)/bakeplan plan -f matrices/go-cross/docker-bake.hcl
 
 test: venv tools
 	$(BIN)/python -m pytest

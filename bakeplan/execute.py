@@ -318,7 +318,7 @@ class Reporter(Protocol):
         """A unit reached a state after running (succeeded, failed, retrying, cancelled)."""
 
     def tick(self, state: RunState) -> None:
-        """Called a few times a second while waiting."""
+        """Called after every event and a few times a second while waiting."""
 
 
 class NullReporter:
@@ -405,8 +405,11 @@ def execute(
                         write_state(state_file, state)
                 if not live.sched.running:
                     break
+                before = state
                 state = _collect(state, live, options, reporter, on_finished, _now, by_id)
-                write_state(state_file, state)
+                if state is not before:
+                    write_state(state_file, state)
+                reporter.tick(state)
         except KeyboardInterrupt:
             live.interrupted.set()
             state = _interrupt(state, live, options, reporter, by_id, _now)
@@ -475,7 +478,6 @@ def _collect(
     try:
         unit_id, code, retrying = live.done.get(timeout=options.tick)
     except queue.Empty:
-        reporter.tick(state)
         return state
     if retrying:
         state = mark_retried(state, unit_id, code)
@@ -591,9 +593,13 @@ def check_docker(docker: str, env: Mapping[str, str] | None = None) -> None:
 
 
 def check_builders(docker: str, builders: Sequence[str], env: Mapping[str, str] | None = None) -> None:
-    """Fail early when a builder is unknown or its nodes cannot be reached."""
-    for builder in dict.fromkeys(builders):
-        done = _quiet([docker, "buildx", "inspect", "--bootstrap", builder], env)
+    """Fail early when a builder is unknown or its nodes cannot be reached (checked concurrently)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = list(dict.fromkeys(builders))
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(names)))) as pool:
+        results = list(pool.map(lambda b: _quiet([docker, "buildx", "inspect", "--bootstrap", b], env), names))
+    for builder, done in zip(names, results):
         if done.returncode != 0:
             last = (done.stderr.strip().splitlines() or ["unreachable"])[-1]
             raise ToolError(f"builder {builder!r} is unknown or unreachable: {last}",

@@ -300,8 +300,10 @@ def parse_inspect(text: str) -> tuple[BuilderNode, ...]:
             blocks.append({})
         elif not blocks:
             header.setdefault(key, value)
+        elif key == "Name" and blocks[-1]:
+            blocks.append({"Name": value})  # the next node (buildx separates them by a blank line)
         elif key == "Name":
-            blocks.append({"Name": value}) if blocks[-1] else blocks[-1].update(Name=value)
+            blocks[-1]["Name"] = value
         else:
             blocks[-1].setdefault(key, value)
     nodes = [b for b in blocks if b.get("Name")]

@@ -94,6 +94,8 @@ class Plan:
     critical_path: tuple[str, ...]  # job ids, first to last
     files: tuple[str, ...]  # bake files for `-f`, in load order
     builder_names: Mapping[str, str | None] = field(default_factory=dict)  # node name -> --builder
+    overrides: tuple[str, ...] = ()  # the user's --set, repeated in every invocation
+    variables: tuple[str, ...] = ()  # the user's --var, repeated in every invocation
 
     @property
     def ratio(self) -> float:
@@ -112,22 +114,29 @@ class Plan:
     def argv(self, unit_id: str, *, docker: str = "docker") -> tuple[str, ...]:
         """The exact `docker buildx bake` argv of a unit on its planned node."""
         unit = self.unit(unit_id)
-        return bake_argv(unit, self.node(self.placements[unit_id].node), self.files, docker=docker)
+        return bake_argv(unit, self.node(self.placements[unit_id].node), self.files, docker=docker,
+                         overrides=self.overrides, variables=self.variables)
 
 
 def bake_argv(unit: Unit, node: Node, files: Sequence[str], *, docker: str = "docker",
-              sets: Sequence[str] = ()) -> tuple[str, ...]:
-    """`docker buildx bake --builder B -f FILE... --set T.platform=P... [--set S...] T...` for a unit on a node.
+              sets: Sequence[str] = (), overrides: Sequence[str] = (), variables: Sequence[str] = ()) -> tuple[str, ...]:
+    """`docker buildx bake --builder B -f FILE... [--var V...] [--set O...] --set T.platform=P... [--set S...] T...`.
 
     `--builder` is omitted for a node without its own builder (the current
-    builder is used). `sets` are appended after bakeplan's own `--set`s
-    (`run` adds cache refs and the user's overrides there).
+    builder is used). `variables` (`--var`) and the user's `overrides`
+    (`--set`) come before bakeplan's platform `--set`s, which must win
+    (later `--set`s override earlier ones). `sets` come last (`run` adds
+    cache refs there).
     """
     argv = [docker, "buildx", "bake"]
     if node.builder:
         argv += ["--builder", node.builder]
     for name in files:
         argv += ["-f", str(name)]
+    for item in variables:
+        argv += ["--var", item]
+    for item in overrides:
+        argv += ["--set", item]
     for target in unit.targets:
         if unit.platforms[target]:
             argv += ["--set", f"{target}.platform={','.join(unit.platforms[target])}"]
@@ -147,8 +156,13 @@ def build_plan(
     only: Sequence[Filter] = (),
     exclude: Sequence[Filter] = (),
     emulation_factor: float = DEFAULT_EMULATION_FACTOR,
+    overrides: Sequence[str] = (),
+    variables: Sequence[str] = (),
 ) -> Plan:
     """Plan every job of `result` (after --only/--exclude) on the usable `nodes`.
+
+    `overrides` and `variables` are the user's `--set` and `--var`: already
+    applied in `result`, and repeated in each invocation's argv.
 
     Raises CycleError for `target:` cycles and NoNodeError when no node can build a unit.
     """
@@ -171,6 +185,7 @@ def build_plan(
         makespan=schedule.makespan, lower_bound=schedule.lower_bound, critical_path=critical,
         files=tuple(str(f) for f in result.files),
         builder_names={n.name: n.builder for n in nodes},
+        overrides=tuple(overrides), variables=tuple(variables),
     )
 
 

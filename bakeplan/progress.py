@@ -29,18 +29,14 @@ _ASSIGN_FLAGS = ("--var", "--set")
 def redact(argv: Sequence[str]) -> list[str]:
     """argv with the values of secret-looking `--var NAME=V` / `--set T.args.NAME=V` masked."""
     out: list[str] = []
-    flag = ""
+    after_flag = False
     for arg in argv:
-        name, sep, value = arg.partition("=")
         inline = next((f for f in _ASSIGN_FLAGS if arg.startswith(f + "=")), "")
         if inline:
             out.append(inline + "=" + _mask(arg[len(inline) + 1:]))
-        elif flag:
-            out.append(_mask(arg))
         else:
-            out.append(arg)
-        flag = arg if arg in _ASSIGN_FLAGS else ""
-        del name, sep, value
+            out.append(_mask(arg) if after_flag else arg)
+        after_flag = arg in _ASSIGN_FLAGS
     return out
 
 
@@ -120,6 +116,33 @@ class PlainReporter:
 
     def close(self) -> None:
         """Nothing to tear down."""
+
+
+class QuietReporter:
+    """`--progress quiet`: nothing until the summary."""
+
+    def started(self, unit: Unit, state: UnitState) -> None:
+        """Ignore."""
+
+    def finished(self, unit: Unit, state: UnitState) -> None:
+        """Ignore."""
+
+    def tick(self, state: RunState) -> None:
+        """Ignore."""
+
+    def close(self) -> None:
+        """Nothing to tear down."""
+
+
+def make_reporter(
+    mode: str, units: Sequence[Unit], nodes: Sequence[str], *, live: bool, stream: IO[str] | None = None
+) -> LiveReporter | PlainReporter | QuietReporter:
+    """The reporter for `--progress MODE` (live: whether a live view fits the terminal)."""
+    if mode == "quiet":
+        return QuietReporter()
+    if live:
+        return LiveReporter(units, nodes, stream=stream)
+    return PlainReporter(stream=stream or sys.stdout, total=len(units))
 
 
 # ---------------------------------------------------------------- live view

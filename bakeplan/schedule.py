@@ -240,7 +240,7 @@ def dispatch(problem: Problem, state: State) -> list[Placement]:
     """Start every ready task that can start at `state.now`, best first; return their placements."""
     started: list[Placement] = []
     held: dict[tuple[int, ...], list[tuple[float, int]]] = {}  # waiting for a native slot this round
-    native: dict[tuple[int, ...], list[float]] = {}  # per node set: when each native slot frees
+    native: dict[tuple[int, ...], list[float]] = {}  # per native node set: when each slot frees
     while True:
         key = _best_ready(state)
         if key is None:
@@ -248,7 +248,7 @@ def dispatch(problem: Problem, state: State) -> list[Placement]:
         entry = heapq.heappop(state.ready[key])
         if not state.ready[key]:
             del state.ready[key]
-        placement = _place(problem, state, entry[1], native, key)
+        placement = _place(problem, state, entry[1], native)
         if placement is None:
             held.setdefault(key, []).append(entry)
             continue
@@ -274,8 +274,7 @@ def _best_ready(state: State) -> tuple[int, ...] | None:
     return best
 
 
-def _place(problem: Problem, state: State, i: int, native: dict[tuple[int, ...], list[float]],
-           key: tuple[int, ...]) -> Placement | None:
+def _place(problem: Problem, state: State, i: int, native: dict[tuple[int, ...], list[float]]) -> Placement | None:
     """The best free node for task i at `state.now`, or None when it should wait for a native slot."""
     task = problem.tasks[i]
     best: tuple[float, int, float, float, int] | None = None
@@ -290,7 +289,7 @@ def _place(problem: Problem, state: State, i: int, native: dict[tuple[int, ...],
     if best is None:
         return None
     end, rank, _, _, n = best
-    if rank == EMULATED and _wait_for_native(problem, state, i, native, key, end):
+    if rank == EMULATED and _wait_for_native(problem, state, i, native, end):
         return None
     return Placement(task.id, problem.nodes[n].name, state.now, end, rank)
 
@@ -300,15 +299,16 @@ def _duration(problem: Problem, task: Task, rank: int) -> float:
 
 
 def _wait_for_native(problem: Problem, state: State, i: int, native: dict[tuple[int, ...], list[float]],
-                     key: tuple[int, ...], end: float) -> bool:
+                     end: float) -> bool:
     """Whether task i finishes before `end` by queueing for a native slot (behind tasks already queued)."""
-    if key not in native:
-        names = {problem.nodes[n].name: n for n, rank in problem.capable[i] if rank != EMULATED}
+    own = tuple(n for n, rank in problem.capable[i] if rank != EMULATED)
+    if own not in native:
+        names = {problem.nodes[n].name for n in own}
         frees = [p.end for p in state.running.values() if p.node in names]
-        frees += [state.now] * sum(state.free[n] for n in names.values())
+        frees += [state.now] * sum(state.free[n] for n in own)
         heapq.heapify(frees)
-        native[key] = frees
-    frees = native[key]
+        native[own] = frees
+    frees = native[own]
     if not frees:
         return False
     duration = problem.tasks[i].duration

@@ -10,8 +10,8 @@ cached.
 
 - plain bake: `docker buildx bake --builder both`: buildx sends every target
   to the first node that has the platform, so all 12 sleeps queue on `n1`.
-- bakeplan run: nodes `n1`, `n2` declared with `slots` = 1 and 2 (2 lets one
-  invocation's client-side work overlap the other's step on the same node).
+- bakeplan run: nodes `n1`, `n2` declared with `slots` = 1, 2, 3 (more than 1
+  lets one invocation's client-side work overlap another's step on the same node).
 
 Reported: wall time, ratio to plain bake (goal <= 0.6), and bakeplan's own
 overhead: its wall time minus the span of the builds (loading, planning,
@@ -77,7 +77,7 @@ def main() -> None:
             project = _project(work)
             _warm(cli, project)
             rows = [_plain(cli, project)]
-            for slots in (1, 2):
+            for slots in (1, 2, 3):
                 rows.append(_bakeplan(cli, project, slots))
         finally:
             for daemon in daemons:

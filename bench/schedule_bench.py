@@ -184,13 +184,17 @@ def planning_time(jobs: int = 10_000) -> tuple[float, float]:
     result = BakeResult({"default": tuple(targets)}, targets, (Path("docker-bake.hcl"),), ("default",))
     nodes = _nodes("several-per-arch")
     build_plan(BakeResult({}, {}, (), ()), nodes)  # imports and first-call costs are not planning
-    started = time.perf_counter()
-    build_plan(result, nodes)
-    total = time.perf_counter() - started
     tasks = random_dag(jobs, random.Random(1))
+    # Best of three: the machine is shared, and the minimum is the least disturbed run.
+    total = min(_timed(lambda: build_plan(result, nodes)) for _ in range(3))
+    alone = min(_timed(lambda: simulate(prepare(tasks, nodes))) for _ in range(3))
+    return total, alone
+
+
+def _timed(work: Callable[[], object]) -> float:
     started = time.perf_counter()
-    simulate(prepare(tasks, nodes))
-    return total, time.perf_counter() - started
+    work()
+    return time.perf_counter() - started
 
 
 def _table(title: str, rows: Sequence[tuple[str, int, str, float, float, float]]) -> None:
@@ -213,7 +217,7 @@ def main() -> None:
     _table("\nwith an emulating node (outside the goal; the bound is looser here)",
            quality(sizes=(50, 200, 1000), seeds=1, node_sets=("with-emulation",)))
     total, alone = planning_time()
-    print(f"planning 10,000 jobs: build_plan {total:.3f} s (goal <= 1 s), scheduler alone {alone:.3f} s")
+    print(f"planning 10,000 jobs (best of 3): build_plan {total:.3f} s (goal <= 1 s), scheduler alone {alone:.3f} s")
 
 
 if __name__ == "__main__":

@@ -30,7 +30,10 @@ def attrs(definition: Definition, name: str) -> dict[str, Any]:
 
 
 def args(definition: Definition, name: str = "t") -> dict[str, Any]:
-    return attrs(definition, name)["args"]  # type: ignore[no-any-return]
+    """A block's `args` as buildx decodes them (map of string)."""
+    (block,) = [b for b in definition.blocks if b.name == name]
+    value = cty.convert(block.attributes["args"].value, cty.MapType(cty.STRING))
+    return cty.to_python(value)  # type: ignore[no-any-return]
 
 
 def fails(*sources: str, env: dict[str, str] | None = None) -> BakeFileError:

@@ -21,7 +21,7 @@ TARGETS: dict[str, dict[str, Any]] = {
     "base": {"context": "base", "platforms": ["linux/amd64", "linux/arm64"]},
     "app": {"context": "app", "dockerfile": "../docker/app.Dockerfile", "platforms": ["linux/amd64", "linux/arm64"],
             "contexts": {"base": "target:base", "assets": "./assets"}},
-    "tool": {"context": "tool"},
+    "tool": {"context": "tool", "secret": [{"id": "npmrc", "src": "secrets/npmrc"}]},
     "remote": {"context": "https://github.com/acme/thing.git#main"},
 }
 FILES = ["docker-bake.hcl", "base/Dockerfile", "app/main.go", "docker/app.Dockerfile", "assets/logo.svg",
@@ -68,16 +68,29 @@ def test_a_change_in_a_parent_keeps_it_and_its_dependents(repo: Path) -> None:
     commit(repo, "base/Dockerfile")
     kept, omitted = plan_since(repo, "HEAD~1")
     assert kept == ["base-linux-amd64", "base-linux-arm64", "remote-native", "app-linux-amd64", "app-linux-arm64"]
-    assert omitted == {"tool-native": "no change since HEAD~1 in tool, tool/Dockerfile, nor in what it depends on"}
+    assert omitted == {
+        "tool-native": "no change since HEAD~1 in tool, tool/Dockerfile, secrets/npmrc, nor in what it depends on"
+    }
 
 
-@pytest.mark.parametrize("changed", ["docker/app.Dockerfile", "assets/new.png", "app/main.go"])
+@pytest.mark.parametrize(
+    "changed", ["docker/app.Dockerfile", "docker/app.Dockerfile.dockerignore", "assets/new.png", "app/main.go"]
+)
 def test_a_dockerfile_outside_the_context_and_named_contexts_count(repo: Path, changed: str) -> None:
     commit(repo, changed)
     kept, omitted = plan_since(repo, "HEAD~1")
     assert kept == ["remote-native", "app-linux-amd64", "app-linux-arm64"]
     assert set(omitted) == {"base-linux-amd64", "base-linux-arm64", "tool-native"}
     assert omitted["base-linux-amd64"].startswith("no change since HEAD~1 in base, base/Dockerfile")
+
+
+def test_a_secret_file_counts_and_is_named(repo: Path) -> None:
+    commit(repo, "README.md")
+    _, omitted = plan_since(repo, "HEAD~1")
+    assert omitted["tool-native"] == "no change since HEAD~1 in tool, tool/Dockerfile, secrets/npmrc, nor in what it depends on"
+    commit(repo, "secrets/npmrc")
+    kept, _ = plan_since(repo, "HEAD~1")
+    assert kept == ["tool-native", "remote-native"]
 
 
 def test_a_change_elsewhere_keeps_only_what_git_cannot_judge(repo: Path) -> None:

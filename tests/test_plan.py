@@ -118,3 +118,11 @@ def test_jobs_of_a_plan_match_make_jobs() -> None:
     plan = build_plan(bake, [node("both", AMD, ARM, slots=2)])
     assert [j.id for j in plan.jobs] == [j.id for j in make_jobs(bake)]
     assert {plan.timings[j.id].node for j in plan.jobs} == {"both"}
+
+
+def test_the_users_vars_and_sets_come_before_the_platform_set_which_must_win() -> None:
+    plan = build_plan(result(target("app", [AMD])), NODES, overrides=["*.platform=linux/s390x", "app.tags=x"],
+                      variables=["TAG=1"])
+    assert plan.argv("app@linux/amd64")[5:] == (
+        "-f", "docker-bake.hcl", "--var", "TAG=1", "--set", "*.platform=linux/s390x", "--set", "app.tags=x",
+        "--set", "app.platform=linux/amd64", "app")

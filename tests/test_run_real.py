@@ -258,8 +258,9 @@ target "slow" {
 """
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_ctrl_c_stops_every_child_records_state_and_exits_130(
-    project: Path, buildkit_nodes: Cluster, node_builders: dict[str, str]
+    project: Path, buildkit_nodes: Cluster, node_builders: dict[str, str], sig: signal.Signals
 ) -> None:
     write_bake(project, SLOW % time.time_ns())
     argv = [sys.executable, "-m", "bakeplan", "run", "--progress", "plain", "--loader", "buildx",
@@ -269,7 +270,7 @@ def test_ctrl_c_stops_every_child_records_state_and_exits_130(
     try:
         children = _wait_for_children(proc.pid, count=2)
         time.sleep(2)  # let buildx reach the RUN step
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:

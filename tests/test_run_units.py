@@ -163,3 +163,27 @@ def test_missing_docker_cli_is_one_clear_error(tmp_path: Path) -> None:
                           capture_output=True, text=True, check=False)
     assert done.returncode == 1
     assert done.stderr.splitlines()[0] == "error: the docker CLI (docker) was not found"
+
+
+def test_live_view_renders_nodes_running_units_and_eta(tmp_path: Path) -> None:
+    import io
+    import time
+
+    from bakeplan.progress import LiveReporter
+
+    units = [ex.Unit(id="a", command=(), args=(), estimate=30), ex.Unit(id="b", command=(), args=(), estimate=10)]
+    stream = io.StringIO()
+    reporter = LiveReporter(units, ["amd", "arm"], stream=stream)
+    state = ex.RunState(units={
+        "a": ex.UnitState(status=ex.RUNNING, node="amd", started=time.time() - 5, log=str(tmp_path / "a.log")),
+        "b": ex.UnitState(),
+    })
+    reporter.tick(state)
+    reporter.console.print(reporter._render())
+    reporter.finished(units[0], ex.UnitState(status=ex.FAILED, node="amd", started=1.0, finished=2.0,
+                                             log=str(tmp_path / "a.log")))
+    reporter.close()
+    text = stream.getvalue()
+    assert "amd" in text and "idle" in text and "~25s" in text
+    assert "0/2 done" in text
+    assert "failed" in text and "a.log" in text

@@ -359,6 +359,13 @@ def test_unbalanced_template_directives() -> None:
     assert "Unexpected endfor directive" in str(error_of('x = "%{ if a }b%{ endfor }"\n'))
 
 
+def test_unclosed_directive_is_reported_at_the_end_of_the_template() -> None:
+    err = error_of('target "a" {\n  args = {\n    M = <<EOT\n %{~ if true ~}\n y\n  EOT\n  }\n}\n')
+    assert err.location == loc(6, 3)
+    assert "The if directive at t.hcl:4,2 is missing its corresponding endif directive" in str(err)
+    assert error_of('x = "a%{ for v in b }"\n').location == loc(1, 22)
+
+
 def test_ambiguous_object_key() -> None:
     err = error_of("x = { a.b = 1 }\n")
     assert "Ambiguous attribute key" in str(err) and err.location == loc(1, 7)
@@ -406,3 +413,115 @@ def test_json_errors() -> None:
     assert json_error_of('{"a": 1,}').location == Location("b.json", 1, 9)
     assert "Duplicate attribute" in str(json_error_of('{"a": 1, "a": 2}'))
     assert "must be an object" in str(json_error_of("[1]"))
+
+
+# --- parse cache ----------------------------------------------------------
+
+
+def test_cache_returns_an_equal_tree_and_survives_corrupt_entries(tmp_path: Path) -> None:
+    bake = tmp_path / "docker-bake.hcl"
+    bake.write_text('target "a" {\n  tags = ["x:${TAG}"]\n  args = { A = <<EOT\n${B}\nEOT\n  }\n}\n')
+    cache = tmp_path / "cache"
+    fresh = s.parse_file(bake)
+    assert s.parse_file(bake, cache_dir=cache) == fresh
+    (entry,) = cache.iterdir()
+    assert s.parse_file(bake, cache_dir=cache) == fresh
+    entry.write_bytes(entry.read_bytes()[:40])
+    assert s.parse_file(bake, cache_dir=cache) == fresh
+    entry.write_bytes(b"\x80\x05garbage")
+    assert s.parse_file(bake, cache_dir=cache) == fresh
+    assert [p.name for p in cache.iterdir()] == [entry.name]
+
+
+def test_cache_is_keyed_by_content_and_reported_name(tmp_path: Path) -> None:
+    bake = tmp_path / "docker-bake.hcl"
+    cache = tmp_path / "cache"
+    bake.write_text("x = 1\n")
+    assert s.parse_file(bake, cache_dir=cache).attributes[0].expr == s.Literal("number", "1", loc(1, 5, "docker-bake.hcl"))
+    other = s.parse_file(bake, "sub/docker-bake.hcl", cache_dir=cache)
+    assert other.attributes[0].loc.file == "sub/docker-bake.hcl"
+    bake.write_text("x = 2\n")
+    assert s.parse_file(bake, cache_dir=cache).attributes[0].expr == s.Literal("number", "2", loc(1, 5, "docker-bake.hcl"))
+    assert len(list(cache.iterdir())) == 3
+
+
+def test_cache_refuses_entries_naming_other_classes(tmp_path: Path) -> None:
+    import pickle
+
+    bake = tmp_path / "b.hcl"
+    bake.write_text("x = 1\n")
+    cache = tmp_path / "cache"
+    s.parse_file(bake, cache_dir=cache)
+    (entry,) = cache.iterdir()
+    entry.write_bytes(pickle.dumps({"not": "a tree"}) + pickle.dumps(Path("/")))
+    assert s.parse_file(bake, cache_dir=cache).attributes[0].name == "x"
+
+
+def test_json_files_go_through_the_json_reader(tmp_path: Path) -> None:
+    bake = tmp_path / "docker-bake.json"
+    bake.write_bytes(b'\xef\xbb\xbf{"target": {"a": {"context": "."}}}')
+    body = s.parse_file(bake, cache_dir=tmp_path / "cache")
+    assert body.blocks[0].labels == ("a",)
+
+
+# --- golden: literal templates against real buildx ---------------------------
+
+GOLDEN_TEMPLATES = {
+    "A": "<<-EOT\n\t  a\n\t b\n\tEOT",
+    "C": '"a ${~ "b" ~} c"',
+    "D": '"%{ if true ~}  yes  %{~ else }no%{ endif ~}  !"',
+    "E": "<<-EOT\n    %{~ if true ~}\n    in\n    %{~ endif ~}\n    out\n  EOT",
+    "F": '"\\u00e9\\t\\"\\\\"',
+    "G": '<<-EOT\n  ${"q"}\n    r\n  EOT',
+    "H": '"$$x %%y $ %"',
+    "I": '<<EOT\n${"a"}${~ "  b" ~}  \n  c\nEOT',
+    "J": '"e\u0301"',
+    "K": "<<-EOT\n\n    x\n\n  y\nEOT",
+    "L": '"${"a"}${"b"}"',
+    "M": '<<EOT\n%{ if false }x%{ endif }\n %{~ if true ~} \n\n y%{ endif }\nEOT',
+}
+
+
+def render(expr: s.Expr) -> str:
+    """Render a template whose interpolations and conditions are literals."""
+    if isinstance(expr, s.Literal):
+        return str(expr.value)
+    if isinstance(expr, s.TemplateWrap):
+        return render(expr.expr)
+    assert isinstance(expr, s.Template)
+    return render_parts(expr.parts)
+
+
+def render_parts(parts: tuple[s.TemplatePart, ...]) -> str:
+    out: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(part)
+        elif isinstance(part, s.Interpolation):
+            out.append(render(part.expr))
+        elif isinstance(part, s.TemplateIf):
+            assert isinstance(part.cond, s.Literal)
+            out.append(render_parts(part.then if part.cond.value else part.else_))
+    return "".join(out)
+
+
+@pytest.mark.buildx
+def test_literal_templates_match_buildx(buildx: object, tmp_path: Path) -> None:
+    import json
+    import subprocess
+
+    src = 'target "a" {\n  args = {\n' + "".join(f"    {k} = {v}\n" for k, v in GOLDEN_TEMPLATES.items()) + "  }\n}\n"
+    (tmp_path / "docker-bake.hcl").write_text(src)
+    run = subprocess.run(
+        buildx.argv("bake", "--print", "a"),  # type: ignore[attr-defined]
+        cwd=tmp_path,
+        env=buildx.env,  # type: ignore[attr-defined]
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    expected = json.loads(run.stdout)["target"]["a"]["args"]
+    args = s.parse(src, "docker-bake.hcl").blocks[0].body.attributes[0].expr
+    assert isinstance(args, s.Object)
+    got = {str(item.key.value): render(item.value) for item in args.items if isinstance(item.key, s.Literal)}
+    assert got == expected

@@ -5,12 +5,19 @@ Expected strings marked "buildx" were printed by real buildx v0.36.1.
 
 from __future__ import annotations
 
+import json
 import math
+import random
+import subprocess
+from collections.abc import Callable
 from fractions import Fraction
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bakeplan.hcl import values as V
+from bakeplan.hcl.functions import binary_op, call
 from bakeplan.hcl.values import (
     BOOL,
     DYNAMIC,
@@ -205,3 +212,76 @@ def test_friendly_names() -> None:
     assert V.friendly_name(ListType(MapType(STRING))) == "list of map of string"
     assert V.friendly_name(DYNAMIC) == "dynamic"
     assert V.friendly_name(DYNAMIC, constraint=True) == "any type"
+
+
+def _random_literal(rng: random.Random) -> str:
+    kind = rng.randrange(6)
+    if kind == 0:
+        return str(rng.randrange(-1000, 1000))
+    if kind == 1:
+        return str(rng.randrange(-(10**30), 10**30))
+    if kind == 2:
+        return f"{rng.randrange(0, 1000)}.{rng.randrange(0, 10 ** rng.randrange(1, 6))}"
+    if kind == 3:
+        return f"{rng.randrange(1, 100)}e{rng.randrange(-20, 25)}"
+    if kind == 4:
+        return f"{rng.choice(['', '-'])}0.{rng.randrange(1, 10 ** rng.randrange(1, 4)):0{rng.randrange(1, 6)}d}"
+    return f"{rng.randrange(1, 50)}.{rng.randrange(0, 100)}e{rng.randrange(-5, 5)}"
+
+
+def _literal_value(text: str) -> Value:
+    if text.startswith("-"):
+        return V.Value(NUMBER, V.num_neg(_literal_value(text[1:]).v))
+    parsed = V.parse_number(text)
+    assert parsed is not None
+    return V.Value(NUMBER, parsed)
+
+
+def _random_number_cases(seed: int, count: int) -> list[tuple[str, Callable[[], str]]]:
+    """(HCL expression, bakeplan's string for it): arithmetic and printf verbs on random literals."""
+    rng = random.Random(seed)
+    cases: list[tuple[str, Callable[[], str]]] = []
+    while len(cases) < count:
+        a, b = _random_literal(rng), _random_literal(rng)
+        if rng.randrange(2):
+            op = rng.choice("+-*/%")
+            if op in "/%" and _literal_value(b).v == 0:
+                continue
+            cases.append((f"({a}) {op} ({b})", _arith_case(op, a, b)))
+            continue
+        flags = rng.choice(["", "-", "+", "0", " "])
+        width = rng.choice(["", str(rng.randrange(1, 15))])
+        prec = rng.choice(["", "." + str(rng.randrange(0, 12))])
+        fmt = f"%{flags}{width}{prec}{rng.choice('fegEGv')}"
+        cases.append((f'format("{fmt}", {a})', _format_case(fmt, a)))
+    return cases
+
+
+def _arith_case(op: str, a: str, b: str) -> Callable[[], str]:
+    def run() -> str:
+        result: str = V.convert(binary_op(op, _literal_value(a), _literal_value(b)), STRING).v
+        return result
+
+    return run
+
+
+def _format_case(fmt: str, a: str) -> Callable[[], str]:
+    def run() -> str:
+        result: str = call("format", [V.string_val(fmt), _literal_value(a)]).v
+        return result
+
+    return run
+
+
+@pytest.mark.buildx
+def test_random_numbers_match_real_buildx(buildx: Any, tmp_path: Path) -> None:
+    cases = _random_number_cases(seed=20261122, count=300)
+    body = "\n".join(f"    c{i} = {expr}" for i, (expr, _) in enumerate(cases))
+    (tmp_path / "docker-bake.hcl").write_text('target "t" {\n  args = {\n' + body + "\n  }\n}\n", encoding="utf-8")
+    proc = subprocess.run(
+        buildx.argv("bake", "--print", "t"), capture_output=True, text=True, env=buildx.env, cwd=tmp_path, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    printed = json.loads(proc.stdout)["target"]["t"]["args"]
+    mismatches = [(expr, printed[f"c{i}"], ours()) for i, (expr, ours) in enumerate(cases) if printed[f"c{i}"] != ours()]
+    assert mismatches == []

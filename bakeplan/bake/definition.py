@@ -558,17 +558,12 @@ class _Parser:
     def _check_function_deps(self, expr: ast.Expr, locals_: set[str]) -> None:
         """buildx loads a function's dependencies strictly: unknown names fail even if never called."""
         loc = expr_loc(expr)
-        for fname, call_loc in function_calls(expr):
+        for fname, _ in function_calls(expr):
             if fname in self.stdlib or fname in self.user_functions:
                 continue
             if fname not in self.functions:
                 raise error("Invalid expression", f'function "{fname}" does not exist: undefined', loc)
-            try:
-                self._resolve_function(fname, call_loc)
-            except BakeFileError as exc:
-                if exc.detail.startswith("Invalid expression; function cycle"):
-                    raise error("Invalid expression", exc.detail.split("; ", 1)[1], loc) from None
-                raise
+            self._resolve_function(fname, loc)  # a cycle is reported at this result expression
         for root in free_variables(expr, locals_):
             if root not in self.values and root not in self.attrs and root not in self.variables:
                 if root not in self.builtins:

@@ -10,63 +10,80 @@ Our groups' target lists keep bakeplan's deterministic order.
 
 from __future__ import annotations
 
+import json
+import re
+from json.encoder import encode_basestring  # type: ignore[attr-defined]  # C-accelerated
 from collections.abc import Mapping
 from typing import Any
 
 from bakeplan.bake.model import BakeResult, JSONValue
 
-_SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f"}
-_HTML_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+# Go's encoding/json escapes these even inside otherwise plain strings (HTML safety).
+_GO_ONLY_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _go_json(text: str) -> str:
+    """JSON text from Python's encoder (same escapes as Go for quotes, backslashes, controls) made Go's."""
+    for char, escaped in _GO_ONLY_ESCAPES:
+        if char in text:
+            text = text.replace(char, escaped)
+    if _SURROGATE.search(text):
+        text = _SURROGATE.sub("\\ufffd", text)  # Go replaces invalid UTF-8 (here: lone surrogates)
+    return text
 
 
 def go_string(text: str) -> str:
     """A JSON string literal as Go's encoding/json writes it (HTML-safe)."""
-    out = ['"']
-    for ch in text:
-        if ch in _SHORT_ESCAPES:
-            out.append(_SHORT_ESCAPES[ch])
-        elif ch in _HTML_ESCAPES:
-            out.append(_HTML_ESCAPES[ch])
-        elif ch < " ":
-            out.append(f"\\u{ord(ch):04x}")
-        elif "\ud800" <= ch <= "\udfff":
-            out.append("\\ufffd")  # Go replaces invalid UTF-8 (here: lone surrogates)
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+    return _go_json(encode_basestring(text))
 
 
-def _number(value: int | float) -> str:
-    if isinstance(value, int) or float(value).is_integer() and abs(value) < 1e21:
-        return str(int(value))
-    return repr(float(value))
-
-
-def marshal_indent(value: JSONValue, indent: str = "") -> str:
+def marshal_indent(value: JSONValue) -> str:
     """Go's json.MarshalIndent(value, "", "  ") for JSON-like Python values (dicts keep their order)."""
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, str):
-        return go_string(value)
-    if isinstance(value, (int, float)):
-        return _number(value)
-    inner = indent + "  "
-    if isinstance(value, Mapping):
+    out: list[str] = []
+    _emit(value, "\n", out)
+    return _go_json("".join(out))
+
+
+def _emit(value: JSONValue, newline: str, out: list[str]) -> None:
+    """Append the indented JSON of `value`; `newline` is "\n" plus the current indentation."""
+    kind = type(value)
+    if kind is str:
+        out.append(encode_basestring(value))
+    elif kind is dict:
         if not value:
-            return "{}"
-        items = [f"{inner}{go_string(str(k))}: {marshal_indent(v, inner)}" for k, v in value.items()]
-        return "{\n" + ",\n".join(items) + "\n" + indent + "}"
-    if isinstance(value, (list, tuple)):
+            out.append("{}")
+            return
+        inner = newline + "  "
+        sep = "{" + inner
+        for key, item in value.items():
+            out.append(sep)
+            out.append(encode_basestring(str(key)))
+            out.append(": ")
+            if type(item) is str:  # the common leaf, without a call
+                out.append(encode_basestring(item))
+            else:
+                _emit(item, inner, out)
+            sep = "," + inner
+        out.append(newline + "}")
+    elif kind is list or kind is tuple:
         if not value:
-            return "[]"
-        items = [inner + marshal_indent(v, inner) for v in value]
-        return "[\n" + ",\n".join(items) + "\n" + indent + "]"
-    raise TypeError(f"cannot marshal {type(value).__name__}")
+            out.append("[]")
+            return
+        inner = newline + "  "
+        sep = "[" + inner
+        for item in value:
+            out.append(sep)
+            if type(item) is str:
+                out.append(encode_basestring(item))
+            else:
+                _emit(item, inner, out)
+            sep = "," + inner
+        out.append(newline + "]")
+    elif isinstance(value, (dict, list, tuple, str)):  # subclasses: normalise and retry
+        _emit(dict(value) if isinstance(value, dict) else str(value) if isinstance(value, str) else list(value), newline, out)
+    else:
+        out.append(json.dumps(value))  # null, true, false, numbers
 
 
 def print_document(result: BakeResult) -> dict[str, Any]:

@@ -99,6 +99,8 @@ class Config:
 
 def build_config(blocks: Iterable[RawBlock]) -> Config:
     """Decode blocks; merge duplicate targets; add each matrix block's implicit group."""
+    from bakeplan.hcl import values
+
     targets: dict[str, ConfigTarget] = {}
     groups: list[ConfigGroup] = []
     renamed: dict[str, list[str]] = {}
@@ -112,7 +114,7 @@ def build_config(blocks: Iterable[RawBlock]) -> Config:
         renamed[label].append(block.name)
         existing = targets.get(block.name)
         if existing is None:
-            matrix = {key: _python(value) for key, value in block.matrix.items()}
+            matrix = {k: values.to_python(v) if isinstance(v, values.Value) else v for k, v in block.matrix.items()}
             targets[block.name] = ConfigTarget(block.name, fields, label, matrix, block.location)
         else:
             merge(existing.fields, fields)
@@ -121,13 +123,6 @@ def build_config(blocks: Iterable[RawBlock]) -> Config:
         if names != [label]:
             groups.append(ConfigGroup(label, names))
     return Config(groups, targets)
-
-
-def _python(value: Any) -> Any:
-    """A matrix value as JSON-like Python (the value model's own conversion)."""
-    from bakeplan.hcl import values
-
-    return values.to_python(value) if isinstance(value, values.Value) else value
 
 
 def _dedup(items: Iterable[str]) -> list[str]:

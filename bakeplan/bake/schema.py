@@ -237,18 +237,21 @@ def lower(value: Any) -> Any:
     """A value-model `Value` as JSON-like Python (numbers as `Number`); other input as is."""
     from bakeplan.hcl import values as hv
 
-    if not isinstance(value, hv.Value):
-        return value
-    if value.v is None:
-        return None
+    return _lower(value, hv) if isinstance(value, hv.Value) else value
+
+
+def _lower(value: Any, hv: Any) -> Any:
+    payload = value.v
     kind = value.type
-    if kind == hv.NUMBER:
-        return Number(hv.format_number(value.v))
-    if isinstance(kind, (hv.ListType, hv.SetType, hv.TupleType)):
-        return [lower(item) for item in value.v]
-    if isinstance(kind, (hv.MapType, hv.ObjectType)):
-        return {key: lower(item) for key, item in value.v.items()}
-    return value.v
+    if payload is None or kind is hv.STRING or kind is hv.BOOL:
+        return payload
+    if kind is hv.NUMBER:
+        return Number(hv.format_number(payload))
+    if isinstance(payload, tuple):
+        return [_lower(item, hv) for item in payload]
+    if isinstance(payload, dict):
+        return {key: _lower(item, hv) for key, item in payload.items()}
+    return payload
 
 
 def format_number(value: int | float | Decimal | Fraction | Number) -> str:
@@ -691,8 +694,11 @@ _DECODERS: dict[str, Any] = {
 
 
 def decode_value(kind: str, value: Any) -> Any:
-    """Decode one evaluated value into the Go-like form of a field kind (None is nil)."""
-    value = lower(value)
+    """Decode one evaluated value (a value-model `Value` or JSON-like data) into a field kind's form."""
+    return _decode_lowered(kind, lower(value))
+
+
+def _decode_lowered(kind: str, value: Any) -> Any:
     if kind == STRING:
         return to_string(value)
     if kind == TEXT:
@@ -723,6 +729,8 @@ class RawAttribute:
 
 def decode_block(kind: str, attributes: Mapping[str, RawAttribute]) -> TargetFields:
     """Decode a target's or group's attributes; values that do not fit are errors."""
+    from bakeplan.hcl import values as hv
+
     kinds = TARGET_KINDS if kind == "target" else GROUP_KINDS
     out: TargetFields = {}
     for name, attribute in attributes.items():
@@ -732,7 +740,8 @@ def decode_block(kind: str, attributes: Mapping[str, RawAttribute]) -> TargetFie
         if field_kind is None:
             continue  # buildx ignores (and never evaluates) attributes outside its struct
         try:
-            value = decode_value(field_kind, attribute.value)
+            raw = attribute.value
+            value = _decode_lowered(field_kind, _lower(raw, hv) if isinstance(raw, hv.Value) else raw)
         except DecodeError as error:
             raise BakeFileError(f"Unsuitable value type; Unsuitable value: {error}", attribute.location) from None
         if value is not None:

@@ -61,7 +61,8 @@ def make_plan(names: list[str] | None, file: list[str] | None, set_: list[str] |
     candidates = find_nodes(node, nodes_file, builder)
     past = history_mod.load(Path(history) if history else history_mod.default_path())
     return build_plan(result, candidates, history=past,
-                      only=[Filter.parse(f) for f in only or ()], exclude=[Filter.parse(f) for f in exclude or ()])
+                      only=[Filter.parse(f) for f in only or ()], exclude=[Filter.parse(f) for f in exclude or ()],
+                      overrides=request.sets, variables=request.vars)
 
 
 def render(plan: Plan, fmt: Format) -> str:

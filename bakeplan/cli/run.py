@@ -49,7 +49,7 @@ def run_command(
     allow: Annotated[Many, typer.Option("--allow", help="Pass --allow to bake (repeatable).", show_default=False)] = None,
     push: Annotated[bool, typer.Option("--push", help="Push images; split multi-platform images are merged.")] = False,
     load: Annotated[bool, typer.Option("--load", help="Pass --load to bake.")] = False,
-    progress: Annotated[str, typer.Option("--progress", help="auto, tty, plain or quiet.")] = "auto",
+    progress: Annotated[str, typer.Option("--progress", help="auto, tty, plain, quiet or rawjson (builds' logs in rawjson).")] = "auto",
     builder: Annotated[Optional[str], typer.Option("--builder", help="Use this buildx builder's nodes.")] = None,
     node: Annotated[Many, typer.Option("--node", help="Declare a node: name=N,builder=B,platforms=P1+P2,slots=S.")] = None,
     nodes_file: Annotated[Optional[str], typer.Option("--nodes-file", help="Node config (default bakeplan.toml).")] = None,
@@ -84,7 +84,8 @@ def run_command(
     plan = build_plan(result, nodes, history=past, only=only_f, exclude=exclude_f)
     base, directory = run_directory(Path(run_dir).resolve(), resume=resume, create=not dry_run)
     options = execute.BakeOptions(sets=tuple(sets or ()), vars=tuple(vars_ or ()), allow=tuple(allow or ()), push=push,
-                                  load=load, cache=_cache(cache, cache_scope, cache_fallback, cache_replace))
+                                  load=load, cache=_cache(cache, cache_scope, cache_fallback, cache_replace),
+                                  progress="rawjson" if progress == "rawjson" else "plain")
     units = execute.units_from_plan(plan, result.targets, options, directory)
     builders = {n.name: n.builder for n in plan.nodes if n.excluded is None}
     if dry_run:
@@ -125,9 +126,7 @@ def _run(units: Sequence[Unit], plan: Plan, builders: Mapping[str, str | None], 
     previous = execute.read_state(directory / "state.json") if resume and (directory / "state.json").exists() else None
     (base / "latest").write_text(directory.name + "\n")
     live = prog.wants_live(progress, sys.stdout)
-    reporter: prog.LiveReporter | prog.PlainReporter = (
-        prog.LiveReporter(units, [n.name for n in plan.nodes if n.excluded is None])
-        if live else prog.PlainReporter(total=len(units)))
+    reporter = prog.make_reporter(progress, units, [n.name for n in plan.nodes if n.excluded is None], live=live)
     print(f"bakeplan: run directory {directory}", file=sys.stderr)
     recorder = HistoryRecorder(plan, past)
     options = execute.RunOptions(run_dir=directory, cwd=Path.cwd(), retries=retries, fail_fast=fail_fast)

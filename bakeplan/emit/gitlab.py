@@ -12,7 +12,7 @@ an artifact; a `merge-<target>` job creates the manifest from them.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bakeplan.emit import yamlout
@@ -40,7 +40,8 @@ def render(
         document.update((c.id, _matrix_job(plan, c, chunks, login)) for c in chunks)
     else:
         document.update((leg.id, _leg_job(plan, leg, login)) for c in chunks for leg in c.legs)
-    document.update((f"merge-{m.target}", _merge_job(plan, m, mode, login, merge_runner)) for m in plan.merges)
+    owner = {leg.id: (c.id if mode == "matrix" else leg.id) for c in chunks for leg in c.legs}
+    document.update((f"merge-{m.target}", _merge_job(m, owner, login, merge_runner)) for m in plan.merges)
     if not chunks:
         document["stages"] = ["build-0"]
         document["nothing-to-build"] = {"stage": "build-0", "script": ["echo 'nothing to build'"]}
@@ -114,11 +115,9 @@ def _matrix_script(plan: CIPlan) -> str:
     )
 
 
-def _merge_job(plan: CIPlan, merge: Merge, mode: str, login: str | None, runner: str) -> dict[str, Any]:
-    if mode == "matrix":
-        needs = [c.id for c in plan.chunks if c.legs and any(leg.id in merge.legs for leg in c.legs)]
-    else:
-        needs = list(merge.legs)
+def _merge_job(merge: Merge, owner: Mapping[str, str], login: str | None, runner: str) -> dict[str, Any]:
+    """Needs the jobs (or matrix jobs) that built the merge's legs: their artifacts hold the digests."""
+    needs = list(dict.fromkeys(owner[leg] for leg in merge.legs))
     job: dict[str, Any] = {"stage": "merge", "needs": needs}
     if runner:
         job["tags"] = [runner]

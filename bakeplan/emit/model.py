@@ -20,7 +20,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+import networkx as nx
+
 from bakeplan.bake.model import JSONValue
+from bakeplan.errors import CycleError
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +33,7 @@ class Inputs:
     context: str | None  # None: remote or stdin context, not a local directory
     dockerfile: str | None  # None: dockerfile-inline or a remote context
     local_contexts: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()  # other files the build reads: Dockerfile.dockerignore, secret sources
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,25 +132,22 @@ class CIPlan:
 
 def layers(jobs: Sequence[Job]) -> dict[str, int]:
     """Each job's layer: 0 without dependencies, else 1 + its deepest dependency's layer."""
-    by_id = {job.id: job for job in jobs}
-    depth: dict[str, int] = {}
-    for job in jobs:
-        _depth(job.id, by_id, depth, ())
-    return depth
+    graph = dependency_graph(jobs)
+    try:
+        generations = list(nx.topological_generations(graph))
+    except nx.NetworkXUnfeasible:
+        cycle = [edge[0] for edge in nx.find_cycle(graph)]
+        by_id = {job.id: job for job in jobs}
+        raise CycleError("target:", [by_id[j].target for j in (*cycle, cycle[0])]) from None
+    return {job_id: depth for depth, members in enumerate(generations) for job_id in members}
 
 
-def _depth(job_id: str, by_id: Mapping[str, Job], depth: dict[str, int], path: tuple[str, ...]) -> int:
-    if job_id in depth:
-        return depth[job_id]
-    if job_id in path:
-        from bakeplan.errors import CycleError
-
-        loop = [*path[path.index(job_id) :], job_id]
-        raise CycleError("target:", [by_id[j].target for j in loop])
-    needs = [n for n in by_id[job_id].needs if n in by_id]
-    value = 1 + max((_depth(n, by_id, depth, (*path, job_id)) for n in needs), default=-1)
-    depth[job_id] = value
-    return value
+def dependency_graph(jobs: Sequence[Job]) -> nx.DiGraph:
+    """Job ids, edges from a dependency to the job that waits for it."""
+    graph = nx.DiGraph()
+    graph.add_nodes_from(job.id for job in jobs)
+    graph.add_edges_from((need, job.id) for job in jobs for need in job.needs if need in graph)
+    return graph
 
 
 def chunk(legs: Sequence[Leg], limit: int) -> tuple[Chunk, ...]:

@@ -10,12 +10,15 @@ working tree against REV, so uncommitted edits count) plus untracked files.
 
 from __future__ import annotations
 
+import posixpath
 import subprocess
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bakeplan.emit.model import Job, Omitted
+import networkx as nx
+
+from bakeplan.emit.model import Job, Omitted, dependency_graph
 from bakeplan.errors import BakeplanError, ToolError
 
 Runner = Callable[..., "subprocess.CompletedProcess[bytes]"]
@@ -69,8 +72,19 @@ def select_changed(
 
 def input_paths(job: Job) -> tuple[str, ...]:
     """The job's local inputs as written (context, Dockerfile, named local contexts)."""
-    found = [job.inputs.context, job.inputs.dockerfile, *job.inputs.local_contexts]
+    found = [job.inputs.context, job.inputs.dockerfile, *job.inputs.local_contexts, *job.inputs.files]
     return tuple(dict.fromkeys(p for p in found if p))
+
+
+def _shown(job: Job) -> list[str]:
+    """The inputs worth naming: the extra files only when they lie outside the directories."""
+    dirs = [posixpath.normpath(p) for p in (job.inputs.context, *job.inputs.local_contexts) if p]
+    extra = [f for f in job.inputs.files if not any(_under(posixpath.normpath(f), d) for d in dirs)]
+    return [p for p in (job.inputs.context, job.inputs.dockerfile, *job.inputs.local_contexts, *extra) if p]
+
+
+def _under(path: str, directory: str) -> bool:
+    return directory == "." and not path.startswith(("../", "/")) or path == directory or path.startswith(directory + "/")
 
 
 def _changed(job: Job, paths: Sequence[Path], cwd: Path) -> bool:
@@ -82,15 +96,8 @@ def _changed(job: Job, paths: Sequence[Path], cwd: Path) -> bool:
 
 def _with_dependents(jobs: Sequence[Job], kept: set[str]) -> set[str]:
     """`kept` plus every job that (transitively) waits for one of them."""
-    result = set(kept)
-    grew = True
-    while grew:
-        grew = False
-        for job in jobs:
-            if job.id not in result and any(n in result for n in job.needs):
-                result.add(job.id)
-                grew = True
-    return result
+    graph = dependency_graph(jobs)
+    return set(kept).union(*(nx.descendants(graph, job_id) for job_id in kept))
 
 
 def _whole_targets(jobs: Sequence[Job], kept: set[str]) -> set[str]:
@@ -100,5 +107,5 @@ def _whole_targets(jobs: Sequence[Job], kept: set[str]) -> set[str]:
 
 
 def _reason(job: Job, rev: str) -> str:
-    inputs = ", ".join(input_paths(job)) or "(no local inputs)"
+    inputs = ", ".join(_shown(job)) or "(no local inputs)"
     return f"no change since {rev} in {inputs}, nor in what it depends on"

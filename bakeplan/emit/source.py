@@ -15,6 +15,7 @@ rebuild is a cache hit.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Mapping, Sequence
 
@@ -84,7 +85,19 @@ def inputs_of(target: Target) -> Inputs:
         name = str(fields.get("dockerfile") or "Dockerfile")
         dockerfile = name if name.startswith("/") or name == "-" else _join(context, name)
     named = tuple(_local_context(str(v)) for v in target.contexts.values())
-    return Inputs(context if local else None, dockerfile, tuple(p for p in named if p is not None))
+    files = ([f"{dockerfile}.dockerignore"] if dockerfile else []) + _secret_files(fields.get("secret") or ())
+    return Inputs(context if local else None, dockerfile, tuple(p for p in named if p is not None), tuple(files))
+
+
+def _secret_files(secrets: Sequence[JSONValue]) -> list[str]:
+    """Secret source files (buildx's object form or `id=...,src=...` strings)."""
+    found = []
+    for secret in secrets:
+        attrs = _output_attrs(secret)
+        src = attrs.get("src") or attrs.get("source")
+        if src and attrs.get("type", "file") == "file":
+            found.append(src)
+    return found
 
 
 def _local_context(value: str) -> str | None:
@@ -100,7 +113,7 @@ def _is_remote(value: str) -> bool:
 
 
 def _join(context: str, name: str) -> str:
-    return name if context in (".", "./", "") else f"{context.rstrip('/')}/{name}"
+    return posixpath.normpath(name if context in (".", "./", "") else f"{context.rstrip('/')}/{name}")
 
 
 def _pushes(output: JSONValue) -> bool:

@@ -398,7 +398,8 @@ def _minmax(pick_less: bool) -> Impl:
 def _int(a: list[Value]) -> Value:
     x = a[0].v
     if isinstance(x, float) and math.isinf(x):
-        raise CallError("can't truncate infinity to an integer")
+        # cty's IntFunc dereferences the nil big.Int that Float.Int returns for infinities
+        raise CallError("panic in function implementation: runtime error: invalid memory address or nil pointer dereference")
     return a[0] if V.is_integer(x) else Value(NUMBER, int(x))
 
 
@@ -430,7 +431,7 @@ def _go_float_max(neg: bool = True) -> str:
 
 def _float_result(f: float) -> Value:
     if math.isnan(f):
-        raise CallError("the result is not a number (NaN)")
+        raise CallError("panic in function implementation: Float.SetFloat64(NaN)")
     return Value(NUMBER, f)
 
 
@@ -690,7 +691,7 @@ def _chomp(a: list[Value]) -> Value:
 def _indent(a: list[Value]) -> Value:
     spaces = _int_arg(a[0])
     if spaces < 0:
-        raise CallError("strings: negative Repeat count")
+        raise CallError("panic in function implementation: strings: negative Repeat count")
     return s(a[1].v.replace("\n", "\n" + " " * spaces))
 
 

@@ -36,6 +36,7 @@ from bakeplan.hcl.syntax import (
     ObjectItem,
     Tuple,
     decode,
+    no_gc,
     parse_expression,
 )
 
@@ -181,10 +182,11 @@ class _Reader:
 
 def parse_json(data: bytes, filename: str) -> Body:
     """Parse an HCL JSON bake file into a Body."""
-    root = _Reader(decode(data, filename), filename).document()
-    if root.kind != "object":
-        raise BakeFileError("Invalid JSON body; The root of a JSON bake file must be an object.", root.loc)
-    return _body(root, _TOP_BLOCKS)
+    with no_gc():
+        root = _Reader(decode(data, filename), filename).document()
+        if root.kind != "object":
+            raise BakeFileError("Invalid JSON body; The root of a JSON bake file must be an object.", root.loc)
+        return _body(root, _TOP_BLOCKS)
 
 
 def _props(value: _Value) -> list[_Property]:

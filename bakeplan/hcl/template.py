@@ -67,15 +67,19 @@ _KEYWORD = re.compile(r"\s*(" + _NAME + r")")
 _FOR_NAMES = re.compile(r"\s*(" + _NAME + r")\s*(?:,\s*(" + _NAME + r")\s*)?(?=\s)\s*in(?=[\s(\[{\"])")
 
 
-def assemble(tokens: list[Token], loc: Location, *, flush: bool = False) -> ast.Expr:
-    """Turn flat template tokens into a Literal, TemplateWrap or Template expression."""
+def assemble(tokens: list[Token], loc: Location, *, flush: bool = False, end: Location | None = None) -> ast.Expr:
+    """Turn flat template tokens into a Literal, TemplateWrap or Template expression.
+
+    `loc` is where the template starts, `end` where it ends (the closing quote
+    or heredoc marker, for "missing endif" errors).
+    """
     tokens = _apply_strip(tokens)
     if flush:
         _flush_heredoc(tokens)
     tokens = _meld(tokens)
     if len(tokens) == 1 and isinstance(tokens[0], Interp):
         return ast.TemplateWrap(tokens[0].expr, loc)
-    parts, end = _nest(tokens, 0, None, loc)
+    parts, _ = _nest(tokens, 0, None, end or loc)
     if all(isinstance(p, str) for p in parts):
         return ast.Literal("string", "".join(p for p in parts if isinstance(p, str)), loc)
     return ast.Template(parts, loc)

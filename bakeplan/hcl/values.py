@@ -1596,16 +1596,16 @@ def _json_into(v: Value, parts: list[str]) -> None:
 
 def json_decode(text: str) -> Value:
     """cty's JSON unmarshalling with implied types: objects, tuples, numbers at 512 bits."""
-    try:
-        data = json.loads(
-            text,
-            parse_float=_json_number,
-            parse_int=_json_number,
-            parse_constant=_json_bad_constant,
-            object_pairs_hook=_json_object,
-        )
-    except json.JSONDecodeError as e:
-        raise JSONError(_json_error_message(text, e)) from None
+    problem = _go_json_problem(text)
+    if problem is not None:
+        raise JSONError(problem)
+    data = json.loads(
+        text,
+        parse_float=_json_number,
+        parse_int=_json_number,
+        parse_constant=_json_bad_constant,
+        object_pairs_hook=_json_object,
+    )
     return _json_to_value(data)
 
 
@@ -1628,8 +1628,13 @@ def _json_bad_constant(s: str) -> Any:
 
 
 def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # go keeps the last value of duplicate keys, as python does
-    return dict(pairs)
+    # go keeps the last value of a duplicate key, unless the two have different implied types
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out and _json_to_value(out[k]).type != _json_to_value(v).type:
+            raise JSONError(f"duplicate {json.dumps(k)} property in JSON object")
+        out[k] = v
+    return out
 
 
 def _json_to_value(data: Any) -> Value:
@@ -1646,15 +1651,165 @@ def _json_to_value(data: Any) -> Value:
     return tuple_val([_json_to_value(e) for e in data])
 
 
-def _json_error_message(text: str, e: json.JSONDecodeError) -> str:
-    if not text.strip():
-        return "unexpected end of JSON input"
-    if e.pos >= len(text.rstrip()):
-        return "unexpected end of JSON input"
-    ch = text[e.pos] if e.pos < len(text) else ""
-    if e.msg.startswith("Extra data"):
-        return f"extraneous data after JSON object"
-    return f"invalid character {_go_quote_char(ch)} looking for beginning of value"
+class _GoJSONScan:
+    """Enough of go's json.Decoder.Token state machine to word syntax errors as cty reports them."""
+
+    _WS = " \t\r\n"
+
+    def __init__(self, text: str) -> None:
+        self.s = text
+        self.i = 0
+        self.stack: list[str] = []
+        self.state = "top"
+
+    def problem(self) -> str | None:
+        try:
+            self._value_token()
+            self._skip_ws()
+            if self.i < len(self.s):
+                return "extraneous data after JSON object"
+        except _GoJSONFail as e:
+            return str(e)
+        return None
+
+    def _skip_ws(self) -> None:
+        while self.i < len(self.s) and self.s[self.i] in self._WS:
+            self.i += 1
+
+    def _peek(self) -> str:
+        self._skip_ws()
+        if self.i >= len(self.s):
+            raise _GoJSONFail("EOF" if not self.stack and self.state == "top" else "EOF")
+        return self.s[self.i]
+
+    def _value_token(self) -> None:
+        c = self._peek()
+        if c == "{":
+            self.i += 1
+            self._object()
+        elif c == "[":
+            self.i += 1
+            self._array()
+        elif c in "]}:,":
+            raise _GoJSONFail(f"invalid character {_go_quote_char(c)} looking for beginning of value")
+        else:
+            self._scalar()
+
+    def _object(self) -> None:
+        first = True
+        while True:
+            c = self._peek()
+            if c == "}" and first:
+                self.i += 1
+                return
+            if c != '"':
+                raise _GoJSONFail(f"invalid character {_go_quote_char(c)} looking for beginning of object key string")
+            self._scalar()
+            c = self._peek()
+            if c != ":":
+                raise _GoJSONFail(f"invalid character {_go_quote_char(c)} after object key")
+            self.i += 1
+            self._value_token()
+            c = self._peek()
+            if c == "}":
+                self.i += 1
+                return
+            if c != ",":
+                raise _GoJSONFail(f"invalid character {_go_quote_char(c)} after object key:value pair")
+            self.i += 1
+            first = False
+
+    def _array(self) -> None:
+        c = self._peek()
+        if c == "]":
+            self.i += 1
+            return
+        while True:
+            self._value_token()
+            c = self._peek()
+            if c == "]":
+                self.i += 1
+                return
+            if c != ",":
+                raise _GoJSONFail(f"invalid character {_go_quote_char(c)} after array element")
+            self.i += 1
+            c = self._peek()
+            if c == "]":
+                raise _GoJSONFail("invalid character ']' looking for beginning of value")
+
+    def _scalar(self) -> None:
+        m = _JSON_SCALAR.match(self.s, self.i)
+        if m is None or m.end() == self.i:
+            self._scalar_error()
+        assert m is not None
+        self.i = m.end()
+
+    def _scalar_error(self) -> None:
+        rest = self.s[self.i :]
+        c = rest[0]
+        if c == '"':
+            j = 1
+            while j < len(rest):
+                ch = rest[j]
+                if ch == '"':
+                    break
+                if ch == "\\":
+                    if j + 1 >= len(rest):
+                        raise _GoJSONFail("unexpected EOF")
+                    esc = rest[j + 1]
+                    if esc == "u":
+                        for k in range(j + 2, j + 6):
+                            if k >= len(rest):
+                                raise _GoJSONFail("unexpected EOF")
+                            if rest[k] not in "0123456789abcdefABCDEF":
+                                raise _GoJSONFail(f"invalid character {_go_quote_char(rest[k])} in \\u hexadecimal character escape")
+                        j += 6
+                        continue
+                    if esc not in '"\\/bfnrt':
+                        raise _GoJSONFail(f"invalid character {_go_quote_char(esc)} in string escape code")
+                    j += 2
+                    continue
+                if ord(ch) < 0x20:
+                    raise _GoJSONFail(f"invalid character {_go_quote_char(ch)} in string literal")
+                j += 1
+            raise _GoJSONFail("unexpected EOF")
+        for word in ("true", "false", "null"):
+            if c == word[0]:
+                for k, expect in enumerate(word):
+                    if k >= len(rest):
+                        raise _GoJSONFail("unexpected EOF")
+                    if rest[k] != expect:
+                        raise _GoJSONFail(
+                            f"invalid character {_go_quote_char(rest[k])} in literal {word} (expecting {_go_quote_char(expect)})"
+                        )
+        if c == "-" or c.isdigit():
+            self._number_error(rest)
+        raise _GoJSONFail(f"invalid character {_go_quote_char(c)} looking for beginning of value")
+
+    def _number_error(self, rest: str) -> None:
+        m = re.match(r"-?", rest)
+        k = m.end() if m else 0
+        if k >= len(rest):
+            raise _GoJSONFail("unexpected EOF")
+        if not rest[k].isdigit():
+            raise _GoJSONFail(f"invalid character {_go_quote_char(rest[k])} in numeric literal")
+        raise _GoJSONFail("unexpected EOF")
+
+
+class _GoJSONFail(Exception):
+    pass
+
+
+_JSON_SCALAR = re.compile(
+    r'"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"'
+    r"|true(?![A-Za-z0-9])|false(?![A-Za-z0-9])|null(?![A-Za-z0-9])"
+    r"|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?(?![0-9.eE+-])"
+)
+
+
+def _go_json_problem(text: str) -> str | None:
+    """The error go's decoder (as cty's ImpliedType drives it) reports for `text`, or None when valid."""
+    return _GoJSONScan(text).problem()
 
 
 def _go_quote_char(ch: str) -> str:

@@ -67,13 +67,18 @@ def summary(plan: Plan) -> str:
     parts = [f"critical path {duration(bound.critical_path)}", f"work/slots {duration(bound.work)}"]
     parts += [f"{name} {duration(value)}" for name, value in bound.classes]
     lines = [
-        f"{len(plan.jobs)} jobs in {len(plan.units)} invocations on {len({t.node for t in plan.timings.values()})} nodes",
+        f"{_count(len(plan.jobs), 'job')} in {_count(len(plan.units), 'invocation')} "
+        f"on {_count(len({t.node for t in plan.timings.values()}), 'node')}",
         f"estimated makespan {duration(plan.makespan)}; lower bound {duration(bound.value)} "
         f"({'; '.join(parts)}); ratio {plan.ratio:.2f}",
     ]
     if plan.critical_path:
         lines.append("critical path (*): " + " -> ".join(plan.critical_path))
     return "\n".join(lines)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' * (number != 1)}"
 
 
 def render_nodes(nodes: Sequence[Node], *, width: int = 120) -> str:

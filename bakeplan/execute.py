@@ -1,22 +1,24 @@
 """Run a plan: one `docker buildx bake` invocation per scheduled unit, on its node.
 
-Policy. Units start as soon as every unit they depend on has succeeded and
-their node has a free slot; among the ready units the one with the longest
-remaining critical path (`priority`, from the plan) goes first, ties broken by
-plan order. Completion times are real, so the order adapts to how long builds
-actually take. A node is reached through a buildx builder holding only that
-node, because inside a multi-node builder buildx sends a platform to the first
-node that lists it (`--builder` per unit, see `bakeplan.plan`).
+Policy. The placement is `bakeplan.schedule`'s, driven live: `dispatch()`
+starts every ready unit that has a node with a free slot (longest remaining
+critical path first, on the node where it finishes first, balancing
+equivalent nodes), and `finish()` / `fail()` are fed the real completion
+times, so the order adapts to how long builds actually take. A node is
+reached through a buildx builder holding only that node, because inside a
+multi-node builder buildx sends a platform to the first node that lists it
+(`--builder` per unit; `bakeplan.cli.run` makes such builders for remote nodes).
 
-Failures. A failed unit is retried up to `retries` times; after that its
-dependents are skipped (transitively) and independent units go on. With
+Failures. A failed unit is rerun in place (same slot) up to `retries` times;
+after that its dependents are skipped (transitively) and independent units
+go on. With
 `fail_fast` nothing new starts after the first failure. Ctrl-C / SIGTERM:
 every child's process group gets SIGINT (buildx cancels its builds), then
 SIGKILL after a bounded grace period; the state is written and the
 `KeyboardInterrupt` propagates (the CLI exits 130).
 
-State. The state transitions are small pure functions over a frozen
-`RunState` (dask's `local.py` style); the loop in `execute()` applies them,
+State. What happened to each unit is a frozen `RunState` moved on by small
+pure functions (dask's `local.py` style); the loop in `execute()` applies them,
 writes the state atomically after every change (`state.json` in the run
 directory) and reports to a `Reporter`. `--resume` starts from the last state:
 succeeded units are kept, everything else runs again.
@@ -582,21 +584,23 @@ def read_digest(metadata: Path, target: str) -> str:
 
 
 def check_docker(docker: str, env: Mapping[str, str] | None = None) -> None:
-    """Fail early, saying what to install, when the docker CLI or its buildx plugin is missing."""
+    """Fail early, saying what to install, when the docker CLI is missing (the plugin: `check_builders`)."""
     path = (env or os.environ).get("PATH")
     if shutil.which(docker, path=path) is None:
         raise ToolError(f"the docker CLI ({docker}) was not found",
                         hint="Install the docker CLI (docker-ce-cli or docker.io) with the buildx plugin.")
-    if _quiet([docker, "buildx", "version"], env).returncode != 0:
-        raise ToolError("the docker buildx plugin is not installed",
-                        hint="Install docker-buildx-plugin (or put docker-buildx in ~/.docker/cli-plugins).")
 
 
 def check_builders(docker: str, builders: Sequence[str], env: Mapping[str, str] | None = None) -> None:
-    """Fail early when a builder is unknown or its nodes cannot be reached (checked concurrently)."""
+    """Fail early when the buildx plugin is missing or a builder is unknown or unreachable (checked concurrently)."""
     from concurrent.futures import ThreadPoolExecutor
 
+    if _quiet([docker, "buildx", "version"], env).returncode != 0:
+        raise ToolError("the docker buildx plugin is not installed",
+                        hint="Install docker-buildx-plugin (or put docker-buildx in ~/.docker/cli-plugins).")
     names = list(dict.fromkeys(builders))
+    if not names:
+        return
     with ThreadPoolExecutor(max_workers=max(1, min(8, len(names)))) as pool:
         results = list(pool.map(lambda b: _quiet([docker, "buildx", "inspect", "--bootstrap", b], env), names))
     for builder, done in zip(names, results):

@@ -70,6 +70,8 @@ def big_file(targets: int = 1000) -> str:
             f'  cache-to   = ["type=registry,ref=${{REGISTRY}}/cache:service-{i:04d},mode=max"]\n'
             f"}}\n"
         )
+    names = ", ".join(f'"service-{i:04d}"' for i in range(targets))
+    blocks.append(f'group "default" {{\n  targets = [{names}]\n}}\n')
     return "".join(blocks)
 
 

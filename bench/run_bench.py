@@ -144,18 +144,19 @@ def _bakeplan(cli: infra.DockerCLI, project: Path, slots: int) -> dict[str, obje
     argv = [sys.executable, "-m", "bakeplan", "run", "--progress", "plain", "--var", f"MARKER=bp{slots}-{time.time_ns()}"]
     for node in ("n1", "n2"):
         argv += ["--node", f"name={node},builder={node},platforms={PLATFORM},slots={slots}"]
-    started = time.perf_counter()
+    launched, started = time.time(), time.perf_counter()
     done = subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - started
+    ended = launched + wall
     if done.returncode != 0:
         raise RuntimeError(f"bakeplan run failed:\n{done.stdout}\n{done.stderr}")
     runs = project / ".bakeplan" / "runs"
     state = json.loads((runs / (runs / "latest").read_text().strip() / "state.json").read_text())["units"]
-    return {"name": f"bakeplan run (2 nodes, slots={slots})", "wall": wall, **_overhead(state, wall)}
+    return {"name": f"bakeplan run (2 nodes, slots={slots})", "wall": wall, **_overhead(state, wall, launched, ended)}
 
 
-def _overhead(units: dict[str, dict[str, object]], wall: float) -> dict[str, object]:
-    """Span of the builds, fixed overhead, mean dispatch gap, per-node job counts."""
+def _overhead(units: dict[str, dict[str, object]], wall: float, launched: float, ended: float) -> dict[str, object]:
+    """Span of the builds, fixed overhead (before the first and after the last build), dispatch gaps."""
     spans = [(float(str(u["started"])), float(str(u["finished"])), str(u["node"])) for u in units.values()]
     first, last = min(s for s, _, _ in spans), max(e for _, e, _ in spans)
     gaps: list[float] = []
@@ -172,6 +173,8 @@ def _overhead(units: dict[str, dict[str, object]], wall: float) -> dict[str, obj
     return {
         "builds": last - first,
         "fixed": wall - (last - first),
+        "startup": first - launched,
+        "teardown": ended - last,
         "gap": sum(gaps) / len(gaps) if gaps else 0.0,
         "per_job": (wall - JOBS * SLEEP / 2) / JOBS,
         "invocation": sum(durations) / len(durations),
@@ -183,7 +186,8 @@ def _table(rows: list[dict[str, object]]) -> None:
     plain = float(str(rows[0]["wall"]))
     print(f"{JOBS} targets x RUN sleep {SLEEP}, 2 nodes ({PLATFORM}, max-parallelism = 1 each); "
           f"ideal {JOBS * SLEEP / 2:.0f} s")
-    header = f"{'scenario':<46} {'wall s':>7} {'vs plain':>8} {'builds s':>8} {'fixed s':>7} {'gap s':>6} {'job s':>6} {'per job s':>9}  placement"
+    header = (f"{'scenario':<46} {'wall s':>7} {'vs plain':>8} {'builds s':>8} {'fixed s':>7} {'start s':>7} "
+              f"{'end s':>6} {'gap s':>6} {'job s':>6} {'per job s':>9}  placement")
     print(header)
     print("-" * len(header))
     for row in rows:
@@ -191,10 +195,11 @@ def _table(rows: list[dict[str, object]]) -> None:
         cells = [f"{row['name']:<46}", f"{wall:7.1f}", f"{wall / plain:8.2f}"]
         if "builds" in row:
             cells += [f"{float(str(row['builds'])):8.1f}", f"{float(str(row['fixed'])):7.2f}",
+                      f"{float(str(row['startup'])):7.2f}", f"{float(str(row['teardown'])):6.2f}",
                       f"{float(str(row['gap'])):6.2f}", f"{float(str(row['invocation'])):6.2f}",
                       f"{float(str(row['per_job'])):9.2f}", f"  {row['placement']}"]
         print(" ".join(cells))
-    print("builds: first start to last end; fixed: wall - builds (load, plan, checks, summary); "
+    print("builds: first start to last end; fixed: wall - builds = start (python, load, plan, checks) + end (summary, exit); "
           "gap: mean idle time on a node between units; job: mean invocation wall time; "
           "per job: (wall - ideal) / jobs")
 

@@ -15,12 +15,17 @@ Fixtures (all session-scoped; helpers live in `tests/infra.py`):
   (OCI worker, runc, overlayfs), `cluster.amd64` claiming linux/amd64 and
   `cluster.arm64` claiming linux/arm64, each with its own --root and unix socket
   (`daemon.addr` = "unix:///.../buildkitd.sock"). Stopped at session end.
+  BuildKit lists the host's own platforms after the claimed one, so the arm64
+  node reports `linux/arm64, linux/amd64, ...` (claimed first); it runs the
+  amd64 busybox natively (no emulator is installed). `cluster.prune()` drops
+  both daemons' build caches; `cluster.buildctl` is the buildctl path.
 - `two_node_builder`: name of a `remote`-driver buildx builder holding both
   nodes, in order amd64 then arm64 (nodes named `<builder>-amd64`, `<builder>-arm64`).
 - `node_builders`: {"amd64": builder, "arm64": builder}: one single-node builder
   per daemon (what `bakeplan run` uses to place a job on one node).
 - `registry`: an `infra.Registry` (Debian's docker-registry, distribution 2.8)
-  on 127.0.0.1:PORT with storage in a temp dir; the daemons treat it as plain HTTP.
+  on 127.0.0.1:PORT (`registry.host`, `registry.ref("repo")`) with storage in a
+  temp dir; the daemons' buildkitd.toml marks `registry_port` as plain HTTP.
 - `busybox_base`: (context dir factory, Dockerfile prelude): `FROM scratch` +
   `COPY busybox`, so `RUN` steps work without pulling any image.
 

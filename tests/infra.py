@@ -325,3 +325,49 @@ def start_registry(workdir: Path, binary: str, *, port: int | None = None, timeo
             time.sleep(0.1)
     process.stop()
     raise InfraError(f"docker-registry did not listen in {timeout}s:\n{process.log_tail()}")
+
+
+def main() -> None:
+    """`python tests/infra.py`: start the test cluster by hand and keep it up until Ctrl-C.
+
+    Prints the DOCKER_CONFIG to export and `docker buildx ls`, so that builder
+    output of a real two-node builder (`bp-two`) and single-node builders
+    (`bp-amd64`, `bp-arm64`) can be looked at or captured.
+    """
+    import tempfile
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, stop)  # also when started in the background with SIGINT ignored
+    signal.signal(signal.SIGTERM, stop)
+    tools = {name: find_tool(name) for name in ("docker", "buildkitd", "buildctl")}
+    busybox = find_busybox()
+    absent = [name for name, path in tools.items() if path is None] + ([] if busybox else ["busybox"])
+    if absent:
+        raise SystemExit(f"missing: {', '.join(absent)} (run `make tools`)")
+    work = Path(tempfile.mkdtemp(prefix="bakeplan-cluster-"))
+    daemons: list[Daemon] = []
+    try:
+        for name, platform in (("amd64", "linux/amd64"), ("arm64", "linux/arm64")):
+            daemons.append(start_buildkitd(work, name, [platform], buildkitd=str(tools["buildkitd"]),
+                                           buildctl=str(tools["buildctl"])))
+        cli = isolated_docker_config(work, str(tools["docker"]), ROOT / ".tools" / "docker" / "cli-plugins" / "docker-buildx")
+        create_builder(cli, "bp-two", daemons)
+        for daemon in daemons:
+            create_builder(cli, f"bp-{daemon.name}", [daemon])
+        print(f"export DOCKER_CONFIG={cli.config_dir}")
+        print(cli.run("ls").stdout)
+        print("Ctrl-C (or SIGTERM) stops the daemons.", flush=True)
+        while all(d.process.alive() for d in daemons):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for daemon in daemons:
+            daemon.process.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -10,6 +10,7 @@ from bakeplan.cache import (
     CacheRefs, MAX_TAG, job_refs, job_tag, override_sets, parse_backend, sanitize_tag,
 )
 from bakeplan.errors import BakeplanError
+from conftest import Buildx
 
 
 @pytest.mark.parametrize(("target", "platform", "scope", "tag"), [
@@ -98,7 +99,7 @@ def test_overrides_append_to_the_users_cache_settings_unless_replacing() -> None
     (True, [{"ref": "r/c:app-linux-arm64", "type": "registry"}, {"ref": "r/c:main-app-linux-arm64", "type": "registry"}]),
 ])
 def test_real_buildx_keeps_or_replaces_the_users_cache_as_asked(
-    buildx: object, tmp_path: Path, replace: bool, expected_from: list[dict[str, str]]
+    buildx: Buildx, tmp_path: Path, replace: bool, expected_from: list[dict[str, str]]
 ) -> None:
     import json
     import subprocess
@@ -107,10 +108,10 @@ def test_real_buildx_keeps_or_replaces_the_users_cache_as_asked(
         'target "app" {\n  cache-from = ["type=registry,ref=user/cache"]\n  cache-to = ["type=inline"]\n}\n'
     )
     refs = job_refs(parse_backend("registry:r/c", fallbacks=("main",)), "app", "linux/arm64")
-    argv = buildx.argv("bake", "--print", "app")  # type: ignore[attr-defined]
+    argv = buildx.argv("bake", "--print", "app")
     for item in override_sets("app", refs, replace=replace):
         argv += ["--set", item]
-    done = subprocess.run(argv, cwd=tmp_path, env=buildx.env, capture_output=True, text=True, check=True)  # type: ignore[attr-defined]
+    done = subprocess.run(argv, cwd=tmp_path, env=buildx.env, capture_output=True, text=True, check=True)
     printed = json.loads(done.stdout)["target"]["app"]
     assert printed["cache-from"] == expected_from
     own = {"mode": "max", "ref": "r/c:app-linux-arm64", "type": "registry"}

@@ -134,6 +134,18 @@ def test_since_reports_to_stderr(project: Path, capsys: pytest.CaptureFixture[st
     assert "stage('nothing to build')" in captured.out
 
 
+def test_the_workflow_plan_job_fails_clearly_when_the_workflow_is_stale(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workflow = yaml.safe_load(run(capsys, "github", "--workflow"))
+    command = workflow["jobs"]["plan"]["steps"][-1]["run"]
+    assert command == "bakeplan ci github --expect-chunks build-0-0,build-1-0"
+    assert json.loads(run(capsys, "github", "--expect-chunks", "build-0-0,build-1-0"))["matrices"]
+    with pytest.raises(SystemExit):
+        main(["ci", "github", "--expect-chunks", "build-0-0"])
+    assert "regenerate the workflow" in capsys.readouterr().err
+
+
 def test_errors_are_one_clear_line(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["ci", "github", "--runner", "nolabel"])

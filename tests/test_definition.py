@@ -398,3 +398,17 @@ def test_every_corpus_file_evaluates_or_fails_where_buildx_fails(corpus_dir: Pat
             assert caught.value.location is not None and caught.value.location.line == int(line), case.name
         else:
             read_definition(bodies, env=spec.get("env", {}), builtins=BUILTINS)
+
+
+def test_json_files_hold_functions_typed_variables_and_matrices() -> None:
+    data = b"""{
+  "variable": {"L": {"type": "list(string)", "default": ["a"]}},
+  "function": {"f": {"params": ["a"], "variadic_params": "rest", "result": "${a}-${length(rest)}"}},
+  "target": {"m": {"name": "m-${x}", "matrix": {"x": ["1", "2"]}, "args": {"X": "${f(x, L...)}"}}}
+}"""
+    definition = read_definition([parse_source("b.json", data)], env={"L": "p,q"}, builtins=BUILTINS)
+    # buildx v0.36.1: m-1 {X: "1-2"}, m-2 {X: "2-2"}
+    assert [(b.name, args(definition, b.name)) for b in definition.targets] == [
+        ("m-1", {"X": "1-2"}),
+        ("m-2", {"X": "2-2"}),
+    ]

@@ -37,6 +37,7 @@ class Case:
     sets: tuple[str, ...]
     env: dict[str, str]
     vars: tuple[str, ...] = ()
+    extra: tuple[tuple[str, str], ...] = ()  # more files of the default lookup (name, text)
 
 
 def _q(text: str) -> str:
@@ -156,7 +157,27 @@ class Generator:
         if self.rng.random() < 0.5:
             sets.append(self.pick(["*.platform=linux/arm64", "t0.tags+=extra:1", "t*.args.S=v", "*.output=type=docker", "t1.cache-to=", "*.labels.l=1"]))
         variables = (f"TAG={self.pick(['cli', '9.9'])}",) if self.rng.random() < 0.2 else ()
-        return Case("\n".join(self.lines) + "\n", names, tuple(sets), env, variables)
+        return Case("\n".join(self.lines) + "\n", names, tuple(sets), env, variables, self.extra_files())
+
+    def extra_files(self) -> tuple[tuple[str, str], ...]:
+        """Sometimes an override file (merged blocks, new defaults) and a JSON file."""
+        files: list[tuple[str, str]] = []
+        if self.rng.random() < 0.3:
+            first = self.targets[0]
+            files.append(
+                (
+                    "docker-bake.override.hcl",
+                    f'variable "REPO" {{\n  default = "override/repo"\n}}\n'
+                    f'target "{first}" {{\n  args = {{ FROM_OVERRIDE = "yes" }}\n  platforms = ["linux/ppc64le"]\n}}\n',
+                )
+            )
+        if self.rng.random() < 0.25:
+            data = {
+                "variable": {"JSONVAR": {"default": "from-json"}},
+                "target": {"j": {"inherits": [self.targets[-1]], "tags": ["${REPO}/j:${JSONVAR}"], "args": {"N": "${N}"}}},
+            }
+            files.append(("docker-bake.json", json.dumps(data, indent=1)))
+        return tuple(files)
 
 
 _ERROR_AT = re.compile(r"ERROR: ([^\s:]+):(\d+),")
@@ -192,11 +213,40 @@ def _theirs(case: Case, cwd: Path, buildx: Any) -> tuple[bool, str]:
 def test_generated_bake_files_print_like_buildx(seed: int, tmp_path: Path, buildx: Any) -> None:
     case = Generator(seed).build()
     (tmp_path / "docker-bake.hcl").write_text(case.hcl)
+    for name, text in case.extra:
+        (tmp_path / name).write_text(text)
     ok_theirs, out_theirs = _theirs(case, tmp_path, buildx)
     ok_ours, out_ours = _ours(case, tmp_path)
-    context = f"\n--- docker-bake.hcl\n{case.hcl}\nnames={case.names} sets={case.sets} vars={case.vars} env={case.env}\nbuildx: {out_theirs[-400:]}\nours: {out_ours[-400:]}"
+    extra = "".join(f"--- {name}\n{text}\n" for name, text in case.extra)
+    context = f"\n--- docker-bake.hcl\n{case.hcl}\n{extra}names={case.names} sets={case.sets} vars={case.vars} env={case.env}\nbuildx: {out_theirs[-400:]}\nours: {out_ours[-400:]}"
     assert ok_ours == ok_theirs, context
     if ok_ours:
         assert _normalized(out_ours) == _normalized(out_theirs), context
     elif match := _ERROR_AT.search(out_theirs):
         assert f"{match.group(1)}:{match.group(2)}:" in out_ours, context
+
+
+def _list(kind: str, cwd: Path, env: dict[str, str]) -> str:
+    from bakeplan.bake.printing import render_list
+
+    try:
+        return render_list(BakeRequest(env=env, cwd=cwd), kind)
+    except BakeplanError as error:
+        return f"error: {error}"
+
+
+@pytest.mark.parametrize("seed", range(0, CASES, 4))
+@pytest.mark.parametrize("kind", ["targets", "type=variables,format=json"])
+def test_list_matches_buildx(seed: int, kind: str, tmp_path: Path, buildx: Any) -> None:
+    case = Generator(seed).build()
+    (tmp_path / "docker-bake.hcl").write_text(case.hcl)
+    for name, text in case.extra:
+        (tmp_path / name).write_text(text)
+    env = {k: v for k, v in buildx.env.items() if k not in ("TAG", "REPO", "N", "PUSH", "PLATS")}
+    env.update(case.env)
+    proc = subprocess.run(buildx.argv("bake", f"--list={kind}"), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    ours = _list(kind, tmp_path, case.env)
+    if proc.returncode != 0:
+        assert ours.startswith("error: "), proc.stderr
+    else:
+        assert ours == proc.stdout, case.hcl

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -137,8 +139,11 @@ def test_matrix_rows_carry_runner_overrides_and_display_name() -> None:
 
 
 def test_platforms_without_a_runner_are_emulated_on_the_default_one() -> None:
-    plan = plan_of(result(x={"platforms": ["linux/riscv64", "linux/386"]}), runners=["default=big-box"])
-    assert [(leg.runner, leg.emulated) for leg in plan.legs] == [("big-box", True), ("big-box", False)]
+    plan = plan_of(result(x={"platforms": ["linux/riscv64", "linux/386"]}))
+    assert [(leg.runner, leg.emulated) for leg in plan.legs] == [("ubuntu-24.04", True), ("ubuntu-24.04", False)]
+    # A default runner of the user's: its architecture is unknown, so emulate to be safe.
+    plan = plan_of(result(x={"platforms": ["linux/386"]}), runners=["default=big-box"])
+    assert [(leg.runner, leg.emulated) for leg in plan.legs] == [("big-box", True)]
 
 
 def test_bad_runner_option_is_a_clear_error() -> None:
@@ -270,3 +275,25 @@ def test_workflow_wires_outputs_needs_and_merge() -> None:
 
 def test_step_summary_lists_chunks() -> None:
     assert "`build-1-0`: 2 legs" in github.step_summary(plan_of(CHAIN))
+
+
+@pytest.mark.skipif(shutil.which("jq") is None or shutil.which("bash") is None, reason="jq or bash is not installed")
+def test_digest_and_merge_steps_run_under_bash(tmp_path: Path) -> None:
+    """The workflow's own shell: each leg saves its digest, the merge passes them all to imagetools."""
+    plan = plan_of(CHAIN, push=True)
+    jobs = yaml.safe_load(github.render_workflow(plan, ["bakeplan"], install="pip install bakeplan"))["jobs"]
+    save = next(s for s in jobs["build-1-0"]["steps"] if s.get("name") == "Save digest")["run"]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    (bin_dir / "docker").chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "RUNNER_TEMP": str(tmp_path), "TARGET": "app"}
+    for leg, digest in (("app-linux-amd64", "sha256:aa"), ("app-linux-arm64", "sha256:bb")):
+        metadata = json.dumps({"app": {"containerimage.digest": digest}, "base": {"containerimage.digest": "sha256:ff"}})
+        subprocess.run(["bash", "-c", save], env={**env, "LEG": leg, "METADATA": metadata}, check=True)
+    merge = next(s for s in jobs["merge"]["steps"] if s.get("name") == "Merge app")["run"]
+    done = subprocess.run(["bash", "-c", merge], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == [
+        "buildx", "imagetools", "create", "-t", "ghcr.io/acme/app:1", "-t", "ghcr.io/acme/app:latest",
+        "ghcr.io/acme/app@sha256:aa", "ghcr.io/acme/app@sha256:bb",
+    ]

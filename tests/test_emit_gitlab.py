@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -85,14 +88,16 @@ def test_matrix_mode_splits_at_200() -> None:
     assert sizes == {"build-0-0": 200, "build-0-1": 200, "build-0-2": 50}
 
 
-def test_matrix_mode_rows_carry_the_overrides() -> None:
+def test_matrix_mode_rows_name_the_leg_and_its_runner() -> None:
     document = validate(gitlab.render(plan_of(CHAIN), mode="matrix"))
     job = document["build-1-0"]
     assert job["needs"] == ["build-0-0"] and job["tags"] == ["$RUNNER"]
-    row = job["parallel"]["matrix"][2]
-    assert row["LEG"] == "app-linux-arm-v7" and row["QEMU"] == "true"
-    assert row["BAKE_SET"].splitlines() == ["app.platform=linux/arm/v7", "base.platform=linux/arm/v7"]
-    assert 'for item in $BAKE_SET; do set -- "$@" --set "$item"; done' in job["script"][-1]
+    assert job["parallel"]["matrix"] == [
+        {"LEG": "app-linux-amd64", "RUNNER": "saas-linux-small-amd64"},
+        {"LEG": "app-linux-arm64", "RUNNER": "saas-linux-small-arm64"},
+        {"LEG": "app-linux-arm-v7", "RUNNER": "saas-linux-small-amd64"},
+    ]
+    assert "  app-linux-arm-v7)\n    docker run --privileged --rm tonistiigi/binfmt --install linux/arm/v7\n" in job["script"][-1]
 
 
 def test_a_201_row_matrix_would_be_rejected_by_the_schema() -> None:
@@ -126,19 +131,46 @@ def fake_docker(tmp_path: Path) -> dict[str, str]:
     return {"PATH": f"{bin_dir}:/usr/bin:/bin"}
 
 
-def test_matrix_mode_script_passes_each_override_as_one_argument(tmp_path: Path) -> None:
-    import subprocess
-
-    res = result(app={"platforms": ["linux/amd64"], "args": {"A": "1"}})
+@pytest.mark.parametrize("leg", [0, 1])
+def test_matrix_mode_runs_the_rows_own_command_with_each_override_as_one_argument(tmp_path: Path, leg: int) -> None:
+    res = result(app={"platforms": ["linux/amd64", "linux/arm64"], "args": {"A": "1"}})
     plan = build_plan(jobs_from_result(res), Invocation(files=("docker-bake.hcl",), sets=("*.args.A=x y,z",)),
                       EmitOptions(runners_for("gitlab"), cache=parse_backend("local:/tmp/c d")))
-    row = plan.legs[0]
     document = validate(gitlab.render(plan, mode="matrix"))
-    script = document["build-0-0"]["script"][-1]
-    env = {**fake_docker(tmp_path), **document["build-0-0"]["parallel"]["matrix"][0]}
-    done = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, check=True)
+    job = document["build-0-0"]
+    env = {**fake_docker(tmp_path), **job["parallel"]["matrix"][leg]}
+    done = subprocess.run(["sh", "-c", job["script"][-1]], env=env, capture_output=True, text=True, check=True)
     assert done.stdout.splitlines() == [
-        "buildx", "bake", "-f", "docker-bake.hcl", "--metadata-file", "bake-metadata.json",
-        *[x for item in row.sets for x in ("--set", item)], "app",
+        "buildx", "bake", "-f", "docker-bake.hcl", *[x for item in plan.legs[leg].sets for x in ("--set", item)], "app",
     ]
     assert "*.args.A=x y,z" in done.stdout.splitlines()
+
+
+def test_matrix_mode_rejects_an_unknown_leg(tmp_path: Path) -> None:
+    job = validate(gitlab.render(plan_of(CHAIN), mode="matrix"))["build-0-0"]
+    done = subprocess.run(["sh", "-c", job["script"][-1]], env={**fake_docker(tmp_path), "LEG": "nope"},
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 1 and "unknown leg: nope" in done.stderr
+
+
+def test_a_leg_does_not_download_its_parents_digest_artifacts() -> None:
+    res = result(
+        base={"platforms": ["linux/amd64", "linux/arm64"], "tags": ["r/base:1"]},
+        app={"platforms": ["linux/amd64", "linux/arm64"], "contexts": {"b": "target:base"}},
+    )
+    document = validate(gitlab.render(plan_of(res, push=True)))
+    assert document["app-linux-arm64"]["needs"] == [{"job": "base-linux-arm64", "artifacts": False}]
+    assert document["merge-base"]["needs"] == ["base-linux-amd64", "base-linux-arm64"]
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed")
+def test_jobs_mode_digest_and_merge_scripts_run_under_sh(tmp_path: Path) -> None:
+    document = validate(gitlab.render(plan_of(CHAIN, push=True)))
+    env = fake_docker(tmp_path)
+    for leg, digest in (("app-linux-amd64", "sha256:01"), ("app-linux-arm64", "sha256:02")):
+        (tmp_path / "bake-metadata.json").write_text(json.dumps({"app": {"containerimage.digest": digest}}))
+        subprocess.run(["sh", "-c", document[leg]["script"][-1]], cwd=tmp_path, env=env, check=True)
+    done = subprocess.run(["sh", "-c", document["merge-app"]["script"][0]], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["buildx", "imagetools", "create", "-t", "registry.gitlab.com/acme/app:1",
+                                   "registry.gitlab.com/acme/app@sha256:01", "registry.gitlab.com/acme/app@sha256:02"]

@@ -212,3 +212,11 @@ def test_a_failed_platform_skips_its_merge(tmp_path: Path) -> None:
                      kind="merge", merge_target="x", merge_repo="r/x")]
     state = run(tmp_path, units, RecordingRunner(codes={"b": [1]}, delays={"a": 0.2}))
     assert statuses(state) == {"a": "succeeded", "b": "failed", "merge:x": "skipped"}
+
+
+def test_resuming_a_finished_run_runs_nothing(tmp_path: Path) -> None:
+    units = [unit("a"), unit("b", deps=("a",))]
+    first = run(tmp_path, units, RecordingRunner())
+    runner = RecordingRunner()
+    second = ex.execute(units, NODES, ex.RunOptions(run_dir=tmp_path / "run", tick=0.01), runner=runner, previous=first)
+    assert runner.started == [] and second.ok

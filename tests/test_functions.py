@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,54 @@ class Raw:
 
 
 NULL = Raw("null", V.NULL)
+
+
+@dataclass(frozen=True)
+class Call:
+    """A nested function call as an argument: how tests get real lists, sets and maps."""
+
+    name: str
+    args: tuple[Any, ...]
+
+    def hcl(self) -> str:
+        return f"{self.name}({', '.join(hcl(a) for a in self.args)})"
+
+    def value(self) -> V.Value:
+        return call(self.name, [val(a) for a in self.args])
+
+
+def lst(*items: str) -> Call:
+    """A list(string) (split returns a list, not a tuple)."""
+    return Call("split", (",", ",".join(items)))
+
+
+def st(*items: str) -> Call:
+    """A set(string)."""
+    return Call("setunion", (list(items),))
+
+
+def mp(**items: str) -> Call:
+    """A map(string)."""
+    return Call("zipmap", (lst(*items), lst(*items.values())))
+
+# a throwaway 1024-bit RSA key (openssl genrsa -traditional 1024) and "hello rsa" encrypted to it (PKCS#1 v1.5)
+TEST_RSA_KEY = """-----BEGIN RSA PRIVATE KEY-----
+MIICXAIBAAKBgQDECW7LrKcRYoecyogWluJP+Cffp3DwbSlJOskt46G0O7okSXlb
+wXSMIia3IsEbChcMYxMOWFNLVtjWNcjFAFvvGgQq3RicGgwxTxo09bAcJFHB40kH
+Rf0Fbu+uCzkCQvZbFs7fJSK4OZTWm0Y1JTn3OJ0xKye/VPo7OIOx+wRxCwIDAQAB
+AoGALpITGR2l/tJKZywSElO75cWNK2uqv+Me6L+nZVhrZNa/jLlLtEmL93JxghYm
+i9bkzNOIhmLjPsWd852JWYuRSxv4cpIEVcNRjwDVlhyUaUbpCsRD4MgdXOfLFiBq
+NvEZ9UXv/ANc8MQusOzuNE+gCDr31AFlRge10KE8g0v/o/kCQQD5FQyM0YNVfqY1
+amgHHZqJZdXePOarGtp1nTnJvBhEszRLGLlv4U+rFcASgEBKGa3aByg2zOxj6Rmm
+S5eAxm+lAkEAyXs8dlg74Q9F1hSDrQniYgpMH6Q1D2VMxyvY8a9ORgEkucSeLf8o
+YLptxS613atMKi52HY5hzFHLrCW2ImN+7wJBAMYoUsWs4JkhmsUgFAalLI5mb9DQ
+DorNYEL1hEXT2FK/ZrjfwJcbXrAzK40MbxkEeOTdkMaYHPAXQAqmVK9kLukCQFQL
+rjsHr2LAhjc5M3xZJTAUb5C7ZM7ZSN/EcKjQoewdyf4cAIfbajJ/Ug7w3zhqnkjy
+PJ8zp6QdcsKKsKFDs80CQGQksPykf385Ez2NOUh8sQG0CRyV19f6+SNZpdcF8BRJ
+eT94qfp6gR/U8iDkcthlUwQhmLgGlrwD2AryHXV9VA0=
+-----END RSA PRIVATE KEY-----
+"""
+TEST_RSA_CIPHER = "aTcrcZbbEb7kvl4s3Fl85n8Df4PSLj99czN7L4xKfZQhbA6oE9KY8kTe1JNzCRxE4T3JFluhO91+0ZMJ3rwC72iDAE22HK7nlfW275nQLjxtipAxzTlIcZf85xr8XTQ4Tru2zuW2uxgiFtpwPjD8W2QT7aDtHsqzkzybjUG1sik="
 
 # (function, args, expected jsonencode(result)) -- expected values printed by buildx v0.36.1
 CASES: list[tuple[str, tuple[Any, ...], str]] = [
@@ -288,6 +337,85 @@ CASES: list[tuple[str, tuple[Any, ...], str]] = [
     ("hasindex", ([1, 2], 1.5), "false"),
     ("index", ([1, "a"], 1), '"a"'),
     ("length", ([NULL],), "1"),
+    ("rsadecrypt", (TEST_RSA_CIPHER, TEST_RSA_KEY), '"hello rsa"'),
+    # real lists, sets and maps (built by split, setunion and zipmap)
+    ("keys", (mp(b="1", a="2"),), '["a","b"]'),
+    ("values", (mp(b="1", a="2"),), '["2","1"]'),
+    ("lookup", (mp(a="x"), "a", 3), '"x"'),
+    ("lookup", (mp(a="x"), "z", 3), '"3"'),
+    ("merge", (mp(a="x"), mp(b="y")), '{"a":"x","b":"y"}'),
+    ("merge", (mp(a="x"), {"c": 1}), '{"a":"x","c":1}'),
+    ("merge", (mp(a="x"), Call("zipmap", (["b"], Call("range", (1,))))), '{"a":"x","b":0}'),
+    ("length", (st("a", "b", "a"),), '2'),
+    ("length", (mp(a="1"),), '1'),
+    ("index", (mp(a="1"), "a"), '"1"'),
+    ("hasindex", (mp(a="1"), "b"), 'false'),
+    ("concat", (lst("a"), lst("b", "c")), '["a","b","c"]'),
+    ("concat", (lst("a"), [1]), '["a",1]'),
+    ("concat", (lst("a"), Call("range", (2,))), '["a","0","1"]'),
+    ("contains", (st("a", "b"), "b"), 'true'),
+    ("flatten", ([st("b", "a"), [lst("c")]],), '["a","b","c"]'),
+    ("setproduct", (st("b", "a"), Call("range", (2,))), '[["a",0],["a",1],["b",0],["b",1]]'),
+    ("join", ("-", st("b", "a")), '"a-b"'),
+    ("sort", (st("b", "a"),), '["a","b"]'),
+    ("reverselist", (st("b", "a"),), '["b","a"]'),
+    ("formatlist", ("%s!", st("b", "a")), '["a!","b!"]'),
+    ("format", ("%v", mp(b="1", a="2")), '"{\\"a\\":\\"2\\",\\"b\\":\\"1\\"}"'),
+    ("slice", (lst("a", "b", "c"), 1, 2), '["b"]'),
+    ("element", (lst("a", "b"), 5), '"b"'),
+    ("distinct", (Call("concat", (lst("a", "b"), lst("b"))),), '["a","b"]'),
+    ("chunklist", (lst("a", "b"), 1), '[["a"],["b"]]'),
+    ("coalescelist", (lst(), lst("x")), '[""]'),
+    ("compact", (lst("a", "", "b"),), '["a","b"]'),
+    ("setintersection", (st("a", "b"), st("b")), '["b"]'),
+    ("setsubtract", (st("a", "b"), ["a"]), '["b"]'),
+    ("sethaselement", (st("a", "b"), "a"), 'true'),
+    ("zipmap", (lst("a", "b"), Call("range", (2,))), '{"a":0,"b":1}'),
+    ("jsondecode", (Call("jsonencode", (st("b", "a"),)),), '["a","b"]'),
+    ("indexof", (lst("a", "b"), "b"), '1'),
+    # RE2 semantics: ASCII \\w \\d \\s \\b, Unicode elsewhere, `$` at end of text only, (?U), \\Q..\\E
+    ('regexall', ('\\bfoo\\b', 'foo foobar foo_x éfoo foo'), '["foo","foo","foo"]'),
+    ('regexall', ('\\w+', 'héllo wörld_1'), '["h","llo","w","rld_1"]'),
+    ('regexall', ('(?i)straße', 'STRASSE straße STRAßE'), '["straße","STRAßE"]'),
+    ('regexall', ('(?i)k', 'K k K'), '["K","k","K"]'),
+    ('regexall', ('(?s)a.b', 'a\nb a.b'), '["a\\nb","a.b"]'),
+    ('regexall', ('a.b', 'a\nb a.b'), '["a.b"]'),
+    ('regexall', ('(?m)^\\w+$', 'ab\ncd\n'), '["ab","cd"]'),
+    ('regexall', ('^\\w+$', 'ab\ncd'), '[]'),
+    ('regexall', ('\\w+$', 'ab\ncd\n'), '[]'),
+    ('regexall', ('\\pL+', 'héllo 123 wörld'), '["héllo","wörld"]'),
+    ('regexall', ('\\p{Greek}+', 'abc αβγ'), '["αβγ"]'),
+    ('regexall', ('[[:^alpha:]]+', 'ab12cd'), '["12"]'),
+    ('regexall', ('[[:alpha:]]+', 'ab12cd'), '["ab","cd"]'),
+    ('regexall', ('\\Qa.b\\E', 'a.b axb'), '["a.b"]'),
+    ('regexall', ('a+?', 'aaa'), '["a","a","a"]'),
+    ('regexall', ('a{2,3}', 'aaaaaaa'), '["aaa","aaa"]'),
+    ('regex', ('(?<year>\\d{4})', 'in 2024'), '{"year":"2024"}'),
+    ('regexall', ('a*', 'baaa'), '["","aaa"]'),
+    ('regexall', ('', 'abc'), '["","","",""]'),
+    ('regexall', ('a|ab', 'ab'), '["a"]'),
+    ('regexall', ('\\d+', '١٢٣ 123'), '["123"]'),
+    ('regexall', ('\\s+', 'a\xa0b c\td\x0be'), '[" ","\\t"]'),
+    ('regexall', ('[^a]', 'abé'), '["b","é"]'),
+    ('regexall', ('.', 'é🇫🇷'), '["é","🇫","🇷"]'),
+    ('regexall', ('\\x41\\x{42}', 'AB'), '["AB"]'),
+    ('regexall', ('[\\d-x]+', '1-x2'), '["1-x2"]'),
+    ('regexall', ('\\A\\w', 'ab'), '["a"]'),
+    ('regexall', ('\\w\\z', 'ab'), '["b"]'),
+    ('regexall', ('(?U)a+', 'aaa'), '["a","a","a"]'),
+    ('regex_replace', ('baaa', 'a*', '-'), '"-b-"'),
+    ('regex_replace', ('abc', '', '-'), '"-a-b-c-"'),
+    ('regex_replace', ('hello', '(l)', '${1}1$1'), '"hel1ll1lo"'),
+    ('regex_replace', ('hello', '(?P<x>l)', '[$x]'), '"he[l][l]o"'),
+    ('regex_replace', ('hello', 'l', '$'), '"he$$o"'),
+    ('regex_replace', ('hello', '(l)', '$2|$10|${x}'), '"he||||o"'),
+    ('regex', ('(a)|(b)', 'b'), '[null,"b"]'),
+    ('regexall', ('(?i)[a-c]+', 'ABCabc'), '["ABCabc"]'),
+    ('regexall', ('\\.', 'a.b'), '["."]'),
+    ('regexall', ('[.]', 'a.b'), '["."]'),
+    ('regexall', ('\\$', 'a$b'), '["$"]'),
+    ('regexall', ('[$]', 'a$b'), '["$"]'),
+    ('regexall', ('x$|a', 'xa\n'), '["a"]'),
     ("uuidv5", ("6ba7b810-9dad-11d1-80b4-00c04fd430c8", "x"), '"05b16a01-46c6-56dd-bd6e-c6dfb4a1427a"'),
 ]
 
@@ -317,6 +445,16 @@ OPERATORS: list[tuple[str, Any, Any, str | None]] = [
     ("==", [1, "a"], ["1", "a"], "false"),
     ("<=", 0.1, "0.1", "true"),
     (">", -1, -2, "true"),
+    ("==", mp(a="1"), mp(a="1"), "true"),
+    ("==", mp(a="1"), {"a": "1"}, "false"),
+    ("==", lst("a"), ["a"], "false"),
+    # integers from length(), int(), signum()... are 64-bit in cty, literals 512-bit
+    ("/", Call("length", ([1],)), Call("length", ([1, 2, 3],)), "0.33333333333333333334"),
+    ("/", Call("length", ([1],)), 3, "0.3" + "3" * 153 + "5"),
+    ("/", Call("int", (2.5,)), Call("strlen", ("abc",)), "0.6666666666666666667"),
+    ("/", Call("floor", (Call("pow", (2.5, 1)),)), Call("pow", (3, 1)), "0.6666666666666666"),
+    ("/", Call("element", (Call("range", (3,)), 1)), Call("signum", (-3,)), "-1"),
+    ("*", Call("divide", (Call("length", ([1],)), Call("length", ([1, 2, 3],)))), 3, "1.00000000000000000002710505431213761085018632002174854278564453125"),
 ]
 
 
@@ -324,6 +462,8 @@ def hcl(value: Any) -> str:
     """HCL source for a Python test value."""
     if isinstance(value, Raw):
         return value.hcl
+    if isinstance(value, Call):
+        return value.hcl()
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -342,6 +482,8 @@ def val(value: Any) -> V.Value:
     """The value an HCL literal of a Python test value evaluates to."""
     if isinstance(value, Raw):
         return value.value
+    if isinstance(value, Call):
+        return value.value()
     if isinstance(value, dict):
         return V.object_val({k: val(v) for k, v in value.items()})
     if isinstance(value, list):
@@ -582,3 +724,24 @@ def test_errors_match_real_buildx(buildx: Any, tmp_path: Path) -> None:
         if printed != message:
             mismatches.append((name, printed, message))
     assert mismatches == []
+
+
+SEMVER_VERSIONS = "0.0.1 0.0.3 0.1.0 0.2.3 0.2.9 0.3.0 1.0.0 1.0.0-alpha 1.2 1 1.2.3 1.2.4-beta.1 1.3.0 2.0.0 2.5.1 v1.2.3".split()
+SEMVER_CONSTRAINTS = [
+    "1.2.3", "=1.2.3", "!=1.2.3", ">1.2.3", "<1.2.3", ">=1.2", ">= 1.2, < 2", "<=1.2", "<=1.2.x", "~1.2.3", "~1.2", "~1",
+    "~>1.2", "^1.2.3", "^0.2.3", "^0.0.3", "^0", "^0.0", "^1", "1.x", "1.2.x", "*", ">1.x", "<2.x", "1.2 - 1.4",
+    ">=1.0.0-0", "1.2.3 || 2.x", "> 1, < 3 || 0.x", "~0.2", "!=1.x", "<=1.x", "1.2.*", "^1.x", "~1.x",
+]  # fmt: skip
+
+
+@pytest.mark.buildx
+def test_semvercmp_matches_real_buildx(buildx: Any, tmp_path: Path) -> None:
+    pairs = [(v, c) for v in SEMVER_VERSIONS for c in SEMVER_CONSTRAINTS]
+    printed = _buildx_args(buildx, tmp_path, [f'semvercmp("{v}", "{c}")' for v, c in pairs])
+    ours = [V.convert(call("semvercmp", [V.string_val(v), V.string_val(c)]), V.STRING).v for v, c in pairs]
+    assert [(pair, printed[f"c{i}"]) for i, pair in enumerate(pairs)] == list(zip(pairs, ours))
+
+
+def test_homedir_is_the_users_home(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", "/home/someone")
+    assert call("homedir", []).v == "/home/someone"

@@ -100,3 +100,31 @@ def test_parse_cache_reuses_trees_and_survives_corrupt_entries(tmp_path: Path) -
     assert parse_body(file, env) == first
     assert entries[0].read_bytes() != b"garbage"
     assert parse_body(file, {"BAKEPLAN_NO_CACHE": "1", **env}) == first
+
+
+def test_evaluation_cache_hits_only_for_identical_inputs(tmp_path: Path) -> None:
+    from bakeplan.bake.files import cached_evaluation
+
+    file = BakeFile("docker-bake.hcl", tmp_path / "docker-bake.hcl", HCL.encode())
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "TAG": "1"}
+    request = BakeRequest(env=env, cwd=tmp_path)
+    calls: list[str] = []
+
+    def build(label: str) -> object:
+        def run(store_parse: bool) -> str:
+            calls.append(label)
+            return label
+
+        return run
+
+    assert cached_evaluation([file], request, build("first")) == "first"
+    assert cached_evaluation([file], request, build("again")) == "first"  # cached
+    other_env = BakeRequest(env={**env, "TAG": "2"}, cwd=tmp_path)
+    assert cached_evaluation([file], other_env, build("tag2")) == "tag2"  # TAG is read by the file
+    unrelated = BakeRequest(env={**env, "UNRELATED": "x"}, cwd=tmp_path)
+    assert cached_evaluation([file], unrelated, build("unrelated")) == "first"
+    assert cached_evaluation([file], BakeRequest(env=env, vars=("TAG=3",), cwd=tmp_path), build("var")) == "var"
+    impure = BakeFile("docker-bake.hcl", file.path, b'target "a" {\n  tags = [timestamp()]\n}\n')
+    assert cached_evaluation([impure], request, build("t1")) == "t1"
+    assert cached_evaluation([impure], request, build("t2")) == "t2"
+    assert calls == ["first", "tag2", "var", "t1", "t2"]

@@ -70,6 +70,12 @@ def test_duplicate_blocks_merge_in_order() -> None:
     assert doc["target"]["a"]["tags"] == ["x"]
 
 
+def test_a_later_group_block_replaces_an_earlier_one() -> None:
+    doc = printed([target("a"), target("b"), group("default", ["a"]), group("default", ["b"])])
+    assert doc["group"] == {"default": {"targets": ["b"]}}
+    assert list(doc["target"]) == ["b"]
+
+
 def test_groups_nest_deduplicate_and_win_over_targets() -> None:
     blocks = [target("a"), target("b"), target("g"), group("g", ["a", "inner"]), group("inner", ["b", "a"])]
     doc = printed(blocks, "g")

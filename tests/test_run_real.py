@@ -126,6 +126,9 @@ def test_outputs_exist_and_each_platform_ran_on_its_node(
     assert units["hello@linux/arm64"]["node"] == "arm64"
     assert f'building with "{node_builders["arm64"]}"' in log_of(units, "hello@linux/arm64")
     assert (project / "out-plain" / "hello.txt").read_text() == "hello\n"
+    # Measured durations feed the scheduler's history.
+    samples = json.loads((project / ".cache" / "history.json").read_text())["samples"]
+    assert {"hello|linux/amd64", "hello|linux/arm64", "plain|linux/arm64"} <= set(samples)
     # The daemons agree: each built only its own platform.
     amd = built_here(buildkit_nodes, buildkit_nodes.amd64)
     arm = built_here(buildkit_nodes, buildkit_nodes.arm64)
@@ -309,7 +312,7 @@ def test_remote_nodes_of_a_multi_node_builder_get_single_node_builders(
     units = latest_state(project)
     for arch in ("amd64", "arm64"):
         own = f"bakeplan-{two_node_builder}-{two_node_builder}-{arch}"
-        assert units[f"hello@linux/{arch}"]["node"] == own
+        assert units[f"hello@linux/{arch}"]["node"] == f"{two_node_builder}/{two_node_builder}-{arch}"
         assert f'building with "{own}"' in log_of(units, f"hello@linux/{arch}")
     listing = buildkit_nodes.cli.run("ls").stdout
     assert f"bakeplan-{two_node_builder}-{two_node_builder}-arm64" in listing

@@ -187,3 +187,19 @@ def test_live_view_renders_nodes_running_units_and_eta(tmp_path: Path) -> None:
     assert "amd" in text and "idle" in text and "~25s" in text
     assert "0/2 done" in text
     assert "failed" in text and "a.log" in text
+
+
+def test_missing_buildx_plugin_is_one_clear_error(tmp_path: Path) -> None:
+    import shutil
+
+    if shutil.which("docker") is None:
+        pytest.skip("the docker CLI is not installed")
+    (tmp_path / "docker-bake.hcl").write_text('target "app" {}\n')
+    env = dict(os.environ, DOCKER_CONFIG=str(tmp_path / "empty"), PYTHONPATH=str(Path(__file__).resolve().parent.parent),
+               BAKEPLAN_CACHE_DIR=str(tmp_path / "c"))
+    done = subprocess.run(
+        [sys.executable, "-m", "bakeplan", "run", "--node", "name=x,builder=b,platforms=linux/amd64", "app"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[0] == "error: the docker buildx plugin is not installed", done.stderr

@@ -354,6 +354,23 @@ def test_syntax_errors_name_the_line(source: str, line: int, column: int) -> Non
     assert (err.location.line, err.location.column) == (line, column)
 
 
+@pytest.mark.parametrize(
+    ("source", "line", "column", "summary"),
+    [
+        ('target "a" {\n  x = 1\n', 1, 12, "Unclosed configuration block"),
+        ('x = "abc\n', 1, 9, "Unterminated template string"),
+        ("x = f(1, 2\n", 1, 5, "Unterminated function call"),
+        ("x = {a = 1\n", 1, 5, "Unterminated object constructor expression"),
+        ("x = <<EOT\nabc\n", 2, 4, "Unterminated template string"),
+        ("x = 1 @\n", 1, 7, "Invalid character"),
+    ],
+)
+def test_errors_at_the_end_of_the_file_point_where_buildx_does(source: str, line: int, column: int, summary: str) -> None:
+    err = error_of(source, "docker-bake.hcl")
+    assert err.location == Location("docker-bake.hcl", line, column)
+    assert err.detail.startswith(summary)
+
+
 def test_unbalanced_template_directives() -> None:
     assert "endif" in str(error_of('x = "%{ if a }b"\n'))
     assert "Unexpected endfor directive" in str(error_of('x = "%{ if a }b%{ endfor }"\n'))
@@ -366,9 +383,26 @@ def test_unclosed_directive_is_reported_at_the_end_of_the_template() -> None:
     assert error_of('x = "a%{ for v in b }"\n').location == loc(1, 22)
 
 
-def test_ambiguous_object_key() -> None:
-    err = error_of("x = { a.b = 1 }\n")
-    assert "Ambiguous attribute key" in str(err) and err.location == loc(1, 7)
+def test_ambiguous_object_key_is_left_to_evaluation() -> None:
+    obj = expr_of("{ a.b = 1 }")
+    assert isinstance(obj, s.Object)
+    assert obj.items[0].key == s.ScopeTraversal("a", (s.AttrStep("b", loc(1, 8)),), loc(1, 7))
+
+
+def test_parsing_pauses_and_restores_the_garbage_collector() -> None:
+    import gc
+
+    assert gc.isenabled()
+    s.parse("x = 1\n", "t.hcl")
+    assert gc.isenabled()
+    error_of("x = \n")
+    assert gc.isenabled()
+
+
+def test_parse_expression_places_locations_at_the_given_start() -> None:
+    expr = s.parse_expression("  a +\n  b", Location("f", 3, 10))
+    assert isinstance(expr, s.BinaryOp)
+    assert expr.left.loc == Location("f", 3, 12) and expr.right.loc == Location("f", 4, 3)
 
 
 # --- HCL JSON -------------------------------------------------------------
@@ -525,3 +559,25 @@ def test_literal_templates_match_buildx(buildx: object, tmp_path: Path) -> None:
     assert isinstance(args, s.Object)
     got = {str(item.key.value): render(item.value) for item in args.items if isinstance(item.key, s.Literal)}
     assert got == expected
+
+
+def test_json_strings_are_templates_with_directives_and_escapes() -> None:
+    src = '{"target": {"a": {"args": {"A": "%{ if true ~} yes %{~ endif }", "B": "$${V} ${V}"}}}}'
+    args = parse_json(src.encode(), "b.json").blocks[0].body.attributes[0].expr
+    assert isinstance(args, s.Object)
+    a, b = (item.value for item in args.items)
+    assert isinstance(a, s.Template)
+    cond = a.parts[0]
+    assert isinstance(cond, s.TemplateIf) and cond.then == ("yes",)
+    assert isinstance(b, s.Template) and b.parts[0] == "${V} "
+    interp = b.parts[1]
+    assert isinstance(interp, s.Interpolation) and interp.expr.loc == loc(1, 80, "b.json")
+
+
+def test_heredoc_for_directive_with_key_and_value() -> None:
+    tpl = expr_of("<<EOT\n%{ for k, v in {a = 1} }${k}=${v}\n%{ endfor }\nEOT\n")
+    assert isinstance(tpl, s.Template)
+    loop = tpl.parts[0]
+    assert isinstance(loop, s.TemplateFor) and (loop.key_var, loop.value_var) == ("k", "v")
+    assert isinstance(loop.collection, s.Object) and loop.collection.loc == loc(2, 16)
+    assert loop.loc == loc(2, 1)

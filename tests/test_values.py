@@ -285,3 +285,144 @@ def test_random_numbers_match_real_buildx(buildx: Any, tmp_path: Path) -> None:
     printed = json.loads(proc.stdout)["target"]["t"]["args"]
     mismatches = [(expr, printed[f"c{i}"], ours()) for i, (expr, ours) in enumerate(cases) if printed[f"c{i}"] != ours()]
     assert mismatches == []
+
+
+NULL = V.NULL
+
+# (value, HCL type expression, what buildx printed for jsonencode(convert(value, type)), "ERR message" on failure)
+CONVERSIONS: list[tuple[Any, str, str]] = [
+    ([1, 'a', True], 'list(string)', '["1","a","true"]'),
+    (['b', 'a', 'b'], 'set(string)', '["a","b"]'),
+    ([3, 1, 2, 1], 'set(number)', '[1,2,3]'),
+    ({'a': 1, 'b': 'x'}, 'map(string)', '{"a":"1","b":"x"}'),
+    ({'a': 1, 'b': '2'}, 'map(number)', '{"a":1,"b":2}'),
+    ({'a': [1], 'b': ['x', 2]}, 'map(list(string))', '{"a":["1"],"b":["x","2"]}'),
+    ({'a': {'x': 1}, 'b': {'y': 'z'}}, 'map(map(string))', '{"a":{"x":"1"},"b":{"y":"z"}}'),
+    ([{'a': 1}, {'a': 'x'}], 'list(object({a=string}))', '[{"a":"1"},{"a":"x"}]'),
+    ([{'a': 1, 'b': 2}], 'list(object({a=number}))', '[{"a":1}]'),
+    ([NULL, 'a'], 'list(string)', '[null,"a"]'),
+    ([1, [2]], 'list(any)', 'ERR all list elements must have the same type'),
+    ([1, 'a'], 'list(any)', '["1","a"]'),
+    ([{'a': 1}, {'b': 2}], 'list(any)', '[{"a":1},{"b":2}]'),
+    ([{'a': 1}, {'a': 'x'}], 'list(any)', '[{"a":"1"},{"a":"x"}]'),
+    ({'a': 1, 'b': 'x'}, 'map(any)', '{"a":"1","b":"x"}'),
+    ({'a': [1], 'b': ['x']}, 'map(any)', '{"a":["1"],"b":["x"]}'),
+    ({'a': [1], 'b': []}, 'map(any)', '{"a":[1],"b":[]}'),
+    ([[1], []], 'list(any)', '[[1],[]]'),
+    ([], 'list(string)', '[]'),
+    ({}, 'map(string)', '{}'),
+    ([1, 2], 'tuple([string, number])', '["1",2]'),
+    ('true', 'bool', 'true'),
+    ('1', 'bool', 'true'),
+    (1, 'bool', 'ERR bool required, but have number'),
+    ('1e3', 'number', '1000'),
+    (' 1', 'number', 'ERR a number is required'),
+    ([1], 'string', 'ERR string required, but have tuple'),
+    ({'a': 1}, 'list(string)', 'ERR list of string required'),
+    ([1, [2]], 'list(string)', 'ERR element 1: string required, but have tuple'),
+    ({'a': [1]}, 'map(string)', 'ERR element "a": string required, but have tuple'),
+    ({'b': 1}, 'object({a=string})', 'ERR attribute "a" is required'),
+    ({'a': [1]}, 'object({a=string})', 'ERR attribute "a": string required, but have tuple'),
+    ('x', 'list(string)', 'ERR list of string required, but have string'),
+    ([NULL], 'list(number)', '[null]'),
+    (NULL, 'list(string)', 'null'),
+    ([{'a': 1}, 'x'], 'list(any)', 'ERR all list elements must have the same type'),
+    ({'a': 'yes'}, 'map(bool)', 'ERR a bool is required'),
+    ('TRUE', 'bool', 'ERR a bool is required; to convert from string, use lowercase "true"'),
+]
+
+
+def parse_type(text: str) -> V.Type:
+    """A small HCL type-expression parser for the tests (string, list(...), object({...}), tuple([...]))."""
+    parsed, rest = _parse_type(text.replace(" ", ""))
+    assert rest == ""
+    return parsed
+
+
+def _parse_type(s: str) -> tuple[V.Type, str]:
+    for name, prim in (("string", STRING), ("number", NUMBER), ("bool", BOOL), ("any", DYNAMIC)):
+        if s.startswith(name) and not s.startswith(name + "("):
+            return prim, s[len(name) :]
+    head, _, rest = s.partition("(")
+    if head in ("list", "set", "map"):
+        inner, rest = _parse_type(rest)
+        ctor = {"list": ListType, "set": SetType, "map": MapType}[head]
+        return ctor(inner), rest[1:]
+    if head == "tuple":
+        elems, rest = _parse_seq(rest[1:], "]")
+        return TupleType(elems), rest[1:]
+    attrs: dict[str, V.Type] = {}
+    rest = rest[1:]
+    while not rest.startswith("}"):
+        name, _, rest = rest.partition("=")
+        attrs[name], rest = _parse_type(rest)
+        rest = rest[1:] if rest.startswith(",") else rest
+    return ObjectType(attrs), rest[2:]
+
+
+def _parse_seq(s: str, close: str) -> tuple[list[V.Type], str]:
+    out: list[V.Type] = []
+    while not s.startswith(close):
+        t, s = _parse_type(s)
+        out.append(t)
+        s = s[1:] if s.startswith(",") else s
+    return out, s[1:]
+
+
+def _hcl(value: Any) -> str:
+    if value is NULL:
+        return "null"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)} = {_hcl(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_hcl(v) for v in value) + "]"
+    return json.dumps(value)
+
+
+def _val(value: Any) -> Value:
+    if value is NULL:
+        return V.NULL
+    if isinstance(value, dict):
+        return V.object_val({k: _val(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return V.tuple_val([_val(v) for v in value])
+    return V.from_python(value)
+
+
+def _converted(value: Any, texpr: str) -> str:
+    try:
+        return V.json_encode(V.convert(_val(value), parse_type(texpr)))
+    except ConversionError as e:
+        return f"ERR {e}"
+
+
+@pytest.mark.parametrize(("value", "texpr", "expected"), CONVERSIONS)
+def test_conversions_match_buildx(value: Any, texpr: str, expected: str) -> None:
+    assert _converted(value, texpr) == expected
+
+
+@pytest.mark.buildx
+@pytest.mark.slow
+def test_conversions_match_real_buildx(buildx: Any, tmp_path: Path) -> None:
+    # one bake file per conversion: buildx v0.36.1 rejects a file that names the same type keyword
+    # twice ("variable cycle not allowed for string")
+    mismatches = []
+    for value, texpr, expected in CONVERSIONS:
+        if expected.startswith("ERR"):
+            continue
+        body = f'target "t" {{\n  args = {{\n    c = jsonencode(convert({_hcl(value)}, {texpr}))\n  }}\n}}\n'
+        (tmp_path / "docker-bake.hcl").write_text(body, encoding="utf-8")
+        proc = subprocess.run(
+            buildx.argv("bake", "--print", "t"), capture_output=True, text=True, env=buildx.env, cwd=tmp_path, check=False
+        )
+        printed = json.loads(proc.stdout)["target"]["t"]["args"]["c"] if proc.returncode == 0 else proc.stderr
+        if printed != _converted(value, texpr):
+            mismatches.append((value, texpr, printed))
+    assert mismatches == []
+
+
+def test_sequence_indexes_are_64_bit_integers() -> None:
+    # buildx: [for i, x in ["a", "b"] : i / length([1, 2, 3])] is [0, 0.33333333333333333334]
+    keys = [k for k, _ in V.iter_elements(V.tuple_val([V.string_val("a"), V.string_val("b")]))]
+    assert [V.format_number(V.num_div(k.v, V.Int64(3))) for k in keys] == ["0", "0.33333333333333333334"]
+    assert V.format_number(V.num_div(keys[1].v, 3)) == "0." + "3" * 154 + "5"

@@ -42,6 +42,17 @@ decode errors there).
 friendly name of the declared type ("list of string", None when untyped),
 `display` the value as `--list variables` prints it (None for null).
 
+Where buildx is not deterministic, bakeplan picks one behaviour:
+- matrix combinations: first key outermost, values in list order (matrix.py);
+- `target.NAME.ATTR` when NAME is defined by several blocks: the last block
+  of that name in source order answers (null when it does not set ATTR), which
+  is what buildx v0.36.1 returns when it resolves blocks in file order;
+- errors: the first one in source order (see below).
+Known simplifications: a top-level attribute is always evaluated in the
+global scope (buildx evaluates it in the scope of whatever first references
+it, so a matrix variable can leak into it); a `variable` block's description
+may be any expression (buildx requires a literal).
+
 Evaluation order and errors follow hclparser.Parse: all variables, their
 validations, user functions, block names (matrices), then every target and
 group block (an error in a target that was not asked for still fails, as in
@@ -72,6 +83,8 @@ from bakeplan.hcl.evaluate import (
     Env,
     error,
     expr_loc,
+    free_variables,
+    function_calls,
     keyword,
     type_constraint,
     unknown_function,
@@ -309,7 +322,12 @@ class _Parser:
             return found
         if name in self.busy:
             path = " -> ".join([*self.busy[self.busy.index(name) :], name])
-            raise error("Invalid expression", f"variable cycle not allowed for {name} ({path})", loc)
+            raise error(
+                "Invalid expression",
+                f"variable cycle not allowed for {name} ({path})",
+                loc,
+                hint="Variables and top-level attributes must not depend on themselves; break the cycle.",
+            )
         if name not in self.attrs and name not in self.variables and name not in self.builtins:
             raise unknown_variable(name, loc, self._global_names())
         return self.resolve(name)
@@ -388,7 +406,7 @@ class _Parser:
                 value = cty.convert(value, var_type)
             except cty.ConversionError as exc:
                 raise self._invalid_value(
-                    name, f"invalid type {cty.friendly_name(var_type, True)} for variable {name} default value: {exc}"
+                    name, f"invalid type {cty.friendly_name(var_type)} for variable {name} default value: {exc}"
                 ) from None
         override = self._override(name, typed)
         if override is not None and name in self.variables:
@@ -439,7 +457,7 @@ class _Parser:
         if typed and var_type.is_primitive():
             return self._primitive(name, text, var_type)
         if typed:
-            raise self._invalid_value(name, f"unsupported type {cty.friendly_name(var_type, True)} for variable {name}")
+            raise self._invalid_value(name, f"unsupported type {cty.friendly_name(var_type)} for variable {name}")
         if no_default or value.type is DYNAMIC:
             return cty.string_val(text)
         if value.type.is_primitive():
@@ -609,7 +627,7 @@ class _Parser:
         mx.validate_name(label, label_loc)
         if matrix_attr is None:
             if name_attr is not None:
-                raise mx.invalid_name("name requires matrix", label_loc)
+                raise mx.invalid_name("name requires matrix", label_loc, hint="Add a matrix to the target, or remove its name.")
             return [_Instance(block.type, label, block, self.root, (), self._plan(block))]
         value = self.compiler.evaluate(matrix_attr.expr, self.root)
         combos = mx.combinations(value, mx.key_order(matrix_attr.expr, value), label_loc)
@@ -652,10 +670,12 @@ class _Parser:
         attributes: dict[str, Attribute] = {}
         block = instance.block
         values = instance.values
+        env = instance.env
+        tracked = self.compiler.refers_to_blocks  # without block references no cycle can form
         for name, planned in instance.plan.items():
             value = values.get(name)
             if value is None:
-                value = self._instance_attr(instance, name, planned.location)
+                value = self._instance_attr(instance, name, planned.location) if tracked else planned.evaluate(env)
             attributes[name] = Attribute(name, value, planned.location, planned.name_location)
         if instance.kind == "group" and "targets" not in attributes:
             raise error(
@@ -719,91 +739,6 @@ def _param_names(expr: ast.Expr) -> list[str]:
     return names
 
 
-# ------------------------------------------------------------------ AST walks
-
-
-def function_calls(expr: ast.Expr) -> Iterator[tuple[str, Location]]:
-    """Every function call in an expression (hclsyntax.VisitAll over FunctionCallExpr)."""
-    for node in _walk(expr):
-        if isinstance(node, ast.FunctionCall):
-            yield node.name, node.loc
-
-
-def free_variables(expr: ast.Expr, bound: set[str]) -> list[str]:
-    """Root names an expression reads from its scope (hcl Variables(), minus `bound`)."""
-    out: dict[str, None] = {}
-    _free(expr, frozenset(bound), out)
-    return list(out)
-
-
-def _free(node: object, bound: frozenset[str], out: dict[str, None]) -> None:
-    if isinstance(node, ast.ScopeTraversal):
-        if node.name not in bound:
-            out.setdefault(node.name, None)
-        for step in node.steps:
-            if isinstance(step, ast.IndexStep):
-                _free(step.key, bound, out)
-        return
-    if isinstance(node, (ast.ForTuple, ast.ForObject, ast.TemplateFor)):
-        _free(node.collection, bound, out)
-        inner = bound | {node.value_var} | ({node.key_var} if node.key_var else set())
-        for child in _for_children(node):
-            _free(child, inner, out)
-        return
-    for child in _children(node):
-        _free(child, bound, out)
-
-
-def _for_children(node: ast.ForTuple | ast.ForObject | ast.TemplateFor) -> list[object]:
-    if isinstance(node, ast.TemplateFor):
-        return list(node.body)
-    children: list[object] = [node.value]
-    if isinstance(node, ast.ForObject):
-        children.append(node.key)
-    if node.cond is not None:
-        children.append(node.cond)
-    return children
-
-
-def _children(node: object) -> list[object]:
-    if isinstance(node, (str, ast.Literal)):
-        return []
-    if isinstance(node, (ast.Template,)):
-        return list(node.parts)
-    if isinstance(node, ast.TemplateIf):
-        return [node.cond, *node.then, *node.else_]
-    if isinstance(node, ast.Object):
-        return [x for item in node.items for x in (item.key, item.value)]
-    if isinstance(node, ast.Splat):
-        return [node.source, *[s.key for s in node.steps if isinstance(s, ast.IndexStep)]]
-    out: list[object] = []
-    for name in getattr(node, "__slots__", ()):
-        if name == "loc":
-            continue
-        value = getattr(node, name)
-        if isinstance(value, tuple):
-            out.extend(v for v in value if not isinstance(v, (str, Location)) or isinstance(node, ast.Template))
-        elif value is not None and not isinstance(value, (str, bool, Location)):
-            out.append(value)
-    return out
-
-
-def _walk(node: object) -> Iterator[object]:
-    yield node
-    if isinstance(node, (ast.ForTuple, ast.ForObject, ast.TemplateFor)):
-        yield from _walk(node.collection)
-        for child in _for_children(node):
-            yield from _walk(child)
-        return
-    if isinstance(node, ast.ScopeTraversal):
-        for step in node.steps:
-            if isinstance(step, ast.IndexStep):
-                yield from _walk(step.key)
-        return
-    for child in _children(node):
-        yield from _walk(child)
-
-
 # ------------------------------------------------------------------ types and overrides
 
 
@@ -856,7 +791,7 @@ def value_from_csv(name: str, text: str, want: cty.Type) -> Value:
     fields = csv_fields(text)
     if isinstance(want, (cty.ListType, cty.SetType)):
         if not want.elem.is_primitive():
-            raise ValueError(f"unsupported type {cty.friendly_name(want, True)} for CSV specification")
+            raise ValueError(f"unsupported type {cty.friendly_name(want)} for CSV specification")
         elems = [_csv_element(name, f, want.elem, want) for f in fields]
         if isinstance(want, cty.ListType):
             return cty.list_val(elems, want.elem)
@@ -864,28 +799,28 @@ def value_from_csv(name: str, text: str, want: cty.Type) -> Value:
     if isinstance(want, cty.TupleType):
         if len(want.elems) != len(fields):
             raise ValueError(
-                f"{cty.friendly_name(want, True)} expects {len(want.elems)} elements but only {len(fields)} provided"
+                f"{cty.friendly_name(want)} expects {len(want.elems)} elements but only {len(fields)} provided"
             )
         return cty.tuple_val([_csv_element(name, f, t, want) for f, t in zip(fields, want.elems)])
     assert isinstance(want, cty.MapType)
     if not want.elem.is_primitive():
-        raise ValueError(f"unsupported type {cty.friendly_name(want, True)} for CSV specification")
+        raise ValueError(f"unsupported type {cty.friendly_name(want)} for CSV specification")
     items: dict[str, Value] = {}
     for f in fields:
         parts = next(csv.reader([f], delimiter=":"), [])
         if len(parts) != 2:
             raise ValueError(f"expected one k/v pair but got {len(parts)} pieces from {f}")
-        items[parts[0]] = _csv_element(name, parts[1], want.elem, want)
+        items[parts[0]] = _csv_element(name, parts[1], want.elem, want, "from")
     return cty.map_val(items, want.elem)
 
 
-def _csv_element(name: str, text: str, want: cty.Type, whole: cty.Type) -> Value:
+def _csv_element(name: str, text: str, want: cty.Type, whole: cty.Type, word: str = "of") -> Value:
     if not want.is_primitive():
-        raise ValueError(f"unsupported type {cty.friendly_name(whole, True)} for CSV specification")
+        raise ValueError(f"unsupported type {cty.friendly_name(whole)} for CSV specification")
     try:
         return convert_primitive(name, text, want)
     except ValueError as exc:
-        raise ValueError(f"failed to parse element of type {cty.friendly_name(whole, True)}: {exc}") from None
+        raise ValueError(f"failed to parse element {word} type {cty.friendly_name(whole)}: {exc}") from None
 
 
 def type_json(t: cty.Type) -> Any:

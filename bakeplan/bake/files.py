@@ -142,7 +142,22 @@ def _parser_fingerprint() -> str:
             continue
         digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
     digest.update(sys.version.encode())
+    digest.update(_library_stamp().encode())
     return digest.hexdigest()
+
+
+def _library_stamp() -> str:
+    """python-hcl2's grammar file (size and mtime), found without importing the package."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("hcl2")
+    if spec is None or spec.origin is None:
+        return "no-hcl2"
+    try:
+        stat = (Path(spec.origin).parent / "hcl2.lark").stat()
+    except OSError:
+        return "no-grammar"
+    return f"hcl2:{stat.st_size}:{stat.st_mtime_ns}"
 
 
 def _parse_uncached(file: BakeFile) -> Any:
@@ -151,8 +166,13 @@ def _parse_uncached(file: BakeFile) -> Any:
     return parse_source(file.name, file.data)
 
 
-def parse_body(file: BakeFile, env: Mapping[str, str]) -> Any:
-    """The syntax tree (`bakeplan.hcl.syntax.Body`) of one bake file, through the parse cache."""
+def parse_body(file: BakeFile, env: Mapping[str, str], *, store: bool = True) -> Any:
+    """The syntax tree (`bakeplan.hcl.syntax.Body`) of one bake file, through the parse cache.
+
+    `store=False` reads the cache but does not write it: pickling a big tree
+    costs a quarter of a parse, not worth it when the evaluation cache will
+    serve the next run anyway.
+    """
     import hashlib
     import pickle
 
@@ -166,7 +186,8 @@ def parse_body(file: BakeFile, env: Mapping[str, str]) -> Any:
     except Exception:  # noqa: BLE001 - missing, truncated or foreign: parse again
         pass
     body = _parse_uncached(file)
-    _store(entry, pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL))
+    if store:
+        _store(entry, pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL))
     return body
 
 
@@ -192,17 +213,17 @@ def _store(entry: Path, payload: bytes) -> None:
 # ------------------------------------------------------------- evaluation
 
 
-def read_definition(found: Sequence[BakeFile], request: BakeRequest) -> Any:
+def read_definition(found: Sequence[BakeFile], request: BakeRequest, *, store_parse: bool = True) -> Any:
     """Parse (through the cache) and evaluate the files: `bakeplan.bake.definition.Definition`."""
     from bakeplan.bake.definition import read_definition as evaluate
 
-    bodies = [parse_body(file, request.env) for file in found]
+    bodies = [parse_body(file, request.env, store=store_parse) for file in found]
     return evaluate(bodies, env=lookup_env(request), vars=variable_overrides(request.vars))
 
 
-def read_blocks(found: Sequence[BakeFile], request: BakeRequest) -> Sequence[Any]:
+def read_blocks(found: Sequence[BakeFile], request: BakeRequest, *, store_parse: bool = True) -> Sequence[Any]:
     """The evaluated target and group blocks, in source order."""
-    blocks: Sequence[Any] = read_definition(found, request).blocks
+    blocks: Sequence[Any] = read_definition(found, request, store_parse=store_parse).blocks
     return blocks
 
 
@@ -239,7 +260,7 @@ def _code_fingerprint() -> str:
     import hashlib
 
     root = Path(__file__).resolve().parent.parent
-    digest = hashlib.sha256(CACHE_FORMAT.encode() + sys.version.encode())
+    digest = hashlib.sha256(CACHE_FORMAT.encode() + sys.version.encode() + _library_stamp().encode())
     for folder in ("hcl", "bake"):
         for path in sorted((root / folder).glob("*.py")):
             stat = path.stat()
@@ -273,19 +294,23 @@ def evaluation_key(found: Sequence[BakeFile], request: BakeRequest) -> str | Non
 
 
 def cached_evaluation(found: Sequence[BakeFile], request: BakeRequest, build: Any) -> Any:
-    """`build()` (the decoded definition), from the cache when the inputs are unchanged."""
+    """`build(store_parse)` (the decoded definition), from the cache when the inputs are unchanged.
+
+    `store_parse` tells the build whether the parse cache is worth writing:
+    only when this evaluation itself cannot be cached.
+    """
     import pickle
 
     folder = cache_dir(request.env)
     key = evaluation_key(found, request) if folder is not None else None
     if folder is None or key is None:
-        return build()
+        return build(True)
     entry = folder.parent / "eval" / key[:2] / f"{key}.pickle"
     try:
         return pickle.loads(entry.read_bytes())
     except Exception:  # noqa: BLE001 - missing, truncated or foreign: evaluate again
         pass
-    value = build()
+    value = build(False)
     try:
         payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError, AttributeError):

@@ -32,19 +32,19 @@ VALID_NAME_CHARS = "[a-zA-Z0-9_-]+"
 Combination = tuple[tuple[str, Value], ...]
 
 
-def invalid_name(detail: str, loc: Location | None) -> BakeFileError:
+def invalid_name(detail: str, loc: Location | None, hint: str | None = None) -> BakeFileError:
     """buildx's "Invalid name" diagnostic (reported at the block label)."""
-    return BakeFileError(
-        f"Invalid name; {detail}",
-        loc,
-        hint="Target and group names may only use letters, digits, '_' and '-'.",
-    )
+    return BakeFileError(f"Invalid name; {detail}", loc, hint=hint)
 
 
 def validate_name(name: str, loc: Location | None) -> None:
     """Reject a block or generated target name outside `[a-zA-Z0-9_-]+`."""
     if NAME_PATTERN.match(name) is None:
-        raise invalid_name(f'only "{VALID_NAME_CHARS}" are allowed', loc)
+        raise invalid_name(
+            f'only "{VALID_NAME_CHARS}" are allowed',
+            loc,
+            hint=f"Target and group names may only use letters, digits, '_' and '-' (got {name!r}).",
+        )
 
 
 def key_order(expr: ast.Expr, value: Value) -> list[str]:
@@ -73,12 +73,14 @@ def _literal_key(key: ast.Expr) -> str | None:
 def combinations(value: Value, order: Sequence[str], loc: Location | None) -> list[Combination]:
     """The matrix's combinations, first key outermost, values in list order."""
     if not isinstance(value.type, (cty.MapType, cty.ObjectType)) or value.v is None:
-        raise invalid_name("matrix must be a map", loc)
+        raise invalid_name("matrix must be a map", loc, hint='Write the matrix as an object of lists: matrix = { key = ["a", "b"] }.')
     axes: list[list[tuple[str, Value]]] = []
     for key in order:
         options = value.v[key]
         if options.v is None or not cty.is_iterable(options.type):
-            raise invalid_name("matrix values must be a list", loc)
+            raise invalid_name(
+                "matrix values must be a list", loc, hint=f'Make matrix value "{key}" a list, e.g. {key} = ["a", "b"].'
+            )
         elements = options.v.values() if isinstance(options.v, dict) else options.v
         axes.append([(key, element) for element in elements])
     return [tuple(combo) for combo in itertools.product(*axes)]
@@ -89,5 +91,9 @@ def check_unique(names: Sequence[str], loc: Location | None) -> None:
     seen: set[str] = set()
     for name in names:
         if name in seen:
-            raise invalid_name(f'duplicate name "{name}"', loc)
+            raise invalid_name(
+                f'duplicate name "{name}"',
+                loc,
+                hint='Give each matrix combination its own name, using every matrix key: name = "t-${key}".',
+            )
         seen.add(name)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from json.encoder import encode_basestring  # type: ignore[attr-defined]  # C-accelerated
+from json.encoder import encode_basestring  # C-accelerated
 from collections.abc import Mapping
 from typing import Any
 

@@ -22,7 +22,6 @@ written, a matrix's targets in bakeplan's matrix order (buildx: random).
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -107,7 +106,14 @@ def build_config(blocks: Iterable[RawBlock]) -> Config:
     for block in blocks:
         fields = schema.decode_block(block.kind, block.attributes)
         if block.kind == "group":
-            groups.append(ConfigGroup(block.name, _dedup(fields.get("targets") or []), fields.get("description", "")))
+            group = ConfigGroup(block.name, _dedup(fields.get("targets") or []), fields.get("description", ""))
+            # A later group block of the same name replaces the earlier one in
+            # place (hclparser.Parse: groups have no Merge method).
+            index = next((i for i, g in enumerate(groups) if g.name == block.name), None)
+            if index is None:
+                groups.append(group)
+            else:
+                groups[index] = group
             continue
         label = block.label or block.name
         renamed.setdefault(label, [])
@@ -300,8 +306,8 @@ def match_names(config: Config, pattern: str) -> list[str]:
     return names
 
 
-def read_targets(config: Config, names: Sequence[str], sets: Sequence[str], env: Mapping[str, str]) -> tuple[dict[str, TargetFields], dict[str, ConfigGroup], set[str]]:
-    """buildx's ReadTargets on a Config: targets, groups, and which targets are only linked."""
+def read_targets(config: Config, names: Sequence[str], sets: Sequence[str], env: Mapping[str, str]) -> tuple[dict[str, TargetFields], dict[str, ConfigGroup]]:
+    """buildx's ReadTargets on a Config: the resolved targets and the groups to print."""
     requested = _dedup(name for raw in names for name in match_names(config, raw.replace(".", "_")))
     overrides = ov.parse_overrides(sets, list(config.targets), env)
     resolver = Resolver(config, overrides)
@@ -316,10 +322,9 @@ def read_targets(config: Config, names: Sequence[str], sets: Sequence[str], env:
             if group is not None:
                 groups[group_name] = group
     _default_group(groups, requested)
-    linked: set[str] = set()
     for name in list(targets):
-        _load_links(resolver, name, targets[name], targets, [], linked)
-    return targets, groups, linked
+        _load_links(resolver, name, targets[name], targets, [])
+    return targets, groups
 
 
 def _default_group(groups: dict[str, ConfigGroup], requested: Sequence[str]) -> None:
@@ -335,7 +340,7 @@ def _default_group(groups: dict[str, ConfigGroup], requested: Sequence[str]) -> 
         groups["default"] = ConfigGroup("default", sorted(_dedup(group.targets)), group.description)
 
 
-def _load_links(resolver: Resolver, name: str, target: TargetFields, targets: dict[str, TargetFields], visited: list[str], linked: set[str]) -> None:
+def _load_links(resolver: Resolver, name: str, target: TargetFields, targets: dict[str, TargetFields], visited: list[str]) -> None:
     """buildx's loadLinks: follow `target:` contexts, adding linked targets as cache-only."""
     visited = [*visited, name]
     for value in (target.get("contexts") or {}).values():
@@ -351,8 +356,7 @@ def _load_links(resolver: Resolver, name: str, target: TargetFields, targets: di
             linked_target = resolver.resolve_target(other)
             linked_target["output"] = [schema.ExportEntry("cacheonly")]
             targets[other] = linked_target
-            linked.add(other)
-        _load_links(resolver, other, linked_target, targets, visited, linked)
+        _load_links(resolver, other, linked_target, targets, visited)
         for entitlement in linked_target.get("entitlements") or []:
             if entitlement not in (target.get("entitlements") or []):
                 target["entitlements"] = [*(target.get("entitlements") or []), entitlement]
@@ -396,7 +400,7 @@ def is_remote_url(path: str) -> bool:
     return path.startswith(("http://", "https://")) or bool(_GIT_URL.search(path))
 
 
-def _build_checks(name: str, target: TargetFields, env: Mapping[str, str], cwd: Path) -> None:
+def _build_checks(target: TargetFields, env: Mapping[str, str], cwd: Path) -> None:
     """The parts of buildx's toBuildOpt that `--print` shows or fails on."""
     context = target.get("context", ".")
     if context == "-":
@@ -409,6 +413,9 @@ def _build_checks(name: str, target: TargetFields, env: Mapping[str, str], cwd: 
         context = go_clean(context[len("cwd://") :])
     target["context"] = context
     _check_platforms(target.get("platforms") or [])
+    _check_shm_size(target.get("shm-size"))
+    _check_ulimits(target.get("ulimits") or [])
+    _check_annotations(target.get("annotations") or [])
     _check_secrets(target.get("secret") or [], env, cwd)
     ssh = list(target.get("ssh") or [])
     if not ssh and is_git_ssh(context):
@@ -418,14 +425,100 @@ def _build_checks(name: str, target: TargetFields, env: Mapping[str, str], cwd: 
         target["output"] = _check_outputs(target["output"], cwd)
 
 
-_PLATFORM = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+){0,2}$")
+_PLATFORM_PART = re.compile(r"^[A-Za-z0-9_.-]+$")
+_PLATFORM_OS = re.compile(r"^([A-Za-z0-9_-]+)(?:\(([A-Za-z0-9_.%-]*)((?:\+[A-Za-z0-9_.%-]+)*)\))?$")
+_KNOWN_OS = frozenset(
+    "aix android darwin macos dragonfly freebsd hurd illumos ios js linux nacl netbsd openbsd plan9 solaris wasip1 windows zos".split()
+)
+_KNOWN_ARCH = frozenset(
+    "386 i386 amd64 x86_64 x86-64 amd64p32 arm armhf armel armbe arm64 aarch64 arm64be ppc64 ppc64le loong64 mips mipsle "
+    "mips64 mips64le mips64p32 mips64p32le ppc riscv riscv64 s390 s390x sparc sparc64 wasm".split()
+)
+_PLATFORM_HINT = 'Platforms look like "linux/amd64" or "linux/arm/v7".'
 
 
 def _check_platforms(platforms: Sequence[str]) -> None:
+    """containerd's platforms.Parse, as buildx's platformutil.Parse calls it (commas split)."""
     for text in platforms:
-        for item in text.split(","):
-            if item.lower() != "local" and not _PLATFORM.match(item):
-                raise BakeplanError(f'"{item}": invalid platform specifier', hint='Platforms look like "linux/amd64" or "linux/arm/v7".')
+        for spec in text.split(","):
+            if spec.lower() != "local":
+                _check_platform(spec)
+
+
+def _check_platform(spec: str) -> None:
+    parts = spec.split("/")
+    if not _PLATFORM_OS.match(parts[0]):
+        raise BakeplanError(
+            f'"{parts[0]}" is an invalid OS component of "{spec}": OSAndVersion specifier component must match '
+            f'"{_PLATFORM_OS.pattern}": invalid argument',
+            hint=_PLATFORM_HINT,
+        )
+    for part in parts[1:]:
+        if not _PLATFORM_PART.match(part):
+            raise BakeplanError(
+                f'"{part}" is an invalid component of "{spec}": platform specifier component must match '
+                f'"^[A-Za-z0-9_.-]+$": invalid argument',
+                hint=_PLATFORM_HINT,
+            )
+    if len(parts) == 1 and parts[0].lower() not in _KNOWN_OS and parts[0].lower() not in _KNOWN_ARCH:
+        raise BakeplanError(f'"{spec}": unknown operating system or architecture: invalid argument', hint=_PLATFORM_HINT)
+    if len(parts) > 3:
+        raise BakeplanError(f'"{spec}": cannot parse platform specifier: invalid argument', hint=_PLATFORM_HINT)
+
+
+_MEMBYTES = re.compile(r"^(\d+(\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
+
+
+def _check_shm_size(value: str | None) -> None:
+    """docker's MemBytes (units.RAMInBytes) syntax."""
+    if value is not None and not _MEMBYTES.match(value):
+        raise BakeplanError(f"invalid value {value} for membytes key shm-size", hint='Use a size like "2g" or "512m".')
+
+
+_ULIMITS = frozenset("core cpu data fsize locks memlock msgqueue nice nofile nproc rss rtprio rttime sigpending stack".split())
+
+
+def _check_ulimits(values: Sequence[str]) -> None:
+    """docker's units.ParseUlimit: NAME=SOFT[:HARD]."""
+    for text in values:
+        name, sep, limits = text.partition("=")
+        if not sep:
+            raise BakeplanError(f"invalid ulimit argument: {text}")
+        if name not in _ULIMITS:
+            raise BakeplanError(f"invalid ulimit type: {name}")
+        soft_text, colon, hard_text = limits.partition(":")
+        numbers: list[int] = []
+        for part in (hard_text, soft_text) if colon else (soft_text,):  # go-units parses the hard limit first
+            if not re.fullmatch(r"[+-]?\d+", part):
+                raise BakeplanError(f'strconv.ParseInt: parsing "{part}": invalid syntax')
+            numbers.insert(0, int(part))
+        if len(numbers) == 2 and numbers[0] > numbers[1]:
+            raise BakeplanError(f"ulimit soft limit must be less than or equal to hard limit: {numbers[0]} > {numbers[1]}")
+
+
+_ANNOTATION_TYPE = re.compile(r"^([a-z-]+)(?:\[([A-Za-z0-9_/-]+)\])?$")
+_ANNOTATION_KINDS = frozenset({"", "index", "index-descriptor", "manifest", "manifest-descriptor"})
+
+
+def _check_annotations(values: Sequence[str]) -> None:
+    """buildflags.ParseAnnotations: `[type[,type...]:]key=value`, types with optional [platform]."""
+    for text in values:
+        if text == "":
+            continue
+        key, sep, _ = text.partition("=")
+        if not sep:
+            raise BakeplanError(f'invalid annotation "{text}", expected key=value')
+        kinds, colon, _name = key.partition(":")
+        if not colon:
+            continue
+        for item in kinds.split(","):
+            match = _ANNOTATION_TYPE.match(item)
+            if match is None:
+                raise BakeplanError(f'invalid annotation type "{item}", expected type and optional platform in square brackets')
+            if match.group(1) not in _ANNOTATION_KINDS:
+                raise BakeplanError(f'unknown annotation type "{match.group(1)}"')
+            if match.group(2):
+                _check_platform(match.group(2))
 
 
 def _check_secrets(secrets: Sequence[schema.Secret], env: Mapping[str, str], cwd: Path) -> None:
@@ -563,14 +656,14 @@ def _printed_value(key: str, kind: str, value: Any) -> Any:
 def result_from_config(config: Config, request: BakeRequest, files: tuple[Path, ...]) -> PrintResult:
     """Resolve the requested names of a Config into the printed result."""
     names = request.names or ("default",)
-    targets, groups, _linked = read_targets(config, names, request.sets, request.env)
+    targets, groups = read_targets(config, names, request.sets, request.env)
     epoch = request.env.get("SOURCE_DATE_EPOCH", "")
     out: dict[str, Target] = {}
     for name in sorted(targets):
         fields = targets[name]
         if epoch and "SOURCE_DATE_EPOCH" not in (fields.get("args") or {}):
             fields["args"] = {**(fields.get("args") or {}), "SOURCE_DATE_EPOCH": epoch}
-        _build_checks(name, fields, request.env, request.cwd)
+        _build_checks(fields, request.env, request.cwd)
         defined = config.targets.get(name)
         out[name] = Target(
             name=name,
@@ -593,7 +686,9 @@ def load(request: BakeRequest) -> PrintResult:
     from bakeplan.bake import files as bakefiles
 
     found = bakefiles.find_files(request)
-    config: Config = bakefiles.cached_evaluation(found, request, lambda: build_config(bakefiles.read_blocks(found, request)))
+    config: Config = bakefiles.cached_evaluation(
+        found, request, lambda store_parse: build_config(bakefiles.read_blocks(found, request, store_parse=store_parse))
+    )
     return result_from_config(config, request, tuple(f.path for f in found))
 
 
@@ -617,8 +712,3 @@ def list_variables(request: BakeRequest) -> list[dict[str, Any]]:
     from bakeplan.bake import files as bakefiles
 
     return bakefiles.read_variables(bakefiles.find_files(request), request)
-
-
-def environment(request: BakeRequest) -> Mapping[str, str]:
-    """The environment the request evaluates in (os.environ when none was given)."""
-    return request.env if request.env else os.environ

@@ -32,12 +32,15 @@ Login = Annotated[Optional[str], typer.Option("--login", help="Log in to this re
 Output = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of stdout.", show_default=False)]
 
 INSTALL = "python -m pip install bakeplan"
-ci_app = typer.Typer(help="Emit the plan for a CI system: GitHub Actions, GitLab CI, Jenkins.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
-    """Add the command to the app."""
-    app.add_typer(ci_app, name="ci")
+    """Add the `ci` command group (github, gitlab, jenkins) to the app."""
+    group = typer.Typer(help="Emit the plan for a CI system: GitHub Actions, GitLab CI, Jenkins.", no_args_is_help=True)
+    group.command("github")(github_command)
+    group.command("gitlab")(gitlab_command)
+    group.command("jenkins")(jenkins_command)
+    app.add_typer(group, name="ci")
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,6 @@ def _write(text: str, output: Path | None) -> None:
         output.write_text(text, encoding="utf-8")
 
 
-@ci_app.command("github")
 def github_command(
     names: Names = None, files: Files = None, sets: Sets = None, vars_: Vars = None, only: Only = None,
     exclude: Exclude = None, runner: Runner = None, cache: Cache = None, cache_scope: Scope = "",
@@ -121,17 +123,28 @@ def github_command(
     output: Output = None,
     workflow: Annotated[bool, typer.Option("--workflow", help="Write a complete workflow instead of the matrix.")] = False,
     install: Annotated[str, typer.Option("--install", help="How the workflow's plan job installs bakeplan.")] = INSTALL,
+    expect: Annotated[Optional[str], typer.Option("--expect-chunks", help="Fail unless the plan has exactly these matrix jobs (comma-separated; the workflow's plan job passes them).", show_default=False)] = None,
 ) -> None:
-    """GitHub Actions: `strategy.matrix` JSON (and $GITHUB_OUTPUT inside Actions), or a workflow."""
+    """GitHub Actions: `strategy.matrix` JSON (and $GITHUB_OUTPUT inside Actions), or a workflow.
+
+    One matrix prints as {"include": [...]}; several (layers of `target:` links,
+    or more than 256 legs) print as {"matrices": [{"id", "layer", "needs",
+    "include"}, ...]}. Inside Actions, $GITHUB_OUTPUT gets matrix_<layer>_<n>
+    and count_<layer>_<n> per matrix, `matrix` when there is one, `merges`
+    and `omitted`.
+    """
     from bakeplan.emit import github
 
     common = _common(names, files, sets, vars_, only, exclude, runner, cache, cache_scope, cache_fallback, cache_replace, push,
                      since)
     plan = _plan(common.request("github", github.MATRIX_LIMIT, "gha"))
+    if expect is not None:
+        github.check_chunks(plan, expect.split(","))
     if workflow:
         extra = ["--workflow", *(["--login", login] if login else []), *(["--install", install] if install != INSTALL else [])]
         command = shlex.join(common.argv("github", extra))
-        _write(github.render_workflow(plan, common.argv("github"), install=install, login=login, command=command), output)
+        plan_argv = common.argv("github", ["--expect-chunks", ",".join(c.id for c in plan.chunks)])
+        _write(github.render_workflow(plan, plan_argv, install=install, login=login, command=command), output)
         return
     _write(github.render_matrix(plan), output)
     _github_files(plan)
@@ -150,7 +163,6 @@ def _github_files(plan: CIPlan, environ: dict[str, str] | None = None) -> None:
             handle.write(github.step_summary(plan))
 
 
-@ci_app.command("gitlab")
 def gitlab_command(
     names: Names = None, files: Files = None, sets: Sets = None, vars_: Vars = None, only: Only = None,
     exclude: Exclude = None, runner: Runner = None, cache: Cache = None, cache_scope: Scope = "",
@@ -159,7 +171,7 @@ def gitlab_command(
     output: Output = None,
     mode: Annotated[str, typer.Option("--mode", help="jobs (one job per leg) or matrix (parallel:matrix per chunk).")] = "jobs",
 ) -> None:
-    """GitLab CI: a child-pipeline YAML."""
+    """GitLab CI: a child-pipeline YAML (write it as an artifact, run it with `trigger: include: artifact`)."""
     from bakeplan.emit import gitlab
     from bakeplan.errors import BakeplanError
 
@@ -173,7 +185,6 @@ def gitlab_command(
     _write(text, output)
 
 
-@ci_app.command("jenkins")
 def jenkins_command(
     names: Names = None, files: Files = None, sets: Sets = None, vars_: Vars = None, only: Only = None,
     exclude: Exclude = None, runner: Runner = None, cache: Cache = None, cache_scope: Scope = "",

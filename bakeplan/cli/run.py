@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -70,18 +71,19 @@ def run_command(
     """Build the plan: one `docker buildx bake` per unit, on the node the scheduler picks."""
     from bakeplan import execute, history
     from bakeplan.bake.model import BakeRequest
-    from bakeplan.plan import build_plan
 
     request = BakeRequest(names=tuple(names or ()), files=tuple(files) if files else None, sets=tuple(sets or ()),
                           vars=tuple(vars_ or ()), env=dict(os.environ), cwd=Path.cwd())
-    if not dry_run or loader == "buildx":
+    if not dry_run:
         execute.check_docker("docker")
-    result = load_result(request, loader)
     nodes = find_nodes(node or (), nodes_file, builder, create=not dry_run)
     history_path = Path(history_file) if history_file else history.default_path()
-    past = history.load(history_path)
-    only_f, exclude_f = _filters(only, exclude)
-    plan = build_plan(result, nodes, history=past, only=only_f, exclude=exclude_f)
+    # Reaching every builder takes a moment: do it while the bake files are read and planned.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        checked = None if dry_run else pool.submit(execute.check_builders, "docker", _builders(nodes))
+        plan, result = _plan(request, loader, nodes, history.load(history_path), only, exclude)
+        if checked is not None:
+            checked.result()
     base, directory = run_directory(Path(run_dir).resolve(), resume=resume, create=not dry_run)
     options = execute.BakeOptions(sets=tuple(sets or ()), vars=tuple(vars_ or ()), allow=tuple(allow or ()), push=push,
                                   load=load, cache=_cache(cache, cache_scope, cache_fallback, cache_replace),
@@ -91,17 +93,41 @@ def run_command(
     if dry_run:
         print_commands(units, plan, builders)
         return
+    _run_and_exit(units, plan, builders, directory, base, resume=resume, retries=retries, fail_fast=fail_fast,
+                  progress=progress, history_path=history_path)
+
+
+def _builders(nodes: Sequence[Node]) -> list[str]:
+    """The builders of the usable nodes, once each."""
+    return list(dict.fromkeys(n.builder for n in nodes if n.excluded is None and n.builder))
+
+
+def _plan(request: BakeRequest, loader: str, nodes: Sequence[Node], past: History,
+          only: Sequence[str] | None, exclude: Sequence[str] | None) -> tuple[Plan, BakeResult]:
+    """Read the bake files and plan them on the nodes."""
+    from bakeplan.plan import build_plan
+
+    result = load_result(request, loader)
+    only_f, exclude_f = _filters(only, exclude)
+    return build_plan(result, nodes, history=past, only=only_f, exclude=exclude_f), result
+
+
+def _run_and_exit(units: Sequence[Unit], plan: Plan, builders: Mapping[str, str | None], directory: Path, base: Path, *,
+                  resume: bool, retries: int, fail_fast: bool, progress: str, history_path: Path) -> None:
+    """Run; exit 1 when anything failed, 130 on Ctrl-C / SIGTERM."""
+    from bakeplan import history
+
     try:
         state = _run(units, plan, builders, directory, base, resume=resume, retries=retries, fail_fast=fail_fast,
-                     progress=progress, history_path=history_path, past=past)
+                     progress=progress, history_path=history_path, past=history.load(history_path))
     except KeyboardInterrupt:
         # typer turns KeyboardInterrupt into a return value under standalone_mode=False,
         # which main() drops; exit here so Ctrl-C / SIGTERM give 130.
         print(f"interrupted; state saved in {directory} (resume with --resume)", file=sys.stderr)
         raise SystemExit(130) from None
     if not state.ok:
-        # SystemExit, not typer.Exit: the app runs with standalone_mode=False, where
-        # click turns Exit into a return value that main() drops.
+        # SystemExit, not typer.Exit: with standalone_mode=False click turns Exit
+        # into a return value that main() drops.
         raise SystemExit(1)
 
 
@@ -133,6 +159,10 @@ def _run(units: Sequence[Unit], plan: Plan, builders: Mapping[str, str | None], 
     try:
         state = execute.execute(units, plan.nodes, options, builders=builders, previous=previous,
                                 reporter=reporter, on_finished=recorder)
+    except KeyboardInterrupt:
+        reporter.close()
+        prog.render_summary(execute.read_state(directory / "state.json"), units, sys.stdout, rich_table=live)
+        raise
     finally:
         reporter.close()
         history.save(recorder.history, history_path)
@@ -196,8 +226,13 @@ def find_nodes(declared_specs: Sequence[str], nodes_file: str | None, builder: s
     from bakeplan import nodes as nd
 
     declared = [*nd.load_config(nd.config_path(Path.cwd(), nodes_file)), *(nd.parse_node_spec(s) for s in declared_specs)]
-    found = nd.discover(declared, builder=builder)
-    return tuple(_own_builder(n, create=create) for n in found)
+    found = tuple(_own_builder(n, create=create) for n in nd.discover(declared, builder=builder))
+    if any(n.source != "local" for n in nd.usable(found)):
+        # discover() falls back to this machine when no buildx node was usable as it
+        # stood; with nodes given builders of their own that fallback is not wanted.
+        found = tuple(replace(n, excluded="buildx nodes are used") if n.source == "local" and n.excluded is None else n
+                      for n in found)
+    return found
 
 
 def _own_builder(node: Node, *, create: bool) -> Node:
@@ -210,7 +245,7 @@ def _own_builder(node: Node, *, create: bool) -> Node:
     name = sanitize_tag(f"bakeplan-{node.name}".replace("/", "-"))
     if create:
         ensure_remote_builder(name, node.endpoint)
-    return replace(node, name=name, builder=name, excluded=None)
+    return replace(node, builder=name, excluded=None)
 
 
 def ensure_remote_builder(name: str, endpoint: str, *, docker: str = "docker") -> None:

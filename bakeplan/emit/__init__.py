@@ -1,1 +1,16 @@
-"""CI renderers: GitHub Actions, GitLab CI, Jenkins. Data first, text last."""
+"""CI renderers: GitHub Actions, GitLab CI, Jenkins. Data first, text last.
+
+    bake result -> source.jobs_from_result  (plan-stage jobs + what CI needs)
+                -> legs.build_plan          (runners, --set overrides, layers, chunks, merges)
+                -> since.select_changed     (optional: --since REV)
+                -> github / gitlab / jenkins (text)
+
+`build.ci_plan` runs the whole chain for `bakeplan ci`; `check` keeps the
+checked-in plans under `matrices/` fresh (`make check-matrices`); `yamlout`
+writes YAML deterministically without a runtime dependency.
+
+Linked targets (`target:` contexts) are not co-scheduled here as `bakeplan
+plan` does for one host: a CI plan gives every target x platform its own
+leg, ordered in layers, and a child's leg rebuilds its parents from the
+parents' per-leg caches (see `source`).
+"""

@@ -18,6 +18,7 @@ from typing import Any
 from bakeplan.emit import yamlout
 from bakeplan.emit.commands import generated_line, merge_script, omitted_lines
 from bakeplan.emit.model import Chunk, CIPlan, Leg, Merge
+from bakeplan.errors import BakeplanError
 
 MATRIX_LIMIT = 256  # GitHub: "A matrix can generate a maximum of 256 jobs per workflow run."
 PLAN_RUNNER = "ubuntu-24.04"
@@ -109,6 +110,16 @@ def step_summary(plan: CIPlan) -> str:
     lines += [f"- `{c.id}`: {len(c.legs)} legs" for c in plan.chunks]
     lines += ["", *(f"- {line}" for line in omitted_lines(plan.omitted))] if plan.omitted else []
     return "\n".join(lines) + "\n"
+
+
+def check_chunks(plan: CIPlan, expected: Sequence[str]) -> None:
+    """Fail when the plan's matrix jobs are not the ones a generated workflow was written for."""
+    found = [chunk.id for chunk in plan.chunks]
+    if found != list(expected):
+        raise BakeplanError(
+            f"the workflow has matrix jobs {', '.join(expected)} but the plan now needs {', '.join(found)}",
+            hint="The bake files changed shape: regenerate the workflow with `bakeplan ci github --workflow`.",
+        )
 
 
 def render_workflow(

@@ -4,9 +4,11 @@ Jobs run in a Docker-in-Docker service with a docker-container builder (the
 docker driver cannot export `mode=max` caches). One stage per layer; `needs`
 follow the `target:` graph, so a leg starts as soon as its own dependencies
 are done. In matrix mode (`--mode matrix`), a chunk holds at most 200 legs
-(GitLab's limit per `parallel:matrix`) and the runner tag comes from a
-per-row variable. Legs of a multi-platform pushed target save their digest as
-an artifact; a `merge-<target>` job creates the manifest from them.
+(GitLab's limit per `parallel:matrix`); a row holds only `LEG` and `RUNNER`
+(the runner tag), because GitLab names each job after its row's values, and
+runs its leg's commands from a `case "$LEG"`. Legs of a multi-platform pushed
+target save their digest as an artifact; a `merge-<target>` job creates the
+manifest from them.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ def render(
     if mode == "matrix":
         document.update((c.id, _matrix_job(plan, c, chunks, login)) for c in chunks)
     else:
-        document.update((leg.id, _leg_job(plan, leg, login)) for c in chunks for leg in c.legs)
+        merging = frozenset(leg.id for leg in plan.legs if leg.merge)
+        document.update((leg.id, _leg_job(plan, leg, login, merging)) for c in chunks for leg in c.legs)
     owner = {leg.id: (c.id if mode == "matrix" else leg.id) for c in chunks for leg in c.legs}
     document.update((f"merge-{m.target}", _merge_job(m, owner, login, merge_runner)) for m in plan.merges)
     if not chunks:
@@ -53,66 +56,52 @@ def _header(plan: CIPlan, command: str) -> str:
     return "".join(f"# {line}\n" for line in lines)
 
 
-def _leg_job(plan: CIPlan, leg: Leg, login: str | None) -> dict[str, Any]:
-    script = [_BUILDER, *_login_lines(login)]
-    if leg.emulated and leg.platform:
-        script.append(shlex.join(binfmt_argv(leg.platform)))
-    script.append(shlex.join(bake_argv(plan.invocation, leg, metadata_file=METADATA if leg.merge else None)))
-    if leg.merge:
-        script += ["apk add --no-cache jq", _save_digest(shlex.quote(leg.target), shlex.quote(leg.id))]
-    job: dict[str, Any] = {"stage": f"build-{leg.layer}", "tags": [leg.runner], "needs": list(leg.needs), "script": script}
+def _leg_job(plan: CIPlan, leg: Leg, login: str | None, merging: frozenset[str]) -> dict[str, Any]:
+    # A dependency's digest artifact is of no use to this leg: do not download it.
+    needs = [{"job": n, "artifacts": False} if n in merging else n for n in leg.needs]
+    script = [_BUILDER, *_login_lines(login), *_leg_commands(plan, leg)]
+    job: dict[str, Any] = {"stage": f"build-{leg.layer}", "tags": [leg.runner], "needs": needs, "script": script}
     if leg.merge:
         job["artifacts"] = {"paths": [f"{DIGESTS}/"], "expire_in": "1 day"}
     return job
 
 
-def _save_digest(target: str, leg: str) -> str:
-    return (
-        f"mkdir -p {DIGESTS}/{target} && "
-        f"jq -er --arg t {target} '.[$t][\"containerimage.digest\"]' {METADATA} > {DIGESTS}/{target}/{leg}"
-    )
+def _leg_commands(plan: CIPlan, leg: Leg) -> list[str]:
+    """QEMU if needed, the bake command, and for a merged target the digest artifact."""
+    commands = [shlex.join(binfmt_argv(leg.platform))] if leg.emulated and leg.platform else []
+    commands.append(shlex.join(bake_argv(plan.invocation, leg, metadata_file=METADATA if leg.merge else None)))
+    if leg.merge:
+        target, name = shlex.quote(leg.target), shlex.quote(leg.id)
+        commands += [
+            "apk add --no-cache jq",
+            f"mkdir -p {DIGESTS}/{target} && "
+            f"jq -er --arg t {target} '.[$t][\"containerimage.digest\"]' {METADATA} > {DIGESTS}/{target}/{name}",
+        ]
+    return commands
 
 
 def _matrix_job(plan: CIPlan, chunk: Chunk, chunks: Sequence[Chunk], login: str | None) -> dict[str, Any]:
+    """Rows hold only the leg id and runner tag (GitLab names jobs after the row's values)."""
     present = {c.id for c in chunks}
-    return {
+    job: dict[str, Any] = {
         "stage": f"build-{chunk.layer}",
         "tags": ["$RUNNER"],
         "needs": [n for n in chunk.needs if n in present],
-        "parallel": {"matrix": [_matrix_row(leg) for leg in chunk.legs]},
-        "script": [_BUILDER, *_login_lines(login), _matrix_script(plan)],
-        "artifacts": {"paths": [f"{DIGESTS}/"], "expire_in": "1 day"},
+        "parallel": {"matrix": [{"LEG": leg.id, "RUNNER": leg.runner} for leg in chunk.legs]},
+        "script": [_BUILDER, *_login_lines(login), _dispatch(plan, chunk)],
     }
+    if any(leg.merge for leg in chunk.legs):
+        job["artifacts"] = {"paths": [f"{DIGESTS}/"], "expire_in": "1 day"}
+    return job
 
 
-def _matrix_row(leg: Leg) -> dict[str, str]:
-    return {
-        "LEG": leg.id,
-        "TARGET": leg.target,
-        "PLATFORM": leg.platform or "",
-        "RUNNER": leg.runner,
-        "QEMU": "true" if leg.emulated else "false",
-        "MERGE": "true" if leg.merge else "false",
-        "BAKE_SET": "\n".join(leg.sets),
-    }
-
-
-def _matrix_script(plan: CIPlan) -> str:
-    """One leg from its row: BAKE_SET holds one `--set` value per line."""
-    files = "".join(f" -f {shlex.quote(name)}" for name in plan.invocation.files)
-    save = _save_digest('"$TARGET"', '"$LEG"')
-    return (
-        'if [ "$QEMU" = true ]; then docker run --privileged --rm tonistiigi/binfmt --install "$PLATFORM"; fi\n'
-        "set -f; set --\n"
-        "IFS='\n'\n"
-        'for item in $BAKE_SET; do set -- "$@" --set "$item"; done\n'
-        "unset IFS; set +f\n"
-        f'docker buildx bake{files} --metadata-file {METADATA} "$@" "$TARGET"\n'
-        'if [ "$MERGE" = true ]; then\n'
-        "  apk add --no-cache jq\n"
-        f"  {save}\n"
-        "fi\n"
-    )
+def _dispatch(plan: CIPlan, chunk: Chunk) -> str:
+    """A `case "$LEG"` running each row's own commands."""
+    lines = ['case "$LEG" in']
+    for leg in chunk.legs:
+        lines += [f"  {shlex.quote(leg.id)})", *(f"    {c}" for c in _leg_commands(plan, leg)), "    ;;"]
+    lines += ['  *) echo "unknown leg: $LEG" >&2; exit 1 ;;', "esac"]
+    return "\n".join(lines) + "\n"
 
 
 def _merge_job(merge: Merge, owner: Mapping[str, str], login: str | None, runner: str) -> dict[str, Any]:

@@ -29,6 +29,7 @@ class Runners:
 
     labels: tuple[tuple[str, str], ...]
     default: str
+    default_is_amd64: bool = True  # the built-in defaults are amd64 machines; a user's may not be
 
     def place(self, platform: str | None) -> tuple[str, bool]:
         """The runner label for a platform, and whether it must emulate it."""
@@ -38,13 +39,13 @@ class Runners:
         for key, label in self.labels:
             if key == wanted:
                 return label, False
-        return self.default, not wanted.startswith(_AMD64_NATIVE)
+        return self.default, not (self.default_is_amd64 and wanted.startswith(_AMD64_NATIVE))
 
 
 def runners_for(system: str, overrides: Sequence[str] = ()) -> Runners:
     """The system's default runners with `PLATFORM=LABEL` (or `default=LABEL`) overrides."""
-    defaults, default = DEFAULT_RUNNERS[system]
-    labels = dict(defaults)
+    defaults, builtin = DEFAULT_RUNNERS[system]
+    labels, default = dict(defaults), builtin
     for item in overrides:
         key, sep, label = item.partition("=")
         if not sep or not key or not label:
@@ -53,7 +54,7 @@ def runners_for(system: str, overrides: Sequence[str] = ()) -> Runners:
             default = label
         else:
             labels[normalize_platform(key)] = label
-    return Runners(tuple(sorted(labels.items())), default)
+    return Runners(tuple(sorted(labels.items())), default, default == builtin)
 
 
 def normalize_platform(platform: str) -> str:

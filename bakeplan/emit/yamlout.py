@@ -41,6 +41,8 @@ def scalar(value: Any) -> str:
 
 def _quote(text: str) -> str:
     """A double-quoted scalar: printable characters as they are, the rest escaped."""
+    if text.isascii() and "\x7f" not in text:
+        return json.dumps(text)  # JSON's escapes are YAML's for ASCII text
     out = ['"']
     for ch in text:
         if ch in _ESCAPES:

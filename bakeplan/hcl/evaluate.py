@@ -11,8 +11,15 @@ Semantics follow hashicorp/hcl v2 `hclsyntax` as buildx uses it:
   errors of the result that is not selected are dropped: `true ? 1 : nope` is 1.
 - `||` and `&&` evaluate both operands, and a known deciding operand wins over
   an error in the other one: `true || nope` is true, `false || nope` fails.
+  When the syntax alone shows both results have one primitive type (templates,
+  literals), the result not selected is skipped: it could change nothing.
 - Templates convert each interpolation to a string (null is an error); a
   template that is exactly `"${x}"` returns x's value unconverted.
+- `try`, `can` and `convert` take expressions, not values: the compiler
+  implements them (the stdlib table in `functions.py` has the rest).
+- A for-expression's `if` that ignores the loop variables is checked before
+  iterating, as HCL's pass with unknown values does (so `[for x in [] : x if "s"]`
+  fails like in buildx).
 - Errors are `BakeFileError("Summary; Detail", location)` with HCL's own summary
   and detail text, located where HCL points (a variable's name, an argument's
   start, an operand...).
@@ -25,8 +32,8 @@ and knows the functions.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from bakeplan.errors import BakeFileError, Location
@@ -70,9 +77,9 @@ class Env:
         return Env(self.ctx, merged)
 
 
-def error(summary: str, detail: str, loc: Location | None) -> BakeFileError:
+def error(summary: str, detail: str, loc: Location | None, hint: str | None = None) -> BakeFileError:
     """An evaluation error in HCL's `Summary; Detail` form."""
-    return BakeFileError(f"{summary}; {detail}", loc)
+    return BakeFileError(f"{summary}; {detail}", loc, hint=hint)
 
 
 def suggest(name: str, candidates: Iterable[str]) -> str:
@@ -99,14 +106,24 @@ def unknown_variable(name: str, loc: Location, candidates: Iterable[str]) -> Bak
     """HCL's "Unknown variable" error, with a suggestion when a close name exists."""
     hint = suggest(name, candidates)
     extra = f' Did you mean "{hint}"?' if hint else ""
-    return error("Unknown variable", f'There is no variable named "{name}".{extra}', loc)
+    return error(
+        "Unknown variable",
+        f'There is no variable named "{name}".{extra}',
+        loc,
+        hint=f'Declare it (variable "{name}" {{ default = ... }}) or fix the name.',
+    )
 
 
 def unknown_function(name: str, loc: Location, candidates: Iterable[str]) -> BakeFileError:
     """HCL's "Call to unknown function" error, with a suggestion when a close name exists."""
     hint = suggest(name, candidates)
     extra = f' Did you mean "{hint}"?' if hint else ""
-    return error("Call to unknown function", f'There is no function named "{name}".{extra}', loc)
+    return error(
+        "Call to unknown function",
+        f'There is no function named "{name}".{extra}',
+        loc,
+        hint="Bake has its own function list (docs/bake-stdlib.md); define others with a function block.",
+    )
 
 
 # --------------------------------------------------------------------------
@@ -129,18 +146,6 @@ def to_text(value: Value, loc: Location, null_detail: str, conv_detail: str) -> 
         return cty.convert(value, STRING).v  # type: ignore[no-any-return]
     except cty.ConversionError as exc:
         raise error("Invalid template interpolation value", conv_detail.format(exc), loc) from None
-
-
-def _as_bool(value: Value) -> Value:
-    if value.type is BOOL:
-        return value
-    return cty.convert(value, BOOL)
-
-
-def _as_number(value: Value) -> Value:
-    if value.type is NUMBER:
-        return value
-    return cty.convert(value, NUMBER)
 
 
 def expr_loc(expr: ast.Expr) -> Location:
@@ -290,8 +295,11 @@ class Compiler:
 
     def __init__(self, block_kinds: frozenset[str] = frozenset()) -> None:
         self._cache: dict[int, tuple[object, Evaluator]] = {}
+        self._builders: dict[type, Callable[[Any], Evaluator]] = {}
         # root names that refer to blocks (`target.NAME.ATTR`), resolved lazily per attribute
         self.block_kinds = block_kinds
+        # set once any compiled expression refers to a block: callers then need cycle tracking
+        self.refers_to_blocks = False
 
     def compile(self, expr: ast.Expr) -> Evaluator:
         """The closure evaluating `expr` in an Env."""
@@ -308,10 +316,15 @@ class Compiler:
         return self.compile(expr)(env)
 
     def _build(self, expr: ast.Expr) -> Evaluator:
-        builder = getattr(self, "_c_" + type(expr).__name__, None)
+        """Compile a node without caching (each child node is compiled once, by its parent)."""
+        kind = type(expr)
+        builder = self._builders.get(kind)
         if builder is None:
-            raise BakeFileError(f"unsupported expression {type(expr).__name__}", expr_loc(expr))
-        return builder(expr)  # type: ignore[no-any-return]
+            builder = getattr(self, "_c_" + kind.__name__, None)
+            if builder is None:
+                raise BakeFileError(f"unsupported expression {kind.__name__}", expr_loc(expr))
+            self._builders[kind] = builder
+        return builder(expr)
 
     # -- leaves
 
@@ -320,10 +333,10 @@ class Compiler:
         return lambda env: value
 
     def _c_Parens(self, expr: ast.Parens) -> Evaluator:
-        return self.compile(expr.expr)
+        return self._build(expr.expr)
 
     def _c_TemplateWrap(self, expr: ast.TemplateWrap) -> Evaluator:
-        return self.compile(expr.expr)
+        return self._build(expr.expr)
 
     def _c_ScopeTraversal(self, expr: ast.ScopeTraversal) -> Evaluator:
         name, loc = expr.name, expr.loc
@@ -343,6 +356,7 @@ class Compiler:
     def _block_reference(self, expr: ast.ScopeTraversal, local: Evaluator) -> Evaluator:
         """`target.NAME[.ATTR]...`: ask the context for just that attribute (buildx resolves lazily)."""
         kind, steps, loc = expr.name, expr.steps, expr.loc
+        self.refers_to_blocks = True
         if not steps or not isinstance(steps[0], ast.AttrStep):
             detail = f"cannot access {kind} as a variable" if not steps else f"cannot traverse {kind} without attribute"
             failure = error("Invalid expression", detail, loc)
@@ -385,7 +399,7 @@ class Compiler:
                 return get_attr(source(env), name, loc)
 
             return attr
-        key_fn = self.compile(step.key)
+        key_fn = self._build(step.key)
 
         def item(env: Env) -> Value:
             coll = source(env)
@@ -394,10 +408,10 @@ class Compiler:
         return item
 
     def _c_GetAttr(self, expr: ast.GetAttr) -> Evaluator:
-        return self._step(self.compile(expr.obj), ast.AttrStep(expr.name, expr.loc))
+        return self._step(self._build(expr.obj), ast.AttrStep(expr.name, expr.loc))
 
     def _c_Index(self, expr: ast.Index) -> Evaluator:
-        return self._step(self.compile(expr.obj), ast.IndexStep(expr.key, expr.loc))
+        return self._step(self._build(expr.obj), ast.IndexStep(expr.key, expr.loc))
 
     # -- templates
 
@@ -421,7 +435,7 @@ class Compiler:
                 if isinstance(inner, ast.ScopeTraversal) and not inner.steps and inner.name not in self.block_kinds:
                     program.append((1, inner.name, inner.loc))
                 else:
-                    program.append((2, self.compile(inner), expr_loc(inner)))
+                    program.append((2, self._build(inner), expr_loc(inner)))
             elif isinstance(part, ast.TemplateIf):
                 program.append((3, self._template_if(part), None))
             else:
@@ -477,7 +491,7 @@ class Compiler:
     # -- constructors
 
     def _c_Tuple(self, expr: ast.Tuple) -> Evaluator:
-        items = [self.compile(item) for item in expr.items]
+        items = [self._build(item) for item in expr.items]
 
         def tuple_(env: Env) -> Value:
             return cty.tuple_val([item(env) for item in items])
@@ -485,7 +499,7 @@ class Compiler:
         return tuple_
 
     def _c_Object(self, expr: ast.Object) -> Evaluator:
-        items = [(self._object_key(item.key, item.value), self.compile(item.value)) for item in expr.items]
+        items = [(self._object_key(item.key, item.value), self._build(item.value)) for item in expr.items]
         constant = [_constant_key(item.key) for item in expr.items]
         if all(k is not None for k in constant):
             return _constant_object([str(k) for k in constant], [value for _, value in items])
@@ -513,7 +527,7 @@ class Compiler:
         if isinstance(key, ast.Literal) and key.kind == "string":
             text = str(key.value)
             return lambda env: text
-        fn = self.compile(key)
+        fn = self._build(key)
         loc = expr_loc(key)
         null_loc = expr_loc(value_expr)  # HCL points a null key's error at the value
 
@@ -533,7 +547,7 @@ class Compiler:
     # -- conditionals and operators
 
     def _condition(self, expr: ast.Expr) -> Callable[[Env], bool]:
-        fn = self.compile(expr)
+        fn = self._build(expr)
         loc = expr_loc(expr)
 
         def cond(env: Env) -> bool:
@@ -553,10 +567,18 @@ class Compiler:
 
     def _c_Conditional(self, expr: ast.Conditional) -> Evaluator:
         cond = self._condition(expr.cond)
-        yes = self.compile(expr.true_expr)
-        no = self.compile(expr.false_expr)
+        yes = self._build(expr.true_expr)
+        no = self._build(expr.false_expr)
         yes_loc = expr_loc(expr.true_expr)
         no_loc = expr_loc(expr.false_expr)
+        static = _static_type(expr.true_expr), _static_type(expr.false_expr)
+        if static[0] is not None and static[0] == static[1]:
+            # both results always have this one primitive type: nothing to unify, and an
+            # error in the result not taken would be dropped anyway, so skip evaluating it
+            def same_type(env: Env) -> Value:
+                return yes(env) if cond(env) else no(env)
+
+            return same_type
 
         def conditional(env: Env) -> Value:
             chosen_true = cond(env)
@@ -572,8 +594,8 @@ class Compiler:
         return conditional
 
     def _c_BinaryOp(self, expr: ast.BinaryOp) -> Evaluator:
-        left = self.compile(expr.left)
-        right = self.compile(expr.right)
+        left = self._build(expr.left)
+        right = self._build(expr.right)
         op = expr.op
         if op in ("||", "&&"):
             return _logical(op, left, right, expr)
@@ -588,7 +610,7 @@ class Compiler:
         return _arithmetic(_ARITH[op], left, right, expr)
 
     def _c_UnaryOp(self, expr: ast.UnaryOp) -> Evaluator:
-        operand = self.compile(expr.operand)
+        operand = self._build(expr.operand)
         loc = expr_loc(expr.operand)
         want = BOOL if expr.op == "!" else NUMBER
         op_loc = expr.loc
@@ -612,7 +634,7 @@ class Compiler:
     def _c_FunctionCall(self, expr: ast.FunctionCall) -> Evaluator:
         if expr.name in SPECIAL and not expr.expand_final:
             return self._special(expr)
-        args = [self.compile(arg) for arg in expr.args]
+        args = [self._build(arg) for arg in expr.args]
         arg_locs = [expr_loc(arg) for arg in expr.args]
         name, loc, expand = expr.name, expr.loc, expr.expand_final
 
@@ -628,7 +650,7 @@ class Compiler:
 
     def _special(self, expr: ast.FunctionCall) -> Evaluator:
         """try(), can() and convert(): their arguments are expressions, not values."""
-        args = [self.compile(arg) for arg in expr.args]
+        args = [self._build(arg) for arg in expr.args]
         name, loc = expr.name, expr.loc
         if name == "convert":
             return self._convert_call(expr, args)
@@ -696,9 +718,12 @@ class Compiler:
         cond: ast.Expr | None,
         loc: Location,
     ) -> Callable[[Env], list[Env]]:
-        coll = self.compile(collection)
+        coll = self._build(collection)
         coll_loc = expr_loc(collection)
         cond_fn = self._for_condition(cond) if cond is not None else None
+        loop_vars = {value_var} | ({key_var} if key_var else set())
+        # a condition that ignores the loop variables is checked even for an empty collection
+        precheck = cond_fn if cond is not None and not loop_vars & set(free_variables(cond, set())) else None
 
         def iterate(env: Env) -> list[Env]:
             value = coll(env)
@@ -715,6 +740,8 @@ class Compiler:
                     " in a 'for' expression.",
                     coll_loc,
                 )
+            if precheck is not None:
+                precheck(env)
             out: list[Env] = []
             base = env.vars
             for k, v in cty.iter_elements(value):
@@ -730,15 +757,18 @@ class Compiler:
         return iterate
 
     def _for_condition(self, cond: ast.Expr) -> Callable[[Env], bool]:
-        fn = self.compile(cond)
+        fn = self._build(cond)
         loc = expr_loc(cond)
+        # HCL checks the condition once with unknown loop variables before iterating: a
+        # literal null fails there ("Condition is null"), a null from the data in the loop
+        null_summary = "Condition is null" if isinstance(cond, ast.Literal) else "Invalid 'for' condition"
 
         def include(env: Env) -> bool:
             value = fn(env)
             if value.type is BOOL and value.v is not None:
                 return value.v  # type: ignore[no-any-return]
             if value.v is None:
-                raise error("Condition is null", "The value of the 'if' clause must not be null.", loc)
+                raise error(null_summary, "The value of the 'if' clause must not be null.", loc)
             try:
                 return cty.convert(value, BOOL).v  # type: ignore[no-any-return]
             except cty.ConversionError as exc:
@@ -748,7 +778,7 @@ class Compiler:
 
     def _c_ForTuple(self, expr: ast.ForTuple) -> Evaluator:
         iterate = self._for_iteration(expr.key_var, expr.value_var, expr.collection, expr.cond, expr.loc)
-        value = self.compile(expr.value)
+        value = self._build(expr.value)
 
         def for_tuple(env: Env) -> Value:
             return cty.tuple_val([value(child) for child in iterate(env)])
@@ -757,8 +787,8 @@ class Compiler:
 
     def _c_ForObject(self, expr: ast.ForObject) -> Evaluator:
         iterate = self._for_iteration(expr.key_var, expr.value_var, expr.collection, expr.cond, expr.loc)
-        key_fn = self.compile(expr.key)
-        value_fn = self.compile(expr.value)
+        key_fn = self._build(expr.key)
+        value_fn = self._build(expr.value)
         key_loc = expr_loc(expr.key)
         grouping = expr.grouping
 
@@ -783,7 +813,7 @@ class Compiler:
     # -- splats
 
     def _c_Splat(self, expr: ast.Splat) -> Evaluator:
-        source = self.compile(expr.source)
+        source = self._build(expr.source)
         source_loc = expr_loc(expr.source)
 
         def item(env: Env) -> Value:
@@ -810,6 +840,17 @@ class Compiler:
             return cty.tuple_val(results)
 
         return splat
+
+
+def _static_type(expr: ast.Expr) -> cty.Type | None:
+    """The primitive type an expression always has, when the syntax alone tells (templates, literals)."""
+    if isinstance(expr, ast.Template):
+        return STRING
+    if isinstance(expr, ast.Literal):
+        return {"string": STRING, "number": NUMBER, "bool": BOOL}.get(expr.kind)
+    if isinstance(expr, ast.Parens):
+        return _static_type(expr.expr)
+    return None
 
 
 def _constant_key(key: ast.Expr) -> str | None:
@@ -1122,13 +1163,36 @@ def _convert_arg(fn: Function, i: int, value: Value, loc: Location) -> Value:
 # Type constraints (hcl ext/typeexpr), used by variables' `type` and convert()
 
 
+_IDENTIFIER = re.compile(r"^[^\W\d][\w-]*$")
+
+
 def keyword(expr: ast.Expr) -> str | None:
-    """hcl.ExprAsKeyword: the bare identifier an expression consists of, if any."""
+    """hcl.ExprAsKeyword: the bare identifier an expression consists of, if any.
+
+    In HCL JSON files a string holds the keyword (`"params": ["a"]`), as hcl's
+    JSON expressions parse strings as traversals when asked for one.
+    """
     if isinstance(expr, ast.ScopeTraversal) and not expr.steps:
         return expr.name
     if isinstance(expr, ast.Literal) and expr.kind in ("bool", "null"):
         return {True: "true", False: "false", None: "null"}[expr.value]  # type: ignore[index]
+    if isinstance(expr, ast.Literal) and expr.kind == "string" and from_json(expr):
+        text = str(expr.value).strip()
+        return text if _IDENTIFIER.match(text) else None
     return None
+
+
+def from_json(expr: ast.Expr) -> bool:
+    """Whether an expression comes from an HCL JSON file (where strings stand for expressions)."""
+    return expr_loc(expr).file.endswith(".json")
+
+
+def json_expression(expr: ast.Expr) -> ast.Expr:
+    """A JSON string literal re-read as HCL native expression syntax (for type expressions)."""
+    if isinstance(expr, ast.Literal) and expr.kind == "string" and from_json(expr):
+        body = ast.parse(f"x = {expr.value}\n", expr.loc.file)
+        return body.attributes[0].expr
+    return expr
 
 
 _PRIMITIVES: dict[str, cty.Type] = {"string": STRING, "number": cty.NUMBER, "bool": cty.BOOL, "any": DYNAMIC}
@@ -1136,6 +1200,7 @@ _PRIMITIVES: dict[str, cty.Type] = {"string": STRING, "number": cty.NUMBER, "boo
 
 def type_constraint(expr: ast.Expr, *, in_object: bool = False) -> cty.Type:
     """hcl typeexpr.TypeConstraint: `string`, `list(number)`, `object({a = string})`..."""
+    expr = json_expression(expr)
     loc = expr_loc(expr)
     word = keyword(expr)
     if word is not None:
@@ -1181,3 +1246,87 @@ def _object_type(expr: ast.Object) -> cty.Type:
     return cty.ObjectType(attrs, frozenset(optional))
 
 
+# --------------------------------------------------------------------------
+# AST walks
+
+
+def function_calls(expr: ast.Expr) -> Iterator[tuple[str, Location]]:
+    """Every function call in an expression (hclsyntax.VisitAll over FunctionCallExpr)."""
+    for node in _walk(expr):
+        if isinstance(node, ast.FunctionCall):
+            yield node.name, node.loc
+
+
+def free_variables(expr: ast.Expr, bound: set[str]) -> list[str]:
+    """Root names an expression reads from its scope (hcl Variables(), minus `bound`)."""
+    out: dict[str, None] = {}
+    _free(expr, frozenset(bound), out)
+    return list(out)
+
+
+def _free(node: object, bound: frozenset[str], out: dict[str, None]) -> None:
+    if isinstance(node, ast.ScopeTraversal):
+        if node.name not in bound:
+            out.setdefault(node.name, None)
+        for step in node.steps:
+            if isinstance(step, ast.IndexStep):
+                _free(step.key, bound, out)
+        return
+    if isinstance(node, (ast.ForTuple, ast.ForObject, ast.TemplateFor)):
+        _free(node.collection, bound, out)
+        inner = bound | {node.value_var} | ({node.key_var} if node.key_var else set())
+        for child in _for_children(node):
+            _free(child, inner, out)
+        return
+    for child in _children(node):
+        _free(child, bound, out)
+
+
+def _for_children(node: ast.ForTuple | ast.ForObject | ast.TemplateFor) -> list[object]:
+    if isinstance(node, ast.TemplateFor):
+        return list(node.body)
+    children: list[object] = [node.value]
+    if isinstance(node, ast.ForObject):
+        children.append(node.key)
+    if node.cond is not None:
+        children.append(node.cond)
+    return children
+
+
+def _children(node: object) -> list[object]:
+    if isinstance(node, (str, ast.Literal)):
+        return []
+    if isinstance(node, (ast.Template,)):
+        return list(node.parts)
+    if isinstance(node, ast.TemplateIf):
+        return [node.cond, *node.then, *node.else_]
+    if isinstance(node, ast.Object):
+        return [x for item in node.items for x in (item.key, item.value)]
+    if isinstance(node, ast.Splat):
+        return [node.source, *[s.key for s in node.steps if isinstance(s, ast.IndexStep)]]
+    out: list[object] = []
+    for name in getattr(node, "__slots__", ()):
+        if name == "loc":
+            continue
+        value = getattr(node, name)
+        if isinstance(value, tuple):
+            out.extend(v for v in value if not isinstance(v, (str, Location)) or isinstance(node, ast.Template))
+        elif value is not None and not isinstance(value, (str, bool, Location)):
+            out.append(value)
+    return out
+
+
+def _walk(node: object) -> Iterator[object]:
+    yield node
+    if isinstance(node, (ast.ForTuple, ast.ForObject, ast.TemplateFor)):
+        yield from _walk(node.collection)
+        for child in _for_children(node):
+            yield from _walk(child)
+        return
+    if isinstance(node, ast.ScopeTraversal):
+        for step in node.steps:
+            if isinstance(step, ast.IndexStep):
+                yield from _walk(step.key)
+        return
+    for child in _children(node):
+        yield from _walk(child)

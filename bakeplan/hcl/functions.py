@@ -23,8 +23,12 @@ API for the evaluator
   argument to its parameter type, null checks, then the implementation.
   Raises ``FunctionError`` carrying ``summary`` and ``detail`` (as HCL reports
   them: ``str(err)`` is "Summary; Detail"), ``arg_index`` (the argument to
-  point at, or None) and ``subject`` ("arg", "close" for the closing paren,
-  "name" for the call).
+  point at, or None) and ``subject``: "arg" (that argument's start), "close"
+  (the closing parenthesis), "name" (the function name) or "call" (the whole
+  call expression), which is where HCL puts the diagnostic.
+- Implementations raise ``ArgError(index, message)`` or ``CallError(message)``;
+  ``call`` turns them into HCL's wording. Panics in go functions are reported
+  with their first line only (buildx appends a go stack trace).
 - ``SPECIAL = {"try", "can", "convert"}``: these take unevaluated expressions
   (tryfunc) or a type expression (typeexpr.ConvertFunc); the evaluator
   implements them, using ``try_message`` for try's error and
@@ -38,9 +42,7 @@ API for the evaluator
 from __future__ import annotations
 
 import base64
-import csv
 import hashlib
-import io
 import ipaddress
 import math
 import os
@@ -300,15 +302,9 @@ def n(num: Any) -> Value:
     return V.number_val(num)
 
 
-def _list_of(elems: Sequence[Value], ety: Type) -> Value:
-    return Value(ListType(ety if not elems else elems[0].type), tuple(elems))
-
-
-def _static(*params: Param, var: Param | None = None) -> Callable[[Impl], tuple[tuple[Param, ...], Param | None, Impl]]:
-    def wrap(impl: Impl) -> tuple[tuple[Param, ...], Param | None, Impl]:
-        return params, var, impl
-
-    return wrap
+def n64(num: int) -> Value:
+    """An integer as cty.NumberIntVal makes it (64-bit precision)."""
+    return Value(NUMBER, V.Int64(num))
 
 
 _GRAPHEME_RE = regex.compile(r"\X")
@@ -400,21 +396,31 @@ def _int(a: list[Value]) -> Value:
     if isinstance(x, float) and math.isinf(x):
         # cty's IntFunc dereferences the nil big.Int that Float.Int returns for infinities
         raise CallError("panic in function implementation: runtime error: invalid memory address or nil pointer dereference")
-    return a[0] if V.is_integer(x) else Value(NUMBER, int(x))
+    # a fractional input becomes a fresh big.Float.SetInt: 64-bit precision
+    return a[0] if V.is_integer(x) else Value(NUMBER, V.Int64(int(x)))
 
 
 def _ceil(a: list[Value]) -> Value:
     x = a[0].v
     if isinstance(x, float) and math.isinf(x):
         return a[0]
-    return Value(NUMBER, math.ceil(x))
+    return Value(NUMBER, _same_precision(x, math.ceil(x)))
 
 
 def _floor(a: list[Value]) -> Value:
     x = a[0].v
     if isinstance(x, float) and math.isinf(x):
         return a[0]
-    return Value(NUMBER, math.floor(x))
+    return Value(NUMBER, _same_precision(x, math.floor(x)))
+
+
+def _same_precision(x: Any, whole: int) -> Any:
+    """An integral result kept at the input's precision (cty reuses the input big.Float)."""
+    if isinstance(x, float):
+        return float(whole)
+    if isinstance(x, V.Int64) or (isinstance(x, V.BigFloat) and x.prec < V.LITERAL_PREC):
+        return V.Int64(whole)
+    return whole
 
 
 def _to_float(v: Value) -> float:
@@ -470,7 +476,7 @@ def _pow(a: list[Value]) -> Value:
 
 def _signum(a: list[Value]) -> Value:
     num = _int_arg(a[0])
-    return Value(NUMBER, (num > 0) - (num < 0))
+    return Value(NUMBER, V.Int64((num > 0) - (num < 0)))
 
 
 _DIGITS62 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -489,7 +495,7 @@ def _parseint(a: list[Value]) -> Value:
     result = _big_int_set_string(text, base)
     if result is None:
         raise ArgError(0, f"cannot parse {_go_quote(text)} as a base {base} integer")
-    return Value(NUMBER, result)
+    return Value(NUMBER, V.Int64(result))  # big.Float.SetInt: 64 bits or the integer's length
 
 
 def _big_int_set_string(text: str, base: int) -> int | None:
@@ -514,12 +520,13 @@ def _big_int_set_string(text: str, base: int) -> int | None:
 
 
 def _range(a: list[Value]) -> Value:
+    # cty.Zero and cty.NumberIntVal(±1) are 64-bit integers
     if len(a) == 1:
-        start, end = 0, a[0].v
-        step = -1 if end < 0 else 1
+        start, end = V.Int64(0), a[0].v
+        step = V.Int64(-1 if end < 0 else 1)
     elif len(a) == 2:
         start, end = a[0].v, a[1].v
-        step = -1 if end < start else 1
+        step = V.Int64(-1 if end < start else 1)
     elif len(a) == 3:
         start, end, step = a[0].v, a[1].v, a[2].v
     else:
@@ -623,7 +630,7 @@ def _reverse(a: list[Value]) -> Value:
 
 
 def _strlen(a: list[Value]) -> Value:
-    return Value(NUMBER, len(graphemes(a[0].v)))
+    return Value(NUMBER, V.Int64(len(graphemes(a[0].v))))
 
 
 def _substr(a: list[Value]) -> Value:
@@ -806,6 +813,7 @@ def translate_re2(pattern: str) -> str:
     i = 0
     n = len(pattern)
     multiline = False
+    ungreedy = False
     depth = 0
     while i < n:
         c = pattern[i]
@@ -821,6 +829,8 @@ def translate_re2(pattern: str) -> str:
             i, piece, flags = _translate_group(pattern, i)
             if "m" in flags and depth == 0:
                 multiline = True
+            if "U" in flags:
+                ungreedy = True
             out.append(piece)
             if piece != "(?" + flags + ")" or not flags:
                 depth += 1 if not piece.endswith(")") else 0
@@ -837,6 +847,52 @@ def translate_re2(pattern: str) -> str:
             raise RegexSyntaxError("invalid nested repetition operator", pattern[i : i + 2])
         out.append(c)
         i += 1
+        if ungreedy and (c in "*+?" or (c == "}" and _closes_repeat(pattern, i - 1))) and not _quantified_twice(out):
+            # (?U) swaps greedy and lazy repetition
+            if i < n and pattern[i] == "?":
+                i += 1
+            else:
+                out.append("?")
+    return "".join(out)
+
+
+def _closes_repeat(p: str, end: int) -> bool:
+    start = p.rfind("{", 0, end)
+    return start >= 0 and _REPEAT_RE.fullmatch(p, start, end + 1) is not None
+
+
+def _quantified_twice(out: list[str]) -> bool:
+    return len(out) >= 2 and out[-1] == "?" and out[-2] in ("*", "+", "?")
+
+
+_ASCII_CLASSES = {"d": "0-9", "w": "0-9A-Za-z_", "s": "\\t\\n\\f\\r "}
+_WORD = "[0-9A-Za-z_]"
+_BOUNDARY = f"(?:(?<={_WORD})(?!{_WORD})|(?<!{_WORD})(?={_WORD}))"
+_NON_BOUNDARY = f"(?:(?<={_WORD})(?={_WORD})|(?<!{_WORD})(?!{_WORD}))"
+
+
+def _complement(ranges: str) -> str:
+    """The complement (within all of Unicode) of an ASCII class body like "0-9A-Za-z_"."""
+    chars: set[int] = set()
+    body = ranges.encode().decode("unicode_escape")
+    k = 0
+    while k < len(body):
+        if k + 2 < len(body) and body[k + 1] == "-":
+            chars.update(range(ord(body[k]), ord(body[k + 2]) + 1))
+            k += 3
+        else:
+            chars.add(ord(body[k]))
+            k += 1
+    out = []
+    start = None
+    for code in range(0, 129):
+        inside = code in chars or code == 128
+        if not inside and start is None:
+            start = code
+        elif inside and start is not None:
+            out.append(f"\\U{start:08x}-\\U{code - 1:08x}")
+            start = None
+    out.append("\\U00000080-\\U0010ffff")
     return "".join(out)
 
 
@@ -848,8 +904,6 @@ def _translate_escape(p: str, i: int, in_class: bool) -> tuple[int, str]:
         raise RegexSyntaxError("invalid escape sequence", p[i : i + 2])
     if e == "z":
         return i + 2, r"\Z"
-    if e == "Z":
-        raise RegexSyntaxError("invalid escape sequence", p[i : i + 2])
     if e == "Q":
         end = p.find(r"\E", i + 2)
         lit = p[i + 2 :] if end < 0 else p[i + 2 : end]
@@ -861,11 +915,23 @@ def _translate_escape(p: str, i: int, in_class: bool) -> tuple[int, str]:
                 raise RegexSyntaxError("invalid character class range", p[i:])
             return end + 1, p[i : end + 1]
         return i + 3, p[i : i + 3]
-    if e == "s":
-        return i + 2, r"[\t\n\f\r ]" if not in_class else r"\t\n\f\r "
-    if e == "S":
-        return i + 2, r"[^\t\n\f\r ]" if not in_class else r"\S"
-    if e.isalnum() and e not in "abfnrtvdDwWbBAxpP0":
+    if e == "x" and i + 2 < len(p) and p[i + 2] == "{":
+        end = p.find("}", i + 3)
+        if end < 0 or not re.fullmatch(r"[0-9A-Fa-f]+", p[i + 3 : end]):
+            raise RegexSyntaxError("invalid escape sequence", p[i : end + 1 if end > 0 else len(p)])
+        return end + 1, f"\\U{int(p[i + 3 : end], 16):08x}"
+    # go's \d \w \s \b are ASCII-only while the rest of the pattern stays Unicode-aware
+    if e in "dws":
+        body = _ASCII_CLASSES[e]
+        return i + 2, body if in_class else f"[{body}]"
+    if e in "DWS":
+        body = _complement(_ASCII_CLASSES[e.lower()])
+        return i + 2, body if in_class else f"[{body}]"
+    if e == "b" and not in_class:
+        return i + 2, _BOUNDARY
+    if e == "B" and not in_class:
+        return i + 2, _NON_BOUNDARY
+    if e.isalnum() and e not in "afnrtvAx0":
         raise RegexSyntaxError("invalid escape sequence", p[i : i + 2])
     return i + 2, p[i : i + 2]
 
@@ -886,13 +952,10 @@ def _translate_class(p: str, i: int) -> tuple[int, str]:
             end = p.find(":]", j + 2)
             if end > 0:
                 name = p[j + 2 : end]
-                neg = name.startswith("^")
                 body = _POSIX.get(name.lstrip("^"))
                 if body is None:
                     raise RegexSyntaxError("invalid character class range", p[j : end + 2])
-                if neg:
-                    raise RegexSyntaxError("invalid character class range", p[j : end + 2])
-                out.append(body)
+                out.append(_complement(body) if name.startswith("^") else body)
                 j = end + 2
                 first = False
                 continue
@@ -942,13 +1005,15 @@ def _translate_group(p: str, i: int) -> tuple[int, str, str]:
             raise RegexSyntaxError("invalid named capture", p[i : end + 1])
         return end + 1, f"(?P<{name}>", ""
     m = re.match(r"([imsU-]*)([:)])", rest)
-    if m is None or m.group(1) in ("-",) or "U" in m.group(1):
+    if m is None or m.group(1) in ("-",) or ("U" in m.group(1) and not (i == 0 and m.group(2) == ")")):
         # go reports the text up to and including the first unsupported character
         j = i + 2
         while j < len(p) and p[j] in "imsU-":
             j += 1
         raise RegexSyntaxError("invalid or unsupported Perl syntax", p[i : j + 1])
-    flags = m.group(1)
+    flags = m.group(1).replace("U", "")
+    if m.group(2) == ")" and not flags:
+        return i + 2 + m.end(), "", m.group(1)
     if m.group(2) == ")":
         return i + 2 + m.end(), f"(?{flags})" if "-" not in flags else _scoped_flags(flags), flags
     return i + 2 + m.end(), f"(?{flags}:", flags
@@ -963,7 +1028,7 @@ def compile_re2(pattern: str) -> Any:
     """Compile an RE2 pattern with go semantics (ASCII \\w \\d \\b, `$` = end of text)."""
     translated = translate_re2(pattern)
     try:
-        return regex.compile(translated, regex.ASCII | regex.VERSION0)
+        return regex.compile(translated, regex.VERSION0)
     except regex.error as e:
         raise _python_regex_error(pattern, e) from None
 
@@ -1342,7 +1407,7 @@ def _format_float(verb: _Verb, num: Any) -> str:
 
 def _decimal_of(num: Any) -> tuple[str, int, int]:
     """(digits, exp, prec): the exact decimal 0.digits * 10**exp of |num| and its binary precision."""
-    if type(num) is int:
+    if isinstance(num, int):
         digits = str(abs(num)).rstrip("0")
         return (digits, len(str(abs(num))), V.LITERAL_PREC) if num else ("", 0, V.LITERAL_PREC)
     frac = Fraction(num)
@@ -1382,7 +1447,7 @@ def big_text(num: Any, fmt: str, prec: int) -> str:
     if shortest:
         if digits:
             frac = abs(Fraction(num))
-            digits, exp = V._shortest_digits(frac, bits) if type(num) is not int else _int_shortest(num)
+            digits, exp = V._shortest_digits(frac, bits) if not isinstance(num, int) else _int_shortest(num)
         if fmt in "eE":
             prec = len(digits) - 1
         elif fmt == "f":
@@ -1545,7 +1610,7 @@ def _length(a: list[Value]) -> Value:
     t = a[0].type
     if not isinstance(t, (TupleType, ListType, MapType, SetType)):
         raise CallError("collection must be a list, a map or a tuple")
-    return Value(NUMBER, len(a[0].v))
+    return Value(NUMBER, V.Int64(len(a[0].v)))
 
 
 def _element(a: list[Value]) -> Value:
@@ -1842,7 +1907,7 @@ def _indexof(a: list[Value]) -> Value:
         raise CallError("cannot search an empty list")
     for i, e in enumerate(lst.v):
         if V.equals(e, val):
-            return Value(NUMBER, i)
+            return Value(NUMBER, V.Int64(i))
     raise CallError("item not found")
 
 
@@ -2556,19 +2621,19 @@ def _unixtimestampparse(a: list[Value]) -> Value:
         raise ArgError(0, str(e)) from None
     iso_year, iso_week, _ = t.isocalendar()
     fields: dict[str, Value] = {
-        "year": n(t.year),
-        "year_day": n(t.timetuple().tm_yday),
-        "day": n(t.day),
-        "month": n(t.month),
+        "year": n64(t.year),
+        "year_day": n64(t.timetuple().tm_yday),
+        "day": n64(t.day),
+        "month": n64(t.month),
         "month_name": s(_MONTHS[t.month - 1]),
-        "weekday": n((t.weekday() + 1) % 7),
+        "weekday": n64((t.weekday() + 1) % 7),
         "weekday_name": s(_DAYS[t.weekday()]),
-        "hour": n(t.hour),
-        "minute": n(t.minute),
-        "second": n(t.second),
+        "hour": n64(t.hour),
+        "minute": n64(t.minute),
+        "second": n64(t.second),
         "rfc3339": s(_go_time_format(t)),
-        "iso_year": n(iso_year),
-        "iso_week": n(iso_week),
+        "iso_year": n64(iso_year),
+        "iso_week": n64(iso_week),
     }
     return V.object_val(fields)
 
@@ -2670,9 +2735,9 @@ def _bump(c: _SemVer, level: int) -> tuple[Any, ...]:
 def _constraint_range(op: str, c: _SemVer, wild: int) -> tuple[Any, Any]:
     """(lower, upper) bounds as (key, inclusive) pairs, None when open."""
     base = (c.key(), True)
-    floor = _SemVer(c.major, c.minor, c.patch, c.pre or "0").key() if False else c.key()
+    floor = c.key()
     if wild == 0:
-        return (None, None) if op in ("=", "!=", ">=", "<=", "~", "~>", "^") else ((None, None) if op == "<" else (None, None))
+        return None, None  # "*" or "x": any version
     upper_wild = (_bump(c, wild - 1), False) if wild < 3 else None
     if op in ("=", "!="):
         return (base, upper_wild) if wild < 3 else (base, base)
@@ -2727,6 +2792,12 @@ def _rsadecrypt(a: list[Value]) -> Value:
         n_mod, d_exp = nums[1], nums[3]
     except (IndexError, ValueError):
         raise CallError("x509: failed to parse private key (use ParsePKCS8PrivateKey instead for this key format)") from None
+    if n_mod.bit_length() < 1024:
+        # go 1.24's crypto/rsa refuses small keys
+        raise CallError(
+            f"crypto/rsa: {n_mod.bit_length()}-bit keys are insecure "
+            "(see https://go.dev/pkg/crypto/rsa#hdr-Minimum_key_size)"
+        )
     k = (n_mod.bit_length() + 7) // 8
     if len(cipher) > k:
         raise CallError("crypto/rsa: decryption error")

@@ -15,9 +15,12 @@ Types (immutable, hashable, compare with ``==``):
 
 Values: ``Value(type, v)`` with two slots, ``.type`` and ``.v`` (the payload):
     - STRING: ``str`` (always NFC; build with ``string_val``)
-    - NUMBER: ``int`` (exact integers), ``float`` (a 53-bit go float, e.g. from
+    - NUMBER: ``int`` (exact integers, literal precision: 512 bits), ``Int64``
+      (an ``int`` subclass: integers cty holds at 64 bits, from length(),
+      strlen(), int(), list indexes...), ``float`` (a 53-bit go float, from
       ``pow``/``log``), or ``BigFloat`` (a ``Fraction`` with a binary precision,
-      normally 512 bits as cty parses literals). Build with ``number_val``.
+      normally 512 bits as cty parses literals). Build with ``number_val``;
+      test integrality with ``is_integer``, never ``type(x) is int``.
     - BOOL: ``bool`` (use ``TRUE``/``FALSE``)
     - LIST / SET / TUPLE: ``tuple[Value, ...]`` (sets are deduplicated and kept in
       cty's set order: strings lexically, numbers numerically)
@@ -269,6 +272,18 @@ class BigFloat(Fraction):
         return obj
 
 
+class Int64(int):
+    """An integer cty holds at go's default integer precision (64 bits, or its bit length).
+
+    cty.NumberIntVal and big.Float.SetInt make these (length(), strlen(), signum(),
+    parseint(), int(), list indexes in for-expressions); dividing two of them rounds
+    to 64 bits, where literals would keep 512: length(a) / length(b) prints
+    0.33333333333333333334 in buildx.
+    """
+
+    __slots__ = ()
+
+
 Number = Union[int, float, BigFloat]
 LITERAL_PREC = 512  # cty.ParseNumberVal and hclsyntax parse numbers at 512 bits
 FLOAT_PREC = 53
@@ -279,7 +294,16 @@ def _prec_of(n: Number) -> int:
         return n.prec
     if isinstance(n, float):
         return FLOAT_PREC
+    if isinstance(n, Int64):
+        return max(64, abs(n).bit_length())
     return LITERAL_PREC
+
+
+def _at_prec(result: Number, prec: int) -> Number:
+    """Mark an integral result computed at less than literal precision as an Int64."""
+    if prec < LITERAL_PREC and type(result) is int:
+        return Int64(result)
+    return result
 
 
 def _round_to_prec(value: Fraction, prec: int) -> Number:
@@ -326,13 +350,16 @@ def num_add(a: Number, b: Number) -> Number:
         return a if _is_inf(a) else b
     if isinstance(a, float) and isinstance(b, float):
         return _norm_float(a + b)
-    return _round_to_prec(_exact(a) + _exact(b), max(_prec_of(a), _prec_of(b)))
+    prec = max(_prec_of(a), _prec_of(b))
+    return _at_prec(_round_to_prec(_exact(a) + _exact(b), prec), prec)
 
 
 def num_neg(a: Number) -> Number:
     """-a."""
     if isinstance(a, BigFloat):
         return BigFloat.make(-a, a.prec)
+    if isinstance(a, Int64):
+        return Int64(-a)
     return -a
 
 
@@ -351,10 +378,10 @@ def num_mul(a: Number, b: Number) -> Number:
         return math.copysign(math.inf, (1 if a > 0 else -1) * (1 if b > 0 else -1))
     product = _exact(a) * _exact(b)
     rounded = _round_to_prec(product, LITERAL_PREC)
+    prec = max(_prec_of(a), _prec_of(b), _min_prec(_exact(rounded)))
     if isinstance(rounded, BigFloat):
-        min_prec = _min_prec(rounded)
-        rounded.prec = max(_prec_of(a), _prec_of(b), min_prec)
-    return rounded
+        rounded.prec = prec
+    return _at_prec(rounded, prec)
 
 
 def _min_prec(value: Fraction) -> int:
@@ -379,7 +406,8 @@ def num_div(a: Number, b: Number) -> Number:
         return 0
     if isinstance(a, float) and isinstance(b, float):
         return _norm_float(a / b)
-    return _round_to_prec(_exact(a) / _exact(b), max(_prec_of(a), _prec_of(b)))
+    prec = max(_prec_of(a), _prec_of(b))
+    return _at_prec(_round_to_prec(_exact(a) / _exact(b), prec), prec)
 
 
 def num_mod(a: Number, b: Number) -> Number:
@@ -388,10 +416,11 @@ def num_mod(a: Number, b: Number) -> Number:
         return num_mul(a, b)
     if b == 0:
         return a
-    if type(a) is int and type(b) is int:
+    if isinstance(a, int) and isinstance(b, int):
         q = abs(a) // abs(b)
         q = q if (a >= 0) == (b >= 0) else -q
-        return a - q * b
+        # go keeps the dividend's precision
+        return _at_prec(int(a - q * b), _prec_of(a))
     quotient = num_div(a, b)
     truncated = int(quotient) if not isinstance(quotient, float) else int(math.trunc(quotient))
     return num_sub(a, num_mul(truncated, b)) if truncated else a
@@ -408,7 +437,7 @@ def num_cmp(a: Number, b: Number) -> int:
 
 def is_integer(n: Number) -> bool:
     """True when the number has no fractional part (and is finite)."""
-    if type(n) is int:
+    if isinstance(n, int):
         return True
     if isinstance(n, float):
         return math.isfinite(n) and n.is_integer()
@@ -517,7 +546,7 @@ def _round_digits(digits: str, point: int, n: int) -> tuple[str, int]:
 
 def format_number(n: Number) -> str:
     """big.Float.Text('f', -1): what cty prints when a number becomes a string."""
-    if type(n) is int:
+    if isinstance(n, int):
         return str(n)
     if isinstance(n, float):
         if math.isinf(n):
@@ -536,11 +565,6 @@ def format_number(n: Number) -> str:
     if point >= len(digits):
         return sign + digits + "0" * (point - len(digits))
     return f"{sign}{digits[:point]}.{digits[point:]}"
-
-
-def float_of(n: Number) -> float:
-    """The nearest float64 (what go's big.Float.Float64 gives)."""
-    return float(n)
 
 
 # --------------------------------------------------------------------------
@@ -734,7 +758,7 @@ def iter_elements(v: Value) -> Iterator[tuple[Value, Value]]:
             yield e, e
     else:
         for i, e in enumerate(v.v):
-            yield Value(NUMBER, i), e
+            yield Value(NUMBER, Int64(i)), e
 
 
 def length_of(v: Value) -> int:
@@ -875,10 +899,6 @@ def _primitive_conversion(have: Type, want: Type, unsafe: bool) -> Conversion | 
     if not unsafe or have is not STRING:
         return None
     return _str_to_num if want is NUMBER else _str_to_bool
-
-
-def _null_fix(v: Value) -> Value:
-    return v
 
 
 def _collection_to_list(ety: Type, conv: Conversion | None) -> Conversion:
@@ -1506,8 +1526,8 @@ def to_python(v: Value) -> Any:
     if t is STRING or t is BOOL:
         return p
     if t is NUMBER:
-        if type(p) is int:
-            return p
+        if isinstance(p, int):
+            return int(p)
         if isinstance(p, float) and p.is_integer():
             return int(p)
         return float(p)

@@ -668,6 +668,17 @@ def _outputs(target: Target | None) -> list[dict[str, str]]:
     return [{str(k): str(v) for k, v in entry.items()} for entry in raw or () if isinstance(entry, Mapping)]
 
 
+def image_names(target: Target | None) -> list[str]:
+    """The names a target's image goes by: its tags, else the `name=` of its image outputs."""
+    if target is None:
+        return []
+    tags = [str(t) for t in (target.fields.get("tags") or ())]
+    if tags:
+        return tags
+    names = [o.get("name", "") for o in _outputs(target) if o.get("type") in {"image", "registry"}]
+    return [n.strip() for joined in names for n in joined.split(",") if n.strip()]
+
+
 def _pushes(target: Target | None) -> bool:
     """Whether the bake file makes the target push (type=registry or image with push=true)."""
     return any(o.get("type") == "registry" or (o.get("type") == "image" and o.get("push") == "true")
@@ -686,7 +697,7 @@ def _csv(entry: Mapping[str, str]) -> str:
 def _split_outputs(name: str, target: Target | None, platforms: Sequence[str], push: bool) -> list[str]:
     """`--set NAME.output=...` for one unit's share of a split target ([] keeps the file's outputs)."""
     entries: list[dict[str, str]] = []
-    tags = [str(t) for t in (target.fields.get("tags") or ())] if target is not None else []
+    tags = image_names(target)
     if push and tags:
         # By digest, into the first tag's repository (a tagged name is refused); the
         # merge then writes every tag.
@@ -761,7 +772,7 @@ def _cache_sets(planned: PlanUnit, backend: CacheBackend | None) -> list[str]:
 
 def _merge_unit(target: str, fields: Target | None, parts: Sequence[Unit], options: BakeOptions) -> Unit | None:
     """`imagetools create -t TAG...` over the per-platform digests of `target`."""
-    tags = [str(t) for t in (fields.fields.get("tags") or ())] if fields is not None else []
+    tags = image_names(fields)
     if not tags or not parts:
         return None
     args: list[str] = []

@@ -123,7 +123,9 @@ def matrix_rows(work: Path, env: dict[str, str], benv: dict[str, str] | None) ->
         ours_times[size] = ours
         theirs = best(["docker", "buildx", "bake", "--print", "app"], folder, benv, 1) if benv else None
         rows.append(_row(f"matrix {size:,} targets", ours, theirs))
+        print(rows[-1], flush=True)
     rows.append(f"{'  linearity 12,800 / 6,400':<34} {ours_times[12800] / ours_times[6400]:>9.2f}x (goal <= 2.2x)")
+    print(rows[-1], flush=True)
     return rows
 
 
@@ -137,10 +139,12 @@ def big_file_rows(work: Path, env: dict[str, str], benv: dict[str, str] | None) 
     first = timed([*_bakeplan_argv(), "print"], folder, cache_env)
     cached = best([*_bakeplan_argv(), "print"], folder, cache_env, 3)
     theirs = best(["docker", "buildx", "bake", "--print"], folder, benv, 2) if benv else None
-    return [
+    rows = [
         _row(f"{len(text) // 1000} KB, 1,000 targets: first run", first, theirs),
         _row(f"{len(text) // 1000} KB, 1,000 targets: cached", cached, theirs),
     ]
+    print("\n".join(rows), flush=True)
+    return rows
 
 
 def corpus_rows(env: dict[str, str], benv: dict[str, str] | None) -> list[str]:
@@ -157,7 +161,9 @@ def corpus_rows(env: dict[str, str], benv: dict[str, str] | None) -> list[str]:
             theirs_all.append(timed(["docker", "buildx", "bake", "--print", *files, *case["targets"]], case_dir, dict(benv, **case["env"])))
     ours = statistics.median(t for t in ours_all if t == t)
     theirs = statistics.median(t for t in theirs_all if t == t) if theirs_all else None
-    return [_row(f"corpus median ({len(ours_all)} cases)", ours, theirs) + "   (goal <= 0.150 s)"]
+    row = _row(f"corpus median ({len(ours_all)} cases)", ours, theirs) + "   (goal <= 0.150 s)"
+    print(row, flush=True)
+    return [row]
 
 
 def main() -> None:
@@ -168,8 +174,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bakeplan-bench-") as tmp:
         work = Path(tmp)
         env = dict(env, XDG_CACHE_HOME=str(work / "cache"))
-        for row in [*matrix_rows(work, env, benv), *big_file_rows(work, env, benv), *corpus_rows(env, benv)]:
-            print(row, flush=True)
+        matrix_rows(work, env, benv)
+        big_file_rows(work, env, benv)
+        corpus_rows(env, benv)
     if benv is None:
         print("buildx is not installed (make tools): its column is n/a")
 

@@ -104,8 +104,18 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         pass
 
 
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the parent dies (Linux), so a killed test run leaves no daemon."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def spawn(argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None) -> Process:
-    """Start argv in a new session (own process group), output to `log`."""
+    """Start argv in a new session (own process group), output to `log`; it dies with us."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         popen = subprocess.Popen(
@@ -114,6 +124,7 @@ def spawn(argv: Sequence[str], log: Path, env: Mapping[str, str] | None = None) 
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
             env=None if env is None else dict(env),
         )
     return Process(argv=list(argv), log=log, popen=popen)

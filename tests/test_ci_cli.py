@@ -82,6 +82,14 @@ def test_golden_outputs(project: Path, capsys: pytest.CaptureFixture[str], name:
     assert run(capsys, *COMMANDS[name]) == text  # deterministic
 
 
+def test_only_selects_by_matrix_value_and_keeps_what_is_needed(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = json.loads(run(capsys, "github", "--only", "os=windows"))["include"]
+    assert [row["id"] for row in rows] == ["tool-windows-linux-riscv64"]
+    # A child selected alone still gets its parents' legs: buildx builds them in its invocation anyway.
+    ids = [row["id"] for m in json.loads(run(capsys, "github", "--only", "target=web"))["matrices"] for row in m["include"]]
+    assert ids == ["base-linux-amd64", "base-linux-arm64", "web-linux-amd64", "web-linux-arm64"]
+
+
 def test_output_option_writes_the_file(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "gitlab", "-o", "child.yml") == ""
     assert "web-linux-arm64" in yaml.safe_load((project / "child.yml").read_text())

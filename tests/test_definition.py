@@ -412,3 +412,18 @@ def test_json_files_hold_functions_typed_variables_and_matrices() -> None:
         ("m-1", {"X": "1-2"}),
         ("m-2", {"X": "2-2"}),
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("2.50", "2.5"), ("1e3", "1000"), (".5", "0.5"), ("+5", "5"), ("0x1p4", "16")],
+)
+def test_number_overrides_parse_like_go(text: str, expected: str) -> None:
+    src = 'variable "N" { default = 1 }\ntarget "t" {\n  args = { N = N }\n}\n'
+    assert args(define(src, env={"N": text})) == {"N": expected}
+
+
+@pytest.mark.parametrize("text", ["1_000", "0x10", "abc", "", "inf", "NaN"])
+def test_bad_number_overrides_fail(text: str) -> None:
+    src = 'variable "N" { default = 1 }\ntarget "t" {}\n'
+    assert "failed to parse N as number" in fails(src, env={"N": text}).detail

@@ -82,6 +82,9 @@ def evaluate(expr: str, **names: object) -> object:
         ("upper(1)", '"1"'),
         ("max([1,2]...)", "2"),
         ("{true = 1}", '{"true":1}'),
+        ('"${-(length([]))}"', '"-0"'),  # go's big.Float keeps the sign of zero
+        ("-(-0)", "0"),
+        ("-0 == 0", "true"),
     ],
 )
 def test_expression_values_match_buildx(expr: str, expected: str) -> None:

@@ -145,22 +145,27 @@ target "cached" {
 """
 
 
+@pytest.mark.parametrize("backend", ["registry", "local"])
 def test_second_run_hits_the_cache_through_computed_refs_even_after_prune(
-    project: Path, buildkit_nodes: Cluster, node_builders: dict[str, str], registry: infra.Registry
+    project: Path, buildkit_nodes: Cluster, node_builders: dict[str, str], registry: infra.Registry, backend: str
 ) -> None:
     marker = str(time.time_ns())
     write_bake(project, ONE_RUN % marker)
-    cache = ["--cache", f"registry:{registry.ref('cache/app')}", "--cache-scope", "main"]
+    where = registry.ref("cache/app") if backend == "registry" else str(project / "cache")
+    cache = ["--cache", f"{backend}:{where}", "--cache-scope", "main"]
     bakeplan(buildkit_nodes, project, "--loader", "buildx", *node_flags(node_builders), *cache, "cached")
     first = latest_state(project)
     assert all(s["status"] == "succeeded" for s in first.values())
+    if backend == "local":
+        assert (project / "cache" / "main-cached-linux-arm64" / "index.json").exists()
     buildkit_nodes.prune()
     bakeplan(buildkit_nodes, project, "--loader", "buildx", *node_flags(node_builders), *cache, "cached")
     second = latest_state(project)
     for unit in ("cached@linux/amd64", "cached@linux/arm64"):
         log = log_of(second, unit)
         tag = f"main-cached-linux-{unit.rsplit('/', 1)[1]}"
-        assert f"importing cache manifest from {registry.ref('cache/app')}:{tag}" in log
+        source = f"{where}:{tag}" if backend == "registry" else "local:"
+        assert f"importing cache manifest from {source}" in log, log
         run_step = [line for line in log.splitlines() if "RUN echo" in line]
         assert run_step, log
         step = run_step[0].split()[0]  # "#7"

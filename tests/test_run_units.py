@@ -203,3 +203,10 @@ def test_missing_buildx_plugin_is_one_clear_error(tmp_path: Path) -> None:
     )
     assert done.returncode == 1
     assert done.stderr.splitlines()[0] == "error: the docker buildx plugin is not installed", done.stderr
+
+
+def test_a_bake_file_that_pushes_by_itself_is_merged_too(tmp_path: Path) -> None:
+    units = units_for(result(app={"platforms": ["linux/amd64", "linux/arm64"],
+                                  "output": [{"type": "registry", "name": "r.io/app:v1"}]}), tmp_path)
+    assert "app.output=type=image,name=r.io/app,push-by-digest=true,name-canonical=true,push=true" in units["app@linux/amd64"].args
+    assert units["merge:app"].args == ("--tag", "r.io/app:v1")

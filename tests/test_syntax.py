@@ -581,3 +581,33 @@ def test_heredoc_for_directive_with_key_and_value() -> None:
     assert isinstance(loop, s.TemplateFor) and (loop.key_var, loop.value_var) == ("k", "v")
     assert isinstance(loop.collection, s.Object) and loop.collection.loc == loc(2, 16)
     assert loop.loc == loc(2, 1)
+
+
+# --- one-token quoted templates and the simple-traversal fast path --------------
+
+
+@pytest.mark.parametrize(
+    "source",
+    ['"a.${b.c}-${d}"', '"\\\\${b}\\"q\\""', '"$${x}-${y}-%%{z}"', '"${~ a ~} b %{ if c }d%{ endif }"', '"é${a}"'],
+)
+def test_one_token_templates_equal_the_grammar_path(source: str) -> None:
+    # Appending `${""}` (a nested quote) forces python-hcl2's string rules;
+    # without that last part, both trees must be the same.
+    fast = expr_of(source)
+    slow = expr_of(source[:-1] + '${""}"')
+    assert isinstance(fast, s.Template) and isinstance(slow, s.Template)
+    assert fast.parts == slow.parts[:-1] and fast.loc == slow.loc
+    last = slow.parts[-1]
+    assert isinstance(last, s.Interpolation) and last.expr == s.Literal("string", "", last.expr.loc)
+
+
+def test_one_token_template_bad_escape_is_reported_at_the_backslash() -> None:
+    err = error_of('x = "${a}\\q"\n')
+    assert err.location == loc(1, 10) and "Invalid escape sequence" in str(err)
+
+
+def test_simple_traversal_fast_path_matches_the_parser() -> None:
+    assert s.parse_expression("a.bc.d", loc(1, 5)) == expr_of("a.bc.d")
+    assert s.parse_expression(" true ", loc(1, 4)) == expr_of("true")
+    # HCL reads a lone `for` as a variable ("Unknown variable" in buildx).
+    assert s.parse_expression("for", loc(1, 5)) == s.ScopeTraversal("for", (), loc(1, 5))

@@ -69,7 +69,7 @@ import json
 import math
 import platform
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -512,9 +512,7 @@ class _Parser:
         message_attr = _find_attribute(rule, "error_message")
         message = "This check failed, but has an invalid error message."
         if message_attr is not None:
-            found = self.compiler.evaluate(message_attr.expr, self.root)
-            if found.v is not None:
-                message = cty.convert(found, STRING).v
+            message = _text(self.compiler.evaluate(message_attr.expr, self.root), expr_loc(message_attr.expr)) or message
         raise error("Validation failed", message, loc)
 
     def listing(self) -> tuple[Variable, ...]:
@@ -527,7 +525,7 @@ class _Parser:
             description = ""
             if description_attr is not None:
                 found = self.compiler.evaluate(description_attr.expr, self.root)
-                description = "" if found.v is None else cty.convert(found, STRING).v
+                description = _text(found, expr_loc(description_attr.expr)) or ""
             type_name = None if constraint is None else cty.friendly_name(constraint, True)
             out.append(Variable(name, value, description, type_name, display_value(value, constraint)))
         return tuple(out)
@@ -617,20 +615,26 @@ class _Parser:
         return instances
 
     def _block_instances(self, block: ast.Block) -> list[_Instance]:
+        """buildx resolveBlockNames: evaluate the matrix, then validate the label and each name."""
         label = block.labels[0]
         label_loc = block.label_locs[0] if block.label_locs else block.loc
         matrix_attr = _find_attribute(block, "matrix")
         name_attr = _find_attribute(block, "name")
-        if block.type == "group" and (matrix_attr is not None or name_attr is not None):
-            what = "matrix" if matrix_attr is not None else "name"
-            raise mx.invalid_name(f"{what} is not supported for groups", label_loc)
+        combos: list[mx.Combination] | None = None
+        if matrix_attr is not None:
+            if block.type == "group":
+                raise mx.invalid_name("matrix is not supported for groups", label_loc)
+            value = self.compiler.evaluate(matrix_attr.expr, self.root)
+            combos = mx.combinations(value, mx.key_order(matrix_attr.expr, value), label_loc)
+            if not combos:
+                return []  # buildx validates names per combination: none here
         mx.validate_name(label, label_loc)
-        if matrix_attr is None:
+        if name_attr is not None and block.type == "group":
+            raise mx.invalid_name("name is not supported for groups", label_loc)
+        if combos is None:
             if name_attr is not None:
                 raise mx.invalid_name("name requires matrix", label_loc, hint="Add a matrix to the target, or remove its name.")
             return [_Instance(block.type, label, block, self.root, (), self._plan(block))]
-        value = self.compiler.evaluate(matrix_attr.expr, self.root)
-        combos = mx.combinations(value, mx.key_order(matrix_attr.expr, value), label_loc)
         out = [self._instance(block, combo, name_attr, label_loc) for combo in combos]
         mx.check_unique([i.name for i in out], label_loc)
         return out
@@ -712,6 +716,16 @@ class _Parser:
                 self.lookup(name, self.attrs[name].loc)
 
 
+def _text(value: Value, loc: Location) -> str | None:
+    """A string-typed setting (description, error_message); None for null."""
+    if value.v is None:
+        return None
+    try:
+        return str(cty.convert(value, STRING).v)
+    except cty.ConversionError as exc:
+        raise error("Unsuitable value type", f"Unsuitable value: {exc}", loc) from None
+
+
 def _label_error(block: ast.Block) -> None:
     kind = block.type
     if not block.labels:
@@ -742,7 +756,7 @@ def _param_names(expr: ast.Expr) -> list[str]:
 # ------------------------------------------------------------------ types and overrides
 
 
-_GO_FLOAT = re.compile(r"^[+-]?(?:(?:[0-9](?:_?[0-9])*)?\.?[0-9]*(?:[eE][+-]?[0-9]+)?|0[xX][0-9a-fA-F.]+[pP][+-]?[0-9]+)$")
+_GO_FLOAT = re.compile(r"^[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)[pP][+-]?[0-9]+)$")
 _GO_TRUE = ("1", "t", "T", "TRUE", "true", "True")
 _GO_FALSE = ("0", "f", "F", "FALSE", "false", "False")
 
@@ -767,7 +781,7 @@ def _parse_go_float(name: str, text: str) -> float:
     if not text or not _GO_FLOAT.match(text) or not any(c.isdigit() for c in text):
         raise ValueError(f'failed to parse {name} as number: strconv.ParseFloat: parsing "{text}": invalid syntax')
     try:
-        number = float.fromhex(text) if "x" in text.lower() else float(text.replace("_", ""))
+        number = float.fromhex(text) if "x" in text.lower() else float(text)
     except ValueError:
         raise ValueError(f'failed to parse {name} as number: strconv.ParseFloat: parsing "{text}": invalid syntax') from None
     if math.isinf(number):

@@ -148,7 +148,6 @@ def _run(units: Sequence[Unit], plan: Plan, builders: Mapping[str, str | None], 
     """Execute with the right reporter, record durations, print the summary."""
     from bakeplan import execute, history, progress as prog
 
-    execute.check_builders("docker", [b for b in dict.fromkeys(builders.values()) if b])
     previous = execute.read_state(directory / "state.json") if resume and (directory / "state.json").exists() else None
     (base / "latest").write_text(directory.name + "\n")
     live = prog.wants_live(progress, sys.stdout)

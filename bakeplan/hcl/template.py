@@ -240,12 +240,19 @@ class _Source:
 
 
 def scan_heredoc(
-    text: str, file: str, first_line: int, parse_expr: ParseExpr, first_column: int = 1
+    text: str,
+    file: str,
+    first_line: int,
+    parse_expr: ParseExpr,
+    first_column: int = 1,
+    unescape: Callable[[str], str] | None = None,
 ) -> list[Token]:
-    """Split a template's raw text (a heredoc body, a JSON string) into template tokens.
+    """Split a template's raw text (a heredoc body, a JSON or quoted string) into template tokens.
 
     `text[0]` is at `first_line`:`first_column`. Each line is its own literal
-    token, as in HCL's scanner; there are no backslash escapes, only `$${` and `%%{`.
+    token, as in HCL's scanner. Heredocs and JSON strings have no backslash
+    escapes, only `$${` and `%%{`; quoted strings pass `unescape` for their
+    literal pieces.
     """
     starts = [0] + [m.end() for m in re.finditer("\n", text)]
     src = _Source(text, file, first_line, first_column, tuple(starts))
@@ -255,7 +262,7 @@ def scan_heredoc(
     for match in _HEREDOC_SPECIAL.finditer(text):
         if match.start() < pos:
             continue  # inside an interpolation already consumed
-        buf.append(text[pos : match.start()])
+        buf.append(text[pos : match.start()] if unescape is None else unescape(text[pos : match.start()]))
         seq = match.group()
         pos = match.end()
         if seq == "\n" or seq == "$${" or seq == "%%{":
@@ -270,7 +277,7 @@ def scan_heredoc(
         close = find_close(text, pos, src.loc(match.start()))
         tokens.append(_sequence(src, match.start(), pos, close, parse_expr))
         pos = close + 1
-    rest = "".join(buf) + text[pos:]
+    rest = "".join(buf) + (text[pos:] if unescape is None else unescape(text[pos:]))
     if rest:
         tokens.append(Lit(rest))
     return tokens

@@ -2,7 +2,7 @@
 # with registry cache settings that bakeplan replaces by per-platform refs.
 #
 #   bakeplan plan -f matrices/app-image/docker-bake.hcl
-#   bakeplan run  -f matrices/app-image/docker-bake.hcl --cache registry=registry.example.com/app/cache
+#   bakeplan run  -f matrices/app-image/docker-bake.hcl --cache registry:registry.example.com/app/cache
 
 variable "REGISTRY" {
   default = "registry.example.com/acme"

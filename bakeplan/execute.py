@@ -595,14 +595,13 @@ def check_builders(docker: str, builders: Sequence[str], env: Mapping[str, str] 
     """Fail early when the buildx plugin is missing or a builder is unknown or unreachable (checked concurrently)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    if _quiet([docker, "buildx", "version"], env).returncode != 0:
+    names = list(dict.fromkeys(builders))
+    commands = [[docker, "buildx", "version"], *([docker, "buildx", "inspect", "--bootstrap", b] for b in names)]
+    with ThreadPoolExecutor(max_workers=min(8, len(commands))) as pool:
+        version, *results = pool.map(lambda argv: _quiet(argv, env), commands)
+    if version.returncode != 0:
         raise ToolError("the docker buildx plugin is not installed",
                         hint="Install docker-buildx-plugin (or put docker-buildx in ~/.docker/cli-plugins).")
-    names = list(dict.fromkeys(builders))
-    if not names:
-        return
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(names)))) as pool:
-        results = list(pool.map(lambda b: _quiet([docker, "buildx", "inspect", "--bootstrap", b], env), names))
     for builder, done in zip(names, results):
         if done.returncode != 0:
             last = (done.stderr.strip().splitlines() or ["unreachable"])[-1]

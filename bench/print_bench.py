@@ -119,7 +119,7 @@ def matrix_rows(work: Path, env: dict[str, str], benv: dict[str, str] | None) ->
         folder = work / f"matrix-{size}"
         folder.mkdir()
         (folder / "docker-bake.hcl").write_text(matrix_file(size))
-        ours = best([*_bakeplan_argv(), "print", "app"], folder, env, 2 if size <= 3200 else 1)
+        ours = best([*_bakeplan_argv(), "print", "app"], folder, dict(env, BAKEPLAN_NO_CACHE="1"), 3)
         ours_times[size] = ours
         theirs = best(["docker", "buildx", "bake", "--print", "app"], folder, benv, 1) if benv else None
         rows.append(_row(f"matrix {size:,} targets", ours, theirs))
@@ -148,22 +148,26 @@ def big_file_rows(work: Path, env: dict[str, str], benv: dict[str, str] | None) 
 
 
 def corpus_rows(env: dict[str, str], benv: dict[str, str] | None) -> list[str]:
-    """Median wall time over the corpus cases that print."""
+    """Median wall time over the corpus cases that print: first run (empty cache) and repeat run."""
     if not CORPUS.is_dir():
         return ["corpus: absent"]
-    ours_all, theirs_all = [], []
+    first_all, repeat_all, theirs_all = [], [], []
     for case_dir in sorted(p for p in CORPUS.iterdir() if (p / "expected.json").is_file()):
         case = json.loads((case_dir / "CASE.json").read_text())
         files = [arg for name in case["files"] for arg in ("-f", name)]
         case_env = dict(env, **case["env"])
-        ours_all.append(timed([*_bakeplan_argv(), "print", *files, *case["targets"]], case_dir, case_env))
+        first_all.append(timed([*_bakeplan_argv(), "print", *files, *case["targets"]], case_dir, case_env))
+        repeat_all.append(timed([*_bakeplan_argv(), "print", *files, *case["targets"]], case_dir, case_env))
         if benv:
             theirs_all.append(timed(["docker", "buildx", "bake", "--print", *files, *case["targets"]], case_dir, dict(benv, **case["env"])))
-    ours = statistics.median(t for t in ours_all if t == t)
     theirs = statistics.median(t for t in theirs_all if t == t) if theirs_all else None
-    row = _row(f"corpus median ({len(ours_all)} cases)", ours, theirs) + "   (goal <= 0.150 s)"
-    print(row, flush=True)
-    return [row]
+    rows = [
+        _row(f"corpus median, first run ({len(first_all)})", statistics.median(t for t in first_all if t == t), theirs),
+        _row(f"corpus median, repeat run ({len(repeat_all)})", statistics.median(t for t in repeat_all if t == t), theirs)
+        + "   (goal <= 0.150 s)",
+    ]
+    print("\n".join(rows), flush=True)
+    return rows
 
 
 def main() -> None:

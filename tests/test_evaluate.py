@@ -82,7 +82,7 @@ def evaluate(expr: str, **names: object) -> object:
         ("upper(1)", '"1"'),
         ("max([1,2]...)", "2"),
         ("{true = 1}", '{"true":1}'),
-        ('"${-(length([]))}"', '"-0"'),  # go's big.Float keeps the sign of zero
+        ('"${-(length([]))}"', "-0"),  # go's big.Float keeps the sign of zero
         ("-(-0)", "0"),
         ("-0 == 0", "true"),
     ],

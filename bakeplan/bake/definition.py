@@ -2,7 +2,7 @@
 
 API (what the bake stage reads)
 -------------------------------
-``read_definition(bodies, *, env, vars, builtins=None) -> Definition``
+``read_definition(bodies, *, env, vars=None, builtins=None, functions=None) -> Definition``
 
 - `bodies`: parsed files in load order (`parse_source(name, data)` parses one
   file as buildx's ParseHCLFile does: `*.json` as HCL JSON, `*.hcl` as HCL,
@@ -11,7 +11,8 @@ API (what the bake stage reads)
 - `env`: the environment variables that override variables (pass {} when
   BUILDX_BAKE_DISABLE_VARS_ENV_LOOKUP is set); `vars`: `--var NAME=VALUE`
   (win over `env`); `builtins`: BAKE_CMD_CONTEXT / BAKE_LOCAL_PLATFORM
-  (default "cwd://" and this machine's platform).
+  (default "cwd://" and this machine's platform); `functions`: the stdlib
+  table (default `bakeplan.hcl.functions.FUNCTIONS`).
 
 ``Definition``
 - `blocks: tuple[RawBlock, ...]`: every target and group block, in source
@@ -21,7 +22,8 @@ API (what the bake stage reads)
 - `variables: tuple[Variable, ...]`: for `--list variables`, in source order.
 - `renamed: Mapping[str, tuple[str, ...]]`: for each block label whose
   generated names differ from the label (a matrix or `name`), the names in
-  order: buildx adds these as implicit groups.
+  order (empty when the matrix has no combinations): buildx adds these as
+  implicit groups.
 
 ``RawBlock(kind, name, attributes, label, matrix, location, label_location)``
 - `kind`: "target" or "group"; `name`: the (generated) name; `label`: the

@@ -10,12 +10,13 @@ single-node builder `bakeplan-<builder>-<node>` on the same endpoint.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -39,7 +40,22 @@ Many = Optional[list[str]]
 
 def register(app: typer.Typer) -> None:
     """Add the command to the app."""
-    app.command("run")(run_command)
+    app.command("run")(_exit_130_on_interrupt(run_command))
+
+
+def _exit_130_on_interrupt(command: Callable[..., None]) -> Callable[..., None]:
+    """Ctrl-C / SIGTERM exit 130: typer turns KeyboardInterrupt into a return value under
+    standalone_mode=False, which `bakeplan.cli.main` drops."""
+
+    @functools.wraps(command)
+    def wrapper(*args: object, **kwargs: object) -> None:
+        try:
+            command(*args, **kwargs)
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            raise SystemExit(130) from None
+
+    return wrapper
 
 
 def run_command(
@@ -121,10 +137,8 @@ def _run_and_exit(units: Sequence[Unit], plan: Plan, builders: Mapping[str, str 
         state = _run(units, plan, builders, directory, base, resume=resume, retries=retries, fail_fast=fail_fast,
                      progress=progress, history_path=history_path, past=history.load(history_path))
     except KeyboardInterrupt:
-        # typer turns KeyboardInterrupt into a return value under standalone_mode=False,
-        # which main() drops; exit here so Ctrl-C / SIGTERM give 130.
-        print(f"interrupted; state saved in {directory} (resume with --resume)", file=sys.stderr)
-        raise SystemExit(130) from None
+        print(f"state saved in {directory} (rerun the rest with --resume)", file=sys.stderr)
+        raise
     if not state.ok:
         # SystemExit, not typer.Exit: with standalone_mode=False click turns Exit
         # into a return value that main() drops.

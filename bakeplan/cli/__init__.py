@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     debug = "--debug" in args
     _register()
     try:
-        app(args=args, prog_name="bakeplan", standalone_mode=False)
+        code = app(args=args, prog_name="bakeplan", standalone_mode=False)
     except BakeplanError as error:
         if debug:
             raise
@@ -79,3 +79,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"internal error: {type(error).__name__}: {error}", file=sys.stderr)
         print("This is a bug in bakeplan; rerun with --debug for the traceback and report it.", file=sys.stderr)
         sys.exit(3)
+    # Without standalone mode, click hands back typer.Exit's code (and 130 for
+    # an interrupted command) instead of exiting: pass it on.
+    if isinstance(code, int) and code != 0:
+        sys.exit(code)

@@ -45,14 +45,16 @@ def _register() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point: run the app, map failures to exit codes (1 input, 3 bug, 130 interrupt)."""
+    """Entry point: run the app, map failures to exit codes (1 input, 2 usage, 3 bug, 130 interrupt)."""
     from bakeplan.errors import BakeplanError
 
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     _register()
     try:
-        code = app(args=args, prog_name="bakeplan", standalone_mode=False)
+        # Standalone mode: typer reports usage errors itself (exit 2) and turns
+        # Ctrl-C into exit 130; our own errors and bugs come out here.
+        app(args=args, prog_name="bakeplan", standalone_mode=True)
     except BakeplanError as error:
         if debug:
             raise
@@ -61,25 +63,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
-    except SystemExit:
-        raise
     except Exception as error:  # noqa: BLE001 - the last line of defence
-        import click
-
-        if isinstance(error, click.exceptions.Exit):
-            sys.exit(error.exit_code)
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code if error.exit_code != 2 else 2)
-        if isinstance(error, click.exceptions.Abort):
-            print("aborted", file=sys.stderr)
-            sys.exit(130)
         if debug:
             raise
         print(f"internal error: {type(error).__name__}: {error}", file=sys.stderr)
         print("This is a bug in bakeplan; rerun with --debug for the traceback and report it.", file=sys.stderr)
         sys.exit(3)
-    # Without standalone mode, click hands back typer.Exit's code (and 130 for
-    # an interrupted command) instead of exiting: pass it on.
-    if isinstance(code, int) and code != 0:
-        sys.exit(code)

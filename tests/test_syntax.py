@@ -184,6 +184,15 @@ def test_multiline_operators_inside_brackets() -> None:
     assert isinstance(expr_of('"${a +\n b}"'), s.TemplateWrap)
 
 
+def test_newlines_inside_brackets_are_ignored_as_in_hcl() -> None:
+    body = s.parse("X = (1\n - 2)\nY = [1\n , 2]\nZ = {for k, v in m : k\n => v\n + 1}\nW = [ # c\n 3 /* d */\n]\n", "t.hcl")
+    x, y, z, w = (a.expr for a in body.attributes)
+    assert isinstance(x, s.Parens) and isinstance(x.expr, s.BinaryOp) and x.expr.op == "-"
+    assert isinstance(y, s.Tuple) and len(y.items) == 2
+    assert isinstance(z, s.ForObject) and isinstance(z.value, s.BinaryOp)
+    assert w == s.Tuple((s.Literal("number", "3", loc(9, 2)),), loc(8, 5))
+
+
 def test_for_expressions() -> None:
     tup = expr_of("[for i, v in xs : upper(v) if i > 0]")
     assert isinstance(tup, s.ForTuple)

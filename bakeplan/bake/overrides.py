@@ -4,6 +4,11 @@ Parsing (`parse_overrides`) expands each pattern against the defined target
 names and collects, per target, one `Override` per key; applying
 (`apply_overrides`) mutates a target's field dict the way buildx's
 `Target.AddOverrides` does (docker/buildx bake/bake.go).
+
+Order: buildx applies one target's overrides in Go map order, which is random:
+`--set '*.output=type=docker' --set '*.push=true'` prints three different
+outputs from run to run. bakeplan applies them in the order their keys were
+first given on the command line.
 """
 
 from __future__ import annotations

@@ -351,9 +351,13 @@ def _go_quote_rune(ch: str) -> str:
 # Numbers
 
 
+_NIL_POINTER_PANIC = "panic in function implementation: runtime error: invalid memory address or nil pointer dereference"
+
+
 def _absolute(a: list[Value]) -> Value:
     x = a[0].v
-    return Value(NUMBER, V.num_neg(x) if x < 0 else x)
+    # big.Float.Abs clears the sign of zero too: absolute(-0) is 0
+    return Value(NUMBER, V.num_neg(x) if V.is_negative(x) else x)
 
 
 def _arith(op: Callable[[Any, Any], Any], message: str) -> Impl:
@@ -364,6 +368,16 @@ def _arith(op: Callable[[Any, Any], Any], message: str) -> Impl:
             raise CallError(message) from None
 
     return impl
+
+
+def _modulo(a: list[Value]) -> Value:
+    try:
+        return Value(NUMBER, V.num_mod(a[0].v, a[1].v))
+    except V.NilPointerPanic:
+        # buildx adds go's stack trace on the following lines
+        raise CallError(_NIL_POINTER_PANIC) from None
+    except ArithmeticError:
+        raise CallError("can't use modulo with zero and infinity") from None
 
 
 def _compare(test: Callable[[int], bool]) -> Impl:
@@ -395,7 +409,7 @@ def _int(a: list[Value]) -> Value:
     x = a[0].v
     if isinstance(x, float) and math.isinf(x):
         # cty's IntFunc dereferences the nil big.Int that Float.Int returns for infinities
-        raise CallError("panic in function implementation: runtime error: invalid memory address or nil pointer dereference")
+        raise CallError(_NIL_POINTER_PANIC)
     # a fractional input becomes a fresh big.Float.SetInt: 64-bit precision
     return a[0] if V.is_integer(x) else Value(NUMBER, V.Int64(int(x)))
 
@@ -416,6 +430,8 @@ def _floor(a: list[Value]) -> Value:
 
 def _same_precision(x: Any, whole: int) -> Any:
     """An integral result kept at the input's precision (cty reuses the input big.Float)."""
+    if isinstance(x, V.NegZero):
+        return 0 if x.prec >= V.LITERAL_PREC else V.Int64(0)  # SetInt of a big.Int: never negative zero
     if isinstance(x, float):
         return float(whole)
     if isinstance(x, V.Int64) or (isinstance(x, V.BigFloat) and x.prec < V.LITERAL_PREC):
@@ -2918,7 +2934,7 @@ _TABLE: list[tuple[str, tuple[Param, ...], Param | None, Impl]] = [
     ("md5", _STR, None, _hash("md5")),
     ("merge", (), _p("maps", DYNAMIC, True), _merge),
     ("min", (), _p("numbers", NUMBER), _minmax(True)),
-    ("modulo", _NUM2, None, _arith(V.num_mod, "can't use modulo with zero and infinity")),
+    ("modulo", _NUM2, None, _modulo),
     ("multiply", _NUM2, None, _arith(V.num_mul, "can't multiply zero by infinity")),
     ("negate", (_p("num", NUMBER),), None, _negate),
     ("not", (_p("val", BOOL),), None, _not),

@@ -78,7 +78,8 @@ python-hcl2 accepts some input HCL rejects; the conversion rejects it as HCL
 does: duplicate attributes ("Attribute redefined"), multi-line quoted strings,
 invalid escapes, two items on one line, newlines inside an expression outside
 brackets, multi-line single-line blocks. It also accepts what python-hcl2
-rejects: a UTF-8 BOM, `!!x`, a last line without newline, `${~ x ~}`.
+rejects: a UTF-8 BOM, `!!x`, a last line without newline, `${~ x ~}`, a
+newline before `-` inside brackets.
 Trees pickle compactly (a cache hit never imports Lark).
 """
 
@@ -446,27 +447,48 @@ _CONTINUATION_TYPES = frozenset(
 )  # fmt: skip
 
 
-class _NewlineMerger:
-    """python-hcl2's postlexer, without importing python-hcl2's package (about 40 ms).
+# Openers after which newlines mean nothing (HCL's parser pushes "ignore
+# newlines" for (), [] and ${}/%{}); `{` opens an object or a block body, where
+# newlines separate items, unless it starts a `{for ...}` expression.
+_FREE_OPENERS = frozenset({"LPAR", "LSQB", "INTERP_START", "DIRECTIVE_START"})
+_CLOSERS = frozenset({"RPAR", "RSQB", "RBRACE"})
+
+
+class _NewlineFilter:
+    """python-hcl2's postlexer (without importing python-hcl2's package), plus HCL's bracket rule.
 
     LALR cannot tell a statement-ending newline from one before a binary
     operator, so a newline directly before an operator is merged into the
-    operator token (whose position stays the operator's own).
+    operator token (whose position stays the operator's own). Inside (), []
+    and ${}, where HCL ignores newlines, newline tokens are dropped, so that
+    `(a\n - b)` parses as it does in HCL.
     """
 
     always_accept: tuple[str, ...] = ()
 
     def process(self, stream: Iterator[Any]) -> Iterator[Any]:
-        """Merge each newline token into an immediately following operator token."""
+        """Drop bracketed newlines and merge each other newline into a following operator."""
         pending = None
+        free = [False]
+        last = ""
         for token in stream:
-            if token.type == "NL_OR_COMMENT":
-                if pending is not None:
-                    yield pending
-                pending = token
+            kind = token.type
+            if kind == "NL_OR_COMMENT":
+                if not free[-1]:
+                    if pending is not None:
+                        yield pending
+                    pending = token
                 continue
+            if kind in _FREE_OPENERS or kind == "LBRACE":
+                free.append(kind != "LBRACE")
+            elif kind in _CLOSERS:
+                if len(free) > 1:
+                    free.pop()
+            elif kind == "FOR" and last == "LBRACE":
+                free[-1] = True
+            last = kind
             if pending is not None:
-                if token.type in _CONTINUATION_TYPES:
+                if kind in _CONTINUATION_TYPES:
                     token = token.update(value=pending + token)
                 else:
                     yield pending
@@ -516,7 +538,7 @@ def _lark() -> Any:
             raise RuntimeError(f"python-hcl2's grammar changed; cannot patch {old!r}")
         grammar = grammar.replace(old, new)
     grammar = _flatten_operators(grammar)
-    return Lark(grammar, parser="lalr", start=["start", "expression"], postlex=_NewlineMerger(), cache=True)
+    return Lark(grammar, parser="lalr", start=["start", "expression"], postlex=_NewlineFilter(), cache=True)
 
 
 def decode(data: bytes, filename: str) -> str:

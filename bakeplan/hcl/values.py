@@ -271,6 +271,38 @@ class BigFloat(Fraction):
         obj.prec = prec
         return obj
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Fraction's own __reduce__ would drop `prec`
+        return (_big_float, (self.numerator, self.denominator, self.prec))
+
+
+def _big_float(numerator: int, denominator: int, prec: int) -> BigFloat:
+    """Unpickle a BigFloat."""
+    return BigFloat.make(Fraction(numerator, denominator), prec)
+
+
+class NegZero(float):
+    """Negative zero with the binary precision go would keep.
+
+    go's big.Float has signed zeros: ``0 * -1``, ``0 / -5`` and ``-0`` are "-0"
+    in buildx, and ``-0 + pow(2, 0.5)`` keeps the 512 bits of the literal.
+    A plain ``float`` -0.0 (from ``pow`` and friends) is a 53-bit negative zero.
+    """
+
+    __slots__ = ("prec",)
+    prec: int
+
+    def __new__(cls, prec: int = 512) -> NegZero:  # noqa: PYI034 - float.__new__ is typed for float
+        obj = super().__new__(cls, -0.0)
+        obj.prec = prec
+        return obj
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (NegZero, (self.prec,))
+
+    def __repr__(self) -> str:
+        return f"NegZero({self.prec})"
+
 
 class Int64(int):
     """An integer cty holds at go's default integer precision (64 bits, or its bit length).
@@ -293,7 +325,7 @@ def _prec_of(n: Number) -> int:
     if isinstance(n, BigFloat):
         return n.prec
     if isinstance(n, float):
-        return FLOAT_PREC
+        return n.prec if type(n) is NegZero else FLOAT_PREC
     if isinstance(n, Int64):
         return max(64, abs(n).bit_length())
     return LITERAL_PREC
@@ -336,6 +368,18 @@ def _exact(n: Number) -> Fraction:
     return n if isinstance(n, Fraction) else Fraction(n)
 
 
+def is_negative(n: Number) -> bool:
+    """The sign bit, as go's big.Float keeps it: true for negative numbers and negative zero."""
+    return n < 0 or (n == 0 and isinstance(n, float) and math.copysign(1.0, n) < 0)
+
+
+def _signed_zero(negative: bool, prec: int) -> Number:
+    """A zero result with go's sign and precision."""
+    if negative:
+        return -0.0 if prec == FLOAT_PREC else NegZero(prec)
+    return 0 if prec >= LITERAL_PREC else Int64(0)
+
+
 def _is_inf(n: Number) -> bool:
     return isinstance(n, float) and math.isinf(n)
 
@@ -348,18 +392,25 @@ def num_add(a: Number, b: Number) -> Number:
         if _is_inf(a) and _is_inf(b) and a != b:
             raise ArithmeticError("can't add infinities with opposite signs")  # big.ErrNaN in go
         return a if _is_inf(a) else b
-    if isinstance(a, float) and isinstance(b, float):
-        return _norm_float(a + b)
+    if type(a) is float and type(b) is float:
+        return a + b  # IEEE signed zeros follow the same rules as big.Float's
     prec = max(_prec_of(a), _prec_of(b))
+    if a == 0 and b == 0:
+        # big.Float: -0 + -0 is -0, every other sum of zeros is +0 (as is x + -x)
+        return _signed_zero(is_negative(a) and is_negative(b), prec)
     return _at_prec(_round_to_prec(_exact(a) + _exact(b), prec), prec)
 
 
 def num_neg(a: Number) -> Number:
-    """-a."""
+    """-a; negating zero flips its sign, as big.Float.Neg does."""
+    if type(a) is int:
+        return -a if a else NegZero(LITERAL_PREC)
     if isinstance(a, BigFloat):
         return BigFloat.make(-a, a.prec)
     if isinstance(a, Int64):
-        return Int64(-a)
+        return Int64(-a) if a else NegZero(_prec_of(a))
+    if type(a) is NegZero:
+        return _signed_zero(False, a.prec)
     return -a
 
 
@@ -371,17 +422,25 @@ def num_sub(a: Number, b: Number) -> Number:
 def num_mul(a: Number, b: Number) -> Number:
     """a * b: cty multiplies at 512 bits and keeps the exact product's precision."""
     if type(a) is int and type(b) is int:
-        return a * b
+        product = a * b
+        # a zero product is negative when exactly one factor is (0 * -1 is -0 in go)
+        return product if product or (a | b) >= 0 else NegZero(LITERAL_PREC)
     if _is_inf(a) or _is_inf(b):
         if a == 0 or b == 0:
             raise ArithmeticError("can't multiply zero by infinity")
         return math.copysign(math.inf, (1 if a > 0 else -1) * (1 if b > 0 else -1))
+    if a == 0 or b == 0:
+        return _signed_zero(is_negative(a) != is_negative(b), max(_prec_of(a), _prec_of(b)))
     product = _exact(a) * _exact(b)
     rounded = _round_to_prec(product, LITERAL_PREC)
     prec = max(_prec_of(a), _prec_of(b), _min_prec(_exact(rounded)))
     if isinstance(rounded, BigFloat):
         rounded.prec = prec
     return _at_prec(rounded, prec)
+
+
+class NilPointerPanic(ArithmeticError):
+    """An operation where go's math/big dereferences a nil pointer (cty reports the panic)."""
 
 
 def _min_prec(value: Fraction) -> int:
@@ -393,29 +452,34 @@ def _min_prec(value: Fraction) -> int:
 
 
 def num_div(a: Number, b: Number) -> Number:
-    """a / b; dividing by zero gives an infinity, as in cty."""
+    """a / b; dividing by zero gives an infinity, as in cty (signs follow big.Float.Quo)."""
+    negative = is_negative(a) != is_negative(b)
     if b == 0:
-        if a == 0 or _is_inf(a):
+        if a == 0:
             raise ArithmeticError("can't divide zero by zero or infinity by infinity")
-        return math.inf if a > 0 else -math.inf
+        return -math.inf if negative else math.inf
     if _is_inf(a):
         if _is_inf(b):
             raise ArithmeticError("can't divide zero by zero or infinity by infinity")
-        return a if b > 0 else num_neg(a)
-    if _is_inf(b):
-        return 0
-    if isinstance(a, float) and isinstance(b, float):
-        return _norm_float(a / b)
+        return -math.inf if negative else math.inf
+    if type(a) is float and type(b) is float:
+        return a / b  # IEEE signs match big.Float's
     prec = max(_prec_of(a), _prec_of(b))
+    if a == 0 or _is_inf(b):
+        return _signed_zero(negative, prec)
     return _at_prec(_round_to_prec(_exact(a) / _exact(b), prec), prec)
 
 
 def num_mod(a: Number, b: Number) -> Number:
     """a % b with cty's semantics: the quotient is truncated toward zero."""
-    if _is_inf(a) or _is_inf(b):
-        return num_mul(a, b)
     if b == 0:
-        return a
+        return a  # cty returns the dividend when the divisor equals zero (either sign)
+    if _is_inf(a) or _is_inf(b):
+        # cty's shortcut for infinities compares pointers to its own constants, so
+        # computed infinities go through the general algorithm and go panics
+        if not _is_inf(b):
+            raise NilPointerPanic("Float.Int of an infinite quotient is a nil big.Int")
+        raise ArithmeticError("infinity times zero, or infinity divided by infinity")
     if isinstance(a, int) and isinstance(b, int):
         q = abs(a) // abs(b)
         q = q if (a >= 0) == (b >= 0) else -q
@@ -423,11 +487,12 @@ def num_mod(a: Number, b: Number) -> Number:
         return _at_prec(int(a - q * b), _prec_of(a))
     quotient = num_div(a, b)
     truncated = int(quotient) if not isinstance(quotient, float) else int(math.trunc(quotient))
-    return num_sub(a, num_mul(truncated, b)) if truncated else a
-
-
-def _norm_float(f: float) -> float:
-    return f
+    if truncated:
+        return num_sub(a, num_mul(truncated, b))
+    if a == 0:
+        # go computes a - b * (+0): the zero keeps a's sign only when b is positive
+        return _signed_zero(is_negative(a) and not is_negative(b), _prec_of(a))
+    return a
 
 
 def num_cmp(a: Number, b: Number) -> int:
@@ -458,7 +523,7 @@ def parse_number(text: str) -> Number | None:
     if text.lstrip("+-").isdigit():
         whole_value = int(text)
         # big.Float keeps the sign of zero ("-0" prints as "-0")
-        return -0.0 if whole_value == 0 and text.startswith("-") else whole_value
+        return NegZero(LITERAL_PREC) if whole_value == 0 and text.startswith("-") else whole_value
     mant, _, exp = text.lower().partition("e")
     neg = mant.startswith("-")
     mant = mant.lstrip("+-")
@@ -469,7 +534,7 @@ def parse_number(text: str) -> Number | None:
         return None
     value = Fraction(digits * 10**e10) if e10 >= 0 else Fraction(digits, 10**-e10)
     if neg and value == 0:
-        return -0.0
+        return NegZero(LITERAL_PREC)
     return _round_to_prec(-value if neg else value, LITERAL_PREC)
 
 

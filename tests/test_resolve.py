@@ -213,3 +213,31 @@ def test_values_that_do_not_fit_are_errors(attrs: dict[str, Any], message: str) 
     block = RawBlock("target", "a", {k: RawAttribute(v, Location("f.hcl", 1, 1)) for k, v in attrs.items()})
     with pytest.raises(BakeFileError, match=message):
         build_config([block])
+
+
+@pytest.mark.parametrize(
+    ("attribute", "message"),
+    [
+        ('tags = "x"', "docker-bake.hcl:2:.*list of string required, but have string"),
+        ("tags = [null]", "docker-bake.hcl:2:.*null value is not allowed"),
+        ('pull = "yes"', "docker-bake.hcl:2:.*a bool is required"),
+        ('tags = [["a"]]', "element 0: string required, but have tuple"),
+        ('output = "type=docker"', "list of map of string required, but have string"),
+        ("description = null", "null value is not allowed"),
+        ("resources = { cpu-shares = 1.5 }", "value must be a whole number"),
+        ("attest = [1]", "map of string required, but have number"),
+    ],
+)
+def test_decode_errors_from_hcl_name_the_line(attribute: str, message: str, tmp_path: Path) -> None:
+    from bakeplan.bake.resolve import load
+
+    (tmp_path / "docker-bake.hcl").write_text(f'target "a" {{\n  {attribute}\n}}\n')
+    with pytest.raises(BakeFileError, match=message):
+        load(BakeRequest(names=("a",), cwd=tmp_path))
+
+
+def test_unknown_attributes_in_hcl_are_never_evaluated(tmp_path: Path) -> None:
+    from bakeplan.bake.resolve import load
+
+    (tmp_path / "docker-bake.hcl").write_text('target "a" {\n  tagz = ["x"]\n  foo = nosuch\n}\n')
+    assert load(BakeRequest(names=("a",), cwd=tmp_path)).targets["a"].fields == {"context": ".", "dockerfile": "Dockerfile"}

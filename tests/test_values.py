@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import pickle
 import random
 import subprocess
+import sys
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 import pytest
 
 from bakeplan.hcl import values as V
-from bakeplan.hcl.functions import binary_op, call
+from bakeplan.hcl.functions import FunctionError, binary_op, call, unary_op
 from bakeplan.hcl.values import (
     BOOL,
     DYNAMIC,
@@ -426,3 +429,277 @@ def test_sequence_indexes_are_64_bit_integers() -> None:
     keys = [k for k, _ in V.iter_elements(V.tuple_val([V.string_val("a"), V.string_val("b")]))]
     assert [V.format_number(V.num_div(k.v, V.Int64(3))) for k in keys] == ["0", "0.33333333333333333334"]
     assert V.format_number(V.num_div(keys[1].v, 3)) == "0." + "3" * 154 + "5"
+
+
+# --------------------------------------------------------------------------
+# Negative zero: go's big.Float keeps the sign of zero, so buildx prints "-0"
+# for `0 * -1`. An expression here is a literal (a leading "-" is HCL's unary
+# minus, a leading '"' a string), ("neg", x), ("tuple", ...), (op, a, b) or
+# (function, args...).
+
+Expr = Union[str, tuple[Any, ...]]
+_BINARY_OPS = {"+", "-", "*", "/", "%", "==", "<"}
+_INF = ("/", "1", "0")
+_THIRD = ("/", ("length", ("tuple", "1")), ("length", ("tuple", "1", "1", "1")))  # 64-bit, like buildx
+_SQRT2_AT_512 = "1.4142135623730951454746218587388284504413604736328125"
+
+# (expression, what buildx v0.36.1 printed for it as an arg, or for jsonencode(it) when not primitive)
+NEGATIVE_ZERO: list[tuple[Expr, str]] = [
+    ("-0", "-0"),
+    ("-0.0", "-0"),
+    ("-0e5", "-0"),
+    (("neg", "-0"), "0"),
+    (("*", "0", "-1"), "-0"),
+    (("*", "-1", "0"), "-0"),
+    (("*", "0", "-0"), "-0"),
+    (("*", "-0", "-1"), "0"),
+    (("*", "-0", "5"), "-0"),
+    (("*", "0", "-1.5"), "-0"),
+    (("*", "0.0", "-1"), "-0"),
+    (("*", "0.5", "-0"), "-0"),
+    (("neg", ("*", "0", "-1")), "0"),
+    (("/", "0", "-5"), "-0"),
+    (("/", "-0", "5"), "-0"),
+    (("/", "-0", "-5"), "0"),
+    (("/", "0", "5"), "0"),
+    (("/", "-0", _INF), "-0"),
+    (("/", "0", ("neg", _INF)), "-0"),
+    (("/", "-0", ("neg", _INF)), "0"),
+    (("/", "1", "-0"), "-Inf"),
+    (("/", "-1", "-0"), "+Inf"),
+    (("/", _INF, "-0"), "-Inf"),
+    (("/", ("neg", _INF), "-5"), "+Inf"),
+    (("-", "0", "0"), "0"),
+    (("-", "-0", "0"), "-0"),
+    (("-", "0", "-0"), "0"),
+    (("-", "-0", "-0"), "0"),
+    (("+", "-0", "0"), "0"),
+    (("+", "0", "-0"), "0"),
+    (("+", "-0", "-0"), "-0"),
+    (("+", "-0", "1"), "1"),
+    (("+", "-1", "1"), "0"),
+    (("+", "-0.5", "0.5"), "0"),
+    (("-", "1", "1"), "0"),
+    (("%", "-0", "5"), "-0"),
+    (("%", "-0", "-5"), "0"),
+    (("%", "0", "-5"), "0"),
+    (("%", "-0.0", "5"), "-0"),
+    (("%", "-0", "2.5"), "-0"),
+    (("%", "-0", "-2.5"), "0"),
+    (("%", "0", "-2.5"), "0"),
+    (("%", "-5", "5"), "0"),
+    (("%", "-1", "1"), "0"),
+    (("%", "-1.5", "0.5"), "0"),
+    (("%", "5", "-0"), "5"),
+    (("%", ("neg", _INF), "0"), "-Inf"),
+    (("%", _INF, "-0"), "+Inf"),
+    (("==", "-0", "0"), "true"),
+    (("==", ("*", "0", "-1"), "0"), "true"),
+    (("<", "-0", "0"), "false"),
+    (("min", "-0", "0"), "-0"),
+    (("min", "0", "-0"), "0"),
+    (("max", "-0", "0"), "-0"),
+    (("max", "0", "-0"), "0"),
+    (("floor", "-0.5"), "-1"),
+    (("ceil", "-0.5"), "0"),
+    (("ceil", "-0.2"), "0"),
+    (("floor", "-0"), "0"),
+    (("ceil", "-0"), "0"),
+    (("signum", "-0"), "0"),
+    (("signum", ("*", "0", "-1")), "0"),
+    (("int", "-0"), "-0"),
+    (("int", "-0.5"), "0"),
+    (("absolute", "-0"), "0"),
+    (("absolute", ("*", "0", "-1")), "0"),
+    (("parseint", '"-0"', "10"), "0"),
+    (("jsondecode", '"-0"'), "-0"),
+    (("jsondecode", '"-0.0"'), "-0"),
+    (("format", '"%v"', "-0"), "-0"),
+    (("format", '"%v"', ("*", "0", "-1")), "-0"),
+    (("format", '"%d"', "-0"), "0"),
+    (("format", '"%f"', "-0"), "-0.000000"),
+    (("format", '"%.2f"', ("*", "0", "-1")), "-0.00"),
+    (("pow", "-0", "1"), "-0"),
+    (("*", ("pow", "0", "1"), "-1"), "-0"),
+    (("*", ("log", "1", "10"), "-1"), "-0"),
+    (("*", ("length", ("tuple",)), "-1"), "-0"),
+    (("neg", ("length", ("tuple",))), "-0"),
+    (("*", '"-0"', "1"), "-0"),
+    (("*", '"-0"', "-1"), "0"),
+    (("+", '"-0.0"', "-0"), "-0"),
+    (("neg", '"0"'), "-0"),
+    (("neg", '"-0"'), "0"),
+    (("distinct", ("tuple", "0", "-0")), "[0]"),
+    (("distinct", ("tuple", "-0", "0")), "[-0]"),
+    (("sort", ("tuple", "0", "-0")), '["-0","0"]'),
+    (("jsonencode", ("tuple", "-0", ("*", "0", "-1"))), "[-0,-0]"),
+    # a zero keeps its precision too: the literal's 512 bits, length()'s 64
+    (("+", "-0", ("pow", "2", "0.5")), _SQRT2_AT_512),
+    (("+", ("floor", "-0"), ("pow", "2", "0.5")), _SQRT2_AT_512),
+    (("+", ("absolute", "-0"), ("pow", "2", "0.5")), _SQRT2_AT_512),
+    (("+", ("jsondecode", '"-0"'), ("pow", "2", "0.5")), _SQRT2_AT_512),
+    (("+", ("-", "-0", "0"), ("pow", "2", "0.5")), _SQRT2_AT_512),
+    (("+", ("pow", "-0", "1"), ("pow", "2", "0.5")), "1.4142135623730951"),
+    (("+", "-0", _THIRD), "0.33333333333333333334236835143737920361672877334058284759521484375"),
+    (("-", "-0", _THIRD), "-0.33333333333333333334236835143737920361672877334058284759521484375"),
+    (("+", ("neg", ("length", ("tuple",))), _THIRD), "0.33333333333333333334"),
+    (("+", ("neg", ("neg", ("length", ("tuple",)))), _THIRD), "0.33333333333333333334"),
+    (("+", ("*", ("length", ("tuple",)), "-1"), _THIRD), "0.33333333333333333334236835143737920361672877334058284759521484375"),
+    (("+", ("*", ("length", ("tuple",)), ("neg", ("length", ("tuple", "1")))), _THIRD), "0.33333333333333333334"),
+]
+
+# (expression, the detail of buildx's "Operation failed" diagnostic)
+INFINITY_ERRORS: list[tuple[Expr, str]] = [
+    (("/", "0", "-0"), "can't divide zero by zero or infinity by infinity"),
+    (("/", _INF, _INF), "can't divide zero by zero or infinity by infinity"),
+    (("+", _INF, ("neg", _INF)), "can't compute sum of opposing infinities"),
+    (("-", _INF, _INF), "can't subtract infinity from itself"),
+    (("*", "-0", _INF), "can't multiply zero by infinity"),
+    (("%", "5", _INF), "can't use modulo with zero and infinity"),
+    (("%", "-0", _INF), "can't use modulo with zero and infinity"),
+    (("%", _INF, _INF), "can't use modulo with zero and infinity"),
+    # go dereferences the nil big.Int that Float.Int gives for an infinite quotient (buildx adds a stack trace)
+    (("%", _INF, "5"), V.NIL_POINTER_PANIC),
+]
+
+
+def _expr_value(e: Expr) -> Value:
+    if isinstance(e, str):
+        if e.startswith('"'):
+            return V.string_val(json.loads(e))
+        return _literal_value(e)
+    head, *rest = e
+    args = [_expr_value(a) for a in rest]
+    if head == "neg":
+        return unary_op("-", args[0])
+    if head == "tuple":
+        return V.tuple_val(args)
+    if head in _BINARY_OPS:
+        return binary_op(head, args[0], args[1])
+    return call(head, args)
+
+
+def _expr_source(e: Expr) -> str:
+    if isinstance(e, str):
+        return e
+    head, *rest = e
+    args = [_expr_source(a) for a in rest]
+    if head == "neg":
+        return f"-({args[0]})"
+    if head == "tuple":
+        return "[" + ", ".join(args) + "]"
+    if head in _BINARY_OPS:
+        return f"({args[0]}) {head} ({args[1]})"
+    return f"{head}({', '.join(args)})"
+
+
+def _printed(value: Value) -> str:
+    """What buildx prints for the value as an arg (primitives) or through jsonencode (others)."""
+    if value.type.is_primitive():
+        text: str = V.convert(value, STRING).v
+        return text
+    return V.json_encode(value)
+
+
+@pytest.mark.parametrize(("expr", "printed"), NEGATIVE_ZERO, ids=[_expr_source(e) for e, _ in NEGATIVE_ZERO])
+def test_negative_zero_matches_buildx(expr: Expr, printed: str) -> None:
+    assert _printed(_expr_value(expr)) == printed
+
+
+@pytest.mark.parametrize(("expr", "detail"), INFINITY_ERRORS, ids=[_expr_source(e) for e, _ in INFINITY_ERRORS])
+def test_infinity_errors_match_buildx(expr: Expr, detail: str) -> None:
+    with pytest.raises(FunctionError) as info:
+        _expr_value(expr)
+    assert str(info.value) == f"Operation failed; Error during operation: {detail}."
+
+
+def test_negative_zero_payload_keeps_precision() -> None:
+    literal = V.num_neg(0)
+    assert isinstance(literal, V.NegZero) and literal.prec == V.LITERAL_PREC
+    assert V.num_neg(V.Int64(0)) == 0 and V.num_neg(V.Int64(0)).prec == 64  # type: ignore[union-attr]
+    assert type(V.num_neg(literal)) is int
+    assert V.is_integer(literal) and V.is_negative(literal) and not V.is_negative(0)
+    assert V.equals(V.Value(NUMBER, literal), V.number_val(0))  # cty: -0 equals 0
+
+
+@pytest.mark.buildx
+def test_negative_zero_matches_real_buildx(buildx: Any, tmp_path: Path) -> None:
+    exprs = []
+    for expr, _ in NEGATIVE_ZERO:
+        source = _expr_source(expr)
+        exprs.append(source if _expr_value(expr).type.is_primitive() else f"jsonencode({source})")
+    body = "\n".join(f"    c{i} = {e}" for i, e in enumerate(exprs))
+    (tmp_path / "docker-bake.hcl").write_text('target "t" {\n  args = {\n' + body + "\n  }\n}\n", encoding="utf-8")
+    proc = subprocess.run(
+        buildx.argv("bake", "--print", "t"), capture_output=True, text=True, env=buildx.env, cwd=tmp_path, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    printed = json.loads(proc.stdout)["target"]["t"]["args"]
+    mismatches = [(e, printed[f"c{i}"], want) for i, (e, (_, want)) in enumerate(zip(exprs, NEGATIVE_ZERO)) if printed[f"c{i}"] != want]
+    assert mismatches == []
+
+
+# --------------------------------------------------------------------------
+# Pickling: bake file caches pickle evaluated values
+
+
+def _sample_value() -> Value:
+    return V.object_val(
+        {
+            "s": V.string_val("x"),
+            "n": V.Value(NUMBER, V.parse_number("0.1")),
+            "third": V.Value(NUMBER, V.num_div(V.Int64(1), V.Int64(3))),
+            "i": V.Value(NUMBER, V.Int64(3)),
+            "z": V.Value(NUMBER, V.num_mul(0, -1)),
+            "inf": V.Value(NUMBER, V.num_div(-1, 0)),
+            "b": V.TRUE,
+            "null": V.NULL,
+            "typed_null": V.null_val(ListType(STRING)),
+            "l": V.list_val([V.string_val("a")]),
+            "set": V.set_val([V.number_val(2), V.number_val(1)]),
+            "m": V.map_val({"k": V.number_val(1)}),
+            "t": V.tuple_val([V.FALSE, V.EMPTY_OBJECT]),
+        }
+    )
+
+
+def test_values_survive_pickling() -> None:
+    value = _sample_value()
+    back = pickle.loads(pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL))
+    assert back == value
+    assert V.to_python(back) == V.to_python(value)
+    assert V.json_encode(V.object_val({k: e for k, e in back.v.items() if k != "inf"})) == V.json_encode(
+        V.object_val({k: e for k, e in value.v.items() if k != "inf"})
+    )
+    # types compare by identity on hot paths: unpickling must give the singletons back
+    assert back.v["s"].type is STRING and back.v["b"].type is BOOL and back.v["null"].type is DYNAMIC
+    assert back.v["n"].type is NUMBER and back.v["l"].type.elem is STRING
+    # numbers keep their precision and kind
+    assert back.v["third"].v.prec == 64 and V.format_number(back.v["third"].v) == "0.33333333333333333334"
+    assert type(back.v["i"].v) is V.Int64
+    assert repr(back.v["z"].v) == "NegZero(512)" and V.format_number(back.v["z"].v) == "-0"
+    assert V.format_number(back.v["inf"].v) == "-Inf"
+
+
+def test_pickled_types_hash_alike_in_another_process(tmp_path: Path) -> None:
+    # string hashes differ between processes: composite types must not carry a stale cached hash
+    path = tmp_path / "value.pickle"
+    path.write_bytes(pickle.dumps(_sample_value(), protocol=pickle.HIGHEST_PROTOCOL))
+    script = (
+        "import pickle, sys\n"
+        "from bakeplan.hcl import values as V\n"
+        "v = pickle.loads(open(sys.argv[1], 'rb').read())\n"
+        "t = V.ObjectType({k: e.type for k, e in v.v.items()})\n"
+        "assert hash(v.type) == hash(t) and {t: 1}[v.type] == 1\n"
+        "assert V.convert(v.v['l'], V.ListType(V.STRING)) is v.v['l']\n"
+        "print(V.json_encode(v.v['t']), V.to_python(v.v['m']))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONHASHSEED": "12345"},
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["[false,{}]", "{'k':", "1}"]

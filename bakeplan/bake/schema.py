@@ -309,7 +309,7 @@ def to_string_list(value: Any) -> list[str] | None:
             raise DecodeError("list of string required")
         text = to_string(item)
         if text is None:
-            raise DecodeError("value must not be null")
+            raise DecodeError("null value is not allowed")
         out.append(text)
     return out
 
@@ -326,7 +326,7 @@ def to_string_map(value: Any, *, nullable: bool) -> dict[str, str | None] | None
             raise DecodeError("map of string required")
         text = to_string(item)
         if text is None and not nullable:
-            raise DecodeError("value must not be null")
+            raise DecodeError("null value is not allowed")
         out[str(key)] = text
     return out
 
@@ -526,6 +526,10 @@ def _elements(value: Any, want: str) -> list[Any]:
 def _string_map(value: Any) -> dict[str, str]:
     """convert.Convert(v, cty.Map(cty.String)) for an entry given in object form."""
     if not isinstance(value, Mapping):
+        if isinstance(value, bool):
+            raise DecodeError("map of string required, but have bool")
+        if isinstance(value, (int, float, Decimal, Fraction, Number)):
+            raise DecodeError("map of string required, but have number")
         raise DecodeError("map of string required")
     out: dict[str, str] = {}
     for key, item in value.items():
@@ -582,13 +586,11 @@ def decode_attests(value: Any) -> list[Attest]:
     return out
 
 
-def _object_attrs(item: Any, allowed: Sequence[str], what: str) -> dict[str, Any]:
+def _object_attrs(item: Any, allowed: Sequence[str]) -> dict[str, Any]:
+    """The known attributes of an object-form entry (cty's conversion drops the others)."""
     if not isinstance(item, Mapping):
-        raise DecodeError(f"object required")
-    for key in item:
-        if key not in allowed:
-            raise DecodeError(f"unsupported attribute {_go_quote(str(key))}")
-    return {k: v for k, v in item.items() if v is not None}
+        raise DecodeError("object required")
+    return {k: v for k, v in item.items() if v is not None and k in allowed}
 
 
 def decode_secrets(value: Any) -> list[Secret]:
@@ -598,7 +600,7 @@ def decode_secrets(value: Any) -> list[Secret]:
         if isinstance(item, str):
             out.append(parse_secret_text(item))
             continue
-        attrs = {k: to_string(v) or "" for k, v in _object_attrs(item, ("id", "src", "env"), "secret").items()}
+        attrs = {k: to_string(v) or "" for k, v in _object_attrs(item, ("id", "src", "env")).items()}
         out.append(Secret(attrs.get("id", ""), attrs.get("src", ""), attrs.get("env", "")))
     return out
 
@@ -610,7 +612,7 @@ def decode_ssh(value: Any) -> list[SSH]:
         if isinstance(item, str):
             out.append(parse_ssh_text(item))
             continue
-        attrs = _object_attrs(item, ("id", "paths"), "ssh")
+        attrs = _object_attrs(item, ("id", "paths"))
         paths = to_string_list(attrs.get("paths")) or []
         out.append(SSH(to_string(attrs.get("id")) or "", tuple(paths)))
     return out
@@ -620,7 +622,7 @@ def decode_resources(value: Any) -> Resources | None:
     """ResourcesConfig.FromCtyValue."""
     if value is None:
         return None
-    attrs = _object_attrs(value, [k for k, _ in RESOURCE_KEYS], "resources")
+    attrs = _object_attrs(value, [k for k, _ in RESOURCE_KEYS])
     numeric = dict(RESOURCE_KEYS)
     values: dict[str, str | int] = {}
     for key, item in attrs.items():
@@ -634,7 +636,7 @@ def decode_resources(value: Any) -> Resources | None:
                 except ArithmeticError:
                     raise DecodeError("a number is required") from None
             if number != int(number):
-                raise DecodeError("value must be a whole number")
+                raise DecodeError("value must be a whole number, between -9223372036854775808 and 9223372036854775807")
             values[key] = int(number)
         else:
             text = to_string(item)
@@ -689,7 +691,7 @@ def _decode_lowered(kind: str, value: Any) -> Any:
         return to_string(value)
     if kind == TEXT:
         if value is None:
-            raise DecodeError("value must not be null")
+            raise DecodeError("null value is not allowed")
         return to_string(value)
     if kind == LIST:
         return to_string_list(value)
@@ -725,11 +727,36 @@ def decode_block(kind: str, attributes: Mapping[str, RawAttribute]) -> TargetFie
         field_kind = kinds.get(name)
         if field_kind is None:
             continue  # buildx ignores (and never evaluates) attributes outside its struct
+        raw = attribute.value
         try:
-            raw = attribute.value
-            value = _decode_lowered(field_kind, _lower(raw, hv) if isinstance(raw, hv.Value) else raw)
+            if isinstance(raw, hv.Value):
+                value = _decode_lowered(field_kind, _lower(_converted(field_kind, raw, hv), hv))
+            else:
+                value = _decode_lowered(field_kind, raw)
         except DecodeError as error:
             raise BakeFileError(f"Unsuitable value type; Unsuitable value: {error}", attribute.location) from None
         if value is not None:
             out[name] = value
     return out
+
+
+def _converted(kind: str, value: Any, hv: Any) -> Any:
+    """gohcl's conversion of a value to the field's cty type, with cty's own messages."""
+    want = {STRING: hv.STRING, TEXT: hv.STRING, BOOL: hv.BOOL, LIST: hv.ListType(hv.STRING), MAP: hv.MapType(hv.STRING), CONTEXTS: hv.MapType(hv.STRING)}.get(kind)
+    if want is None:
+        if kind != RESOURCES and value.v is not None and not isinstance(value.type, (hv.ListType, hv.TupleType)):
+            raise DecodeError(hv.mismatch_message(value.type, hv.ListType(hv.MapType(hv.STRING))))
+        return value
+    if value.v is None and kind == TEXT:
+        raise DecodeError("null value is not allowed")
+    try:
+        converted = hv.convert(value, want)
+    except hv.ConversionError as error:
+        raise DecodeError(str(error)) from None
+    if kind in (LIST, CONTEXTS) and converted.v is not None and any(item.v is None for item in _items(converted.v)):
+        raise DecodeError("null value is not allowed")  # gocty into []string / map[string]string
+    return converted
+
+
+def _items(payload: Any) -> Any:
+    return payload.values() if isinstance(payload, dict) else payload

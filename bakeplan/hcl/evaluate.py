@@ -32,7 +32,6 @@ and knows the functions.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
@@ -626,7 +625,7 @@ class Compiler:
                 raise error("Operation failed", "Error during operation: argument must not be null.", op_loc)
             if want is BOOL:
                 return cty.FALSE if value.v else cty.TRUE
-            return Value(NUMBER, _negate(value.v))
+            return Value(NUMBER, cty.num_neg(value.v))
 
         return unary
 
@@ -852,13 +851,6 @@ def _static_type(expr: ast.Expr) -> cty.Type | None:
     if isinstance(expr, ast.Parens):
         return _static_type(expr.expr)
     return None
-
-
-def _negate(n: cty.Number) -> cty.Number:
-    """Unary minus; like go's big.Float, negating zero gives negative zero (printed "-0")."""
-    if n == 0:
-        return 0 if isinstance(n, float) and math.copysign(1.0, n) < 0 else -0.0
-    return cty.num_neg(n)
 
 
 def _constant_key(key: ast.Expr) -> str | None:

@@ -351,9 +351,6 @@ def _go_quote_rune(ch: str) -> str:
 # Numbers
 
 
-_NIL_POINTER_PANIC = "panic in function implementation: runtime error: invalid memory address or nil pointer dereference"
-
-
 def _absolute(a: list[Value]) -> Value:
     x = a[0].v
     # big.Float.Abs clears the sign of zero too: absolute(-0) is 0
@@ -373,11 +370,8 @@ def _arith(op: Callable[[Any, Any], Any], message: str) -> Impl:
 def _modulo(a: list[Value]) -> Value:
     try:
         return Value(NUMBER, V.num_mod(a[0].v, a[1].v))
-    except V.NilPointerPanic:
-        # buildx adds go's stack trace on the following lines
-        raise CallError(_NIL_POINTER_PANIC) from None
-    except ArithmeticError:
-        raise CallError("can't use modulo with zero and infinity") from None
+    except ArithmeticError as exc:  # the message is cty's (or go's panic)
+        raise CallError(str(exc)) from None
 
 
 def _compare(test: Callable[[int], bool]) -> Impl:
@@ -409,7 +403,7 @@ def _int(a: list[Value]) -> Value:
     x = a[0].v
     if isinstance(x, float) and math.isinf(x):
         # cty's IntFunc dereferences the nil big.Int that Float.Int returns for infinities
-        raise CallError(_NIL_POINTER_PANIC)
+        raise CallError(V.NIL_POINTER_PANIC)
     # a fractional input becomes a fresh big.Float.SetInt: 64-bit precision
     return a[0] if V.is_integer(x) else Value(NUMBER, V.Int64(int(x)))
 

@@ -19,8 +19,11 @@ Values: ``Value(type, v)`` with two slots, ``.type`` and ``.v`` (the payload):
       (an ``int`` subclass: integers cty holds at 64 bits, from length(),
       strlen(), int(), list indexes...), ``float`` (a 53-bit go float, from
       ``pow``/``log``), or ``BigFloat`` (a ``Fraction`` with a binary precision,
-      normally 512 bits as cty parses literals). Build with ``number_val``;
-      test integrality with ``is_integer``, never ``type(x) is int``.
+      normally 512 bits as cty parses literals), or ``NegZero`` (go's negative
+      zero, a ``float`` -0.0 carrying its precision: ``0 * -1`` prints "-0";
+      a plain ``float`` -0.0 is a 53-bit one). Build with ``number_val``;
+      test integrality with ``is_integer``, never ``type(x) is int``; test the
+      sign with ``is_negative`` (true for negative zero).
     - BOOL: ``bool`` (use ``TRUE``/``FALSE``)
     - LIST / SET / TUPLE: ``tuple[Value, ...]`` (sets are deduplicated and kept in
       cty's set order: strings lexically, numbers numerically)
@@ -30,6 +33,8 @@ Values: ``Value(type, v)`` with two slots, ``.type`` and ``.v`` (the payload):
     - null: ``v is None`` with any type. ``NULL`` is the untyped ``null`` literal
       (DYNAMIC null). ``null_val(t)`` makes a typed null.
     Unknown values and marks do not exist here (bake never needs them).
+    Values and types pickle safely: ``STRING``/``NUMBER``/``BOOL``/``DYNAMIC``
+    unpickle to the same singletons, so ``t is STRING`` keeps working.
     ``Value.__eq__`` is structural identity (type and payload), like cty's
     RawEquals; the HCL ``==`` operator is ``equals(a, b)``.
 
@@ -50,7 +55,9 @@ bits), ``format_number(payload) -> str`` (big.Float ``Text('f', -1)``, so 1.0
 prints "1" and 10/3 prints 155 digits like buildx), and the arithmetic
 ``num_add``, ``num_sub``, ``num_mul``, ``num_div`` (raises ``ArithmeticError``
 with cty's message for 0/0), ``num_mod`` (truncating, as cty), ``num_neg``,
-``num_cmp``. Infinity is ``float('inf')`` and prints "+Inf".
+``num_cmp``; zero results get big.Float's sign (``num_neg(0)`` is -0). Errors
+are ``ArithmeticError`` with the message HCL reports. Infinity is
+``float('inf')`` and prints "+Inf".
 
 Helpers: ``equals(a, b) -> bool`` (cty Equals: nulls equal each other, types
 must match), ``to_python(value)`` (JSON-compatible data; non-integral numbers
@@ -104,6 +111,10 @@ class PrimitiveType(Type):
     def __repr__(self) -> str:
         return self.name.upper()
 
+    def __reduce__(self) -> str:
+        # unpickle to the module's singleton: types are compared with `is` on hot paths
+        return self.name.upper()
+
 
 class _DynamicType(Type):
     """cty.DynamicPseudoType: "any type", also the type of the `null` literal."""
@@ -112,6 +123,9 @@ class _DynamicType(Type):
 
     def __repr__(self) -> str:
         return "DYNAMIC"
+
+    def __reduce__(self) -> str:
+        return "DYNAMIC"  # the singleton, as for primitive types
 
     def has_dynamic(self) -> bool:
         return True
@@ -138,6 +152,10 @@ class _CollectionType(Type):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.elem!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuild rather than restore `_hash`: string hashes differ between processes
+        return (type(self), (self.elem,))
 
     def has_dynamic(self) -> bool:
         return self.elem.has_dynamic()
@@ -179,6 +197,9 @@ class TupleType(Type):
     def __repr__(self) -> str:
         return f"TupleType({list(self.elems)!r})"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (TupleType, (self.elems,))
+
     def has_dynamic(self) -> bool:
         return any(t.has_dynamic() for t in self.elems)
 
@@ -203,6 +224,9 @@ class ObjectType(Type):
 
     def __repr__(self) -> str:
         return f"ObjectType({self.attrs!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ObjectType, (self.attrs, self.optional))
 
     def has_dynamic(self) -> bool:
         return any(t.has_dynamic() for t in self.attrs.values())
@@ -292,7 +316,7 @@ class NegZero(float):
     __slots__ = ("prec",)
     prec: int
 
-    def __new__(cls, prec: int = 512) -> NegZero:  # noqa: PYI034 - float.__new__ is typed for float
+    def __new__(cls, prec: int = 512) -> NegZero:
         obj = super().__new__(cls, -0.0)
         obj.prec = prec
         return obj
@@ -390,7 +414,7 @@ def num_add(a: Number, b: Number) -> Number:
         return a + b
     if _is_inf(a) or _is_inf(b):
         if _is_inf(a) and _is_inf(b) and a != b:
-            raise ArithmeticError("can't add infinities with opposite signs")  # big.ErrNaN in go
+            raise ArithmeticError("can't compute sum of opposing infinities")  # big.ErrNaN in go
         return a if _is_inf(a) else b
     if type(a) is float and type(b) is float:
         return a + b  # IEEE signed zeros follow the same rules as big.Float's
@@ -415,16 +439,19 @@ def num_neg(a: Number) -> Number:
 
 
 def num_sub(a: Number, b: Number) -> Number:
-    """a - b."""
-    return num_add(a, num_neg(b))
+    """a - b (cty adds the negation)."""
+    try:
+        return num_add(a, num_neg(b))
+    except ArithmeticError:
+        raise ArithmeticError("can't subtract infinity from itself") from None
 
 
 def num_mul(a: Number, b: Number) -> Number:
     """a * b: cty multiplies at 512 bits and keeps the exact product's precision."""
     if type(a) is int and type(b) is int:
-        product = a * b
+        whole = a * b
         # a zero product is negative when exactly one factor is (0 * -1 is -0 in go)
-        return product if product or (a | b) >= 0 else NegZero(LITERAL_PREC)
+        return whole if whole or (a | b) >= 0 else NegZero(LITERAL_PREC)
     if _is_inf(a) or _is_inf(b):
         if a == 0 or b == 0:
             raise ArithmeticError("can't multiply zero by infinity")
@@ -441,6 +468,10 @@ def num_mul(a: Number, b: Number) -> Number:
 
 class NilPointerPanic(ArithmeticError):
     """An operation where go's math/big dereferences a nil pointer (cty reports the panic)."""
+
+
+# buildx follows this with go's stack trace
+NIL_POINTER_PANIC = "panic in function implementation: runtime error: invalid memory address or nil pointer dereference"
 
 
 def _min_prec(value: Fraction) -> int:
@@ -478,8 +509,8 @@ def num_mod(a: Number, b: Number) -> Number:
         # cty's shortcut for infinities compares pointers to its own constants, so
         # computed infinities go through the general algorithm and go panics
         if not _is_inf(b):
-            raise NilPointerPanic("Float.Int of an infinite quotient is a nil big.Int")
-        raise ArithmeticError("infinity times zero, or infinity divided by infinity")
+            raise NilPointerPanic(NIL_POINTER_PANIC)  # Float.Int of an infinite quotient is a nil big.Int
+        raise ArithmeticError("can't use modulo with zero and infinity")  # inf * 0 or inf / inf
     if isinstance(a, int) and isinstance(b, int):
         q = abs(a) // abs(b)
         q = q if (a >= 0) == (b >= 0) else -q
@@ -663,6 +694,9 @@ class Value:
 
     def __repr__(self) -> str:
         return f"Value({self.type!r}, {self.v!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Value, (self.type, self.v))  # smaller and faster than the generic __slots__ state
 
 
 TRUE = Value(BOOL, True)

@@ -128,3 +128,11 @@ def test_evaluation_cache_hits_only_for_identical_inputs(tmp_path: Path) -> None
     assert cached_evaluation([impure], request, build("t1")) == "t1"
     assert cached_evaluation([impure], request, build("t2")) == "t2"
     assert calls == ["first", "tag2", "var", "t1", "t2"]
+
+
+def test_file_relative_paths_mode_is_refused_not_ignored(tmp_path: Path) -> None:
+    from bakeplan.bake.resolve import load
+
+    (tmp_path / "docker-bake.hcl").write_text(HCL)
+    with pytest.raises(BakeplanError, match="BUILDX_BAKE_FILE_RELATIVE_PATHS is not supported"):
+        load(BakeRequest(env={"BUILDX_BAKE_FILE_RELATIVE_PATHS": "true"}, cwd=tmp_path))

@@ -685,11 +685,22 @@ def load(request: BakeRequest) -> PrintResult:
     """Read, evaluate and resolve the bake files of one invocation, as `docker buildx bake --print`."""
     from bakeplan.bake import files as bakefiles
 
+    _refuse_file_relative_paths(request.env)
     found = bakefiles.find_files(request)
     config: Config = bakefiles.cached_evaluation(
         found, request, lambda store_parse: build_config(bakefiles.read_blocks(found, request, store_parse=store_parse))
     )
     return result_from_config(config, request, tuple(f.path for f in found))
+
+
+def _refuse_file_relative_paths(env: Mapping[str, str]) -> None:
+    """buildx's opt-in BUILDX_BAKE_FILE_RELATIVE_PATHS rebases contexts on each file's folder: not implemented."""
+    value = env.get("BUILDX_BAKE_FILE_RELATIVE_PATHS", "").strip()
+    if value in ("1", "t", "T", "TRUE", "true", "True"):
+        raise BakeplanError(
+            "BUILDX_BAKE_FILE_RELATIVE_PATHS is not supported by bakeplan yet",
+            hint="Unset it (contexts are then relative to the working directory, buildx's default).",
+        )
 
 
 def list_entries(request: BakeRequest) -> list[tuple[str, str, bool]]:

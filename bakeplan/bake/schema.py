@@ -742,13 +742,15 @@ def decode_block(kind: str, attributes: Mapping[str, RawAttribute]) -> TargetFie
 
 def _converted(kind: str, value: Any, hv: Any) -> Any:
     """gohcl's conversion of a value to the field's cty type, with cty's own messages."""
-    want = {STRING: hv.STRING, TEXT: hv.STRING, BOOL: hv.BOOL, LIST: hv.ListType(hv.STRING), MAP: hv.MapType(hv.STRING), CONTEXTS: hv.MapType(hv.STRING)}.get(kind)
-    if want is None:
+    if kind not in _PLAIN_KINDS:
         if kind != RESOURCES and value.v is not None and not isinstance(value.type, (hv.ListType, hv.TupleType)):
             raise DecodeError(hv.mismatch_message(value.type, hv.ListType(hv.MapType(hv.STRING))))
         return value
     if value.v is None and kind == TEXT:
         raise DecodeError("null value is not allowed")
+    if _already(kind, value, hv):
+        return value
+    want = {STRING: hv.STRING, TEXT: hv.STRING, BOOL: hv.BOOL, LIST: hv.ListType(hv.STRING)}.get(kind, hv.MapType(hv.STRING))
     try:
         converted = hv.convert(value, want)
     except hv.ConversionError as error:
@@ -756,6 +758,24 @@ def _converted(kind: str, value: Any, hv: Any) -> Any:
     if kind in (LIST, CONTEXTS) and converted.v is not None and any(item.v is None for item in _items(converted.v)):
         raise DecodeError("null value is not allowed")  # gocty into []string / map[string]string
     return converted
+
+
+_PLAIN_KINDS = frozenset({STRING, TEXT, BOOL, LIST, MAP, CONTEXTS})
+
+
+def _already(kind: str, value: Any, hv: Any) -> bool:
+    """True when the value already has the field's shape (the common case: no conversion needed)."""
+    payload = value.v
+    if kind in (STRING, TEXT):
+        return value.type is hv.STRING
+    if kind == LIST:
+        return isinstance(payload, tuple) and all(item.type is hv.STRING and item.v is not None for item in payload)
+    if kind in (MAP, CONTEXTS):
+        nullable = kind == MAP
+        return isinstance(payload, dict) and all(
+            item.type is hv.STRING and (nullable or item.v is not None) for item in payload.values()
+        )
+    return False
 
 
 def _items(payload: Any) -> Any:

@@ -55,6 +55,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         # Standalone mode: typer reports usage errors itself (exit 2) and turns
         # Ctrl-C into exit 130; our own errors and bugs come out here.
         app(args=args, prog_name="bakeplan", standalone_mode=True)
+    except SystemExit as done:
+        if done.code not in (0, None):
+            raise
     except BakeplanError as error:
         if debug:
             raise

@@ -3,11 +3,12 @@
 Policy. The placement is `bakeplan.schedule`'s, driven live: `dispatch()`
 starts every ready unit that has a node with a free slot (longest remaining
 critical path first, on the node where it finishes first, balancing
-equivalent nodes), and `finish()` / `fail()` are fed the real completion
-times, so the order adapts to how long builds actually take. A node is
-reached through a buildx builder holding only that node, because inside a
-multi-node builder buildx sends a platform to the first node that lists it
-(`--builder` per unit; `bakeplan.cli.run` makes such builders for remote nodes).
+equivalent nodes), and `finish()` / `fail()` / `retry()` are fed the real
+completion times, so the order adapts to how long builds actually take. A
+node is reached through a buildx builder holding only that node, because
+inside a multi-node builder buildx sends a platform to the first node that
+lists it (`--builder` per unit; `bakeplan.cli.run` makes such builders for
+remote nodes).
 
 Failures. A failed unit is rerun in place (same slot) up to `retries` times;
 after that its dependents are skipped (transitively) and independent units
@@ -57,6 +58,7 @@ from bakeplan.schedule import DEFAULT_EMULATION_FACTOR, Problem, Task, dispatch,
 from bakeplan.schedule import State as SchedState
 from bakeplan.schedule import fail as sched_fail
 from bakeplan.schedule import finish as sched_finish
+from bakeplan.schedule import retry as sched_retry
 from bakeplan.schedule import start_state as sched_start
 
 PENDING = "pending"
@@ -483,6 +485,7 @@ def _collect(
         return state
     if retrying:
         state = mark_retried(state, unit_id, code)
+        sched_retry(live.problem, live.sched, unit_id, now() - live.origin)
         reporter.finished(by_id[unit_id], state.units[unit_id])
         return state
     live.handles.pop(unit_id, None)
@@ -492,10 +495,6 @@ def _collect(
         sched_finish(live.problem, live.sched, unit_id, at - live.origin)
     else:
         skipped = sched_fail(live.problem, live.sched, unit_id, at - live.origin)
-        # schedule.finish() decrements the waiting count of every dependent, even one
-        # that fail() already dropped; park the skipped ones where they never become ready.
-        for uid in skipped:
-            live.sched.waiting[uid] = len(live.problem.tasks) + 1
         state = mark_skipped(state, skipped, f"{unit_id} failed")
     unit_state = state.units[unit_id]
     reporter.finished(by_id[unit_id], unit_state)

@@ -23,17 +23,24 @@ Nodes have `slots`: at most that many tasks run on a node at once.
 
 Like dask's `local.py`, the state lives in one `State` object and small
 functions move it forward: `start_state`, `dispatch` (place what can start
-now) and `finish` (a task ended at a given time). `simulate` drives them with
-estimated durations to produce a plan; `bakeplan run` drives them with real
-completion times. The functions update the `State` they are given and
-touch nothing else.
+now), `finish` (a task succeeded at a given time), `fail` (it failed: every
+task that needs it, transitively, is skipped) and `retry` (it failed and runs
+again in its slot). `simulate` drives them with estimated durations to
+produce a plan; `bakeplan run` drives them with real completion times. The
+functions update the `State` they are given and touch nothing else.
+
+Every task is in exactly one of `waiting`, `ready`, `running`, `done`,
+`failed` and `skipped`. A task skipped because one dependency failed stays
+skipped when its other dependencies finish later. `finish`, `fail` and
+`retry` of a task that is not running is a caller's bug: they raise
+ValueError and leave the state as it was.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bakeplan.errors import CycleError, NoNodeError
@@ -85,7 +92,9 @@ class State:
     `waiting`: tasks with unfinished dependencies -> how many remain.
     `ready`: per capable-node set, a heap of (-priority, task index) ready to start.
     `running`: task id -> its placement (end is the estimate until `finish`).
-    `done`: task id -> its placement with the real end.
+    `done`: task id -> its placement with the real end (succeeded).
+    `failed`: task id -> its placement with the real end (failed).
+    `skipped`: task id -> the failed task it (transitively) needs.
     `free`: free slots per node (node order). `load`: work given per node.
     """
 
@@ -94,6 +103,8 @@ class State:
     ready: dict[tuple[int, ...], list[tuple[float, int]]] = field(default_factory=dict)
     running: dict[str, Placement] = field(default_factory=dict)
     done: dict[str, Placement] = field(default_factory=dict)
+    failed: dict[str, Placement] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
     free: list[int] = field(default_factory=list)
     load: list[float] = field(default_factory=list)
 
@@ -150,7 +161,7 @@ def prepare(
     cost = tuple(_cost(t.duration, c, emulation_factor) for t, c in zip(tasks, capable))
     dependents: list[list[int]] = [[] for _ in tasks]
     for i, task in enumerate(tasks):
-        for dep in task.deps:
+        for dep in dict.fromkeys(task.deps):  # a dep listed twice is waited for once
             if dep in index:
                 dependents[index[dep]].append(i)
     order = _topological(tasks, index, dependents)
@@ -320,15 +331,16 @@ def _wait_for_native(problem: Problem, state: State, i: int, native: dict[tuple[
 
 
 def finish(problem: Problem, state: State, task: str, now: float) -> list[str]:
-    """Record that `task` ended at `now`: free its slot, release dependents; return the newly ready ids."""
-    placement = state.running.pop(task)
-    ended = Placement(placement.task, placement.node, placement.start, now, placement.rank)
-    state.done[task] = ended
-    state.now = max(state.now, now)
-    state.free[problem.node_index[placement.node]] += 1
+    """Record that `task` succeeded at `now`: free its slot, release dependents; return the newly ready ids.
+
+    A dependent already skipped (another of its dependencies failed) stays skipped.
+    """
+    state.done[task] = _stop(problem, state, task, now, "finish")
     released = []
     for j in problem.dependents[problem.index[task]]:
         dep_id = problem.tasks[j].id
+        if dep_id in state.skipped:
+            continue
         state.waiting[dep_id] -= 1
         if state.waiting[dep_id] == 0:
             del state.waiting[dep_id]
@@ -340,12 +352,10 @@ def finish(problem: Problem, state: State, task: str, now: float) -> list[str]:
 def fail(problem: Problem, state: State, task: str, now: float) -> list[str]:
     """Record that `task` failed at `now`: free its slot; return the ids of every task that now cannot run.
 
-    Those tasks (all transitive dependents) leave `waiting`; `run` reports them skipped.
+    Those tasks (all transitive dependents not already skipped) move from
+    `waiting` to `skipped`, in input order.
     """
-    placement = state.running.pop(task)
-    state.done[task] = Placement(placement.task, placement.node, placement.start, now, placement.rank)
-    state.now = max(state.now, now)
-    state.free[problem.node_index[placement.node]] += 1
+    state.failed[task] = _stop(problem, state, task, now, "fail")
     skipped: list[str] = []
     stack = list(problem.dependents[problem.index[task]])
     while stack:
@@ -354,7 +364,59 @@ def fail(problem: Problem, state: State, task: str, now: float) -> list[str]:
             del state.waiting[tid]
             skipped.append(tid)
             stack.extend(problem.dependents[j])
-    return sorted(skipped, key=problem.index.__getitem__)
+    skipped.sort(key=problem.index.__getitem__)
+    state.skipped.update((tid, task) for tid in skipped)
+    return skipped
+
+
+def retry(problem: Problem, state: State, task: str, now: float) -> Placement:
+    """Record that `task` failed at `now` and starts again in the same slot; return its new placement.
+
+    The slot stays taken and the start stays the first attempt's; the end
+    becomes a fresh estimate, so placement decisions see when the slot frees.
+    """
+    old = _running(problem, state, task, "retry")
+    n = problem.node_index[old.node]
+    duration = _duration(problem, problem.tasks[problem.index[task]], old.rank)
+    new = Placement(old.task, old.node, old.start, now + duration, old.rank)
+    state.running[task] = new
+    state.load[n] += duration
+    state.now = max(state.now, now)
+    return new
+
+
+def _stop(problem: Problem, state: State, task: str, now: float, verb: str) -> Placement:
+    """Take a running task off its node at `now`: free its slot; its placement with the real end."""
+    placement = _running(problem, state, task, verb)
+    del state.running[task]
+    state.free[problem.node_index[placement.node]] += 1
+    state.now = max(state.now, now)
+    return Placement(placement.task, placement.node, placement.start, now, placement.rank)
+
+
+def _running(problem: Problem, state: State, task: str, verb: str) -> Placement:
+    """The placement of a running task; ValueError (state untouched) for any other task."""
+    placement = state.running.get(task)
+    if placement is None:
+        raise ValueError(f"cannot {verb} task {task!r}: it is {status(problem, state, task)}, not running")
+    return placement
+
+
+def status(problem: Problem, state: State, task: str) -> str:
+    """Where a task stands: waiting, ready, running, done, failed, skipped (or unknown)."""
+    if task not in problem.index:
+        return "unknown"
+    places: tuple[tuple[str, Container[str]], ...] = (
+        ("waiting", state.waiting), ("running", state.running), ("done", state.done),
+        ("failed", state.failed), ("skipped", state.skipped),
+    )
+    for name, place in places:
+        if task in place:
+            return name
+    i = problem.index[task]
+    if any(entry[1] == i for heap in state.ready.values() for entry in heap):
+        return "ready"
+    raise AssertionError(f"task {task!r} is in no state")  # a bug in the transitions
 
 
 # ------------------------------------------------------------ simulation

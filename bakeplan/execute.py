@@ -414,9 +414,11 @@ def execute(
                 if state is not before:
                     write_state(state_file, state)
                 reporter.tick(state)
-        except KeyboardInterrupt:
+        except BaseException as error:
+            # Ctrl-C, SIGTERM, or an error while dispatching: never leave a build behind.
             live.interrupted.set()
-            state = _interrupt(state, live, options, reporter, by_id, _now)
+            reason = "interrupted" if isinstance(error, KeyboardInterrupt) else f"stopped: {error}"
+            state = _interrupt(state, live, options, reporter, by_id, _now, reason=reason)
             write_state(state_file, state)
             raise
     state = finish_stopped(state, "not started (--fail-fast)" if state.stopped else "not started")
@@ -505,7 +507,7 @@ def _collect(
 
 def _interrupt(
     state: RunState, live: _Live, options: RunOptions, reporter: Reporter,
-    by_id: Mapping[str, Unit], now: Callable[[], float],
+    by_id: Mapping[str, Unit], now: Callable[[], float], *, reason: str = "interrupted",
 ) -> RunState:
     """Stop every child: SIGINT, bounded wait, SIGKILL; record them as cancelled."""
     with live.lock:
@@ -518,7 +520,7 @@ def _interrupt(
     for unit_id in pending:
         live.handles[unit_id].kill()
     _drain(live, pending, time.monotonic() + 5.0)
-    state = mark_cancelled(state, "interrupted", now())
+    state = mark_cancelled(state, reason, now())
     for unit_id in running:
         reporter.finished(by_id[unit_id], state.units[unit_id])
     return state

@@ -47,6 +47,7 @@ class RecordingRunner:
     codes: Mapping[str, list[int]] = field(default_factory=dict)
     delays: Mapping[str, float] = field(default_factory=dict)
     gate: threading.Event | None = None
+    gates: Mapping[str, threading.Event] = field(default_factory=dict)  # argv[-1] -> its own gate
     started: list[tuple[str, ...]] = field(default_factory=list)
     on_start: Callable[[], None] | None = None
 
@@ -58,7 +59,7 @@ class RecordingRunner:
         code = codes[min(len(attempts), len(codes)) - 1]
         if self.on_start is not None:
             self.on_start()
-        return FakeHandle(code, self.gate, delay=self.delays.get(argv[-1], 0.0))
+        return FakeHandle(code, self.gates.get(argv[-1], self.gate), delay=self.delays.get(argv[-1], 0.0))
 
 
 def unit(uid: str, *, deps: tuple[str, ...] = (), platform: str | None = "linux/amd64", estimate: float = 1.0) -> ex.Unit:
@@ -72,9 +73,22 @@ NODES = (
 )
 
 
-def run(tmp_path: Path, units: Sequence[ex.Unit], runner: RecordingRunner, **options: object) -> ex.RunState:
+def run(tmp_path: Path, units: Sequence[ex.Unit], runner: RecordingRunner,
+        on_finished: Callable[[ex.Unit, ex.UnitState], None] | None = None, **options: object) -> ex.RunState:
     return ex.execute(units, NODES, ex.RunOptions(run_dir=tmp_path / "run", tick=0.01, **options),  # type: ignore[arg-type]
-                      runner=runner)
+                      runner=runner, on_finished=on_finished)
+
+
+def release_after(first: str, gate: threading.Event) -> Callable[[ex.Unit, ex.UnitState], None]:
+    """An on_finished hook: once `first` has ended (as the executor saw it), let the gated unit exit."""
+    def hook(done: ex.Unit, state: ex.UnitState) -> None:
+        if done.id == first:
+            gate.set()
+    return hook
+
+
+def ran(runner: RecordingRunner) -> list[str]:
+    return [argv[-1] for argv in runner.started]
 
 
 def statuses(state: ex.RunState) -> dict[str, str]:
@@ -164,6 +178,22 @@ def test_interrupt_stops_children_records_cancelled_and_reraises(tmp_path: Path)
     assert statuses(state) == {"a": "cancelled", "b": "cancelled", "c": "pending"}
 
 
+def test_an_unexpected_error_also_stops_children_and_records_why(tmp_path: Path) -> None:
+    runner = RecordingRunner(gate=threading.Event())
+    units = [unit("a"), unit("b", platform="linux/arm64")]
+
+    class Broken(ex.NullReporter):
+        def tick(self, state: ex.RunState) -> None:
+            raise RuntimeError("reporter broke")
+
+    with pytest.raises(RuntimeError):
+        ex.execute(units, NODES, ex.RunOptions(run_dir=tmp_path / "run", tick=0.01, grace=2), runner=runner,
+                   reporter=Broken())
+    state = ex.read_state(tmp_path / "run" / "state.json")
+    assert statuses(state) == {"a": "cancelled", "b": "cancelled"}
+    assert state.units["a"].reason == "stopped: reporter broke"
+
+
 def test_a_unit_whose_tool_is_missing_fails_like_a_build(tmp_path: Path) -> None:
     units = [ex.Unit(id="a", command=("/nonexistent/docker", "buildx", "bake"), args=("a",), platforms=("linux/amd64",))]
     state = ex.execute(units, NODES, ex.RunOptions(run_dir=tmp_path / "run", tick=0.01))
@@ -220,3 +250,78 @@ def test_resuming_a_finished_run_runs_nothing(tmp_path: Path) -> None:
     runner = RecordingRunner()
     second = ex.execute(units, NODES, ex.RunOptions(run_dir=tmp_path / "run", tick=0.01), runner=runner, previous=first)
     assert runner.started == [] and second.ok
+
+
+@pytest.mark.parametrize(("failing", "finishing"), [("a", "b"), ("b", "a")])
+@pytest.mark.parametrize("fails_first", [True, False])
+def test_a_unit_with_a_failed_and_a_succeeded_parent_is_skipped_in_either_order(
+    tmp_path: Path, failing: str, finishing: str, fails_first: bool,
+) -> None:
+    platform = {"a": "linux/amd64", "b": "linux/arm64"}
+    first, second = (failing, finishing) if fails_first else (finishing, failing)
+    gate = threading.Event()
+    runner = RecordingRunner(codes={failing: [1]}, gates={second: gate})
+    units = [unit("a", platform=platform["a"]), unit("b", platform=platform["b"]),
+             unit("join", deps=("a", "b")), unit("after", deps=(finishing,), platform=platform[finishing])]
+    state = run(tmp_path, units, runner, on_finished=release_after(first, gate))
+    assert statuses(state) == {failing: "failed", finishing: "succeeded", "join": "skipped", "after": "succeeded"}
+    assert state.units["join"].reason == f"{failing} failed"
+    assert sorted(ran(runner)) == ["a", "after", "b"]  # the skipped join never starts
+
+
+def test_fail_fast_lets_running_units_finish_and_starts_nothing_new(tmp_path: Path) -> None:
+    gate = threading.Event()
+    runner = RecordingRunner(codes={"a": [1]}, gates={"b": gate})
+    units = [unit("a", estimate=5), unit("b", platform="linux/arm64"), unit("c"), unit("d", platform="linux/arm64")]
+    state = run(tmp_path, units, runner, on_finished=release_after("a", gate), fail_fast=True)
+    assert statuses(state) == {"a": "failed", "b": "succeeded", "c": "skipped", "d": "skipped"}
+    assert state.units["d"].reason == "not started (--fail-fast)"
+    assert sorted(ran(runner)) == ["a", "b"]
+
+
+def test_without_fail_fast_independent_units_go_on_after_a_failure(tmp_path: Path) -> None:
+    runner = RecordingRunner(codes={"a": [1]})
+    units = [unit("a", estimate=5), unit("b", platform="linux/arm64"), unit("c"), unit("d", platform="linux/arm64")]
+    state = run(tmp_path, units, runner)
+    assert statuses(state) == {"a": "failed", "b": "succeeded", "c": "succeeded", "d": "succeeded"}
+
+
+def test_a_retry_runs_in_the_same_slot_before_anything_else_starts_there(tmp_path: Path) -> None:
+    runner = RecordingRunner(codes={"a": [1, 0]})
+    units = [unit("a", estimate=5), unit("child", deps=("a",)), unit("other")]
+    state = run(tmp_path, units, runner, retries=1)
+    assert ran(runner) == ["a", "a", "child", "other"]  # one amd slot: the retry holds it
+    assert {argv[4] for argv in runner.started} == {"b-amd"}
+    assert statuses(state) == {"a": "succeeded", "child": "succeeded", "other": "succeeded"}
+    assert state.units["a"].attempts == 2 and state.units["a"].exit_code == 0
+
+
+def test_a_unit_that_fails_every_retry_skips_its_dependents_and_others_go_on(tmp_path: Path) -> None:
+    runner = RecordingRunner(codes={"a": [1, 1, 3]})
+    units = [unit("a", estimate=5), unit("child", deps=("a",)), unit("other")]
+    state = run(tmp_path, units, runner, retries=2)
+    assert ran(runner) == ["a", "a", "a", "other"]
+    assert statuses(state) == {"a": "failed", "child": "skipped", "other": "succeeded"}
+    assert state.units["a"].attempts == 3 and state.units["a"].exit_code == 3
+    assert state.units["child"].reason == "a failed"
+
+
+def test_resume_after_an_interrupt_reruns_the_cancelled_and_never_started_units_only(tmp_path: Path) -> None:
+    units = [unit("a"), unit("b", platform="linux/arm64"), unit("c", deps=("a",))]
+
+    class InterruptAfterA(ex.NullReporter):
+        def tick(self, state: ex.RunState) -> None:
+            if state.units["a"].status == ex.SUCCEEDED:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ex.execute(units, NODES, ex.RunOptions(run_dir=tmp_path / "run", tick=0.01, grace=2),
+                   runner=RecordingRunner(gates={"b": threading.Event()}), reporter=InterruptAfterA())
+    interrupted = ex.read_state(tmp_path / "run" / "state.json")
+    assert statuses(interrupted) == {"a": "succeeded", "b": "cancelled", "c": "pending"}
+    runner = RecordingRunner()
+    resumed = ex.execute(units, NODES, ex.RunOptions(run_dir=tmp_path / "run", tick=0.01), runner=runner,
+                         previous=interrupted)
+    assert sorted(ran(runner)) == ["b", "c"]
+    assert statuses(resumed) == {"a": "succeeded", "b": "succeeded", "c": "succeeded"}
+    assert resumed.units["a"] == interrupted.units["a"]

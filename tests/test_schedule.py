@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import copy
+import heapq
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -7,7 +10,8 @@ from hypothesis import strategies as st
 from bakeplan.errors import CycleError, NoNodeError
 from bakeplan.nodes import COMPATIBLE, EMULATED, EXACT, Node, platform_rank
 from bakeplan.schedule import (
-    LowerBound, Placement, Schedule, State, Task, dispatch, fail, finish, prepare, schedule, simulate, start_state,
+    LowerBound, Placement, Problem, Schedule, State, Task, dispatch, fail, finish, prepare, retry, schedule, simulate,
+    start_state, status,
 )
 from test_plan_support import node
 
@@ -45,7 +49,153 @@ def test_a_failure_skips_every_transitive_dependent_and_nothing_else() -> None:
     state = start_state(problem)
     dispatch(problem, state)
     assert fail(problem, state, "a", 1.0) == ["b", "c"]
-    assert state.waiting == {} and list(state.running) == ["d"]
+    assert state == State(
+        now=1.0, waiting={}, ready={}, running={"d": Placement("d", "n", 0.0, 1.0, EXACT)}, done={},
+        failed={"a": Placement("a", "n", 0.0, 1.0, EXACT)}, skipped={"b": "a", "c": "a"}, free=[1], load=[2.0],
+    )
+
+
+# ------------------------------------------------------------ failures, retries, rejected transitions
+
+# "c" needs both "a" and "b"; "d" is independent. On two slots "b" (longest path) and "a" start first.
+JOIN = [Task("a", 1), Task("b", 2), Task("c", 3, deps=("a", "b")), Task("d", 4)]
+
+
+def _join() -> tuple[Problem, State]:
+    problem = prepare(JOIN, [node("n", AMD, slots=2)])
+    state = start_state(problem)
+    assert [p.task for p in dispatch(problem, state)] == ["b", "a"]
+    return problem, state
+
+
+def test_a_dependent_skipped_by_one_failed_parent_stays_skipped_when_its_other_parent_finishes_later() -> None:
+    problem, state = _join()
+    assert fail(problem, state, "a", 1.0) == ["c"]
+    assert state == State(
+        now=1.0, waiting={}, ready={(0,): [(-4.0, 3)]}, running={"b": Placement("b", "n", 0.0, 2.0, EXACT)},
+        done={}, failed={"a": Placement("a", "n", 0.0, 1.0, EXACT)}, skipped={"c": "a"}, free=[1], load=[3.0],
+    )
+    assert finish(problem, state, "b", 2.5) == []
+    assert state == State(
+        now=2.5, waiting={}, ready={(0,): [(-4.0, 3)]}, running={}, done={"b": Placement("b", "n", 0.0, 2.5, EXACT)},
+        failed={"a": Placement("a", "n", 0.0, 1.0, EXACT)}, skipped={"c": "a"}, free=[2], load=[3.0],
+    )
+    assert dispatch(problem, state) == [Placement("d", "n", 2.5, 6.5, EXACT)]  # never the skipped "c"
+
+
+def test_a_dependent_whose_other_parent_finished_first_is_skipped_when_one_parent_fails() -> None:
+    problem, state = _join()
+    assert finish(problem, state, "b", 1.0) == []
+    assert state == State(
+        now=1.0, waiting={"c": 1}, ready={(0,): [(-4.0, 3)]}, running={"a": Placement("a", "n", 0.0, 1.0, EXACT)},
+        done={"b": Placement("b", "n", 0.0, 1.0, EXACT)}, free=[1], load=[3.0],
+    )
+    assert fail(problem, state, "a", 2.5) == ["c"]
+    assert state == State(
+        now=2.5, waiting={}, ready={(0,): [(-4.0, 3)]}, running={}, done={"b": Placement("b", "n", 0.0, 1.0, EXACT)},
+        failed={"a": Placement("a", "n", 0.0, 2.5, EXACT)}, skipped={"c": "a"}, free=[2], load=[3.0],
+    )
+
+
+def test_a_second_failure_keeps_the_first_cause_of_a_skip_and_skips_only_what_is_left() -> None:
+    tasks = [Task("a", 1), Task("b", 1), Task("c", 1, deps=("a", "b")), Task("d", 1, deps=("b",))]
+    problem = prepare(tasks, [node("n", AMD, slots=2)])
+    state = start_state(problem)
+    dispatch(problem, state)
+    assert fail(problem, state, "a", 1.0) == ["c"]
+    assert fail(problem, state, "b", 2.0) == ["d"]
+    assert state.skipped == {"c": "a", "d": "b"} and state.waiting == {} and state.free == [2]
+
+
+def test_a_retry_keeps_the_slot_and_the_first_start_and_moves_the_estimated_end() -> None:
+    problem = prepare([Task("a", 2), Task("b", 1, deps=("a",)), Task("c", 1)], [node("n", AMD, slots=1)])
+    state = start_state(problem)
+    assert dispatch(problem, state) == [Placement("a", "n", 0.0, 2.0, EXACT)]
+    assert retry(problem, state, "a", 2.5) == Placement("a", "n", 0.0, 4.5, EXACT)
+    assert state == State(
+        now=2.5, waiting={"b": 1}, ready={(0,): [(-1.0, 2)]}, running={"a": Placement("a", "n", 0.0, 4.5, EXACT)},
+        free=[0], load=[4.0],
+    )
+    assert dispatch(problem, state) == []  # the retry still holds the only slot
+    assert finish(problem, state, "a", 4.0) == ["b"]
+    assert state == State(
+        now=4.0, waiting={}, ready={(0,): [(-1.0, 1), (-1.0, 2)]}, running={},
+        done={"a": Placement("a", "n", 0.0, 4.0, EXACT)}, free=[1], load=[4.0],
+    )
+
+
+def test_a_retried_task_that_fails_in_the_end_skips_its_dependents() -> None:
+    problem = prepare([Task("a", 2), Task("b", 1, deps=("a",)), Task("c", 1)], [node("n", AMD, slots=1)])
+    state = start_state(problem)
+    dispatch(problem, state)
+    retry(problem, state, "a", 2.0)
+    assert fail(problem, state, "a", 4.0) == ["b"]
+    assert state == State(
+        now=4.0, waiting={}, ready={(0,): [(-1.0, 2)]}, running={}, failed={"a": Placement("a", "n", 0.0, 4.0, EXACT)},
+        skipped={"b": "a"}, free=[1], load=[4.0],
+    )
+
+
+def test_after_a_retry_a_task_waiting_for_the_native_node_is_emulated_when_waiting_got_slower() -> None:
+    nodes = [node("arm", ARM), Node("amd", platforms=(AMD, ARM), native=1, slots=2)]
+    tasks = [Task("first", 21, (ARM,)), Task("gate", 5, (AMD,)), Task("second", 10, (ARM,), ("gate",))]
+    problem = prepare(tasks, nodes)
+    state = start_state(problem)
+    dispatch(problem, state)
+    finish(problem, state, "gate", 5.0)
+    assert dispatch(problem, state) == []  # native at 21 + 10 beats emulated 5 + 30
+    retry(problem, state, "first", 21.0)  # native now frees at 42: 52 loses to 21 + 30
+    assert dispatch(problem, state) == [Placement("second", "amd", 21.0, 51.0, EMULATED)]
+
+
+def test_a_dependency_listed_twice_is_waited_for_once() -> None:
+    problem = prepare([Task("a", 1), Task("b", 1, deps=("a", "a"))], [node("n", AMD)])
+    state = start_state(problem)
+    dispatch(problem, state)
+    assert state.waiting == {"b": 1}
+    assert finish(problem, state, "a", 1.0) == ["b"]
+    assert state.waiting == {} and state.ready == {(0,): [(-1.0, 1)]}
+
+
+def _every_status() -> tuple[Problem, State]:
+    """One task in each place: ok done, bad failed, child skipped, run running, wait waiting, idle ready."""
+    tasks = [Task("ok", 5), Task("bad", 10), Task("child", 1, deps=("bad",)), Task("run", 3),
+             Task("wait", 1, deps=("run",)), Task("idle", 1)]
+    problem = prepare(tasks, [node("n", AMD, slots=1)])
+    state = start_state(problem)
+    assert [p.task for p in dispatch(problem, state)] == ["bad"]
+    fail(problem, state, "bad", 10.0)
+    assert [p.task for p in dispatch(problem, state)] == ["ok"]
+    finish(problem, state, "ok", 15.0)
+    assert [p.task for p in dispatch(problem, state)] == ["run"]
+    return problem, state
+
+
+def test_status_names_where_each_task_stands() -> None:
+    problem, state = _every_status()
+    assert {t.id: status(problem, state, t.id) for t in problem.tasks} == {
+        "ok": "done", "bad": "failed", "child": "skipped", "run": "running", "wait": "waiting", "idle": "ready"}
+    assert status(problem, state, "ghost") == "unknown"
+
+
+@pytest.mark.parametrize("verb", ["finish", "fail", "retry"])
+@pytest.mark.parametrize(("task", "where"), [
+    ("ghost", "unknown"),  # finish of an unknown unit
+    ("ok", "done"),  # finished twice: the slot must not be freed twice
+    ("bad", "failed"),  # finish after fail
+    ("child", "skipped"),  # a skipped task never runs, so it cannot end
+    ("wait", "waiting"),
+    ("idle", "ready"),  # ready but never started
+])
+def test_ending_a_task_that_is_not_running_is_refused_and_leaves_the_state_alone(
+    verb: str, task: str, where: str,
+) -> None:
+    transition = {"finish": finish, "fail": fail, "retry": retry}[verb]
+    problem, state = _every_status()
+    before = copy.deepcopy(state)
+    with pytest.raises(ValueError, match=f"cannot {verb} task '{task}': it is {where}, not running"):
+        transition(problem, state, task, 20.0)
+    assert state == before
 
 
 def test_balances_equal_work_over_equivalent_nodes() -> None:
@@ -184,3 +334,51 @@ def test_the_bound_sees_that_emulated_and_native_work_share_slots() -> None:
     # Prices amd64=1, arm64=3: (60 + 3*120) / (1*max(1, 3/3) + 1*3) = 420 / 4 = 105.
     assert plan.lower_bound.classes[-1] == ("emulation-weighted", 105.0)
     assert plan.makespan >= 105.0
+
+
+def _places(problem: Problem, state: State) -> dict[str, str]:
+    """Task id -> where it is; asserts each task is in exactly one place and slots add up."""
+    ready = [problem.tasks[i].id for heap in state.ready.values() for _, i in heap]
+    places = {"waiting": list(state.waiting), "ready": ready, "running": list(state.running), "done": list(state.done),
+              "failed": list(state.failed), "skipped": list(state.skipped)}
+    found = {tid: name for name, ids in places.items() for tid in ids}
+    assert sorted(tid for ids in places.values() for tid in ids) == sorted(t.id for t in problem.tasks)
+    for n, each in enumerate(problem.nodes):
+        busy = sum(1 for p in state.running.values() if p.node == each.name)
+        assert 0 <= state.free[n] and state.free[n] + busy == each.slots
+    return found
+
+
+@settings(max_examples=40, deadline=None)
+@given(problems(), st.data())
+def test_with_failures_and_retries_every_task_is_in_one_place_and_ends_done_failed_or_skipped(
+    problem: tuple[list[Task], list[Node]], data: st.DataObject,
+) -> None:
+    tasks, nodes = problem
+    ids = [t.id for t in tasks]
+    failing = data.draw(st.sets(st.sampled_from(ids)))
+    retrying = set(data.draw(st.sets(st.sampled_from(ids))))
+    prepared = prepare(tasks, nodes)
+    state = start_state(prepared)
+    events: list[tuple[float, int, str]] = []
+    while True:
+        for placement in dispatch(prepared, state):
+            heapq.heappush(events, (placement.end, prepared.index[placement.task], placement.task))
+        _places(prepared, state)
+        if not events:
+            break
+        end, i, tid = heapq.heappop(events)
+        if tid in retrying:
+            retrying.discard(tid)
+            heapq.heappush(events, (retry(prepared, state, tid, end).end, i, tid))
+        elif tid in failing:
+            assert set(fail(prepared, state, tid, end)) == {t for t, cause in state.skipped.items() if cause == tid}
+        else:
+            finish(prepared, state, tid, end)
+        _places(prepared, state)
+    blocked: set[str] = set()
+    for task in tasks:  # deps come earlier in input order
+        if any(d in blocked or (d in failing and d not in blocked) for d in task.deps):
+            blocked.add(task.id)
+    assert _places(prepared, state) == {
+        t: "skipped" if t in blocked else "failed" if t in failing else "done" for t in ids}

@@ -37,11 +37,19 @@ def _root(
     """bakeplan reads docker-bake files exactly as buildx does, then plans and runs them."""
 
 
-def _register() -> None:
-    from bakeplan.cli import ci, plan, print_, run
+# The module that registers each command. A run of one known command imports
+# (and builds the options of) that command alone: `print` never pays for the
+# others' imports. Anything else (help, a typo) registers them all.
+_COMMAND_MODULES = {"print": "print_", "plan": "plan", "nodes": "plan", "run": "run", "ci": "ci"}
 
-    for module in (print_, plan, run, ci):
-        module.register(app)
+
+def _register(args: Sequence[str] = ()) -> None:
+    from importlib import import_module
+
+    command = next((arg for arg in args if not arg.startswith("-")), None)
+    names = [_COMMAND_MODULES[command]] if command in _COMMAND_MODULES else ["print_", "plan", "run", "ci"]
+    for name in names:
+        import_module(f"bakeplan.cli.{name}").register(app)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -50,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
-    _register()
+    _register(args)
     try:
         # Standalone mode: typer reports usage errors itself (exit 2) and turns
         # Ctrl-C into exit 130; our own errors and bugs come out here.

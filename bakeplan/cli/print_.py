@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -30,6 +31,22 @@ def print_command(
     list_: ListOption = None,
 ) -> None:
     """Print the resolved bake definition as JSON, exactly like `docker buildx bake --print`."""
+    # A short run that keeps nearly everything it allocates: the cyclic
+    # collector would only rescan the same live objects (imports, trees,
+    # targets) again and again, more often the bigger the matrix.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        _print(names, files, sets, vars_, list_)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _print(
+    names: list[str] | None, files: list[str] | None, sets: list[str] | None, vars_: list[str] | None, list_: str | None
+) -> None:
+    """`print_command` with the collector paused."""
     from bakeplan.bake.model import BakeRequest
 
     request = BakeRequest(

@@ -53,10 +53,9 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from fractions import Fraction
 from typing import Any
-
-import regex  # type: ignore[import-untyped,unused-ignore]
 
 from bakeplan.hcl import values as V
 from bakeplan.hcl.values import (
@@ -307,14 +306,19 @@ def n64(num: int) -> Value:
     return Value(NUMBER, V.Int64(num))
 
 
-_GRAPHEME_RE = regex.compile(r"\X")
+@lru_cache(maxsize=1)
+def _grapheme_re() -> Any:
+    """The `regex` pattern of one grapheme cluster (imported on first use: most files never need it)."""
+    import regex  # type: ignore[import-untyped,unused-ignore]
+
+    return regex.compile(r"\X")
 
 
 def graphemes(text: str) -> list[str]:
     """Extended grapheme clusters (textseg's ScanGraphemeClusters)."""
     if text.isascii() and "\r\n" not in text:
         return list(text)
-    return list(_GRAPHEME_RE.findall(text))
+    return list(_grapheme_re().findall(text))
 
 
 def _go_quote(text: str) -> str:
@@ -917,6 +921,8 @@ def _translate_escape(p: str, i: int, in_class: bool) -> tuple[int, str]:
     if e == "Q":
         end = p.find(r"\E", i + 2)
         lit = p[i + 2 :] if end < 0 else p[i + 2 : end]
+        import regex  # type: ignore[import-untyped,unused-ignore]
+
         return (len(p) if end < 0 else end + 2), regex.escape(lit)
     if e in "pP":
         if i + 2 < len(p) and p[i + 2] == "{":
@@ -1036,6 +1042,8 @@ def _scoped_flags(flags: str) -> str:
 
 def compile_re2(pattern: str) -> Any:
     """Compile an RE2 pattern with go semantics (ASCII \\w \\d \\b, `$` = end of text)."""
+    import regex  # type: ignore[import-untyped,unused-ignore]
+
     translated = translate_re2(pattern)
     try:
         return regex.compile(translated, regex.VERSION0)

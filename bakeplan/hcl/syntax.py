@@ -525,10 +525,8 @@ def _flatten_operators(grammar: str) -> str:
 
 
 @functools.lru_cache(maxsize=1)
-def _lark() -> Any:
-    """The LALR parser for python-hcl2's grammar (compiled once, cached on disk by Lark)."""
-    from lark import Lark
-
+def _grammar() -> str:
+    """python-hcl2's grammar with our patches applied (read without importing python-hcl2)."""
     spec = importlib.util.find_spec("hcl2")
     if spec is None or spec.origin is None:
         raise RuntimeError("python-hcl2 is not installed")
@@ -537,8 +535,37 @@ def _lark() -> Any:
         if grammar.count(old) != 1:
             raise RuntimeError(f"python-hcl2's grammar changed; cannot patch {old!r}")
         grammar = grammar.replace(old, new)
-    grammar = _flatten_operators(grammar)
-    return Lark(grammar, parser="lalr", start=["start", "expression"], postlex=_NewlineFilter(), cache=True)
+    return _flatten_operators(grammar)
+
+
+@functools.lru_cache(maxsize=1)
+def _lark() -> Any:
+    """The LALR parser for python-hcl2's grammar (compiled once, cached on disk by Lark)."""
+    from lark import Lark
+
+    return Lark(_grammar(), parser="lalr", start=["start", "expression"], postlex=_NewlineFilter(), cache=True)
+
+
+def _is_syntax_error(err: Exception) -> bool:
+    """Whether `err` is Lark's UnexpectedInput (lark is imported only once something failed)."""
+    from lark.exceptions import UnexpectedInput
+
+    return isinstance(err, UnexpectedInput)
+
+
+def _lark_parse(text: str, start: str) -> Any:
+    """Parse with the compact tables (`_fast_parser`) when they are usable, else with Lark itself.
+
+    Any input the compact parser does not accept is parsed again by Lark, so
+    syntax errors (and anything unforeseen) come out exactly as Lark has them.
+    """
+    fast = _fast_parser()
+    if fast is not None:
+        try:
+            return fast.parse(text, start)
+        except _Fallback:
+            pass
+    return _lark().parse(text, start=start)
 
 
 def decode(data: bytes, filename: str) -> str:
@@ -583,11 +610,11 @@ def _parse(text: str, filename: str) -> Body:
         text = text[1:]
     if not text.endswith("\n"):
         text += "\n"  # the grammar wants a newline after comments and heredoc markers
-    from lark.exceptions import UnexpectedInput
-
     try:
-        tree = _lark().parse(text, start="start")
-    except UnexpectedInput as err:
+        tree = _lark_parse(text, "start")
+    except Exception as err:  # noqa: BLE001 - only Lark's syntax errors are ours to report
+        if not _is_syntax_error(err):
+            raise
         raise _syntax_error(err, Location(filename, 1, 1), text) from None
     return _Converter(filename, 0, 0).body(tree.children[0], Location(filename, 1, 1))
 
@@ -602,11 +629,11 @@ def parse_expression(text: str, at: Location) -> Expr:
     simple = _SIMPLE_TRAVERSAL.fullmatch(stripped)
     if simple is not None and simple.group(1) not in _KEYWORDS:
         return _simple_traversal(stripped, at)
-    from lark.exceptions import UnexpectedInput
-
     try:
-        tree = _lark().parse(stripped, start="expression")
-    except UnexpectedInput as err:
+        tree = _lark_parse(stripped, "expression")
+    except Exception as err:  # noqa: BLE001 - only Lark's syntax errors are ours to report
+        if not _is_syntax_error(err):
+            raise
         raise _syntax_error(err, at, stripped) from None
     return _Converter(at.file, at.line - 1, at.column - 1, free=True).expr(tree)
 
@@ -1450,6 +1477,350 @@ class _TreeUnpickler(pickle.Unpickler):
             if cls.__module__ == module and cls.__qualname__ == name:
                 return cls
         raise pickle.UnpicklingError(f"unexpected class {module}.{name} in a bakeplan cache entry")
+
+
+# --- compact LALR tables: Lark's own tables, exported once and reused ---
+#
+# Loading Lark (importing it, deserializing its cached tables, building the
+# tree callbacks and the contextual lexer) cost ~0.2 s per process, more than
+# parsing a typical bake file. The first run exports exactly what Lark built
+# from the grammar above (parse table, per-state lexer patterns, the tree
+# shaping of each rule) as plain data to `~/.cache/bakeplan/lalr/` (marshal,
+# which loads in a millisecond and can hold no code); later runs drive those
+# tables with the small loop below, which follows Lark's LALR parser,
+# contextual lexer and tree builder step for step (same tokens, same trees).
+# Whatever the loop does not accept is handed to Lark itself, so errors are
+# Lark's own. The file name hashes the grammar, Lark's and Python's versions.
+
+_TABLES_FORMAT = "2"
+
+
+class _Fallback(Exception):
+    """The compact parser cannot go on: let Lark parse the text (and report its error)."""
+
+
+class _Token(str):
+    """A token like Lark's (a str with its type and position)."""
+
+    type: str
+    value: str
+    start_pos: int
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+    end_pos: int
+
+    def update(self, type: str | None = None, value: str | None = None) -> _Token:  # noqa: A002 - Lark's name
+        """A copy with another type or value, at the same position (Lark's Token.update)."""
+        token = _Token(value if value is not None else self.value)
+        token.type = type if type is not None else self.type
+        token.value = str(token)
+        token.start_pos, token.line, token.column = self.start_pos, self.line, self.column
+        token.end_line, token.end_column, token.end_pos = self.end_line, self.end_column, self.end_pos
+        return token
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _Token) and self.type != other.type:
+            return False
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+
+class _Tree:
+    """A parse-tree node like Lark's Tree: a rule name and its children."""
+
+    __slots__ = ("data", "children")
+
+    def __init__(self, data: str, children: list[Any]) -> None:
+        self.data = data
+        self.children = children
+
+
+class _Scanner:
+    """One contextual-lexer state: Lark's terminal patterns, joined and compiled on first use."""
+
+    __slots__ = ("_spec", "mres", "ignore", "newline_types", "unless")
+
+    def __init__(self, spec: tuple[Any, ...]) -> None:
+        self._spec = spec
+        self.mres: list[Any] = []
+        self.ignore: frozenset[str] = frozenset(spec[1])
+        self.newline_types: frozenset[str] = frozenset(spec[2])
+        self.unless: dict[str, list[Any]] = {}
+
+    def build(self) -> None:
+        """Compile the union patterns (Lark compiles them lazily too)."""
+        patterns, _, _, unless = self._spec
+        self.mres = [_compile_recipe(p) for p in patterns]
+        self.unless = {name: [_compile_recipe(p) for p in group] for name, group in unless.items()}
+
+
+# Compiling the lexer's big union patterns is most of the remaining start-up
+# cost, and Python keeps no compiled pattern between processes. The tables
+# therefore also keep what `re` compiles each pattern to (its internal program,
+# as re._compiler.compile hands it to _sre.compile); the file name includes
+# Python's exact version, and a recipe that fails to load is compiled again.
+
+
+def _regex_recipe(pattern: str) -> tuple[Any, ...]:
+    """`pattern` with its compiled `re` program, or just the pattern where that is unavailable."""
+    try:
+        from re import _compiler, _parser  # type: ignore[attr-defined]
+
+        parsed = _parser.parse(pattern, 0)
+        code = _compiler._code(parsed, 0)
+        groupindex = dict(parsed.state.groupdict)
+        indexgroup: list[str | None] = [None] * parsed.state.groups
+        for name, index in groupindex.items():
+            indexgroup[index] = name
+        recipe = (pattern, int(parsed.state.flags), [int(c) for c in code], parsed.state.groups - 1, groupindex, tuple(indexgroup))
+        if _compile_recipe(recipe).pattern != pattern:
+            return (pattern,)
+        return recipe
+    except Exception:  # noqa: BLE001 - another Python: store the pattern alone
+        return (pattern,)
+
+
+def _compile_recipe(recipe: tuple[Any, ...]) -> Any:
+    """The compiled pattern of a `_regex_recipe`."""
+    if len(recipe) == 6:
+        try:
+            import _sre
+
+            return _sre.compile(*recipe)
+        except Exception:  # noqa: BLE001 - fall back to compiling the pattern
+            pass
+    return re.compile(recipe[0])
+
+
+class _FastParser:
+    """Lark's LALR tables for the patched grammar, driven without Lark."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.states: dict[int, dict[str, int]] = data["states"]
+        self.rules: list[tuple[str, int, str, bool, tuple[tuple[int, bool], ...] | None]] = data["rules"]
+        self.start_states: dict[str, int] = data["start"]
+        self.end_states: dict[str, int] = data["end"]
+        scanners = [_Scanner(spec) for spec in data["scanners"]]
+        self.lexers: dict[int, _Scanner] = {state: scanners[i] for state, i in data["lexers"].items()}
+
+    def _lex(self, text: str, stack: list[int]) -> Iterator[_Token]:
+        """Lark's ContextualLexer + BasicLexer.next_token: the state on top of the stack picks the terminals."""
+        pos, line, line_start, end = 0, 1, 0, len(text)
+        lexers = self.lexers
+        while pos < end:
+            scanner = lexers[stack[-1]]
+            if not scanner.mres:
+                scanner.build()
+            for mre in scanner.mres:
+                match = mre.match(text, pos)
+                if match:
+                    break
+            else:
+                raise _Fallback
+            value: str = match.group(0)
+            kind: str = match.lastgroup  # type: ignore[assignment]
+            start, first_line, column = pos, line, pos - line_start + 1
+            if kind in scanner.newline_types:
+                newlines = value.count("\n")
+                if newlines:
+                    line += newlines
+                    line_start = pos + value.rindex("\n") + 1
+            pos += len(value)
+            if kind in scanner.ignore:
+                continue
+            token = _Token(value)
+            unless = scanner.unless.get(kind)
+            if unless is not None:
+                for mre in unless:
+                    full = mre.fullmatch(value)
+                    if full:
+                        kind = full.lastgroup  # type: ignore[assignment]
+                        break
+            token.type, token.value = kind, value
+            token.start_pos, token.line, token.column = start, first_line, column
+            token.end_line, token.end_column, token.end_pos = line, pos - line_start + 1, pos
+            yield token
+
+    def parse(self, text: str, start: str) -> Any:
+        """Lark's LALR_Parser.parse with the default tree builder; `_Fallback` where Lark would raise."""
+        stack = [self.start_states[start]]
+        values: list[Any] = []
+        tokens = _NewlineFilter().process(self._lex(text, stack))
+        self._run(tokens, stack, values)
+        end_state = self.end_states[start]
+        states, rules, reduce = self.states, self.rules, self._reduce
+        while True:
+            action = states[stack[-1]].get("$END")
+            if action is None or action >= 0:
+                raise _Fallback
+            reduce(rules[~action], stack, values)
+            if stack[-1] == end_state:
+                return values[-1]
+
+    def _run(self, tokens: Iterator[_Token], stack: list[int], values: list[Any]) -> None:
+        """Shift every token, reducing before each as the table says (the hot loop: kept flat)."""
+        states, rules, reduce = self.states, self.rules, self._reduce
+        push_state, push_value = stack.append, values.append
+        for token in tokens:
+            kind = token.type
+            while True:
+                action = states[stack[-1]].get(kind)
+                if action is None:
+                    raise _Fallback
+                if action >= 0:
+                    push_state(action)
+                    push_value(token)
+                    break
+                rule = rules[~action]
+                if rule[1] == 1 and rule[3] and rule[4] is None:
+                    # `?rule: x` over one child: Lark's ExpandSingleChild hands the child back.
+                    del stack[-1]
+                    push_state(states[stack[-1]][rule[0]])
+                else:
+                    reduce(rule, stack, values)
+
+    def _reduce(self, rule: tuple[str, int, str, bool, Any], stack: list[int], values: list[Any]) -> None:
+        """One reduction: Lark's ChildFilterLALR_NoPlaceholders / ExpandSingleChild / Tree chain."""
+        origin, size, name, expand1, include = rule
+        if size:
+            children = values[-size:]
+            del stack[-size:]
+            del values[-size:]
+        else:
+            children = []
+        if include is not None:
+            filtered: list[Any] = []
+            for i, to_expand in include:
+                if to_expand:
+                    if filtered:
+                        filtered += children[i].children
+                    else:
+                        filtered = children[i].children
+                else:
+                    filtered.append(children[i])
+            children = filtered
+        stack.append(self.states[stack[-1]][origin])
+        values.append(children[0] if expand1 and len(children) == 1 else _Tree(name, children))
+
+
+def _tables_path() -> Path | None:
+    """Where the exported tables live: the user's cache directory, keyed by grammar and versions."""
+    import sys
+
+    base = os.environ.get("XDG_CACHE_HOME") or (str(Path(os.environ["HOME"]) / ".cache") if os.environ.get("HOME") else "")
+    lark_spec = importlib.util.find_spec("lark")
+    if not base or lark_spec is None or lark_spec.origin is None:
+        return None
+    try:
+        stat = Path(lark_spec.origin).stat()
+    except OSError:
+        return None
+    digest = hashlib.sha256(f"{_TABLES_FORMAT}\0{sys.version}\0{stat.st_size}:{stat.st_mtime_ns}\0".encode())
+    digest.update(_grammar().encode())
+    return Path(base) / "bakeplan" / "lalr" / f"{digest.hexdigest()[:32]}.marshal"
+
+
+@functools.lru_cache(maxsize=1)
+def _fast_parser() -> _FastParser | None:
+    """The compact parser, from the exported tables (exported from Lark first when missing); None if unusable."""
+    import marshal
+
+    path = _tables_path()
+    if path is None:
+        return None
+    try:
+        return _FastParser(marshal.loads(path.read_bytes()))
+    except Exception:  # noqa: BLE001 - missing, truncated or foreign: export again
+        pass
+    try:
+        data = _export_tables(_lark())
+    except _Fallback:
+        return None
+    try:
+        payload = marshal.dumps(data)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as stream:
+                stream.write(payload)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except (OSError, ValueError):  # unwritable cache, or data marshal cannot hold: just not stored
+        pass
+    return _FastParser(data)
+
+
+def _export_tables(lark: Any) -> dict[str, Any]:
+    """Lark's parser as plain data; `_Fallback` when it is built in a way the compact loop does not mirror."""
+    from functools import partial
+
+    from lark.lexer import BasicLexer, ContextualLexer, UnlessCallback
+    from lark.parse_tree_builder import ChildFilterLALR_NoPlaceholders, ExpandSingleChild
+    from lark.parsers.lalr_analysis import Shift
+    from lark.tree import Tree
+
+    parser = lark.parser.parser.parser
+    table = parser.parse_table
+    if lark.lexer_conf.re_module is not re or lark.lexer_conf.g_regex_flags or lark.lexer_conf.use_bytes:
+        raise _Fallback
+    if any(isinstance(key, str) for key in parser.callbacks):
+        raise _Fallback  # terminal callbacks: the loop has none
+    rule_index: dict[Any, int] = {}
+    rules: list[tuple[str, int, str, bool, Any]] = []
+    for rule, callback in parser.callbacks.items():
+        include: Any = None
+        expand1 = False
+        if isinstance(callback, ChildFilterLALR_NoPlaceholders):
+            include = tuple((int(i), bool(e)) for i, e in callback.to_include)
+            callback = callback.node_builder
+        if isinstance(callback, ExpandSingleChild):
+            expand1 = True
+            callback = callback.node_builder
+        if not (isinstance(callback, partial) and callback.func is Tree and len(callback.args) == 1 and not callback.keywords):
+            raise _Fallback
+        rule_index[rule] = len(rules)
+        rules.append((str(rule.origin.name), len(rule.expansion), str(callback.args[0]), expand1, include))
+    states: dict[int, dict[str, int]] = {}
+    for state, actions in table.states.items():
+        row: dict[str, int] = {}
+        for symbol, (action, arg) in actions.items():
+            row[str(symbol)] = int(arg) if action is Shift else ~rule_index[arg]
+        states[int(state)] = row
+    lexer = lark.parser.lexer
+    contextual = getattr(lexer, "lexer", lexer)
+    if not isinstance(contextual, ContextualLexer) or not isinstance(getattr(lexer, "postlexer", None), _NewlineFilter):
+        raise _Fallback
+    scanners: list[tuple[Any, ...]] = []
+    seen: dict[int, int] = {}
+    lexers: dict[int, int] = {}
+    for state, basic in contextual.lexers.items():
+        if type(basic) is not BasicLexer:
+            raise _Fallback
+        if id(basic) not in seen:
+            scanner = basic.scanner  # builds it, and basic.callback
+            unless: dict[str, list[str]] = {}
+            for name, callback in basic.callback.items():
+                if type(callback) is not UnlessCallback or name in basic.ignore_types:
+                    raise _Fallback
+                unless[str(name)] = [_regex_recipe(m.pattern) for m in callback.scanner._mres]
+            seen[id(basic)] = len(scanners)
+            scanners.append(
+                ([_regex_recipe(m.pattern) for m in scanner._mres], sorted(basic.ignore_types), sorted(basic.newline_types), unless)
+            )
+        lexers[int(state)] = seen[id(basic)]
+    return {
+        "states": states,
+        "rules": rules,
+        "start": {str(k): int(v) for k, v in table.start_states.items()},
+        "end": {str(k): int(v) for k, v in table.end_states.items()},
+        "scanners": scanners,
+        "lexers": lexers,
+    }
 
 
 from bakeplan.hcl import template  # noqa: E402  (after the node classes: template imports them)

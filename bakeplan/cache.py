@@ -62,6 +62,10 @@ def parse_backend(
     kind, sep, rest = spec.partition(":")
     if kind == "gha" and not sep:
         return CacheBackend("gha", scope=scope, fallbacks=tuple(fallbacks), replace=replace)
+    if kind == "gha":
+        # Dropping the text after `gha:` would hide a mistake (a scope meant for --cache-scope).
+        raise BakeplanError(f"bad --cache {spec!r}: gha takes no location",
+                            hint="Use --cache gha, and --cache-scope NAME to prefix its scopes.")
     if not sep or kind not in BACKENDS:
         if "/" in spec or ":" in spec:
             kind, rest = "registry", spec

@@ -76,6 +76,8 @@ def load(path: Path, *, default: float = DEFAULT_SECONDS) -> History:
     if not isinstance(data, dict) or data.get("version") != VERSION:
         return History(default=default)
     raw = data.get("samples", {})
+    if not isinstance(raw, dict):
+        return History(default=default)
     samples = {
         str(k): tuple(float(x) for x in v if isinstance(x, (int, float)))[-KEEP:]
         for k, v in sorted(raw.items()) if isinstance(v, list)

@@ -184,6 +184,7 @@ def select(jobs: Sequence[Job], only: Sequence[Filter] = (), exclude: Sequence[F
     --only goarch=arm64`); different keys must all match, as in GitHub's
     matrix include/exclude.
     """
+    _check_keys(jobs, [*only, *exclude])
     by_key: dict[str, list[Filter]] = {}
     for f in only:
         by_key.setdefault(f.key, []).append(f)
@@ -192,7 +193,40 @@ def select(jobs: Sequence[Job], only: Sequence[Filter] = (), exclude: Sequence[F
         if all(any(f.matches(job) for f in group) for group in by_key.values())
         and not any(f.matches(job) for f in exclude)
     }
+    if jobs and not kept:
+        raise _nothing_selected(jobs, only, exclude)
     return _with_deps(jobs, kept)
+
+
+def _check_keys(jobs: Sequence[Job], filters: Sequence[Filter]) -> None:
+    """A filter key no job has is a typo (an --exclude on it would silently drop nothing)."""
+    keys = {k for job in jobs for k in job.matrix} | {"platform", "target"}
+    for f in filters:
+        if jobs and f.key not in keys:
+            matrix = sorted(keys - {"platform", "target"})
+            raise BakeplanError(f"unknown filter key {f.key!r} in {f.key}={f.value}",
+                                hint=f"Filter on platform, target{''.join(', ' + k for k in matrix)} (the matrix keys).")
+
+
+def _nothing_selected(jobs: Sequence[Job], only: Sequence[Filter], exclude: Sequence[Filter]) -> BakeplanError:
+    """No job left after filtering: an empty plan (or CI matrix) is never what was meant; show the values there are."""
+    given = " ".join([*(f"--only {f.key}={f.value}" for f in only), *(f"--exclude {f.key}={f.value}" for f in exclude)])
+    known = []
+    for key in dict.fromkeys(f.key for f in (*only, *exclude)):
+        values = dict.fromkeys(_values(job, key) for job in jobs)
+        listed = [v for v in values if v is not None]
+        known.append(f"{key}: {', '.join(listed[:12])}{', ...' if len(listed) > 12 else ''}")
+    return BakeplanError(f"no job matches {given} (of {len(jobs)} job{'s' * (len(jobs) != 1)})",
+                         hint="Values there are: " + "; ".join(known) + ".")
+
+
+def _values(job: Job, key: str) -> str | None:
+    """What a filter on `key` compares for this job (None: the job lacks the key)."""
+    if key == "platform":
+        return job.platform_label
+    if key == "target":
+        return job.target
+    return _text(job.matrix[key]) if key in job.matrix else None
 
 
 def _with_deps(jobs: Sequence[Job], kept: set[str]) -> tuple[Job, ...]:

@@ -220,48 +220,117 @@ def node_from_mapping(fields: Mapping[str, object], *, where: str) -> Node:
     unknown = sorted(set(fields) - known)
     if unknown:
         raise BakeplanError(f"{where}: unknown node field(s) {', '.join(unknown)}", hint=f"Known fields: {', '.join(sorted(known))}.")
+    for key in ("name", "builder", "endpoint"):
+        if key in fields and not isinstance(fields[key], str):
+            raise BakeplanError(f"{where}: {key} must be a string, not {fields[key]!r}", hint=f'For example {key} = "arm".')
     name = str(fields.get("name") or fields.get("builder") or "")
     if not name:
         raise BakeplanError(f"{where}: a node needs a name (or a builder)", hint="Add name=... to the node.")
-    raw = fields.get("platforms", ())
-    items = re.split(r"[+ ]", raw) if isinstance(raw, str) else list(raw) if isinstance(raw, (list, tuple)) else []
-    platforms = [str(p) for p in items if p]
-    memory = fields.get("memory")
+    platforms = _platform_list(fields.get("platforms", ()), where)
     return Node(
         name=name,
         builder=str(fields["builder"]) if fields.get("builder") else None,
         endpoint=str(fields.get("endpoint", "")),
-        platforms=tuple(normalize_platform(p) for p in platforms),
+        platforms=tuple(dict.fromkeys(normalize_platform(p) for p in platforms)),
         native=max(1, len(platforms)),
         slots=_positive(fields.get("slots", 1), where),
-        memory=None if memory is None else (memory if isinstance(memory, int) else parse_size(str(memory))),
+        memory=_memory(fields.get("memory"), where),
         source="declared",
         excluded=None if platforms else "no platforms declared",
     )
 
 
+_PLATFORM = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)?$")
+
+
+def _platform_list(raw: object, where: str) -> list[str]:
+    """`platforms` as `P1+P2` / `P1 P2` text or a list of strings, each `os/arch[/variant]`."""
+    if isinstance(raw, str):
+        items: list[object] = list(re.split(r"[+ ,]", raw))
+    elif isinstance(raw, (list, tuple)):
+        items = list(raw)
+    else:
+        raise BakeplanError(f"{where}: platforms must be a list of platforms, not {raw!r}",
+                            hint='For example platforms = ["linux/amd64", "linux/386"].')
+    platforms = []
+    for item in items:
+        if not isinstance(item, str) or (item.strip() and not _PLATFORM.match(item.strip())):
+            raise BakeplanError(f"{where}: bad platform {item!r}: expected OS/ARCH[/VARIANT]",
+                                hint="For example linux/amd64, linux/arm64 or linux/arm/v7.")
+        if item.strip():
+            platforms.append(item.strip())
+    return platforms
+
+
+def _memory(value: object, where: str) -> int | None:
+    """`memory` as bytes (an integer) or a size (`8g`); None when not given."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise BakeplanError(f"{where}: bad memory size {value!r}", hint="Use a number with k, m, g or t, e.g. memory=8g.")
+    size = value if isinstance(value, int) else parse_size(value)
+    if size <= 0:
+        raise BakeplanError(f"{where}: memory must be positive, not {value!r}", hint="Use a number with k, m, g or t, e.g. memory=8g.")
+    return size
+
+
 def _positive(value: object, where: str) -> int:
-    try:
-        number = int(str(value))
-    except ValueError:
-        number = 0
-    if number < 1:
+    # bool is an int in Python: `slots = true` is a mistake, not 1 slot.
+    number = value if isinstance(value, int) and not isinstance(value, bool) else None
+    if isinstance(value, str) and value.strip().isdigit():
+        number = int(value)
+    if number is None or number < 1:
         raise BakeplanError(f"{where}: slots must be a positive integer, not {value!r}", hint="For example slots=2.")
     return number
 
 
-def load_config(path: Path) -> tuple[Node, ...]:
-    """Declared nodes from a `bakeplan.toml` (`[[node]]` tables); () when the file is absent."""
+def load_config(path: Path, *, required: bool = False) -> tuple[Node, ...]:
+    """Declared nodes from a `bakeplan.toml` (`[[node]]` tables); () when the file is absent (unless `required`)."""
     if not path.is_file():
+        if required:
+            raise BakeplanError(f"{path}: no such nodes file", hint="Check the --nodes-file path (or $BAKEPLAN_NODES).")
         return ()
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise BakeplanError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})", hint="Save the file as UTF-8.") from error
     except tomllib.TOMLDecodeError as error:
-        raise BakeplanError(f"{path}: {error}", hint="Fix the TOML syntax.") from error
+        raise BakeplanError(_toml_message(path, str(error)), hint="Fix the TOML syntax.") from error
+    except OSError as error:
+        raise BakeplanError(f"{path}: {error.strerror}", hint="Check the --nodes-file path (or $BAKEPLAN_NODES).") from error
+    unknown = sorted(set(data) - {"node"})
+    if unknown:
+        raise BakeplanError(f"{path}: unknown key(s) {', '.join(unknown)}", hint="Declare nodes as [[node]] tables.")
     tables = data.get("node", [])
-    if not isinstance(tables, list):
-        raise BakeplanError(f"{path}: `node` must be an array of tables ([[node]])")
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise BakeplanError(f"{path}: `node` must be an array of tables ([[node]])", hint="Declare nodes as [[node]] tables.")
     return tuple(node_from_mapping(t, where=f"{path}: node {i + 1}") for i, t in enumerate(tables))
+
+
+def _toml_message(path: Path, message: str) -> str:
+    """tomllib's `... (at line L, column C)` as `path:L:C: ...`, like every other input error."""
+    match = re.search(r"^(.*) \(at line (\d+), column (\d+)\)$", message)
+    if match is None:
+        return f"{path}: {message}"
+    return f"{path}:{match.group(2)}:{match.group(3)}: {match.group(1)}"
+
+
+def declared_nodes(cwd: Path, specs: Sequence[str], nodes_file: str | None) -> tuple[Node, ...]:
+    """The declared nodes: `--node` flags when given (they replace the file), else the nodes file.
+
+    Names must be unique: a plan that silently drops a declared node is worse than an error.
+    """
+    if specs:
+        nodes = tuple(parse_node_spec(spec) for spec in specs)
+    else:
+        path = config_path(cwd, nodes_file)
+        nodes = load_config(path, required=nodes_file is not None or bool(os.environ.get("BAKEPLAN_NODES")))
+    seen: set[str] = set()
+    for node in nodes:
+        if node.name in seen:
+            raise BakeplanError(f"node {node.name!r} is declared twice", hint="Give every node its own name.")
+        seen.add(node.name)
+    return nodes
 
 
 # ------------------------------------------------------------ buildx output
@@ -440,7 +509,11 @@ def discover(
     builder: str | None = None,
     _buildx_nodes: Callable[[str | None], Sequence[BuilderNode]] | None = None,
 ) -> tuple[Node, ...]:
-    """The candidate nodes: declared ones if any, else buildx's builders, else this machine."""
+    """The candidate nodes: declared ones if any, else buildx's builders, else this machine.
+
+    With an explicit `builder` there is no fallback to this machine: the user
+    asked for that builder, and planning elsewhere would hide that it is unusable.
+    """
     if declared:
         return _unique(declared)
     slots, memory = usable_cores(), total_memory()
@@ -452,7 +525,7 @@ def discover(
     else:
         reason = "no buildx builder has a usable node"
     nodes = nodes_from_buildx(items, slots=slots, memory=memory)
-    if usable(nodes):
+    if usable(nodes) or builder:
         return nodes
     # Nothing usable from buildx: plan for this machine so `plan` still answers.
     local = Node(name="local", platforms=(local_platform(),), slots=slots, memory=memory, source="local",

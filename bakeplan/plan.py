@@ -32,7 +32,7 @@ from bakeplan.bake.model import BakeResult
 from bakeplan.graph import job_graph, linked_components
 from bakeplan.history import History
 from bakeplan.jobs import Filter, Job, make_jobs, select
-from bakeplan.errors import NoNodeError
+from bakeplan.errors import BakeplanError, NoNodeError
 from bakeplan.nodes import EMULATED, Node, platform_rank, usable
 from bakeplan.schedule import DEFAULT_EMULATION_FACTOR, LowerBound, Placement, Task, prepare, simulate
 
@@ -173,6 +173,7 @@ def build_plan(
     units, offsets = _units(jobs, graph, durations, requested_targets(result))
     owner = {job_id: unit.id for unit in units for job_id in unit.jobs}
     jobs = tuple(_with_unit(job, owner[job.id]) for job in jobs)
+    _check_nodes(units, nodes)
     _check_linked_units(units, usable(nodes))
     problem = prepare([Task(u.id, u.duration, u.all_platforms, u.deps) for u in units], usable(nodes),
                       emulation_factor=emulation_factor)
@@ -213,13 +214,41 @@ def requested_targets(result: BakeResult) -> frozenset[str]:
     return frozenset(found)
 
 
+def _node_listing(nodes: Sequence[Node]) -> list[tuple[str, Sequence[str]]]:
+    """Every candidate for an error message; a left-out node says why, so the remedy is plain."""
+    return [(n.name if n.excluded is None else f"{n.name} (left out: {n.excluded})", n.platforms) for n in nodes]
+
+
+def _unit_label(unit: Unit) -> str:
+    """A unit as the user knows it: its job, or its linked targets (its id `JOB+N` reads like a platform)."""
+    if len(unit.jobs) == 1:
+        return unit.jobs[0]
+    return f"{', '.join(unit.targets)} (linked by target: contexts, built together)"
+
+
+def _check_nodes(units: Sequence[Unit], nodes: Sequence[Node]) -> None:
+    """Every platform of every unit has a usable node; else name the jobs and every candidate node."""
+    if not units:
+        return
+    ready = usable(nodes)
+    if not ready:
+        raise BakeplanError(
+            "no usable node" + "".join(f"\n  {name}: {', '.join(plats) or '(no platforms)'}" for name, plats in _node_listing(nodes)),
+            hint="Declare nodes (bakeplan.toml or --node name=N,platforms=linux/amd64), or fix or pick a builder (--builder).")
+    for unit in units:
+        for platform in unit.all_platforms:
+            if not any(platform_rank(n, platform) is not None for n in ready):
+                raise NoNodeError(_unit_label(unit), platform or "its native platform", _node_listing(nodes))
+
+
 def _check_linked_units(units: Sequence[Unit], nodes: Sequence[Node]) -> None:
     """A linked component spanning platforms needs one node that builds them all: say so plainly."""
     for unit in units:
         platforms = unit.all_platforms
         if len(platforms) < 2 or any(all(platform_rank(n, p) is not None for p in platforms) for n in nodes):
             continue
-        error = NoNodeError(unit.id, "+".join(p or "native" for p in platforms), [(n.name, n.platforms) for n in nodes])
+        error = NoNodeError(_unit_label(unit), f"all of {', '.join(p or 'native' for p in platforms)} on one node",
+                            _node_listing(nodes))
         error.hint = (f"{', '.join(unit.targets)} are linked by target: contexts, and buildx builds linked targets "
                       "in one invocation on one node. Give the shared parent the same platforms as its children "
                       "(one parent job per platform), or declare a node that builds all of these platforms.")

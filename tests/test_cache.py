@@ -76,7 +76,7 @@ def test_backends(spec: str, cache_from: str, cache_to: str) -> None:
     assert refs == CacheRefs((cache_from,), (cache_to,))
 
 
-@pytest.mark.parametrize("spec", ["nonsense", "registry:", "s3:"])
+@pytest.mark.parametrize("spec", ["nonsense", "registry:", "s3:", "gha:main"])
 def test_bad_cache_spec_says_what_is_expected(spec: str) -> None:
     with pytest.raises(BakeplanError, match="--cache"):
         parse_backend(spec)

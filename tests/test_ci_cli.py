@@ -179,3 +179,25 @@ def test_check_fails_on_a_stale_plan(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "stale: " in capsys.readouterr().err
     assert check.main(["--write", str(tmp_path)]) == 0
     assert check.main([str(tmp_path)]) == 0
+
+
+def test_an_unknown_gitlab_mode_is_a_usage_error(project: Path) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["ci", "gitlab", "--mode", "bogus"])
+    assert done.value.code == 2
+
+
+def test_a_filter_that_matches_nothing_fails_rather_than_emitting_an_empty_matrix(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["ci", "github", "--only", "os=linx"])
+    assert done.value.code == 1
+    err = capsys.readouterr().err
+    assert "no job matches --only os=linx" in err and "os: linux, windows" in err
+
+
+def test_an_output_file_that_cannot_be_written_is_one_clear_error(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["ci", "github", "--output", str(project / "missing-dir" / "matrix.json")])
+    assert done.value.code == 1
+    assert capsys.readouterr().err.startswith(f"error: cannot write {project / 'missing-dir' / 'matrix.json'}: ")

@@ -63,7 +63,6 @@ MATRIX = result(*[
     (["platform=linux/arm64/v8"], [], ["bin-linux-arm64"]),
     (["target=bin-linux-*"], ["goarch=amd64"], ["bin-linux-arm64"]),
     (["target=bin"], ["cgo=true"], ["bin-linux-arm64", "bin-windows-arm64"]),
-    (["nokey=x"], [], []),
 ])
 def test_only_and_exclude_select_by_matrix_platform_and_target(only: list[str], exclude: list[str], expected: list[str]) -> None:
     jobs = select(make_jobs(MATRIX), [Filter.parse(f) for f in only], [Filter.parse(f) for f in exclude])
@@ -79,3 +78,17 @@ def test_selection_keeps_the_parents_a_kept_job_needs() -> None:
 def test_a_malformed_filter_says_what_is_expected(text: str) -> None:
     with pytest.raises(BakeplanError, match="expected KEY=VALUE"):
         Filter.parse(text)
+
+
+@pytest.mark.parametrize("only, exclude", [(["nokey=x"], []), ([], ["goos=linux", "gos=windows"])])
+def test_a_filter_key_no_job_has_is_a_typo_not_an_empty_selection(only: list[str], exclude: list[str]) -> None:
+    with pytest.raises(BakeplanError, match=r"unknown filter key '(nokey|gos)'") as error:
+        select(make_jobs(MATRIX), [Filter.parse(f) for f in only], [Filter.parse(f) for f in exclude])
+    assert error.value.hint is not None and "cgo, goarch, goos" in error.value.hint
+
+
+@pytest.mark.parametrize("only, exclude", [(["goos=linx"], []), ([], ["platform=*"])])
+def test_a_selection_that_leaves_no_job_says_which_values_there_are(only: list[str], exclude: list[str]) -> None:
+    with pytest.raises(BakeplanError, match="no job matches .* \\(of 4 jobs\\)") as error:
+        select(make_jobs(MATRIX), [Filter.parse(f) for f in only], [Filter.parse(f) for f in exclude])
+    assert error.value.hint is not None and ("goos: linux, windows" in error.value.hint or "linux/amd64" in error.value.hint)

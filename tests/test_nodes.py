@@ -6,7 +6,7 @@ import pytest
 
 from bakeplan.errors import BakeplanError
 from bakeplan.nodes import (
-    BuilderNode, Node, _cgroup_quota, discover, load_config, nodes_from_buildx, normalize_platform, parse_inspect,
+    BuilderNode, Node, _cgroup_quota, declared_nodes, discover, load_config, nodes_from_buildx, normalize_platform, parse_inspect,
     parse_ls_json, parse_node_spec, parse_size, usable, usable_cores,
 )
 
@@ -196,3 +196,49 @@ def test_discovers_the_real_test_cluster(docker_cli: object, two_node_builder: s
     assert (amd.excluded, amd.builder, amd.native_platforms) == (None, node_builders["amd64"], ("linux/amd64",))
     assert (arm.excluded, arm.builder, arm.native_platforms) == (None, node_builders["arm64"], ("linux/arm64",))
     assert all(n.excluded for name, n in nodes.items() if name.startswith(f"{two_node_builder}/"))
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[[node]\nname = "x"\n', r"bakeplan.toml:1:7: Expected"),
+    ("node = [1, 2]\n", r"`node` must be an array of tables"),
+    ("node = 3\n", r"`node` must be an array of tables"),
+    ('[nodes]\nname = "x"\n', r"unknown key\(s\) nodes"),
+    ('[[node]]\nname = "x"\nplatforms = 5\n', r"node 1: platforms must be a list"),
+    ('[[node]]\nname = "x"\nplatforms = ["bogus"]\n', r"node 1: bad platform 'bogus'"),
+    ('[[node]]\nname = ["x"]\nplatforms = ["linux/amd64"]\n', r"node 1: name must be a string"),
+    ('[[node]]\nname = "x"\nplatforms = ["linux/amd64"]\nmemory = -5\n', r"node 1: memory must be positive"),
+    ('[[node]]\nname = "x"\nplatforms = ["linux/amd64"]\nslots = true\n', r"node 1: slots must be a positive integer"),
+    ('[[node]]\nname = "x"\nplatforms = ["linux/amd64"]\nslots = 2.5\n', r"node 1: slots must be a positive integer"),
+])
+def test_a_malformed_nodes_file_is_one_clear_error(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bakeplan.toml"
+    path.write_text(text)
+    with pytest.raises(BakeplanError, match=message):
+        load_config(path)
+
+
+def test_a_nodes_file_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "bakeplan.toml"
+    path.write_bytes(b"\xff\xfe[[node]]")
+    with pytest.raises(BakeplanError, match="not UTF-8"):
+        load_config(path)
+
+
+def test_a_nodes_file_named_explicitly_must_exist(tmp_path: Path) -> None:
+    with pytest.raises(BakeplanError, match="no such nodes file"):
+        declared_nodes(tmp_path, (), str(tmp_path / "absent.toml"))
+    assert declared_nodes(tmp_path, (), None) == ()
+
+
+def test_node_flags_replace_the_nodes_file_and_names_are_unique(tmp_path: Path) -> None:
+    (tmp_path / "bakeplan.toml").write_text('[[node]]\nname = "file"\nplatforms = ["linux/amd64"]\n')
+    assert [n.name for n in declared_nodes(tmp_path, (), None)] == ["file"]
+    assert [n.name for n in declared_nodes(tmp_path, ("name=flag,platforms=linux/arm64",), None)] == ["flag"]
+    with pytest.raises(BakeplanError, match="node 'a' is declared twice"):
+        declared_nodes(tmp_path, ("name=a,platforms=linux/amd64", "name=a,platforms=linux/arm64"), None)
+
+
+def test_an_explicit_builder_that_is_unusable_does_not_fall_back_to_this_machine() -> None:
+    broken = BuilderNode("nosuch", "", "", "", "error", (), 0, error='no builder "nosuch" found')
+    nodes = discover([], builder="nosuch", _buildx_nodes=lambda name: (broken,))
+    assert [(n.name, n.excluded) for n in nodes] == [("nosuch", 'error: no builder "nosuch" found')]

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from bakeplan.bake.model import BakeResult
-from bakeplan.errors import NoNodeError
+from bakeplan.errors import BakeplanError, NoNodeError
 from bakeplan.history import History
 from bakeplan.jobs import Filter, make_jobs
 from bakeplan.nodes import EXACT
@@ -55,7 +55,7 @@ def test_a_shared_parent_across_platforms_without_a_node_for_all_explains_the_li
     bake = result(target("base"), target("app", [AMD, ARM], {"b": "target:base"}))
     with pytest.raises(NoNodeError) as caught:
         build_plan(bake, NODES)
-    assert "for native+linux/amd64+linux/arm64" in str(caught.value)
+    assert "build base, app (linked by target: contexts, built together) for all of native, linux/amd64, linux/arm64 on one node" in str(caught.value)
     assert "linked by target: contexts" in str(caught.value)
 
 
@@ -126,3 +126,21 @@ def test_the_users_vars_and_sets_come_before_the_platform_set_which_must_win() -
     assert plan.argv("app@linux/amd64")[5:] == (
         "-f", "docker-bake.hcl", "--var", "TAG=1", "--set", "*.platform=linux/s390x", "--set", "app.tags=x",
         "--set", "app.platform=linux/amd64", "app")
+
+
+def test_without_any_usable_node_the_error_lists_every_candidate_and_why_it_is_left_out() -> None:
+    down = Node("down", platforms=(AMD,), excluded="status error")
+    bare = Node("bare", excluded="no platforms declared")
+    with pytest.raises(BakeplanError, match="no usable node") as caught:
+        build_plan(result(target("app", [AMD])), [down, bare])
+    assert "down (left out: status error): linux/amd64" in str(caught.value)
+    assert "bare (left out: no platforms declared): (no platforms)" in str(caught.value)
+
+
+def test_a_linked_unit_without_a_node_is_named_by_its_targets_not_its_unit_id() -> None:
+    bake = result(target("base", [AMD, ARM]), target("app", [AMD, ARM], {"b": "target:base"}))
+    with pytest.raises(NoNodeError) as caught:
+        build_plan(bake, [node("amd", AMD)])
+    message = str(caught.value)
+    assert message.startswith("no node can build base, app (linked by target: contexts, built together) for linux/arm64;")
+    assert "+1" not in message

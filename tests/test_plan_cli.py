@@ -8,6 +8,7 @@ import typer
 from typer.testing import CliRunner
 
 from bakeplan.cli import plan as plan_cli
+from bakeplan.errors import BakeplanError
 
 
 @pytest.fixture()
@@ -124,3 +125,18 @@ def test_planned_invocations_run_on_the_real_cluster(
         done = subprocess.run(argv, env=cli.env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)  # type: ignore[attr-defined]
         assert done.returncode == 0, done.stderr
         assert (tmp_path / f"out-{unit['node']}" / "hello").read_text() == "hi\n"
+
+
+def test_nodes_only_offers_the_formats_it_has(app: typer.Typer) -> None:
+    out = CliRunner().invoke(app, ["nodes", "--node", "name=a,platforms=linux/amd64", "--format", "dot"])
+    assert out.exit_code == 2
+
+
+def test_plan_with_an_unknown_builder_fails_instead_of_planning_on_this_machine(
+        app: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "docker-bake.hcl").write_text(HCL)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path))  # no docker: discovery reports it on the builder's row
+    out = CliRunner().invoke(app, ["plan", "--builder", "nosuch"])
+    assert out.exit_code == 1 and isinstance(out.exception, BakeplanError)
+    assert "no usable node" in str(out.exception) and "nosuch (left out:" in str(out.exception)

@@ -52,3 +52,9 @@ def test_a_corrupt_or_foreign_file_is_ignored(tmp_path: Path) -> None:
 def test_default_path_follows_the_cache_dir_variables() -> None:
     assert default_path({"BAKEPLAN_CACHE_DIR": "/c"}) == Path("/c/history.json")
     assert default_path({"XDG_CACHE_HOME": "/x"}) == Path("/x/bakeplan/history.json")
+
+
+def test_a_history_file_of_the_wrong_shape_is_ignored_like_a_corrupt_one(tmp_path: Path) -> None:
+    path = tmp_path / "history.json"
+    path.write_text(json.dumps({"version": 1, "samples": [1, 2]}))
+    assert load(path).samples == {}

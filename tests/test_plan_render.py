@@ -75,3 +75,28 @@ def test_nodes_table_shows_why_a_node_is_left_out() -> None:
 
 def test_durations_read_well() -> None:
     assert [table.duration(s) for s in (5, 12.5, 75, 3700)] == ["5s", "12.5s", "1m15s", "1h01m40s"]
+
+
+def wide_sample() -> Plan:
+    names = [f"service-authentication-gateway-{v}-{a}" for v in ("alpine", "debian") for a in ("amd64", "arm64")]
+    bake = result(*[target(n, [f"linux/{n.rsplit('-', 1)[1]}"]) for n in names])
+    return build_plan(bake, [node("amd", AMD, slots=2), node("arm", ARM, slots=2)])
+
+
+def test_table_never_cuts_job_ids_and_fits_the_width() -> None:
+    for width in (200, 120, 80, 60):
+        text = table.render(wide_sample(), width=width)
+        tables = text.split("\nestimated makespan")[0].splitlines()[:-1]
+        assert max(len(line) for line in tables) <= width, width
+        assert "…" not in text
+        if width >= 100:  # narrower: ids fold onto two lines, whole
+            assert "service-authentication-gateway-debian-arm64@linux/arm64" in text
+
+
+def test_table_keeps_the_timeline_when_there_is_room_and_drops_it_when_narrow() -> None:
+    assert "timeline" in table.render(wide_sample(), width=140)
+    assert "timeline" not in table.render(wide_sample(), width=80)
+
+
+def test_table_lines_have_no_trailing_spaces() -> None:
+    assert all(line == line.rstrip() for line in table.render(sample()).splitlines())

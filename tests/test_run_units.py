@@ -210,3 +210,48 @@ def test_a_bake_file_that_pushes_by_itself_is_merged_too(tmp_path: Path) -> None
                                   "output": [{"type": "registry", "name": "r.io/app:v1"}]}), tmp_path)
     assert "app.output=type=image,name=r.io/app,push-by-digest=true,name-canonical=true,push=true" in units["app@linux/amd64"].args
     assert units["merge:app"].args == ("--tag", "r.io/app:v1")
+
+
+FAKE_DOCKER = """#!/bin/sh
+# `docker buildx inspect --bootstrap` of a current builder whose daemon is down (buildx prints Error:, exits 0).
+printf 'Name:          default\\nDriver:        \\nError:         failed to connect to the docker API\\n'
+"""
+
+
+def test_a_broken_current_builder_fails_once_before_any_job_starts(tmp_path: Path) -> None:
+    from bakeplan.cli.run import check_current_builder
+    from bakeplan.errors import ToolError
+
+    docker = tmp_path / "docker"
+    docker.write_text(FAKE_DOCKER)
+    docker.chmod(0o755)
+    local = Node(name="local", platforms=("linux/amd64",), source="local")
+    with pytest.raises(ToolError, match="the current buildx builder is not usable: failed to connect to the docker API"):
+        check_current_builder([local], docker=str(docker))
+    check_current_builder(NODES, docker=str(tmp_path / "absent"))  # every node has its own builder: nothing to check
+
+
+def test_an_unknown_progress_mode_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "docker-bake.hcl").write_text('target "app" {}\n')
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    done = subprocess.run([sys.executable, "-m", "bakeplan", "run", "--dry-run", "--progress", "bogus", "app"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 2 and "'bogus' is not one of" in done.stderr
+
+
+def test_a_run_directory_that_cannot_be_made_is_one_clear_error(tmp_path: Path) -> None:
+    from bakeplan.cli.run import run_directory
+    from bakeplan.errors import BakeplanError
+
+    (tmp_path / "runs").write_text("a file where the runs directory should be")
+    with pytest.raises(BakeplanError, match="cannot create the run directory"):
+        run_directory(tmp_path / "runs", resume=False)
+
+
+def test_a_history_that_cannot_be_saved_warns_instead_of_failing_the_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bakeplan.cli.run import _save_history
+    from bakeplan.history import History
+
+    _save_history(History(), tmp_path)  # a directory, not a file
+    assert "warning: durations not recorded in" in capsys.readouterr().err

@@ -164,9 +164,9 @@ class Definition:
 
 def parse_source(name: str, data: bytes) -> ast.Body:
     """Parse one bake file as buildx's ParseHCLFile: by suffix, else HCL then JSON."""
-    from bakeplan.hcl import jsonsyntax
-
     if name.endswith(".json"):
+        from bakeplan.hcl import jsonsyntax
+
         return jsonsyntax.parse_json(data, name)
     text = ast.decode(data, name)
     if name.endswith(".hcl"):
@@ -174,6 +174,8 @@ def parse_source(name: str, data: bytes) -> ast.Body:
     try:
         return ast.parse(text, name)
     except BakeFileError:
+        from bakeplan.hcl import jsonsyntax
+
         try:
             return jsonsyntax.parse_json(data, name)
         except BakeFileError:

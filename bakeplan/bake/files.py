@@ -12,11 +12,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from pathlib import Path
 
 from bakeplan.bake.model import BakeRequest
 from bakeplan.errors import BakeplanError
+
+if TYPE_CHECKING:
+    from hashlib import _Hash
 
 COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
 BAKE_NAMES = ("docker-bake.json", "docker-bake.hcl", "docker-bake.override.json", "docker-bake.override.hcl")
@@ -117,6 +120,16 @@ def lookup_env(request: BakeRequest) -> Mapping[str, str]:
 CACHE_FORMAT = "1"
 
 
+def _sha256(data: bytes = b"") -> _Hash:
+    """A SHA-256 hash object; CPython's built-in one when present (hashlib loads OpenSSL: ~5 ms per run)."""
+    try:
+        from _sha256 import sha256  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        from hashlib import sha256
+    digest: _Hash = sha256(data)
+    return digest
+
+
 def cache_dir(env: Mapping[str, str]) -> Path | None:
     """$XDG_CACHE_HOME/bakeplan/parse (or ~/.cache/...); None when disabled by BAKEPLAN_NO_CACHE."""
     if env.get("BAKEPLAN_NO_CACHE"):
@@ -129,11 +142,9 @@ def cache_dir(env: Mapping[str, str]) -> Path | None:
 
 def _parser_fingerprint() -> str:
     """Changes whenever the parser's modules change, so a new bakeplan never reads old trees."""
-    import hashlib
-
     from bakeplan.hcl import syntax
 
-    digest = hashlib.sha256(CACHE_FORMAT.encode())
+    digest = _sha256(CACHE_FORMAT.encode())
     folder = Path(syntax.__file__).parent
     for name in ("syntax.py", "template.py", "jsonsyntax.py"):
         try:
@@ -173,13 +184,12 @@ def parse_body(file: BakeFile, env: Mapping[str, str], *, store: bool = True) ->
     costs a quarter of a parse, not worth it when the evaluation cache will
     serve the next run anyway.
     """
-    import hashlib
     import pickle
 
     folder = cache_dir(env)
     if folder is None:
         return _parse_uncached(file)
-    key = hashlib.sha256(f"{_parser_fingerprint()}\0{file.name}\0".encode() + file.data).hexdigest()
+    key = _sha256(f"{_parser_fingerprint()}\0{file.name}\0".encode() + file.data).hexdigest()
     entry = folder / key[:2] / f"{key}.pickle"
     try:
         return pickle.loads(entry.read_bytes())
@@ -253,14 +263,14 @@ def read_variables(found: Sequence[BakeFile], request: BakeRequest) -> list[dict
 # never cached.
 
 _IMPURE = (b"timestamp(", b"uuidv4", b"bcrypt")
+_TOKEN_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_TOKEN_BLANKS = bytes(byte if byte in _TOKEN_BYTES else 0x20 for byte in range(256))
 
 
 def _code_fingerprint() -> str:
     """Changes whenever any module of bakeplan's reading stages changes."""
-    import hashlib
-
     root = Path(__file__).resolve().parent.parent
-    digest = hashlib.sha256(CACHE_FORMAT.encode() + sys.version.encode() + _library_stamp().encode())
+    digest = _sha256(CACHE_FORMAT.encode() + sys.version.encode() + _library_stamp().encode())
     for folder in ("hcl", "bake"):
         for path in sorted((root / folder).glob("*.py")):
             stat = path.stat()
@@ -270,21 +280,20 @@ def _code_fingerprint() -> str:
 
 def evaluation_key(found: Sequence[BakeFile], request: BakeRequest) -> str | None:
     """The cache key of the evaluated definition, or None when it must not be cached."""
-    import hashlib
     import json
     import platform
 
     if any(marker in file.data for file in found for marker in _IMPURE):
         return None
-    import re
-
     env = lookup_env(request)
     tokens: set[bytes] = set()
     for file in found:
-        tokens.update(re.findall(rb"[A-Za-z0-9_-]+", file.data))
+        # The runs of [A-Za-z0-9_-] (what re.findall(rb"[A-Za-z0-9_-]+") finds),
+        # several times faster on a big file: every other byte becomes a blank.
+        tokens.update(file.data.translate(_TOKEN_BLANKS).split())
     seen = [(name, value) for name, value in sorted(env.items()) if name.removesuffix("_JSON").encode() in tokens]
     extra = {k: request.env.get(k) for k in ("HOME", "BUILDX_BAKE_DISABLE_VARS_ENV_LOOKUP")}
-    digest = hashlib.sha256(_code_fingerprint().encode())
+    digest = _sha256(_code_fingerprint().encode())
     meta = {"vars": list(request.vars), "env": seen, "extra": extra, "machine": [platform.system(), platform.machine()]}
     digest.update(json.dumps(meta, sort_keys=True).encode())
     for file in found:

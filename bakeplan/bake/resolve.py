@@ -32,7 +32,7 @@ from bakeplan.bake import overrides as ov
 from bakeplan.bake import schema
 from bakeplan.bake.model import BakeRequest, BakeResult, Target
 from bakeplan.bake.schema import RawAttribute, TargetFields
-from bakeplan.errors import BakeFileError, BakeplanError, CycleError, Location
+from bakeplan.errors import BakeplanError, CycleError, Location
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,20 +7,19 @@ import shlex
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from bakeplan.cli.options import Files, Names, Sets, Vars
+from bakeplan.cli.options import Exclude, Files, Names, Only, Sets, Vars
 
 if TYPE_CHECKING:
     from bakeplan.emit.build import CIRequest
     from bakeplan.emit.model import CIPlan
 
 Repeat = Optional[list[str]]
-Only = Annotated[Repeat, typer.Option("--only", help="Keep jobs with KEY=VALUE (matrix key, platform, target; globs).", show_default=False)]
-Exclude = Annotated[Repeat, typer.Option("--exclude", help="Drop jobs with KEY=VALUE.", show_default=False)]
 Runner = Annotated[Repeat, typer.Option("--runner", help="Runner label per platform: PLATFORM=LABEL or default=LABEL.", show_default=False)]
 Cache = Annotated[Optional[str], typer.Option("--cache", help="Per-leg cache: gha, registry:REPO, local:DIR, s3:BUCKET, none.", show_default=False)]
 Scope = Annotated[str, typer.Option("--cache-scope", help="Prefix of the cache tags (e.g. the branch).")]
@@ -32,6 +31,13 @@ Login = Annotated[Optional[str], typer.Option("--login", help="Log in to this re
 Output = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of stdout.", show_default=False)]
 
 INSTALL = "python -m pip install bakeplan"
+
+
+class GitlabMode(str, Enum):
+    """`bakeplan ci gitlab --mode`: one job per leg, or parallel:matrix jobs."""
+
+    jobs = "jobs"
+    matrix = "matrix"
 
 
 def register(app: typer.Typer) -> None:
@@ -109,10 +115,16 @@ def _plan(request: CIRequest) -> CIPlan:
 
 
 def _write(text: str, output: Path | None) -> None:
+    from bakeplan.errors import BakeplanError
+
     if output is None:
         sys.stdout.write(text)
-    else:
+        return
+    try:
         output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise BakeplanError(f"cannot write {output}: {error.strerror or error}",
+                            hint="Check that its directory exists and is writable.") from error
 
 
 def github_command(
@@ -169,19 +181,16 @@ def gitlab_command(
     cache_fallback: Fallback = None, cache_replace: Replace = False, push: Push = False, since: Since = None,
     login: Login = None,
     output: Output = None,
-    mode: Annotated[str, typer.Option("--mode", help="jobs (one job per leg) or matrix (parallel:matrix per chunk).")] = "jobs",
+    mode: Annotated[GitlabMode, typer.Option("--mode", help="jobs (one job per leg) or matrix (parallel:matrix per chunk).")] = GitlabMode.jobs,
 ) -> None:
     """GitLab CI: a child-pipeline YAML (write it as an artifact, run it with `trigger: include: artifact`)."""
     from bakeplan.emit import gitlab
-    from bakeplan.errors import BakeplanError
 
-    if mode not in ("jobs", "matrix"):
-        raise BakeplanError(f"bad --mode {mode!r}", hint="Use --mode jobs or --mode matrix.")
     common = _common(names, files, sets, vars_, only, exclude, runner, cache, cache_scope, cache_fallback, cache_replace, push,
                      since)
     plan = _plan(common.request("gitlab", gitlab.MATRIX_LIMIT, "none"))
-    argv = common.argv("gitlab", [*(["--mode", mode] if mode != "jobs" else []), *(["--login", login] if login else [])])
-    text = gitlab.render(plan, mode=mode, login=login, merge_runner=plan_default_runner("gitlab", runner), command=shlex.join(argv))
+    argv = common.argv("gitlab", [*(["--mode", mode.value] if mode != GitlabMode.jobs else []), *(["--login", login] if login else [])])
+    text = gitlab.render(plan, mode=mode.value, login=login, merge_runner=plan_default_runner("gitlab", runner), command=shlex.join(argv))
     _write(text, output)
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bakeplan.cli.options import Files, Names, Sets, Vars
+from bakeplan.cli.options import Builder, Exclude, Files, HistoryFile, Names, NodeSpecs, NodesFile, Only, Sets, Vars
 
 if TYPE_CHECKING:
     from bakeplan.nodes import Node
@@ -25,24 +25,22 @@ class Format(str, Enum):
     mermaid = "mermaid"
 
 
-NodeSpecs = Annotated[Optional[list[str]], typer.Option(
-    "--node", help="Declare a node: name=N,builder=B,platforms=linux/amd64+linux/arm64,slots=2,memory=8g (repeatable).",
-    show_default=False)]
-NodesFile = Annotated[Optional[str], typer.Option("--nodes-file", help="Node config (default: ./bakeplan.toml).", show_default=False)]
-Builder = Annotated[Optional[str], typer.Option("--builder", help="Discover nodes from this buildx builder only.", show_default=False)]
-Only = Annotated[Optional[list[str]], typer.Option("--only", help="Keep jobs with KEY=VALUE (matrix key, platform, target; globs).", show_default=False)]
-Exclude = Annotated[Optional[list[str]], typer.Option("--exclude", help="Drop jobs with KEY=VALUE (matrix key, platform, target; globs).", show_default=False)]
-History = Annotated[Optional[str], typer.Option("--history", help="Duration history file (default: the cache dir's history.json).", show_default=False)]
+class NodesFormat(str, Enum):
+    """Output formats of `bakeplan nodes` (a node list has no graph to draw)."""
+
+    table = "table"
+    json = "json"
 
 
 def find_nodes(node: list[str] | None, nodes_file: str | None, builder: str | None) -> tuple[Node, ...]:
-    """Candidate nodes from --node flags, the config file, or buildx discovery."""
-    from bakeplan import nodes as nodes_mod
+    """Candidate nodes exactly as `run` finds them (--node flags, else the config file, else buildx), creating nothing.
 
-    declared = [nodes_mod.parse_node_spec(spec) for spec in node or ()]
-    if not declared:
-        declared = list(nodes_mod.load_config(nodes_mod.config_path(Path.cwd(), nodes_file)))
-    return nodes_mod.discover(declared, builder=builder)
+    `plan` is `run`'s dry run: a remote node of a multi-node builder is shown
+    on the single-node builder `run` creates for it.
+    """
+    from bakeplan.cli.run import find_nodes as run_find_nodes
+
+    return run_find_nodes(node or (), nodes_file, builder, create=False)
 
 
 def make_plan(names: list[str] | None, file: list[str] | None, set_: list[str] | None, var: list[str] | None,
@@ -69,8 +67,17 @@ def render(plan: Plan, fmt: Format) -> str:
     """The plan in the chosen format."""
     from bakeplan.render import dot, json_, mermaid, table
 
-    renderers = {Format.table: table.render, Format.json: json_.render, Format.dot: dot.render, Format.mermaid: mermaid.render}
+    if fmt == Format.table:
+        return table.render(plan, width=terminal_width())
+    renderers = {Format.json: json_.render, Format.dot: dot.render, Format.mermaid: mermaid.render}
     return renderers[fmt](plan)
+
+
+def terminal_width() -> int:
+    """The terminal's width (or $COLUMNS); 120 when the output is not a terminal."""
+    import shutil
+
+    return shutil.get_terminal_size((120, 24)).columns
 
 
 def register(app: typer.Typer) -> None:
@@ -80,7 +87,7 @@ def register(app: typer.Typer) -> None:
     def plan_command(
         names: Names = None, file: Files = None, set_: Sets = None, var: Vars = None,
         node: NodeSpecs = None, nodes_file: NodesFile = None, builder: Builder = None,
-        only: Only = None, exclude: Exclude = None, history: History = None,
+        only: Only = None, exclude: Exclude = None, history: HistoryFile = None,
         fmt: Annotated[Format, typer.Option("--format", help="table, json, dot or mermaid.")] = Format.table,
     ) -> None:
         """Show which job runs where and when (a dry run): per node, estimated times, critical path."""
@@ -90,7 +97,7 @@ def register(app: typer.Typer) -> None:
     @app.command("nodes")
     def nodes_command(
         node: NodeSpecs = None, nodes_file: NodesFile = None, builder: Builder = None,
-        fmt: Annotated[Format, typer.Option("--format", help="table or json.")] = Format.table,
+        fmt: Annotated[NodesFormat, typer.Option("--format", help="table or json.")] = NodesFormat.table,
     ) -> None:
         """Show the nodes bakeplan found (declared, buildx builders, this machine) and why any is left out."""
         import json
@@ -98,7 +105,7 @@ def register(app: typer.Typer) -> None:
         from bakeplan.render import json_, table
 
         found = find_nodes(node, nodes_file, builder)
-        if fmt == Format.json:
+        if fmt == NodesFormat.json:
             typer.echo(json.dumps([json_.node_data(n) for n in found], indent=2))
         else:
-            typer.echo(table.render_nodes(found), nl=False)
+            typer.echo(table.render_nodes(found, width=terminal_width()), nl=False)

@@ -19,12 +19,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from bakeplan.cli.options import Files, Names, Sets, Vars
+from bakeplan.cli.options import Builder, Exclude, Files, HistoryFile, Names, NodeSpecs, NodesFile, Only, Sets, Vars
 
 if TYPE_CHECKING:
     from bakeplan.bake.model import BakeRequest, BakeResult
@@ -36,6 +37,16 @@ if TYPE_CHECKING:
     from bakeplan.plan import Plan
 
 Many = Optional[list[str]]
+
+
+class Progress(str, Enum):
+    """`--progress` modes: bakeplan's own view, and what the builds' logs are."""
+
+    auto = "auto"
+    tty = "tty"
+    plain = "plain"
+    quiet = "quiet"
+    rawjson = "rawjson"
 
 
 def register(app: typer.Typer) -> None:
@@ -66,12 +77,12 @@ def run_command(
     allow: Annotated[Many, typer.Option("--allow", help="Pass --allow to bake (repeatable).", show_default=False)] = None,
     push: Annotated[bool, typer.Option("--push", help="Push images; split multi-platform images are merged.")] = False,
     load: Annotated[bool, typer.Option("--load", help="Pass --load to bake.")] = False,
-    progress: Annotated[str, typer.Option("--progress", help="auto, tty, plain, quiet or rawjson (builds' logs in rawjson).")] = "auto",
-    builder: Annotated[Optional[str], typer.Option("--builder", help="Use this buildx builder's nodes.")] = None,
-    node: Annotated[Many, typer.Option("--node", help="Declare a node: name=N,builder=B,platforms=P1+P2,slots=S.")] = None,
-    nodes_file: Annotated[Optional[str], typer.Option("--nodes-file", help="Node config (default bakeplan.toml).")] = None,
-    only: Annotated[Many, typer.Option("--only", help="Keep jobs with KEY=VALUE (matrix key, platform, target).")] = None,
-    exclude: Annotated[Many, typer.Option("--exclude", help="Drop jobs with KEY=VALUE.")] = None,
+    progress: Annotated[Progress, typer.Option("--progress", help="auto (live view on a terminal), tty, plain, quiet or rawjson (builds' logs in rawjson).")] = Progress.auto,
+    builder: Builder = None,
+    node: NodeSpecs = None,
+    nodes_file: NodesFile = None,
+    only: Only = None,
+    exclude: Exclude = None,
     cache: Annotated[Optional[str], typer.Option("--cache", help="Per-job cache: registry:REPO, local:DIR, gha, s3:BUCKET?region=R.")] = None,
     cache_scope: Annotated[str, typer.Option("--cache-scope", help="Cache tag prefix, e.g. the branch.")] = "",
     cache_fallback: Annotated[Many, typer.Option("--cache-fallback", help="Also read this scope's cache (repeatable).")] = None,
@@ -81,7 +92,7 @@ def run_command(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the exact commands; start nothing.")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Rerun only what failed, was skipped or never finished.")] = False,
     run_dir: Annotated[str, typer.Option("--run-dir", help="Where runs keep state and logs.")] = ".bakeplan/runs",
-    history_file: Annotated[Optional[str], typer.Option("--history", help="Duration history file.")] = None,
+    history_file: HistoryFile = None,
     loader: Annotated[str, typer.Option("--loader", hidden=True, help="bakeplan (default) or buildx (--print).")] = "bakeplan",
 ) -> None:
     """Build the plan: one `docker buildx bake` per unit, on the node the scheduler picks."""
@@ -95,11 +106,12 @@ def run_command(
     nodes = find_nodes(node or (), nodes_file, builder, create=not dry_run)
     history_path = Path(history_file) if history_file else history.default_path()
     # Reaching every builder takes a moment: do it while the bake files are read and planned.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        checked = None if dry_run else pool.submit(execute.check_builders, "docker", _builders(nodes))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        checked = [] if dry_run else [pool.submit(execute.check_builders, "docker", _builders(nodes)),
+                                      pool.submit(check_current_builder, nodes)]
         plan, result = _plan(request, loader, nodes, history.load(history_path), only, exclude)
-        if checked is not None:
-            checked.result()
+        for check in checked:
+            check.result()
     base, directory = run_directory(Path(run_dir).resolve(), resume=resume, create=not dry_run)
     options = execute.BakeOptions(sets=tuple(sets or ()), vars=tuple(vars_ or ()), allow=tuple(allow or ()), push=push,
                                   load=load, cache=_cache(cache, cache_scope, cache_fallback, cache_replace),
@@ -110,7 +122,30 @@ def run_command(
         print_commands(units, plan, builders)
         return
     _run_and_exit(units, plan, builders, directory, base, resume=resume, retries=retries, fail_fast=fail_fast,
-                  progress=progress, history_path=history_path)
+                  progress=progress.value, history_path=history_path)
+
+
+def check_current_builder(nodes: Sequence[Node], *, docker: str = "docker") -> None:
+    """A node without a builder of its own runs on buildx's current builder: fail early, once, if that is broken.
+
+    Without this, every job fails on its own with the same daemon error
+    (discovery falls back to this machine when no buildx builder is usable).
+    """
+    from bakeplan.errors import ToolError
+
+    if not any(n.excluded is None and not n.builder for n in nodes):
+        return
+    try:
+        done = subprocess.run([docker, "buildx", "inspect", "--bootstrap"], capture_output=True, text=True,
+                              timeout=120, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise ToolError(f"the current buildx builder cannot be reached: {error}",
+                        hint="Start the docker daemon, pick a builder (--builder), or declare nodes with --node.") from error
+    error_line = next((line.split(":", 1)[1].strip() for line in done.stdout.splitlines() if line.startswith("Error:")), "")
+    if done.returncode != 0 or error_line:
+        last = error_line or (done.stderr.strip().splitlines() or ["failed"])[-1]
+        raise ToolError(f"the current buildx builder is not usable: {last}",
+                        hint="Start the docker daemon, pick a builder (--builder), or declare nodes with --node.")
 
 
 def _builders(nodes: Sequence[Node]) -> list[str]:
@@ -178,9 +213,19 @@ def _run(units: Sequence[Unit], plan: Plan, builders: Mapping[str, str | None], 
         raise
     finally:
         reporter.close()
-        history.save(recorder.history, history_path)
+        _save_history(recorder.history, history_path)
     prog.render_summary(state, units, sys.stdout, rich_table=live)
     return state
+
+
+def _save_history(past: History, path: Path) -> None:
+    """Keep the measured durations; a history that cannot be written is worth a warning, not a failed run."""
+    from bakeplan import history
+
+    try:
+        history.save(past, path)
+    except OSError as error:
+        print(f"bakeplan: warning: durations not recorded in {path}: {error.strerror or error}", file=sys.stderr)
 
 
 class HistoryRecorder:
@@ -230,7 +275,11 @@ def run_directory(base: Path, *, resume: bool, create: bool = True) -> tuple[Pat
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     directory = base / f"{stamp}-{os.getpid()}"
     if create:
-        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise BakeplanError(f"cannot create the run directory {directory}: {error.strerror or error}",
+                                hint="Pick a writable place with --run-dir.") from error
     return base, directory
 
 
@@ -238,7 +287,7 @@ def find_nodes(declared_specs: Sequence[str], nodes_file: str | None, builder: s
     """Declared nodes, else buildx's; remote nodes in multi-node builders get a builder of their own."""
     from bakeplan import nodes as nd
 
-    declared = [*nd.load_config(nd.config_path(Path.cwd(), nodes_file)), *(nd.parse_node_spec(s) for s in declared_specs)]
+    declared = nd.declared_nodes(Path.cwd(), declared_specs, nodes_file)
     found = tuple(_own_builder(n, create=create) for n in nd.discover(declared, builder=builder))
     if any(n.source != "local" for n in nd.usable(found)):
         # discover() falls back to this machine when no buildx node was usable as it

@@ -1,18 +1,29 @@
-"""`bakeplan plan` (default format) and `bakeplan nodes`: rich tables with a text Gantt column."""
+"""`bakeplan plan` (default format) and `bakeplan nodes`: rich tables with a text Gantt column.
+
+The tables fit the given width (the terminal's, or 120 columns when piped):
+job ids are never cut, because two ids that differ only at the end (the
+platform) would read the same; the Gantt column shrinks first and is left out
+when fewer than MIN_BAR columns remain. Every node's table has the same
+column widths so the timelines line up from node to node.
+"""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from bakeplan.nodes import Node
-from bakeplan.plan import Plan
+from bakeplan.plan import JobTiming, Plan
 
-BAR = 40  # characters of the Gantt column
+BAR = 40  # the widest Gantt column
+MIN_BAR = 10  # below this the Gantt column is left out
+DEFAULT_WIDTH = 120
+HEADERS = ("", "job", "platform", "start", "end", "timeline")
 
 
 def duration(seconds: float) -> str:
@@ -24,13 +35,13 @@ def duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
 
 
-def _bar(start: float, end: float, makespan: float, critical: bool) -> Text:
-    """A Gantt bar: the job's span scaled onto BAR characters."""
+def _bar(start: float, end: float, makespan: float, critical: bool, width: int) -> Text:
+    """A Gantt bar: the job's span scaled onto `width` characters."""
     if makespan <= 0:
         return Text("")
-    left = int(start / makespan * BAR)
-    right = max(left + 1, int(round(end / makespan * BAR)))
-    return Text((" " * left + "█" * (right - left)).ljust(BAR), style="red" if critical else "cyan")
+    left = min(int(start / makespan * width), width - 1)
+    right = min(max(left + 1, int(round(end / makespan * width))), width)
+    return Text((" " * left + "█" * (right - left)).ljust(width), style="red" if critical else "cyan")
 
 
 def _console(width: int) -> tuple[Console, io.StringIO]:
@@ -38,27 +49,67 @@ def _console(width: int) -> tuple[Console, io.StringIO]:
     return Console(file=buffer, width=width, no_color=True, highlight=False, soft_wrap=False), buffer
 
 
-def render(plan: Plan, *, width: int = 120) -> str:
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """Column widths shared by every node's table; bar 0 leaves the Gantt column out, job 0 lets ids fold."""
+
+    job: int
+    platform: int
+    time: int
+    bar: int
+
+
+def _layout(plan: Plan, width: int) -> _Layout:
+    """Widths that fit `width`: full job ids first, then as much Gantt bar as is left (up to BAR).
+
+    When even the ids do not fit, they fold onto several lines (job 0) rather than being cut.
+    """
+    job = max([3, *(len(j.id) for j in plan.jobs)])
+    platform = max([8, *(len(t.platform or "native") for t in plan.timings.values())])
+    time = max([5, *(len(duration(t.end)) for t in plan.timings.values())])
+    # Each column takes its width plus a space either side and one border; one more border closes the row.
+    fixed = (1 + 3) + (job + 3) + (platform + 3) + 2 * (time + 3) + 1
+    room = width - fixed - 3
+    if room >= MIN_BAR:
+        return _Layout(job, platform, time, min(BAR, room))
+    return _Layout(job if fixed <= width else 0, platform, time, 0)
+
+
+def _node_table(plan: Plan, jobs: Sequence[str], layout: _Layout) -> Table:
+    """One node's jobs in start order: mark, id, platform, start, end and (room permitting) a bar."""
+    table = Table(expand=False)
+    table.add_column("", width=1, no_wrap=True)
+    table.add_column("job", min_width=layout.job or None, overflow="fold")
+    table.add_column("platform", min_width=layout.platform if layout.job else None, overflow="fold")
+    table.add_column("start", min_width=layout.time, no_wrap=True)
+    table.add_column("end", min_width=layout.time, no_wrap=True)
+    if layout.bar:
+        table.add_column("timeline", width=layout.bar, no_wrap=True)
+    for job_id in jobs:
+        timing: JobTiming = plan.timings[job_id]
+        cells: list[str | Text] = ["*" if timing.critical else "", job_id, timing.platform or "native",
+                                   duration(timing.start), duration(timing.end)]
+        if layout.bar:
+            cells.append(_bar(timing.start, timing.end, plan.makespan, timing.critical, layout.bar))
+        table.add_row(*cells)
+    return table
+
+
+def render(plan: Plan, *, width: int = DEFAULT_WIDTH) -> str:
     """Per node: its jobs in start order with estimated start, end and a Gantt bar; then the summary."""
     console, buffer = _console(width)
+    layout = _layout(plan, width)
     order = {job.id: i for i, job in enumerate(plan.jobs)}
     for node in plan.nodes:
-        jobs = sorted((j for j in plan.jobs if plan.timings[j.id].node == node.name),
-                      key=lambda j: (plan.timings[j.id].start, order[j.id]))
+        jobs = sorted((j.id for j in plan.jobs if plan.timings[j.id].node == node.name),
+                      key=lambda j: (plan.timings[j].start, order[j]))
         if not jobs:
             continue
-        table = Table(title=f"{node.name}  ({', '.join(node.platforms)}; {node.slots} slot{'s' * (node.slots != 1)})",
-                      title_justify="left", expand=False)
-        for column in ("", "job", "platform", "start", "end", "timeline"):
-            table.add_column(column, no_wrap=column != "job")
-        for job in jobs:
-            timing = plan.timings[job.id]
-            table.add_row("*" if timing.critical else "", job.id, timing.platform or "native",
-                          duration(timing.start), duration(timing.end),
-                          _bar(timing.start, timing.end, plan.makespan, timing.critical))
-        console.print(table)
-    console.print(summary(plan))
-    return buffer.getvalue()
+        # The title is printed as plain text: a table title is padded with spaces to the table's width.
+        console.print(Text(f"{node.name}  ({', '.join(node.platforms)}; {_count(node.slots, 'slot')})"))
+        console.print(_node_table(plan, jobs, layout))
+    # The summary is not wrapped by rich: the terminal wraps it, and a pipe keeps whole lines.
+    return buffer.getvalue() + summary(plan) + "\n"
 
 
 def summary(plan: Plan) -> str:
@@ -81,7 +132,7 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'s' * (number != 1)}"
 
 
-def render_nodes(nodes: Sequence[Node], *, width: int = 120) -> str:
+def render_nodes(nodes: Sequence[Node], *, width: int = DEFAULT_WIDTH) -> str:
     """Every candidate node: where it came from, what it builds, its slots, and why it is left out."""
     console, buffer = _console(width)
     table = Table(expand=False)

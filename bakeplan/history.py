@@ -12,6 +12,7 @@ Stored as JSON (`history.json` in the cache directory), written atomically
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import statistics
@@ -58,13 +59,28 @@ def _key(name: str, platform: str) -> str:
     return f"{name}|{platform}"
 
 
-def default_path(env: Mapping[str, str] | None = None) -> Path:
-    """`$BAKEPLAN_CACHE_DIR/history.json`, else `$XDG_CACHE_HOME/bakeplan/history.json`, else ~/.cache/..."""
+def default_path(env: Mapping[str, str] | None = None, *, project: Path | None = None) -> Path:
+    """`$BAKEPLAN_CACHE_DIR/history.json`, else `$XDG_CACHE_HOME/bakeplan/history.json`, else ~/.cache/...
+
+    With a `project` (the bake files' directory) the file is `history-<hash>.json`
+    beside it: durations are keyed by target and platform, and two projects
+    that both have an `app` target must not share estimates.
+    """
     env = os.environ if env is None else env
     if env.get("BAKEPLAN_CACHE_DIR"):
-        return Path(env["BAKEPLAN_CACHE_DIR"]) / "history.json"
-    base = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
-    return base / "bakeplan" / "history.json"
+        base = Path(env["BAKEPLAN_CACHE_DIR"])
+    else:
+        base = (Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path.home() / ".cache") / "bakeplan"
+    if project is None:
+        return base / "history.json"
+    digest = hashlib.sha256(str(project).encode()).hexdigest()[:16]
+    return base / f"history-{digest}.json"
+
+
+def project_dir(files: Sequence[str] | None, cwd: Path) -> Path:
+    """The project a bake invocation belongs to: the first bake file's directory, else the working directory."""
+    first = (cwd / files[0]) if files else cwd / "docker-bake.hcl"
+    return first.resolve().parent
 
 
 def load(path: Path, *, default: float = DEFAULT_SECONDS) -> History:

@@ -204,8 +204,9 @@ def _check_keys(jobs: Sequence[Job], filters: Sequence[Filter]) -> None:
     for f in filters:
         if jobs and f.key not in keys:
             matrix = sorted(keys - {"platform", "target"})
+            known = f" or a matrix key: {', '.join(matrix)}" if matrix else " (these targets have no matrix)"
             raise BakeplanError(f"unknown filter key {f.key!r} in {f.key}={f.value}",
-                                hint=f"Filter on platform, target{''.join(', ' + k for k in matrix)} (the matrix keys).")
+                                hint=f"Filter on platform, target{known}.")
 
 
 def _nothing_selected(jobs: Sequence[Job], only: Sequence[Filter], exclude: Sequence[Filter]) -> BakeplanError:

@@ -226,6 +226,9 @@ def node_from_mapping(fields: Mapping[str, object], *, where: str) -> Node:
     name = str(fields.get("name") or fields.get("builder") or "")
     if not name:
         raise BakeplanError(f"{where}: a node needs a name (or a builder)", hint="Add name=... to the node.")
+    if not _NAME.match(name):
+        # The name goes into tables, DOT and Mermaid labels, file names and builder names.
+        raise BakeplanError(f"{where}: bad node name {name!r}", hint="Use letters, digits, '.', '_', '-' and '/'.")
     platforms = _platform_list(fields.get("platforms", ()), where)
     return Node(
         name=name,
@@ -241,6 +244,7 @@ def node_from_mapping(fields: Mapping[str, object], *, where: str) -> Node:
 
 
 _PLATFORM = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)?$")
+_NAME = re.compile(r"^[A-Za-z0-9_./-]+$")
 
 
 def _platform_list(raw: object, where: str) -> list[str]:

@@ -297,3 +297,15 @@ def test_digest_and_merge_steps_run_under_bash(tmp_path: Path) -> None:
         "buildx", "imagetools", "create", "-t", "ghcr.io/acme/app:1", "-t", "ghcr.io/acme/app:latest",
         "ghcr.io/acme/app@sha256:aa", "ghcr.io/acme/app@sha256:bb",
     ]
+
+
+@pytest.mark.parametrize("item", ["arm64=ubuntu-24.04-arm", "ubuntu=big-box"])
+def test_a_runner_key_that_is_not_a_platform_is_an_error_not_a_silent_default(item: str) -> None:
+    with pytest.raises(BakeplanError, match="is not a platform"):
+        runners_for("github", [item])
+
+
+def test_nothing_to_build_is_an_empty_include_matrix_like_a_since_with_no_change() -> None:
+    plan = plan_of(result())
+    assert json.loads(github.render_matrix(plan)) == {"include": []}
+    assert github.outputs(plan)["matrix"] == '{"include":[]}'

@@ -84,7 +84,7 @@ def test_a_malformed_filter_says_what_is_expected(text: str) -> None:
 def test_a_filter_key_no_job_has_is_a_typo_not_an_empty_selection(only: list[str], exclude: list[str]) -> None:
     with pytest.raises(BakeplanError, match=r"unknown filter key '(nokey|gos)'") as error:
         select(make_jobs(MATRIX), [Filter.parse(f) for f in only], [Filter.parse(f) for f in exclude])
-    assert error.value.hint is not None and "cgo, goarch, goos" in error.value.hint
+    assert error.value.hint == "Filter on platform, target or a matrix key: cgo, goarch, goos."
 
 
 @pytest.mark.parametrize("only, exclude", [(["goos=linx"], []), ([], ["platform=*"])])
@@ -92,3 +92,9 @@ def test_a_selection_that_leaves_no_job_says_which_values_there_are(only: list[s
     with pytest.raises(BakeplanError, match="no job matches .* \\(of 4 jobs\\)") as error:
         select(make_jobs(MATRIX), [Filter.parse(f) for f in only], [Filter.parse(f) for f in exclude])
     assert error.value.hint is not None and ("goos: linux, windows" in error.value.hint or "linux/amd64" in error.value.hint)
+
+
+def test_comma_separated_platforms_are_split_as_the_build_does() -> None:
+    # `--set '*.platform=linux/amd64,linux/arm64'`: `--print` keeps one entry, buildx builds two platforms.
+    jobs = make_jobs(result(target("app", ["linux/amd64,linux/arm64", "linux/amd64"])))
+    assert [j.id for j in jobs] == ["app@linux/amd64", "app@linux/arm64"]

@@ -96,6 +96,8 @@ def test_node_flag() -> None:
     ("platforms=linux/amd64", "needs a name"),
     ("name=a,memory=lots", "bad memory size"),
     ("oops", "is not KEY=VALUE"),
+    ('name=a"b,platforms=linux/amd64', "bad node name"),
+    ("name=a,platforms=amd64", "bad platform 'amd64'"),
 ])
 def test_bad_node_flags_say_what_is_wrong(spec: str, message: str) -> None:
     with pytest.raises(BakeplanError, match=message):

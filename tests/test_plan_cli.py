@@ -30,7 +30,7 @@ def test_nodes_reads_the_nodes_file(app: typer.Typer, tmp_path: Path) -> None:
     config.write_text('[[node]]\nname = "amd"\nplatforms = ["linux/amd64"]\n[[node]]\nname = "none"\n')
     out = CliRunner().invoke(app, ["nodes", "--nodes-file", str(config)])
     assert out.exit_code == 0, out.output
-    assert "amd" in out.output and "no: no platforms declared" in out.output
+    assert "amd" in out.output and "none: left out: no platforms declared" in out.output
 
 
 HCL = """
@@ -140,3 +140,17 @@ def test_plan_with_an_unknown_builder_fails_instead_of_planning_on_this_machine(
     out = CliRunner().invoke(app, ["plan", "--builder", "nosuch"])
     assert out.exit_code == 1 and isinstance(out.exception, BakeplanError)
     assert "no usable node" in str(out.exception) and "nosuch (left out:" in str(out.exception)
+
+
+def test_debug_is_accepted_after_the_command_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bakeplan.cli import main
+
+    (tmp_path / "docker-bake.hcl").write_text('target "default" {\n  tags = [NOPE]\n}\n')
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(BakeplanError, match="docker-bake.hcl:2:11: Unknown variable"):
+        main(["plan", "--node", "name=a,platforms=linux/amd64", "--debug"])
+
+
+def test_builder_and_node_flags_together_are_ambiguous(app: typer.Typer) -> None:
+    out = CliRunner().invoke(app, ["nodes", "--builder", "b", "--node", "name=a,platforms=linux/amd64"])
+    assert out.exit_code == 1 and "--builder and --node both choose the nodes" in str(out.exception)

@@ -58,3 +58,14 @@ def test_a_history_file_of_the_wrong_shape_is_ignored_like_a_corrupt_one(tmp_pat
     path = tmp_path / "history.json"
     path.write_text(json.dumps({"version": 1, "samples": [1, 2]}))
     assert load(path).samples == {}
+
+
+def test_each_project_has_its_own_default_history(tmp_path: Path) -> None:
+    from bakeplan.history import project_dir
+
+    env = {"BAKEPLAN_CACHE_DIR": "/c"}
+    one, two = project_dir(None, tmp_path / "one"), project_dir(["sub/docker-bake.hcl"], tmp_path / "two")
+    assert (one, two) == (tmp_path / "one", tmp_path / "two" / "sub")
+    paths = {default_path(env, project=one), default_path(env, project=two)}
+    assert len(paths) == 2 and all(p.parent == Path("/c") and p.name.startswith("history-") for p in paths)
+    assert default_path(env, project=one) == default_path(env, project=project_dir(None, tmp_path / "one"))

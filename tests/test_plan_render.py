@@ -70,7 +70,8 @@ def test_mermaid_draws_a_flowchart_with_the_critical_path_styled() -> None:
 def test_nodes_table_shows_why_a_node_is_left_out() -> None:
     down = Node("down", platforms=(AMD,), native=1, excluded="status error")
     text = table.render_nodes([node("amd", AMD, slots=2), down])
-    assert "no: status error" in text and "linux/amd64*" in text
+    assert "down: left out: status error" in text and "linux/amd64*" in text
+    assert all(line == line.rstrip() for line in text.splitlines())
 
 
 def test_durations_read_well() -> None:

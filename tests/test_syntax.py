@@ -53,6 +53,42 @@ def test_every_corpus_bake_file_parses(corpus_dir: Path) -> None:
         assert body.attributes or body.blocks, path
 
 
+def lark_and_compact_trees(text: str) -> tuple[s.Body, s.Body]:
+    """The same text through Lark itself and through the compact table-driven parser."""
+    fast = s._fast_parser()
+    if fast is None:
+        pytest.skip("no writable cache directory for the exported parser tables")
+    text = text if text.endswith("\n") else text + "\n"
+    top = Location("t.hcl", 1, 1)
+    with s.no_gc():
+        by_lark = s._Converter("t.hcl", 0, 0).body(s._lark().parse(text, start="start").children[0], top)
+        by_tables = s._Converter("t.hcl", 0, 0).body(fast.parse(text, "start").children[0], top)
+    return by_lark, by_tables
+
+
+def test_the_compact_parser_builds_the_same_tree_as_lark_on_the_corpus(corpus_dir: Path) -> None:
+    for path in corpus_files(corpus_dir):
+        if path.suffix == ".hcl":
+            by_lark, by_tables = lark_and_compact_trees(path.read_text(encoding="utf-8-sig"))
+            assert by_tables == by_lark, path
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'a = "x${b}y %{ if c }d%{ else }e%{ endif }"\n',
+        "a = <<-EOT\n    x ${y}\n  EOT\n",
+        "a = [for k, v in m : upper(v) if k != \"x\"]\nb = {for v in l : v => v...}\n",
+        "a = x.y[0].*.z[*].w\nb = !!c ? -1 : 2 * (3 + 4) % 5\n",
+        'target "t" {\n  args = { A = 1, "B" = true, C = null }\n}\n',
+        "f = func(a, b...)\n",
+    ],
+)
+def test_the_compact_parser_builds_the_same_tree_as_lark(source: str) -> None:
+    by_lark, by_tables = lark_and_compact_trees(source)
+    assert by_tables == by_lark
+
+
 # --- structure ------------------------------------------------------------
 
 

@@ -45,8 +45,15 @@ class Target:
 
     @property
     def platforms(self) -> tuple[str, ...]:
-        """The target's platforms, [] when it builds for the node's own platform."""
-        return tuple(self.fields.get("platforms") or ())
+        """The platforms the target builds for, () when it builds for the node's own platform.
+
+        `--print` keeps `--set T.platform=linux/amd64,linux/arm64` as one entry,
+        but the build splits every entry at commas (buildx util/platformutil
+        Parse): this is the build's list, each platform once, in order.
+        """
+        entries = self.fields.get("platforms") or ()
+        split = (part.strip() for entry in entries for part in str(entry).split(","))
+        return tuple(dict.fromkeys(part for part in split if part))
 
     @property
     def contexts(self) -> Mapping[str, str]:

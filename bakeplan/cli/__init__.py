@@ -58,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
+    if debug:
+        # `--debug` belongs to the root command; accept it anywhere, as users append it to a failing command.
+        args = ["--debug", *(arg for arg in args if arg != "--debug")]
     _register(args)
     try:
         # Standalone mode: typer reports usage errors itself (exit 2) and turns

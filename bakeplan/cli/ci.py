@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from bakeplan.emit.model import CIPlan
 
 Repeat = Optional[list[str]]
-Runner = Annotated[Repeat, typer.Option("--runner", help="Runner label per platform: PLATFORM=LABEL or default=LABEL.", show_default=False)]
-Cache = Annotated[Optional[str], typer.Option("--cache", help="Per-leg cache: gha, registry:REPO, local:DIR, s3:BUCKET, none.", show_default=False)]
+Runner = Annotated[Repeat, typer.Option("--runner", metavar="PLATFORM=LABEL", help="Runner label per platform: PLATFORM=LABEL or default=LABEL.", show_default=False)]
+Cache = Annotated[Optional[str], typer.Option("--cache", metavar="SPEC", help="Per-leg cache: gha, registry:REPO, local:DIR, s3:BUCKET, none (default: gha for github, none otherwise).", show_default=False)]
 Scope = Annotated[str, typer.Option("--cache-scope", help="Prefix of the cache tags (e.g. the branch).")]
 Fallback = Annotated[Repeat, typer.Option("--cache-fallback", help="Also read this scope's cache (repeatable).", show_default=False)]
 Replace = Annotated[bool, typer.Option("--cache-replace", help="Replace the bake file's cache-from/cache-to instead of adding to them.")]

@@ -16,5 +16,5 @@ Only = Annotated[Optional[list[str]], typer.Option("--only", metavar="KEY=VALUE"
 Exclude = Annotated[Optional[list[str]], typer.Option("--exclude", metavar="KEY=VALUE", help="Drop jobs with KEY=VALUE: a matrix key, platform or target; globs allowed (repeatable).", show_default=False)]
 NodeSpecs = Annotated[Optional[list[str]], typer.Option("--node", metavar="SPEC", help="Declare a node: name=N,builder=B,platforms=linux/amd64+linux/arm64,slots=2,memory=8g (repeatable; replaces the nodes file).", show_default=False)]
 NodesFile = Annotated[Optional[str], typer.Option("--nodes-file", metavar="FILE", help="Node config (default: ./bakeplan.toml, or $BAKEPLAN_NODES).", show_default=False)]
-Builder = Annotated[Optional[str], typer.Option("--builder", metavar="NAME", help="Discover nodes from this buildx builder only.", show_default=False)]
-HistoryFile = Annotated[Optional[str], typer.Option("--history", metavar="FILE", help="Duration history file (default: the cache dir's history.json).", show_default=False)]
+Builder = Annotated[Optional[str], typer.Option("--builder", metavar="NAME", help="Discover nodes from this buildx builder only (instead of the nodes file).", show_default=False)]
+HistoryFile = Annotated[Optional[str], typer.Option("--history", metavar="FILE", help="Duration history file (default: one per project in the cache dir).", show_default=False)]

@@ -57,7 +57,7 @@ def make_plan(names: list[str] | None, file: list[str] | None, set_: list[str] |
                           vars=tuple(var or ()), env=dict(os.environ), cwd=Path.cwd())
     result = load(request)
     candidates = find_nodes(node, nodes_file, builder)
-    past = history_mod.load(Path(history) if history else history_mod.default_path())
+    past = history_mod.load(Path(history) if history else history_mod.default_path(project=history_mod.project_dir(request.files, request.cwd)))
     return build_plan(result, candidates, history=past,
                       only=[Filter.parse(f) for f in only or ()], exclude=[Filter.parse(f) for f in exclude or ()],
                       overrides=request.sets, variables=request.vars)

@@ -83,7 +83,7 @@ def run_command(
     nodes_file: NodesFile = None,
     only: Only = None,
     exclude: Exclude = None,
-    cache: Annotated[Optional[str], typer.Option("--cache", help="Per-job cache: registry:REPO, local:DIR, gha, s3:BUCKET?region=R.")] = None,
+    cache: Annotated[Optional[str], typer.Option("--cache", metavar="SPEC", help="Per-job cache: registry:REPO, local:DIR, gha, s3:BUCKET?region=R (default: none).")] = None,
     cache_scope: Annotated[str, typer.Option("--cache-scope", help="Cache tag prefix, e.g. the branch.")] = "",
     cache_fallback: Annotated[Many, typer.Option("--cache-fallback", help="Also read this scope's cache (repeatable).")] = None,
     cache_replace: Annotated[bool, typer.Option("--cache-replace", help="Replace the bake file's cache-from/cache-to.")] = False,
@@ -104,7 +104,8 @@ def run_command(
     if not dry_run:
         execute.check_docker("docker")
     nodes = find_nodes(node or (), nodes_file, builder, create=not dry_run)
-    history_path = Path(history_file) if history_file else history.default_path()
+    project = history.project_dir(request.files, request.cwd)
+    history_path = Path(history_file) if history_file else history.default_path(project=project)
     # Reaching every builder takes a moment: do it while the bake files are read and planned.
     with ThreadPoolExecutor(max_workers=2) as pool:
         checked = [] if dry_run else [pool.submit(execute.check_builders, "docker", _builders(nodes)),
@@ -195,7 +196,7 @@ def _cache(spec: str | None, scope: str, fallbacks: Sequence[str] | None, replac
 def _run(units: Sequence[Unit], plan: Plan, builders: Mapping[str, str | None], directory: Path, base: Path, *,
          resume: bool, retries: int, fail_fast: bool, progress: str, history_path: Path, past: History) -> RunState:
     """Execute with the right reporter, record durations, print the summary."""
-    from bakeplan import execute, history, progress as prog
+    from bakeplan import execute, progress as prog
 
     previous = execute.read_state(directory / "state.json") if resume and (directory / "state.json").exists() else None
     (base / "latest").write_text(directory.name + "\n")
@@ -284,10 +285,18 @@ def run_directory(base: Path, *, resume: bool, create: bool = True) -> tuple[Pat
 
 
 def find_nodes(declared_specs: Sequence[str], nodes_file: str | None, builder: str | None, *, create: bool) -> tuple[Node, ...]:
-    """Declared nodes, else buildx's; remote nodes in multi-node builders get a builder of their own."""
-    from bakeplan import nodes as nd
+    """Declared nodes, else buildx's; remote nodes in multi-node builders get a builder of their own.
 
-    declared = nd.declared_nodes(Path.cwd(), declared_specs, nodes_file)
+    `--builder` chooses buildx discovery over a nodes file; with `--node` flags
+    as well it is ambiguous, and silently ignoring one of them would plan on
+    nodes the user did not mean.
+    """
+    from bakeplan import nodes as nd
+    from bakeplan.errors import BakeplanError
+
+    if builder and declared_specs:
+        raise BakeplanError("--builder and --node both choose the nodes", hint="Use one of them.")
+    declared = () if builder else nd.declared_nodes(Path.cwd(), declared_specs, nodes_file)
     found = tuple(_own_builder(n, create=create) for n in nd.discover(declared, builder=builder))
     if any(n.source != "local" for n in nd.usable(found)):
         # discover() falls back to this machine when no buildx node was usable as it

@@ -63,6 +63,9 @@ def render_matrix(plan: CIPlan) -> str:
     """`{"include": [...]}` for a single chunk, else every chunk with its needs."""
     if len(plan.chunks) == 1:
         return _json(matrix(plan.chunks[0]))
+    if not plan.chunks:
+        # Nothing to build: the same shape as one matrix, as `--since` prints when nothing changed.
+        return _json({"include": []})
     chunks = [
         {"id": c.id, "layer": c.layer, "needs": list(c.needs), **matrix(c)} for c in plan.chunks
     ]
@@ -81,6 +84,8 @@ def outputs(plan: CIPlan) -> dict[str, str]:
         values[output_name(chunk, "count")] = str(len(chunk.legs))
     if len(plan.chunks) == 1:
         values["matrix"] = values[output_name(plan.chunks[0])]
+    elif not plan.chunks:
+        values["matrix"] = json.dumps({"include": []}, separators=(",", ":"))
     values["merges"] = json.dumps([m.target for m in plan.merges], separators=(",", ":"))
     values["omitted"] = json.dumps([{"job": o.job, "reason": o.reason} for o in plan.omitted], separators=(",", ":"))
     return values

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -42,6 +43,9 @@ class Runners:
         return self.default, not (self.default_is_amd64 and wanted.startswith(_AMD64_NATIVE))
 
 
+_PLATFORM = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)?$")
+
+
 def runners_for(system: str, overrides: Sequence[str] = ()) -> Runners:
     """The system's default runners with `PLATFORM=LABEL` (or `default=LABEL`) overrides."""
     defaults, builtin = DEFAULT_RUNNERS[system]
@@ -52,6 +56,10 @@ def runners_for(system: str, overrides: Sequence[str] = ()) -> Runners:
             raise BakeplanError(f"bad --runner {item!r}", hint="Use --runner PLATFORM=LABEL, e.g. linux/arm64=ubuntu-24.04-arm.")
         if key == "default":
             default = label
+        elif not _PLATFORM.match(key):
+            # `arm64=...` (no OS) would silently never match a leg, which then runs on the default runner.
+            raise BakeplanError(f"bad --runner {item!r}: {key!r} is not a platform",
+                                hint="Use --runner OS/ARCH[/VARIANT]=LABEL or default=LABEL, e.g. linux/arm64=ubuntu-24.04-arm.")
         else:
             labels[normalize_platform(key)] = label
     return Runners(tuple(sorted(labels.items())), default, default == builtin)

@@ -133,16 +133,25 @@ def _count(number: int, noun: str) -> str:
 
 
 def render_nodes(nodes: Sequence[Node], *, width: int = DEFAULT_WIDTH) -> str:
-    """Every candidate node: where it came from, what it builds, its slots, and why it is left out."""
+    """Every candidate node: where it came from, what it builds, its slots; then why any is left out.
+
+    The reasons (often a whole daemon error) are printed under the table, one
+    line each, so that the table stays readable in a narrow terminal.
+    """
     console, buffer = _console(width)
     table = Table(expand=False)
     for column in ("node", "source", "builder", "endpoint", "status", "platforms", "slots", "memory", "used"):
         table.add_column(column, overflow="fold")
+    notes = []
     for node in nodes:
         platforms = ", ".join(p + ("*" if i < node.native else "") for i, p in enumerate(node.platforms))
         memory = f"{node.memory / 2**30:.1f}G" if node.memory else "?"
-        used = "yes" if node.excluded is None else f"no: {node.excluded}"
-        table.add_row(node.name, node.source, node.builder or "-", node.endpoint or "-", node.status or "-",
-                      platforms or "-", str(node.slots), memory, used)
+        status, _, detail = node.status.partition(": ")
+        if detail:
+            notes.append(f"{node.name}: {node.status}")
+        if node.excluded is not None:
+            notes.append(f"{node.name}: left out: {node.excluded}")
+        table.add_row(node.name, node.source, node.builder or "-", node.endpoint or "-", status or "-",
+                      platforms or "-", str(node.slots), memory, "yes" if node.excluded is None else "no")
     console.print(table)
-    return buffer.getvalue()
+    return buffer.getvalue() + "".join(f"{note}\n" for note in notes)

@@ -101,3 +101,13 @@ def test_table_keeps_the_timeline_when_there_is_room_and_drops_it_when_narrow() 
 
 def test_table_lines_have_no_trailing_spaces() -> None:
     assert all(line == line.rstrip() for line in table.render(sample()).splitlines())
+
+
+def test_nodes_too_wide_for_the_terminal_are_listed_not_squeezed() -> None:
+    wide = Node("amd-builder-1", "amd-builder-one", "tcp://10.0.0.12:1234", ("linux/amd64", "linux/386", "linux/amd64/v2"),
+                native=3, slots=4, status="running")
+    text = table.render_nodes([wide, Node("down", excluded="status error")], width=80)
+    assert "┏" not in text and max(len(line) for line in text.splitlines()) <= 80
+    assert "amd-builder-1 (declared)\n  builder: amd-builder-one\n  endpoint: tcp://10.0.0.12:1234\n" in text
+    assert "  slots: 4  memory: ?  used: yes\n" in text and "down: left out: status error\n" in text
+    assert "┏" in table.render_nodes([wide], width=160)

@@ -136,22 +136,45 @@ def render_nodes(nodes: Sequence[Node], *, width: int = DEFAULT_WIDTH) -> str:
     """Every candidate node: where it came from, what it builds, its slots; then why any is left out.
 
     The reasons (often a whole daemon error) are printed under the table, one
-    line each, so that the table stays readable in a narrow terminal.
+    line each. When the table does not fit the width, each node is printed as
+    a few `key: value` lines instead of a table squeezed letter by letter.
     """
     console, buffer = _console(width)
     table = Table(expand=False)
-    for column in ("node", "source", "builder", "endpoint", "status", "platforms", "slots", "memory", "used"):
+    for column in _NODE_COLUMNS:
         table.add_column(column, overflow="fold")
-    notes = []
-    for node in nodes:
-        platforms = ", ".join(p + ("*" if i < node.native else "") for i, p in enumerate(node.platforms))
-        memory = f"{node.memory / 2**30:.1f}G" if node.memory else "?"
-        status, _, detail = node.status.partition(": ")
-        if detail:
-            notes.append(f"{node.name}: {node.status}")
-        if node.excluded is not None:
-            notes.append(f"{node.name}: left out: {node.excluded}")
-        table.add_row(node.name, node.source, node.builder or "-", node.endpoint or "-", status or "-",
-                      platforms or "-", str(node.slots), memory, "yes" if node.excluded is None else "no")
-    console.print(table)
-    return buffer.getvalue() + "".join(f"{note}\n" for note in notes)
+    rows = [_node_row(node) for node in nodes]
+    for row in rows:
+        table.add_row(*row)
+    natural, _ = _console(10_000)  # a console's own measure is capped at its width
+    if natural.measure(table).maximum <= width:
+        console.print(table)
+        text = buffer.getvalue()
+    else:
+        text = "".join(_node_lines(row) for row in rows)
+    return text + "".join(f"{note}\n" for node in nodes for note in _node_notes(node))
+
+
+_NODE_COLUMNS = ("node", "source", "builder", "endpoint", "status", "platforms", "slots", "memory", "used")
+
+
+def _node_row(node: Node) -> tuple[str, ...]:
+    platforms = ", ".join(p + ("*" if i < node.native else "") for i, p in enumerate(node.platforms))
+    memory = f"{node.memory / 2**30:.1f}G" if node.memory else "?"
+    return (node.name, node.source, node.builder or "-", node.endpoint or "-", node.status.partition(": ")[0] or "-",
+            platforms or "-", str(node.slots), memory, "yes" if node.excluded is None else "no")
+
+
+def _node_lines(row: Sequence[str]) -> str:
+    """One node as `name (source)` and indented `key: value` lines."""
+    fields = dict(zip(_NODE_COLUMNS, row))
+    lines = [f"{fields['node']} ({fields['source']})"]
+    lines += [f"  {key}: {fields[key]}" for key in ("builder", "endpoint", "status", "platforms") if fields[key] != "-"]
+    lines.append(f"  slots: {fields['slots']}  memory: {fields['memory']}  used: {fields['used']}")
+    return "\n".join(lines) + "\n"
+
+
+def _node_notes(node: Node) -> list[str]:
+    """The long texts kept out of the table: a status's detail and why a node is left out."""
+    notes = [f"{node.name}: {node.status}"] if ": " in node.status else []
+    return notes + ([f"{node.name}: left out: {node.excluded}"] if node.excluded is not None else [])

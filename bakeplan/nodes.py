@@ -453,9 +453,20 @@ def _buildx(args: Sequence[str], docker: str, env: Mapping[str, str] | None) -> 
     except subprocess.TimeoutExpired as error:
         raise ToolError(f"`{' '.join(argv)}` timed out", hint="Check that the builders' endpoints are reachable.") from error
     if done.returncode != 0:
+        if not _has_buildx_plugin(docker, env):
+            raise ToolError("the docker buildx plugin is not installed",
+                            hint="Install it (docker-buildx in $DOCKER_CONFIG/cli-plugins or ~/.docker/cli-plugins), "
+                                 "or declare nodes with --node.")
         message = next((line.strip() for line in done.stderr.splitlines() if line.strip()), "failed")
-        raise ToolError(f"`{' '.join(argv)}`: {message}", hint="Install the buildx plugin, create a builder (docker buildx create), or declare nodes with --node.")
+        raise ToolError(f"`{' '.join(argv)}`: {message}", hint="Create a builder (docker buildx create), or declare nodes with --node.")
     return done.stdout
+
+
+def _has_buildx_plugin(docker: str, env: Mapping[str, str] | None) -> bool:
+    """Whether `docker buildx version` works: without the plugin docker answers `buildx ...` with a bare usage error."""
+    done = subprocess.run([docker, "buildx", "version"], capture_output=True, text=True, timeout=60, check=False,
+                          env=None if env is None else dict(env))
+    return done.returncode == 0
 
 
 def buildx_nodes(builder: str | None = None, *, docker: str = "docker", env: Mapping[str, str] | None = None) -> tuple[BuilderNode, ...]:

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from bakeplan.errors import BakeplanError
+from bakeplan import nodes
+from bakeplan.errors import BakeplanError, ToolError
 from bakeplan.nodes import (
     BuilderNode, Node, _cgroup_quota, declared_nodes, discover, load_config, nodes_from_buildx, normalize_platform, parse_inspect,
     parse_ls_json, parse_node_spec, parse_size, usable, usable_cores,
@@ -244,3 +245,14 @@ def test_an_explicit_builder_that_is_unusable_does_not_fall_back_to_this_machine
     broken = BuilderNode("nosuch", "", "", "", "error", (), 0, error='no builder "nosuch" found')
     nodes = discover([], builder="nosuch", _buildx_nodes=lambda name: (broken,))
     assert [(n.name, n.excluded) for n in nodes] == [("nosuch", 'error: no builder "nosuch" found')]
+
+
+def test_a_missing_buildx_plugin_is_named_as_such(tmp_path: Path) -> None:
+    # Without the plugin the docker CLI answers any `docker buildx ...` with a bare usage error.
+    docker = tmp_path / "docker"
+    docker.write_text("#!/bin/sh\necho 'unknown flag: --format' >&2\nexit 125\n")
+    docker.chmod(0o755)
+    with pytest.raises(ToolError) as info:
+        nodes.buildx_nodes(docker=str(docker))
+    assert info.value.message == "the docker buildx plugin is not installed"
+    assert "cli-plugins" in str(info.value)

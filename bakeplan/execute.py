@@ -97,6 +97,15 @@ class Unit:
     merge_target: str = ""
     merge_repo: str = ""
 
+    @property
+    def label(self) -> str:
+        """How people read the unit: its last job, plus the linked targets built with it."""
+        if len(self.jobs) <= 1:
+            return self.id
+        last = self.jobs[-1]
+        others = [t for t in self.targets if t != last.partition("@")[0]]
+        return f"{last} (with {', '.join(others)})" if others else last
+
 
 def unit_argv(unit: Unit, builder: str | None) -> tuple[str, ...]:
     """The unit's argv on a node reached through `builder` (None: the current builder)."""

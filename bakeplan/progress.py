@@ -94,18 +94,18 @@ class PlainReporter:
 
     def started(self, unit: Unit, state: UnitState) -> None:
         """A unit started."""
-        self._line(f"start  {unit.id} on {state.node}")
+        self._line(f"start  {unit.label} on {state.node}")
 
     def finished(self, unit: Unit, state: UnitState) -> None:
         """A unit ended (or is being retried)."""
         if state.status == RUNNING:
-            self._line(f"retry  {unit.id} on {state.node}: {state.reason}")
+            self._line(f"retry  {unit.label} on {state.node}: {state.reason}")
             return
         self._finished += 1
         took = f"{state.duration:.1f}s" if state.duration is not None else "-"
         count = f"{self._finished}/{self.total}" if self.total else str(self._finished)
         word = {SUCCEEDED: "done  ", FAILED: "FAILED", CANCELLED: "cancel"}.get(state.status, state.status)
-        self._line(f"{word} {unit.id} on {state.node} ({took}) [{count}]")
+        self._line(f"{word} {unit.label} on {state.node} ({took}) [{count}]")
         if state.status == FAILED:
             for line in log_tail(state.log):
                 print(f"    | {line}", file=self.stream)
@@ -173,7 +173,7 @@ class LiveReporter:
         took = f"{state.duration:.1f}s" if state.duration is not None else "-"
         style = {SUCCEEDED: "green", FAILED: "bold red", CANCELLED: "yellow"}.get(state.status, "")
         word = "retry" if state.status == RUNNING else state.status
-        self.console.print(f"[{style}]{word:<9}[/] {unit.id} on {state.node} ({took})", highlight=False)
+        self.console.print(f"[{style}]{word:<9}[/] {unit.label} on {state.node} ({took})", highlight=False)
         if state.status == FAILED:
             for line in log_tail(state.log):
                 self.console.print(f"    | {line}", markup=False, highlight=False)
@@ -231,7 +231,7 @@ def summary_rows(state: RunState, units: Sequence[Unit]) -> list[tuple[str, str,
         if s.attempts > 1:
             result += f" after {s.attempts} attempts"
         took = f"{s.duration:.1f}s" if s.duration is not None and s.status != SKIPPED else "-"
-        rows.append((unit.id, result, s.node or "-", took, s.log or "-"))
+        rows.append((unit.label, result, s.node or "-", took, s.log or "-"))
     return rows
 
 

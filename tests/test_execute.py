@@ -325,3 +325,18 @@ def test_resume_after_an_interrupt_reruns_the_cancelled_and_never_started_units_
     assert sorted(ran(runner)) == ["b", "c"]
     assert statuses(resumed) == {"a": "succeeded", "b": "succeeded", "c": "succeeded"}
     assert resumed.units["a"] == interrupted.units["a"]
+
+
+@pytest.mark.parametrize(
+    ("jobs", "targets", "label"),
+    [
+        (("a@linux/amd64",), ("a",), "a@linux/amd64"),
+        (("base@linux/arm64", "api@linux/arm64", "web@linux/arm64"), ("base", "api", "web"),
+         "web@linux/arm64 (with base, api)"),
+    ],
+)
+def test_a_unit_reads_as_its_last_job_with_the_linked_targets_built_alongside(
+    jobs: tuple[str, ...], targets: tuple[str, ...], label: str
+) -> None:
+    unit = ex.Unit(id=f"{jobs[-1]}+{len(jobs) - 1}", command=("docker",), args=(), jobs=jobs, targets=targets)
+    assert unit.label == label

@@ -338,5 +338,6 @@ def test_resume_after_an_interrupt_reruns_the_cancelled_and_never_started_units_
 def test_a_unit_reads_as_its_last_job_with_the_linked_targets_built_alongside(
     jobs: tuple[str, ...], targets: tuple[str, ...], label: str
 ) -> None:
-    unit = ex.Unit(id=f"{jobs[-1]}+{len(jobs) - 1}", command=("docker",), args=(), jobs=jobs, targets=targets)
+    unit_id = jobs[0] if len(jobs) == 1 else f"{jobs[-1]}+{len(jobs) - 1}"
+    unit = ex.Unit(id=unit_id, command=("docker",), args=(), jobs=jobs, targets=targets)
     assert unit.label == label

@@ -49,8 +49,10 @@ from pathlib import Path
 from typing import Protocol
 
 from bakeplan.bake.model import Target
+from bakeplan.bake.schema import csv_pair
 from bakeplan.cache import CacheBackend, job_refs, override_sets
 from bakeplan.errors import BakeplanError, ToolError
+from bakeplan.fsutil import write_atomic
 from bakeplan.nodes import Node, usable
 from bakeplan.plan import Plan, bake_argv
 from bakeplan.plan import Unit as PlanUnit
@@ -240,9 +242,7 @@ def state_from_json(data: Mapping[str, object]) -> RunState:
 
 def write_state(path: Path, state: RunState) -> None:
     """Write the state atomically (temp file + rename), so a crash never leaves half a file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(state_to_json(state), indent=2) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, (json.dumps(state_to_json(state), indent=2) + "\n").encode())
 
 
 def read_state(path: Path) -> RunState:
@@ -696,11 +696,7 @@ def _pushes(target: Target | None) -> bool:
 
 def _csv(entry: Mapping[str, str]) -> str:
     """An output entry back to bake's CSV form, quoting fields that need it."""
-    fields = []
-    for key, value in entry.items():
-        item = f"{key}={value}"
-        fields.append('"' + item.replace('"', '""') + '"' if ("," in item or '"' in item) else item)
-    return ",".join(fields)
+    return ",".join(csv_pair(key, value) for key, value in entry.items())
 
 
 def _split_outputs(name: str, target: Target | None, platforms: Sequence[str], push: bool) -> list[str]:

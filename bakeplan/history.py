@@ -16,11 +16,11 @@ import hashlib
 import json
 import os
 import statistics
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bakeplan.fsutil import user_cache_dir, write_atomic
 from bakeplan.jobs import NATIVE, Job
 
 DEFAULT_SECONDS = 60.0
@@ -70,7 +70,7 @@ def default_path(env: Mapping[str, str] | None = None, *, project: Path | None =
     if env.get("BAKEPLAN_CACHE_DIR"):
         base = Path(env["BAKEPLAN_CACHE_DIR"])
     else:
-        base = (Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path.home() / ".cache") / "bakeplan"
+        base = user_cache_dir(env) or Path.home() / ".cache" / "bakeplan"  # no HOME: the password database's
     if project is None:
         return base / "history.json"
     digest = hashlib.sha256(str(project).encode()).hexdigest()[:16]
@@ -103,17 +103,8 @@ def load(path: Path, *, default: float = DEFAULT_SECONDS) -> History:
 
 def save(history: History, path: Path) -> None:
     """Write the history atomically (temporary file in the same directory, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = {"version": VERSION, "samples": {k: list(v) for k, v in sorted(history.samples.items())}}
-    fd, tmp = tempfile.mkstemp(prefix=".history-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
 
 
 def record_all(history: History, measured: Sequence[tuple[Job, float]]) -> History:

@@ -471,14 +471,20 @@ def _has_buildx_plugin(docker: str, env: Mapping[str, str] | None) -> bool:
 
 def buildx_nodes(builder: str | None = None, *, docker: str = "docker", env: Mapping[str, str] | None = None) -> tuple[BuilderNode, ...]:
     """Every builder's nodes (`ls --format json`), refined by `inspect` for the `*` marks; one builder if named."""
+    from concurrent.futures import ThreadPoolExecutor
+
     names = [builder] if builder else list(dict.fromkeys(b.builder for b in parse_ls_json(_buildx(["ls", "--format", "json"], docker, env))))
-    found: list[BuilderNode] = []
-    for name in names:
+
+    def inspect(name: str) -> Sequence[BuilderNode]:
         try:
-            found.extend(parse_inspect(_buildx(["inspect", name], docker, env)))
+            return parse_inspect(_buildx(["inspect", name], docker, env))
         except ToolError as error:
-            found.append(BuilderNode(name, "", "", "", "error", (), 0, error=error.message))
-    return tuple(found)
+            return (BuilderNode(name, "", "", "", "error", (), 0, error=error.message),)
+
+    # One `docker buildx inspect` per builder, concurrently: each is a docker CLI start
+    # and a daemon round trip, and a slow remote builder should not delay the others.
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(names)))) as pool:
+        return tuple(node for nodes in pool.map(inspect, names) for node in nodes)
 
 
 def nodes_from_buildx(items: Sequence[BuilderNode], *, slots: int, memory: int | None) -> tuple[Node, ...]:

@@ -9,6 +9,7 @@ every file must exist. Compose files are not supported by bakeplan.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from bakeplan.bake.model import BakeRequest
 from bakeplan.errors import BakeplanError
+from bakeplan.fsutil import user_cache_dir, write_atomic
 
 if TYPE_CHECKING:
     from hashlib import _Hash
@@ -134,12 +136,11 @@ def cache_dir(env: Mapping[str, str]) -> Path | None:
     """$XDG_CACHE_HOME/bakeplan/parse (or ~/.cache/...); None when disabled by BAKEPLAN_NO_CACHE."""
     if env.get("BAKEPLAN_NO_CACHE"):
         return None
-    base = env.get("XDG_CACHE_HOME") or (str(Path(env["HOME"]) / ".cache") if env.get("HOME") else "")
-    if not base:
-        return None
-    return Path(base) / "bakeplan" / "parse"
+    base = user_cache_dir(env)
+    return None if base is None else base / "parse"
 
 
+@functools.lru_cache(maxsize=1)  # once per process: the parser that runs is the one imported
 def _parser_fingerprint() -> str:
     """Changes whenever the parser's modules change, so a new bakeplan never reads old trees."""
     from bakeplan.hcl import syntax
@@ -157,6 +158,7 @@ def _parser_fingerprint() -> str:
     return digest.hexdigest()
 
 
+@functools.lru_cache(maxsize=1)  # asked by both fingerprints, for every file
 def _library_stamp() -> str:
     """python-hcl2's grammar file (size and mtime), found without importing the package."""
     import importlib.util
@@ -203,19 +205,8 @@ def parse_body(file: BakeFile, env: Mapping[str, str], *, store: bool = True) ->
 
 def _store(entry: Path, payload: bytes) -> None:
     """Write a cache entry atomically; a read-only or full disk only costs the cache."""
-    import os
-    import tempfile
-
     try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(payload)
-            os.replace(tmp, entry)
-        except BaseException:
-            os.unlink(tmp)
-            raise
+        write_atomic(entry, payload)
     except OSError:
         pass
 

@@ -233,14 +233,8 @@ class Number:
         return self.text
 
 
-def lower(value: Any) -> Any:
-    """A value-model `Value` as JSON-like Python (numbers as `Number`); other input as is."""
-    from bakeplan.hcl import values as hv
-
-    return _lower(value, hv) if isinstance(value, hv.Value) else value
-
-
 def _lower(value: Any, hv: Any) -> Any:
+    """A value-model `Value` as JSON-like Python (numbers as `Number`); `hv` is bakeplan.hcl.values, imported late."""
     payload = value.v
     kind = value.type
     if payload is None or kind is hv.STRING or kind is hv.BOOL:
@@ -679,11 +673,6 @@ _DECODERS: dict[str, Any] = {
     RESOURCES: decode_resources,
     POLICY: decode_policy,
 }
-
-
-def decode_value(kind: str, value: Any) -> Any:
-    """Decode one evaluated value (a value-model `Value` or JSON-like data) into a field kind's form."""
-    return _decode_lowered(kind, lower(value))
 
 
 def _decode_lowered(kind: str, value: Any) -> Any:

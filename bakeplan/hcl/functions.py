@@ -2542,8 +2542,7 @@ def _cidrsubnet(a: list[Value]) -> Value:
     if new_len > net.max_prefixlen:
         raise CallError(f"insufficient address space to extend prefix of {net.prefixlen} by {newbits}")
     if netnum < 0 or netnum > (1 << newbits) - 1:
-        shown = netnum if netnum >= 0 else netnum
-        raise CallError(f"prefix extension of {newbits} does not accommodate a subnet numbered {shown}")
+        raise CallError(f"prefix extension of {newbits} does not accommodate a subnet numbered {netnum}")
     base = int(net.network_address) + (netnum << (net.max_prefixlen - new_len))
     return s(f"{_ip_str(base, net.version)}/{new_len}")
 

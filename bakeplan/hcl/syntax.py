@@ -94,7 +94,6 @@ import importlib.util
 import os
 import pickle
 import re
-import tempfile
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -103,6 +102,7 @@ from typing import Any, TypeAlias
 from typing import Literal as TypingLiteral
 
 from bakeplan.errors import BakeFileError, Location
+from bakeplan.fsutil import user_cache_dir, write_atomic
 
 LiteralKind: TypeAlias = TypingLiteral["string", "number", "bool", "null"]
 
@@ -1439,15 +1439,7 @@ def _load_entry(entry: Path) -> Body | None:
 def _store_entry(entry: Path, body: Body) -> None:
     """Write a tree atomically; a cache that cannot be written is not an error."""
     try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-", suffix=".ast")
-        try:
-            with os.fdopen(fd, "wb") as stream:
-                pickle.dump(body, stream, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, entry)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(entry, pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL))
     except OSError:
         return
 
@@ -1732,9 +1724,9 @@ def _tables_path() -> Path | None:
     """Where the exported tables live: the user's cache directory, keyed by grammar and versions."""
     import sys
 
-    base = os.environ.get("XDG_CACHE_HOME") or (str(Path(os.environ["HOME"]) / ".cache") if os.environ.get("HOME") else "")
+    base = user_cache_dir(os.environ)
     lark_spec = importlib.util.find_spec("lark")
-    if not base or lark_spec is None or lark_spec.origin is None:
+    if base is None or lark_spec is None or lark_spec.origin is None:
         return None
     try:
         stat = Path(lark_spec.origin).stat()
@@ -1742,7 +1734,7 @@ def _tables_path() -> Path | None:
         return None
     digest = hashlib.sha256(f"{_TABLES_FORMAT}\0{sys.version}\0{stat.st_size}:{stat.st_mtime_ns}\0".encode())
     digest.update(_grammar().encode())
-    return Path(base) / "bakeplan" / "lalr" / f"{digest.hexdigest()[:32]}.marshal"
+    return base / "lalr" / f"{digest.hexdigest()[:32]}.marshal"
 
 
 @functools.lru_cache(maxsize=1)
@@ -1772,14 +1764,7 @@ def _fast_parser() -> _FastParser | None:
     try:
         payload = marshal.dumps(data)
         payload = hashlib.sha256(payload).digest() + payload  # a damaged file is detected, not used
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        try:
-            with os.fdopen(fd, "wb") as stream:
-                stream.write(payload)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, payload)
     except (OSError, ValueError):  # unwritable cache, or data marshal cannot hold: just not stored
         pass
     return _FastParser(data)

@@ -1675,9 +1675,7 @@ _HTML_RE = re.compile("[<>&\u2028\u2029]")
 
 def go_json_string(s: str) -> str:
     """go's json.Marshal of a string: \\uXXXX for controls, HTML characters escaped, UTF-8 kept."""
-    out = json.dumps(s, ensure_ascii=False)
-    if "\x7f" in out:
-        pass  # go leaves DEL as is, like python
+    out = json.dumps(s, ensure_ascii=False)  # DEL stays as is in both
     return _HTML_RE.sub(lambda m: _HTML_ESCAPES[m.group(0)], out)
 
 
@@ -1798,7 +1796,7 @@ class _GoJSONScan:
     def _peek(self) -> str:
         self._skip_ws()
         if self.i >= len(self.s):
-            raise _GoJSONFail("EOF" if not self.stack and self.state == "top" else "EOF")
+            raise _GoJSONFail("EOF")
         return self.s[self.i]
 
     def _value_token(self) -> None:

@@ -319,14 +319,28 @@ def _own_builder(node: Node, *, create: bool) -> Node:
     return replace(node, builder=name, excluded=None)
 
 
+def _docker(argv: list[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run a short docker CLI command; a missing CLI or a hang is one clear ToolError."""
+    from bakeplan.errors import ToolError
+
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, cwd=cwd, env=None if env is None else dict(env),
+                              timeout=timeout, check=False)
+    except FileNotFoundError as error:
+        raise ToolError(f"{argv[0]} not found", hint="Install the docker CLI with the buildx plugin.") from error
+    except subprocess.TimeoutExpired as error:
+        raise ToolError(f"`{' '.join(argv)}` did not answer in {timeout:.0f} s",
+                        hint="Check that the builder's endpoint is reachable.") from error
+
+
 def ensure_remote_builder(name: str, endpoint: str, *, docker: str = "docker") -> None:
     """Create a single-node `remote` builder NAME for ENDPOINT unless it exists."""
     from bakeplan.errors import ToolError
 
-    if subprocess.run([docker, "buildx", "inspect", name], capture_output=True, check=False).returncode == 0:
+    if _docker([docker, "buildx", "inspect", name]).returncode == 0:
         return
-    done = subprocess.run([docker, "buildx", "create", "--name", name, "--driver", "remote", endpoint],
-                          capture_output=True, text=True, check=False)
+    done = _docker([docker, "buildx", "create", "--name", name, "--driver", "remote", endpoint])
     if done.returncode != 0:
         raise ToolError(f"cannot create builder {name} for {endpoint}: {done.stderr.strip()}",
                         hint="Create one builder per node yourself, or declare nodes with --node.")
@@ -354,7 +368,8 @@ def load_with_buildx(request: BakeRequest) -> BakeResult:
     for item in request.vars:
         argv += ["--var", item]
     argv += list(request.names)
-    done = subprocess.run(argv, capture_output=True, text=True, cwd=request.cwd, check=False)
+    # The request's environment is the one bake variables come from (empty: ours).
+    done = _docker(argv, cwd=request.cwd, env=request.env or None)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["failed"])[-1]
         raise ToolError(f"docker buildx bake --print failed: {last}")

@@ -494,52 +494,13 @@ def test_json_errors() -> None:
     assert "must be an object" in str(json_error_of("[1]"))
 
 
-# --- parse cache ----------------------------------------------------------
-
-
-def test_cache_returns_an_equal_tree_and_survives_corrupt_entries(tmp_path: Path) -> None:
-    bake = tmp_path / "docker-bake.hcl"
-    bake.write_text('target "a" {\n  tags = ["x:${TAG}"]\n  args = { A = <<EOT\n${B}\nEOT\n  }\n}\n')
-    cache = tmp_path / "cache"
-    fresh = s.parse_file(bake)
-    assert s.parse_file(bake, cache_dir=cache) == fresh
-    (entry,) = cache.iterdir()
-    assert s.parse_file(bake, cache_dir=cache) == fresh
-    entry.write_bytes(entry.read_bytes()[:40])
-    assert s.parse_file(bake, cache_dir=cache) == fresh
-    entry.write_bytes(b"\x80\x05garbage")
-    assert s.parse_file(bake, cache_dir=cache) == fresh
-    assert [p.name for p in cache.iterdir()] == [entry.name]
-
-
-def test_cache_is_keyed_by_content_and_reported_name(tmp_path: Path) -> None:
-    bake = tmp_path / "docker-bake.hcl"
-    cache = tmp_path / "cache"
-    bake.write_text("x = 1\n")
-    assert s.parse_file(bake, cache_dir=cache).attributes[0].expr == s.Literal("number", "1", loc(1, 5, "docker-bake.hcl"))
-    other = s.parse_file(bake, "sub/docker-bake.hcl", cache_dir=cache)
-    assert other.attributes[0].loc.file == "sub/docker-bake.hcl"
-    bake.write_text("x = 2\n")
-    assert s.parse_file(bake, cache_dir=cache).attributes[0].expr == s.Literal("number", "2", loc(1, 5, "docker-bake.hcl"))
-    assert len(list(cache.iterdir())) == 3
-
-
-def test_cache_refuses_entries_naming_other_classes(tmp_path: Path) -> None:
-    import pickle
-
-    bake = tmp_path / "b.hcl"
-    bake.write_text("x = 1\n")
-    cache = tmp_path / "cache"
-    s.parse_file(bake, cache_dir=cache)
-    (entry,) = cache.iterdir()
-    entry.write_bytes(pickle.dumps({"not": "a tree"}) + pickle.dumps(Path("/")))
-    assert s.parse_file(bake, cache_dir=cache).attributes[0].name == "x"
+# --- files ------------------------------------------------------------------
 
 
 def test_json_files_go_through_the_json_reader(tmp_path: Path) -> None:
     bake = tmp_path / "docker-bake.json"
     bake.write_bytes(b'\xef\xbb\xbf{"target": {"a": {"context": "."}}}')
-    body = s.parse_file(bake, cache_dir=tmp_path / "cache")
+    body = s.parse_file(bake)
     assert body.blocks[0].labels == ("a",)
 
 

@@ -63,10 +63,9 @@ Expressions (`Expr` is the union of these)
 Entry points
 ------------
 - `parse(text, filename) -> Body` for HCL native syntax text.
-- `parse_file(path, filename=None, cache_dir=None) -> Body` reads the file and
-  dispatches to the HCL JSON reader (`bakeplan.hcl.jsonsyntax.parse_json`) for
-  `*.json` names; `parse_bytes(data, filename, json=..., cache_dir=...)` the same
-  for bytes in hand. With `cache_dir`, trees are cached by content hash.
+- `parse_file(path, filename=None) -> Body` reads the file and dispatches to
+  the HCL JSON reader (`bakeplan.hcl.jsonsyntax.parse_json`) for `*.json`
+  names; `parse_bytes(data, filename, json=...)` the same for bytes in hand.
 - `parse_expression(text, at) -> Expr` for one expression starting at `at`.
 
 Errors are `BakeFileError(message, Location)` where HCL reports them, worded
@@ -80,7 +79,7 @@ invalid escapes, two items on one line, newlines inside an expression outside
 brackets, multi-line single-line blocks. It also accepts what python-hcl2
 rejects: a UTF-8 BOM, `!!x`, a last line without newline, `${~ x ~}`, a
 newline before `-` inside brackets.
-Trees pickle compactly (a cache hit never imports Lark).
+Trees pickle compactly, for the bake layer's parse cache (a hit never imports Lark).
 """
 
 from __future__ import annotations
@@ -92,7 +91,6 @@ import gc
 import hashlib
 import importlib.util
 import os
-import pickle
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -1380,98 +1378,25 @@ def _with_step(base: Expr, step: Step) -> Expr:
     return Index(base, step.key, step.loc)
 
 
-def parse_file(path: str | Path, filename: str | None = None, *, cache_dir: Path | None = None) -> Body:
+def parse_file(path: str | Path, filename: str | None = None) -> Body:
     """Read and parse a bake file; `*.json` files use the HCL JSON syntax.
 
-    `filename` is the name locations report (default: the file's name). With
-    `cache_dir`, the syntax tree is cached there keyed by a hash of the
-    content, the name and this parser's own source (see `parse_bytes`).
+    `filename` is the name locations report (default: the file's name).
+    Caching parsed trees is the bake layer's job (`bakeplan.bake.files`).
     """
     path = Path(path)
     name = filename if filename is not None else path.name
-    return parse_bytes(path.read_bytes(), name, json=path.suffix == ".json", cache_dir=cache_dir)
+    return parse_bytes(path.read_bytes(), name, json=path.suffix == ".json")
 
 
-def parse_bytes(data: bytes, filename: str, *, json: bool = False, cache_dir: Path | None = None) -> Body:
-    """Parse a bake file's bytes (HCL, or HCL JSON with `json`), through the cache when given one."""
+def parse_bytes(data: bytes, filename: str, *, json: bool = False) -> Body:
+    """Parse a bake file's bytes (HCL, or HCL JSON with `json`)."""
     with no_gc():
-        if cache_dir is None:
-            return _parse_uncached(data, filename, json)
-        return _parse_cached(data, filename, json, cache_dir)
+        if json:
+            from bakeplan.hcl import jsonsyntax
 
-
-def _parse_uncached(data: bytes, filename: str, json: bool) -> Body:
-    """Parse without any cache."""
-    if json:
-        from bakeplan.hcl import jsonsyntax
-
-        return jsonsyntax.parse_json(data, filename)
-    return parse(decode(data, filename), filename)
-
-
-def _parse_cached(data: bytes, filename: str, json: bool, cache_dir: Path) -> Body:
-    """Load the tree from `cache_dir` or parse and store it.
-
-    Entries are written to a temporary file and renamed into place, so
-    concurrent runs never see half an entry; an entry that fails to load for
-    any reason (corrupt, truncated, foreign) is ignored and rewritten.
-    """
-    key = hashlib.sha256(b"\0".join((_parser_fingerprint(), filename.encode(), b"json" if json else b"hcl", data)))
-    entry = cache_dir / f"{key.hexdigest()}.ast"
-    body = _load_entry(entry)
-    if body is not None:
-        return body
-    body = _parse_uncached(data, filename, json)
-    _store_entry(entry, body)
-    return body
-
-
-def _load_entry(entry: Path) -> Body | None:
-    """A cached tree, or None when absent or unusable."""
-    try:
-        with entry.open("rb") as stream:
-            body = _TreeUnpickler(stream).load()
-    except Exception:  # noqa: BLE001  (any damage just means "not cached")
-        return None
-    return body if isinstance(body, Body) else None
-
-
-def _store_entry(entry: Path, body: Body) -> None:
-    """Write a tree atomically; a cache that cannot be written is not an error."""
-    try:
-        write_atomic(entry, pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL))
-    except OSError:
-        return
-
-
-@functools.lru_cache(maxsize=1)
-def _parser_fingerprint() -> bytes:
-    """A hash of this parser's own source and python-hcl2's version: a new parser never reads old entries."""
-    import importlib.metadata
-
-    digest = hashlib.sha256(importlib.metadata.version("python-hcl2").encode())
-    for module in ("syntax.py", "template.py", "jsonsyntax.py"):
-        digest.update((Path(__file__).parent / module).read_bytes())
-    return digest.digest()
-
-
-def _node_classes() -> tuple[type, ...]:
-    """Every class a cached tree may contain."""
-    return (
-        Location, Body, Attribute, Block, Literal, Template, TemplateWrap, Interpolation, TemplateIf,
-        TemplateFor, ScopeTraversal, AttrStep, IndexStep, GetAttr, Index, FunctionCall, Tuple, Object,
-        ObjectItem, Conditional, BinaryOp, UnaryOp, ForTuple, ForObject, Splat, Parens,
-    )  # fmt: skip
-
-
-class _TreeUnpickler(pickle.Unpickler):
-    """Loads only syntax-tree classes: a cache entry can never name anything else."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        for cls in _node_classes():
-            if cls.__module__ == module and cls.__qualname__ == name:
-                return cls
-        raise pickle.UnpicklingError(f"unexpected class {module}.{name} in a bakeplan cache entry")
+            return jsonsyntax.parse_json(data, filename)
+        return parse(decode(data, filename), filename)
 
 
 # --- compact LALR tables: Lark's own tables, exported once and reused ---

@@ -309,3 +309,14 @@ def test_nothing_to_build_is_an_empty_include_matrix_like_a_since_with_no_change
     plan = plan_of(result())
     assert json.loads(github.render_matrix(plan)) == {"include": []}
     assert github.outputs(plan)["matrix"] == '{"include":[]}'
+
+
+def test_jobs_left_out_for_one_reason_share_a_line_and_long_lists_are_cut() -> None:
+    from bakeplan.emit.commands import omitted_lines
+    from bakeplan.emit.since import Omitted
+
+    omitted = tuple(Omitted(f"bin-{i}", "no change") for i in range(8)) + (Omitted("web", "other"),)
+    assert omitted_lines(omitted) == [
+        "left out bin-0, bin-1, bin-2, bin-3, bin-4, bin-5 and 2 more: no change",
+        "left out web: other",
+    ]

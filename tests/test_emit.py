@@ -320,3 +320,13 @@ def test_jobs_left_out_for_one_reason_share_a_line_and_long_lists_are_cut() -> N
         "left out bin-0, bin-1, bin-2, bin-3, bin-4, bin-5 and 2 more: no change",
         "left out web: other",
     ]
+
+
+@pytest.mark.parametrize(
+    ("platform", "shown"),
+    [("linux/arm", "app (arm/v7)"), ("linux/aarch64", "app (arm64)"), ("linux/i386", "app (386)"), ("windows/amd64", "app (windows/amd64)")],
+)
+def test_ci_legs_normalise_platforms_like_the_planner(platform: str, shown: str) -> None:
+    from bakeplan.emit.legs import display_name
+
+    assert display_name("app", platform) == shown

@@ -10,6 +10,7 @@ from bakeplan.cache import CacheBackend, CacheRefs, job_refs, override_sets
 from bakeplan.emit.model import CIPlan, Invocation, Job, Leg, Merge, chunk, layers
 from bakeplan.emit.source import platforms_by_target
 from bakeplan.errors import BakeplanError
+from bakeplan.nodes import normalize_platform
 
 # Per CI system: runner label per platform, and the label for everything else.
 DEFAULT_RUNNERS: Mapping[str, tuple[tuple[tuple[str, str], ...], str]] = {
@@ -63,18 +64,6 @@ def runners_for(system: str, overrides: Sequence[str] = ()) -> Runners:
         else:
             labels[normalize_platform(key)] = label
     return Runners(tuple(sorted(labels.items())), default, default == builtin)
-
-
-def normalize_platform(platform: str) -> str:
-    """`linux/arm64/v8` -> `linux/arm64`, lower case (containerd's normalization, simplified)."""
-    parts = platform.strip().lower().split("/")
-    if len(parts) == 3 and parts[1] in ("arm64", "aarch64") and parts[2] == "v8":
-        parts = parts[:2]
-    if len(parts) >= 2 and parts[1] in ("x86_64", "x86-64"):
-        parts[1] = "amd64"
-    if len(parts) >= 2 and parts[1] == "aarch64":
-        parts[1] = "arm64"
-    return "/".join(parts)
 
 
 def cache_sets(target: str, platform: str | None, backend: CacheBackend | None, *, write: bool) -> tuple[str, ...]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 from pathlib import Path
@@ -34,13 +33,10 @@ def print_command(
     # A short run that keeps nearly everything it allocates: the cyclic
     # collector would only rescan the same live objects (imports, trees,
     # targets) again and again, more often the bigger the matrix.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    from bakeplan.hcl.syntax import no_gc
+
+    with no_gc():
         _print(names, files, sets, vars_, list_)
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _print(

@@ -54,6 +54,9 @@ class Node:
     are native (configured `*` or BuildKit's first). `slots` is how many
     invocations may run at once. `memory` is in bytes (None: unknown).
     `excluded` is None for a usable node, otherwise the reason it is left out.
+    `shared` marks a healthy node of a multi-node builder that no single-node
+    builder reaches: buildx cannot send a job to it alone (`run` can give it
+    a builder of its own).
     """
 
     name: str
@@ -67,6 +70,7 @@ class Node:
     driver: str = ""
     source: str = "declared"  # declared | buildx | local
     excluded: str | None = None
+    shared: bool = False
 
     @property
     def native_platforms(self) -> tuple[str, ...]:
@@ -502,7 +506,7 @@ def nodes_from_buildx(items: Sequence[BuilderNode], *, slots: int, memory: int |
         name = item.builder if item.builder_nodes == 1 else f"{item.builder}/{item.name}"
         out.append(Node(name=name, builder=item.builder, endpoint=item.endpoint, platforms=item.platforms,
                         native=item.native, slots=slots, memory=memory, status=item.status, driver=item.driver,
-                        source="buildx", excluded=reason))
+                        source="buildx", excluded=reason, shared=reason == _unaddressable(item)))
     return _unique(out)
 
 
@@ -518,10 +522,16 @@ def _exclusion(item: BuilderNode, singles: Mapping[str, str]) -> str | None:
         owner = singles.get(item.endpoint)
         if owner:
             return f"in multi-node builder {item.builder}; used through single-node builder {owner}"
-        return f"in multi-node builder {item.builder}: buildx picks its first node per platform; create a single-node builder for {item.endpoint or item.name}"
+        return _unaddressable(item)
     if singles.get(item.endpoint, item.builder) != item.builder:
         return f"same endpoint as builder {singles[item.endpoint]}"
     return None
+
+
+def _unaddressable(item: BuilderNode) -> str:
+    """The reason a member of a multi-node builder with no builder of its own is left out."""
+    return (f"in multi-node builder {item.builder}: buildx picks its first node per platform; "
+            f"create a single-node builder for {item.endpoint or item.name}")
 
 
 def discover(

@@ -75,6 +75,16 @@ def test_a_multi_node_member_covered_by_a_single_node_builder_points_to_it() -> 
     assert usable(nodes) == (nodes[1],)
 
 
+def test_only_a_healthy_member_without_a_builder_of_its_own_is_marked_shared() -> None:
+    covered = BuilderNode("both", "both0", "remote", "unix:///a.sock", "running", ("linux/amd64",), 1, "", 2)
+    alone = BuilderNode("both", "both1", "remote", "unix:///b.sock", "running", ("linux/arm64",), 1, "", 2)
+    down = BuilderNode("both", "both2", "remote", "unix:///c.sock", "inactive", (), 1, "", 2)
+    single = BuilderNode("a", "a0", "remote", "unix:///a.sock", "running", ("linux/amd64",), 1, "", 1)
+    nodes = nodes_from_buildx([covered, alone, down, single], slots=1, memory=None)
+    assert [(n.name, n.shared) for n in nodes] == [
+        ("both/both0", False), ("both/both1", True), ("both/both2", False), ("a", False)]
+
+
 def test_discover_prefers_declared_nodes() -> None:
     declared = [Node("x", platforms=("linux/amd64",))]
     assert discover(declared, _buildx_nodes=lambda b: pytest.fail("must not ask buildx")) == tuple(declared)

@@ -310,13 +310,12 @@ def _own_builder(node: Node, *, create: bool) -> Node:
     """A remote node of a multi-node builder, made usable through a single-node builder on its endpoint."""
     from bakeplan.cache import sanitize_tag
 
-    excluded = node.excluded or ""
-    if not excluded.startswith("in multi-node builder") or node.driver != "remote" or "used through" in excluded:
+    if not node.shared or node.driver != "remote":
         return node
     name = sanitize_tag(f"bakeplan-{node.name}".replace("/", "-"))
     if create:
         ensure_remote_builder(name, node.endpoint)
-    return replace(node, builder=name, excluded=None)
+    return replace(node, builder=name, excluded=None, shared=False)
 
 
 def _docker(argv: list[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None,

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from bakeplan.bake.model import BakeResult, JSONValue, Target
 from bakeplan.errors import BakeplanError
+from bakeplan.nodes import normalize_platform
 
 NATIVE = "native"  # how a job without a platform is named and filtered
 
@@ -150,8 +151,6 @@ class Filter:
     def matches(self, job: Job) -> bool:
         """Whether the job has KEY matching VALUE."""
         if self.key == "platform":
-            from bakeplan.nodes import normalize_platform
-
             values = [job.platform_label] + ([normalize_platform(job.platform)] if job.platform else [])
             return any(fnmatch.fnmatchcase(v, p) for v in values for p in {self.value, _normalized(self.value)})
         elif self.key == "target":
@@ -165,8 +164,6 @@ class Filter:
 
 def _normalized(pattern: str) -> str:
     """A platform pattern in canonical form (linux/arm64/v8 -> linux/arm64); globs pass through."""
-    from bakeplan.nodes import normalize_platform
-
     return pattern if "*" in pattern or "?" in pattern or "[" in pattern or "/" not in pattern else normalize_platform(pattern)
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from bakeplan.cli.options import Exclude, Files, Names, Only, Sets, Vars
+from bakeplan.cli.options import Exclude, Files, Names, Only, Sets, Vars, bake_request
 
 if TYPE_CHECKING:
     from bakeplan.emit.build import CIRequest
@@ -69,7 +69,6 @@ class Common:
 
     def request(self, system: str, limit: int, default_cache: str) -> CIRequest:
         """The core request for `system`."""
-        from bakeplan.bake.model import BakeRequest
         from bakeplan.cache import parse_backend
         from bakeplan.emit.build import CIRequest
         from bakeplan.emit.legs import EmitOptions, runners_for
@@ -77,8 +76,7 @@ class Common:
 
         spec = self.cache or default_cache
         cache = None if spec == "none" else parse_backend(spec, scope=self.scope, fallbacks=self.fallbacks, replace=self.replace)
-        bake = BakeRequest(tuple(self.names), tuple(self.files) if self.files else None, tuple(self.sets),
-                           tuple(self.vars), dict(os.environ), Path.cwd())
+        bake = bake_request(self.names, self.files, self.sets, self.vars)
         options = EmitOptions(runners_for(system, self.runners), cache, self.push, limit)
         return CIRequest(bake, options, tuple(map(Filter.parse, self.only)), tuple(map(Filter.parse, self.exclude)), self.since)
 

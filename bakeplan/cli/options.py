@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from bakeplan.bake.model import BakeRequest
 
 Names = Annotated[Optional[list[str]], typer.Argument(metavar="[NAME|GLOB]...", help="Targets, groups or globs (default: the 'default' group).", show_default=False)]
 Files = Annotated[Optional[list[str]], typer.Option("--file", "-f", metavar="FILE", help="Bake file (repeatable); default: buildx's lookup.", show_default=False)]
@@ -18,3 +24,13 @@ NodeSpecs = Annotated[Optional[list[str]], typer.Option("--node", metavar="SPEC"
 NodesFile = Annotated[Optional[str], typer.Option("--nodes-file", metavar="FILE", help="Node config (default: ./bakeplan.toml, or $BAKEPLAN_NODES).", show_default=False)]
 Builder = Annotated[Optional[str], typer.Option("--builder", metavar="NAME", help="Discover nodes from this buildx builder only (instead of the nodes file).", show_default=False)]
 HistoryFile = Annotated[Optional[str], typer.Option("--history", metavar="FILE", help="Duration history file (default: one per project in the cache dir).", show_default=False)]
+
+
+def bake_request(
+    names: Sequence[str] | None, files: Sequence[str] | None, sets: Sequence[str] | None, vars_: Sequence[str] | None
+) -> BakeRequest:
+    """The bake invocation the shared options describe, in this process's directory and environment."""
+    from bakeplan.bake.model import BakeRequest
+
+    return BakeRequest(names=tuple(names or ()), files=tuple(files) if files else None, sets=tuple(sets or ()),
+                       vars=tuple(vars_ or ()), env=dict(os.environ), cwd=Path.cwd())

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bakeplan.cli.options import Builder, Exclude, Files, HistoryFile, Names, NodeSpecs, NodesFile, Only, Sets, Vars
+from bakeplan.cli.options import (
+    Builder, Exclude, Files, HistoryFile, Names, NodeSpecs, NodesFile, Only, Sets, Vars, bake_request,
+)
 
 if TYPE_CHECKING:
     from bakeplan.nodes import Node
@@ -48,13 +49,11 @@ def make_plan(names: list[str] | None, file: list[str] | None, set_: list[str] |
               only: list[str] | None, exclude: list[str] | None, history: str | None) -> Plan:
     """Load the bake files (as `print` does), find nodes, and plan; shared by plan, run and ci."""
     from bakeplan import history as history_mod
-    from bakeplan.bake.model import BakeRequest
     from bakeplan.bake.resolve import load
     from bakeplan.jobs import Filter
     from bakeplan.plan import build_plan
 
-    request = BakeRequest(names=tuple(names or ()), files=tuple(file) if file else None, sets=tuple(set_ or ()),
-                          vars=tuple(var or ()), env=dict(os.environ), cwd=Path.cwd())
+    request = bake_request(names, file, set_, var)
     result = load(request)
     candidates = find_nodes(node, nodes_file, builder)
     past = history_mod.load(Path(history) if history else history_mod.default_path(project=history_mod.project_dir(request.files, request.cwd)))

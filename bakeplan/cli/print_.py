@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from bakeplan.cli.options import Files, Names, Sets, Vars
+from bakeplan.cli.options import Files, Names, Sets, Vars, bake_request
 
 ListOption = Annotated[
     Optional[str],
@@ -43,16 +41,7 @@ def _print(
     names: list[str] | None, files: list[str] | None, sets: list[str] | None, vars_: list[str] | None, list_: str | None
 ) -> None:
     """`print_command` with the collector paused."""
-    from bakeplan.bake.model import BakeRequest
-
-    request = BakeRequest(
-        names=tuple(names or ()),
-        files=tuple(files) if files else None,
-        sets=tuple(sets or ()),
-        vars=tuple(vars_ or ()),
-        env=dict(os.environ),
-        cwd=Path.cwd(),
-    )
+    request = bake_request(names, files, sets, vars_)
     if list_ is not None:
         from bakeplan.bake.printing import render_list
 

@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from bakeplan.cli.options import Builder, Exclude, Files, HistoryFile, Names, NodeSpecs, NodesFile, Only, Sets, Vars
+from bakeplan.cli.options import (
+    Builder, Exclude, Files, HistoryFile, Names, NodeSpecs, NodesFile, Only, Sets, Vars, bake_request,
+)
 
 if TYPE_CHECKING:
     from bakeplan.bake.model import BakeRequest, BakeResult
@@ -97,10 +99,7 @@ def run_command(
 ) -> None:
     """Build the plan: one `docker buildx bake` per unit, on the node the scheduler picks."""
     from bakeplan import execute, history
-    from bakeplan.bake.model import BakeRequest
-
-    request = BakeRequest(names=tuple(names or ()), files=tuple(files) if files else None, sets=tuple(sets or ()),
-                          vars=tuple(vars_ or ()), env=dict(os.environ), cwd=Path.cwd())
+    request = bake_request(names, files, sets, vars_)
     if not dry_run:
         execute.check_docker("docker")
     nodes = find_nodes(node or (), nodes_file, builder, create=not dry_run)

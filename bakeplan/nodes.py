@@ -556,7 +556,8 @@ def discover(
     else:
         reason = "no buildx builder has a usable node"
     nodes = nodes_from_buildx(items, slots=slots, memory=memory)
-    if usable(nodes) or builder:
+    # A shared remote node becomes usable through a builder of its own (`run` makes one).
+    if usable(nodes) or builder or any(n.shared and n.driver == "remote" for n in nodes):
         return nodes
     # Nothing usable from buildx: plan for this machine so `plan` still answers.
     local = Node(name="local", platforms=(local_platform(),), slots=slots, memory=memory, source="local",

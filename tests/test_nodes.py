@@ -266,3 +266,10 @@ def test_a_missing_buildx_plugin_is_named_as_such(tmp_path: Path) -> None:
         nodes.buildx_nodes(docker=str(docker))
     assert info.value.message == "the docker buildx plugin is not installed"
     assert "cli-plugins" in str(info.value)
+
+
+def test_discover_does_not_fall_back_to_this_machine_when_shared_remote_nodes_can_get_builders() -> None:
+    members = [BuilderNode("two", f"two{i}", "remote", f"unix:///{i}.sock", "running", (p,), 1, "", 2)
+               for i, p in enumerate(("linux/amd64", "linux/arm64"))]
+    found = discover((), _buildx_nodes=lambda b: members)
+    assert [(n.name, n.shared) for n in found] == [("two/two0", True), ("two/two1", True)]

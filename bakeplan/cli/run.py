@@ -296,13 +296,7 @@ def find_nodes(declared_specs: Sequence[str], nodes_file: str | None, builder: s
     if builder and declared_specs:
         raise BakeplanError("--builder and --node both choose the nodes", hint="Use one of them.")
     declared = () if builder else nd.declared_nodes(Path.cwd(), declared_specs, nodes_file)
-    found = tuple(_own_builder(n, create=create) for n in nd.discover(declared, builder=builder))
-    if any(n.source != "local" for n in nd.usable(found)):
-        # discover() falls back to this machine when no buildx node was usable as it
-        # stood; with nodes given builders of their own that fallback is not wanted.
-        found = tuple(replace(n, excluded="buildx nodes are used") if n.source == "local" and n.excluded is None else n
-                      for n in found)
-    return found
+    return tuple(_own_builder(n, create=create) for n in nd.discover(declared, builder=builder))
 
 
 def _own_builder(node: Node, *, create: bool) -> Node:

@@ -617,3 +617,9 @@ def test_simple_traversal_fast_path_matches_the_parser() -> None:
     assert s.parse_expression(" true ", loc(1, 4)) == expr_of("true")
     # HCL reads a lone `for` as a variable ("Unknown variable" in buildx).
     assert s.parse_expression("for", loc(1, 5)) == s.ScopeTraversal("for", (), loc(1, 5))
+
+
+def test_an_unexpected_string_is_shown_with_its_own_quotes_once() -> None:
+    err = error_of('target "a" {\n  tags = ["x" "y"]\n}\n')
+    assert err.location == loc(2, 15)
+    assert err.detail == 'Invalid syntax; Unexpected "y" here.'

@@ -686,7 +686,9 @@ def _syntax_error(err: Any, at: Location, text: str) -> BakeFileError:
             # `=` and `:` carry their leading blanks in python-hcl2's tokens;
             # HCL points at the symbol itself.
             loc = Location(loc.file, loc.line, loc.column + len(value) - len(value.lstrip(" \t")))
-        shown = f'"{value.strip()}"' if value.strip() else "end of line"
+        text_ = value.strip()
+        # A string token already carries its quotes.
+        shown = (text_ if text_.startswith('"') else f'"{text_}"') if text_ else "end of line"
         return BakeFileError(f"Invalid syntax; Unexpected {shown} here.", loc, hint=_expected_hint(err))
     stack = getattr(getattr(err, "state", None), "value_stack", None) or []
     return _unclosed(stack, at, text) or BakeFileError(

@@ -55,6 +55,43 @@ class History:
         return History(samples, self.default)
 
 
+    def record_transfer(self, source: str, dest: str, seconds: float) -> History:
+        """A new history with one more measured hand-over import from node `source` to node `dest`."""
+        return self._add(_key(_HANDOVER + source, dest), seconds)
+
+    def record_export(self, seconds: float) -> History:
+        """A new history with one more measured export of a result for hand-over."""
+        return self._add(_EXPORT, seconds)
+
+    def transfers(self) -> dict[tuple[str, str], float]:
+        """Learned hand-over seconds per (source node, destination node)."""
+        found = {}
+        for key, values in self.samples.items():
+            if key.startswith(_HANDOVER) and values:
+                source, _, dest = key[len(_HANDOVER):].rpartition("|")
+                found[(source, dest)] = statistics.median(values)
+        return found
+
+    def handover_default(self, default: float) -> float:
+        """Hand-over seconds between nodes never measured together: the median of all pairs, else `default`."""
+        known = list(self.transfers().values())
+        return statistics.median(known) if known else default
+
+    def export_default(self, default: float = 1.0) -> float:
+        """Seconds a job spends exporting its result for hand-over."""
+        values = self.samples.get(_EXPORT)
+        return statistics.median(values) if values else default
+
+    def _add(self, key: str, seconds: float) -> History:
+        if seconds < 0 or seconds != seconds:
+            return self
+        return History({**self.samples, key: (*self.samples.get(key, ()), float(seconds))[-KEEP:]}, self.default)
+
+
+_HANDOVER = "handover:"
+_EXPORT = "export:|*"
+
+
 def _key(name: str, platform: str) -> str:
     return f"{name}|{platform}"
 

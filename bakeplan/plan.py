@@ -1,72 +1,38 @@
-"""From a resolved bake to a plan: jobs grouped into units, units placed on nodes.
+"""From a resolved bake to a plan: every job placed on a node, with its hand-overs.
 
-Linked targets: co-scheduled, not handed over
+The job is the unit
+-------------------
+One target on one platform is one job: one slot on one node, one `docker
+buildx bake` invocation naming that target (`bakeplan.steps` builds it). A
+node never runs more jobs at once than its slots, in the plan and in the run.
+
+Linked targets: handed over, not co-scheduled
 ---------------------------------------------
-buildx builds a target that another reads through a `target:` context in the
-same `docker buildx bake` invocation, on the same node, as its child (the
-parent's result is passed inside the build session, never exported). bakeplan
-keeps that exact behaviour: every weakly connected component of the job graph
-is one *unit*, built by one invocation on one node. It never invents an
-invocation buildx would reject and needs no extra exporter, registry or
-shared directory. The price: a linked component cannot spread over nodes
-(a single-platform parent serving a multi-platform child ties all those
-platforms to one node, which must build each of them). Handing results over
-between nodes (an `oci-layout://` directory or a pushed `docker-image://`)
-would lift that; the scheduler already takes unit dependencies, so it can
-be added without changing it.
-
-Inside a unit buildx runs independent jobs concurrently and a child after its
-parents, so a unit's estimated duration is its longest job chain, and each
-job's estimated start is the unit's start plus the longest chain before it.
+A child reads its parent through a `target:` context. On the node where the
+parent ran, the child's invocation re-solves the parent, which that node's
+BuildKit answers from its cache (every step CACHED). On any other node the
+child reads the parent's exported result by digest (an OCI layout in the run
+directory, or a registry), so every child reads the very same image and a
+single-platform parent serves children on every node. The scheduler prices
+that transfer (`Problem.transfer`, learned per node pair) and keeps a child
+on its parent's node unless another node finishes it sooner.
 """
 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-import networkx as nx
-
 from bakeplan.bake.model import BakeResult
-from bakeplan.graph import job_graph, linked_components
+from bakeplan.errors import BakeplanError, NoNodeError
+from bakeplan.graph import job_graph
 from bakeplan.history import History
 from bakeplan.jobs import Filter, Job, make_jobs, select
-from bakeplan.errors import BakeplanError, NoNodeError
-from bakeplan.nodes import EMULATED, Node, platform_rank, usable
+from bakeplan.nodes import Node, platform_rank, usable
 from bakeplan.schedule import DEFAULT_EMULATION_FACTOR, LowerBound, Placement, Task, prepare, simulate
 
-
-@dataclass(frozen=True, slots=True)
-class Unit:
-    """Jobs that must run in one `docker buildx bake` invocation on one node (a linked component).
-
-    `jobs` are job ids in build order (parents first); `targets` the distinct
-    targets in that order; `platforms` maps each target to the platforms this
-    unit builds it for (() for a target built for the node's own platform).
-    `names` are the targets named on the command line: the requested ones.
-    A target that is only linked is left to bake, which builds it with a
-    `cacheonly` output as it does for any linked target (bake.go loadLinks),
-    so bakeplan never exports or pushes something the user did not ask for.
-    `deps` are unit ids this unit waits for (none while linked targets are
-    co-scheduled; kept so hand-over can add them).
-    """
-
-    id: str
-    jobs: tuple[str, ...]
-    targets: tuple[str, ...]
-    platforms: Mapping[str, tuple[str, ...]]
-    duration: float
-    deps: tuple[str, ...] = ()
-    names: tuple[str, ...] = ()
-
-    @property
-    def all_platforms(self) -> tuple[str | None, ...]:
-        """Every platform the unit builds (None for a native job), in order, once."""
-        found: list[str | None] = []
-        for target in self.targets:
-            found.extend(self.platforms[target] or (None,))
-        return tuple(dict.fromkeys(found))
+DEFAULT_HANDOVER = 4.0  # seconds to export a result and import it on another node, before any is measured
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,24 +44,37 @@ class JobTiming:
     end: float
     platform: str | None  # the platform it builds there (a native job takes the node's)
     critical: bool
+    rank: int = 0  # nodes.EXACT / COMPATIBLE / EMULATED
+
+
+@dataclass(frozen=True, slots=True)
+class Handover:
+    """A child job reading a parent job's result built on another node (by digest)."""
+
+    child: str
+    parent: str
+    source: str  # the parent's node
+    dest: str  # the child's node
+    seconds: float  # estimated import time
 
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """The whole dry run: every node considered, every job and unit, where and when they run."""
+    """The whole dry run: every node considered, every job, where and when it runs, what it reads from where."""
 
     nodes: tuple[Node, ...]  # every candidate, excluded ones with their reason
     jobs: tuple[Job, ...]  # in printed order, then platform order
-    units: tuple[Unit, ...]
-    placements: Mapping[str, Placement]  # unit id -> node, estimated start/end
     timings: Mapping[str, JobTiming]  # job id -> node, estimated start/end
+    handovers: tuple[Handover, ...]  # in child order
     makespan: float
     lower_bound: LowerBound
     critical_path: tuple[str, ...]  # job ids, first to last
-    files: tuple[str, ...]  # bake files for `-f`, in load order
+    result: BakeResult
+    requested: frozenset[str] = frozenset()  # targets the user asked for (others are only linked)
+    files: tuple[str, ...] = ()  # bake files for `-f`, in load order
+    overrides: tuple[str, ...] = ()  # the user's --set
+    variables: tuple[str, ...] = ()  # the user's --var
     builder_names: Mapping[str, str | None] = field(default_factory=dict)  # node name -> --builder
-    overrides: tuple[str, ...] = ()  # the user's --set, repeated in every invocation
-    variables: tuple[str, ...] = ()  # the user's --var, repeated in every invocation
 
     @property
     def ratio(self) -> float:
@@ -103,46 +82,30 @@ class Plan:
         bound = self.lower_bound.value
         return self.makespan / bound if bound > 0 else 1.0
 
-    def unit(self, unit_id: str) -> Unit:
-        """The unit with that id."""
-        return next(u for u in self.units if u.id == unit_id)
-
     def node(self, name: str) -> Node:
         """The node with that name."""
         return next(n for n in self.nodes if n.name == name)
 
-    def argv(self, unit_id: str, *, docker: str = "docker") -> tuple[str, ...]:
-        """The exact `docker buildx bake` argv of a unit on its planned node."""
-        unit = self.unit(unit_id)
-        return bake_argv(unit, self.node(self.placements[unit_id].node), self.files, docker=docker,
-                         overrides=self.overrides, variables=self.variables)
+    def job(self, job_id: str) -> Job:
+        """The job with that id."""
+        return next(j for j in self.jobs if j.id == job_id)
 
+    def exporters(self) -> frozenset[str]:
+        """Jobs whose result some child reads on another node (they export it once)."""
+        return frozenset(h.parent for h in self.handovers)
 
-def bake_argv(unit: Unit, node: Node, files: Sequence[str], *, docker: str = "docker",
-              sets: Sequence[str] = (), overrides: Sequence[str] = (), variables: Sequence[str] = ()) -> tuple[str, ...]:
-    """`docker buildx bake --builder B -f FILE... [--var V...] [--set O...] --set T.platform=P... [--set S...] T...`.
+    def argv(self, job_id: str, *, docker: str = "docker") -> tuple[str, ...]:
+        """The exact `docker buildx bake` argv of a job on its planned node, reading the user's files."""
+        from bakeplan.steps import JobSettings, job_invocation, planned_sources
+        from bakeplan.invocation import bake_argv
 
-    `--builder` is omitted for a node without its own builder (the current
-    builder is used). `variables` (`--var`) and the user's `overrides`
-    (`--set`) come before bakeplan's platform `--set`s, which must win
-    (later `--set`s override earlier ones). `sets` come last (`run` adds
-    cache refs there).
-    """
-    argv = [docker, "buildx", "bake"]
-    if node.builder:
-        argv += ["--builder", node.builder]
-    for name in files:
-        argv += ["-f", str(name)]
-    for item in variables:
-        argv += ["--var", item]
-    for item in overrides:
-        argv += ["--set", item]
-    for target in unit.targets:
-        if unit.platforms[target]:
-            argv += ["--set", f"{target}.platform={','.join(unit.platforms[target])}"]
-    for item in sets:
-        argv += ["--set", item]
-    return (*argv, *(unit.names or unit.targets))
+        job = self.job(job_id)
+        settings = JobSettings(files=self.files, sets=self.overrides, variables=self.variables, docker=docker)
+        sources = planned_sources(self, job)
+        builder = self.builder_names.get(self.timings[job_id].node)
+        invocation = job_invocation(job, self.jobs, self.result, self.requested, settings, sources=sources,
+                                    export=job.id in self.exporters(), builder=builder)
+        return bake_argv(invocation)
 
 
 # ------------------------------------------------------------ building the plan
@@ -164,34 +127,54 @@ def build_plan(
     `overrides` and `variables` are the user's `--set` and `--var`: already
     applied in `result`, and repeated in each invocation's argv.
 
-    Raises CycleError for `target:` cycles and NoNodeError when no node can build a unit.
+    Raises CycleError for `target:` cycles and NoNodeError when no node can build a job.
     """
     history = History() if history is None else history
     jobs = select(make_jobs(result), only, exclude)
-    graph = job_graph(jobs)
-    durations = {job.id: max(history.estimate(job), 0.0) for job in jobs}
-    units, offsets = _units(jobs, graph, durations, requested_targets(result))
-    owner = {job_id: unit.id for unit in units for job_id in unit.jobs}
-    jobs = tuple(_with_unit(job, owner[job.id]) for job in jobs)
-    _check_nodes(units, nodes)
-    _check_linked_units(units, usable(nodes))
-    problem = prepare([Task(u.id, u.duration, u.all_platforms, u.deps) for u in units], usable(nodes),
-                      emulation_factor=emulation_factor)
+    job_graph(jobs)  # CycleError before anything else
+    ready = usable(nodes)
+    _check_nodes(jobs, nodes)
+    problem = prepare(tasks(jobs, history, multi_node=len(ready) > 1), ready, emulation_factor=emulation_factor,
+                      handover=history.handover_default(DEFAULT_HANDOVER), transfers=history.transfers())
     schedule = simulate(problem)
     placements = {p.task: p for p in schedule.placements}
-    critical = _critical_jobs(units, schedule.critical_path, offsets, durations)
-    timings = _timings(jobs, placements, offsets, durations, critical, nodes, emulation_factor)
+    critical = set(schedule.critical_path)
     return Plan(
-        nodes=tuple(nodes), jobs=jobs, units=units, placements=placements, timings=timings,
-        makespan=schedule.makespan, lower_bound=schedule.lower_bound, critical_path=critical,
-        files=tuple(str(f) for f in result.files),
+        nodes=tuple(nodes), jobs=jobs,
+        timings={job.id: _timing(job, placements[job.id], nodes, job.id in critical) for job in jobs},
+        handovers=_handovers(jobs, placements, problem.transfer),
+        makespan=schedule.makespan, lower_bound=schedule.lower_bound, critical_path=schedule.critical_path,
+        result=result, requested=requested_targets(result),
+        files=tuple(str(f) for f in result.files), overrides=tuple(overrides), variables=tuple(variables),
         builder_names={n.name: n.builder for n in nodes},
-        overrides=tuple(overrides), variables=tuple(variables),
     )
 
 
-def _with_unit(job: Job, unit: str) -> Job:
-    return Job(job.id, job.target, job.platform, job.matrix, job.block, job.deps, unit)
+def tasks(jobs: Sequence[Job], history: History, *, multi_node: bool) -> list[Task]:
+    """One scheduler task per job: its estimate (plus its export when children may read it elsewhere)."""
+    parents = {dep for job in jobs for dep in job.deps}
+    export = history.export_default() if multi_node else 0.0
+    return [Task(job.id, max(history.estimate(job), 0.0) + (export if job.id in parents else 0.0),
+                 (job.platform,), tuple(d for d in job.deps)) for job in jobs]
+
+
+def _timing(job: Job, placement: Placement, nodes: Sequence[Node], critical: bool) -> JobTiming:
+    node = next(n for n in nodes if n.name == placement.node)
+    platform = node.default_platform if job.platform in (None, "local") else job.platform
+    return JobTiming(placement.node, placement.start, placement.end, platform, critical, placement.rank)
+
+
+def _handovers(jobs: Sequence[Job], placements: Mapping[str, Placement],
+               transfer: Callable[[str, str], float]) -> tuple[Handover, ...]:
+    """Every (child, parent) pair placed on different nodes."""
+    found = []
+    for job in jobs:
+        dest = placements[job.id].node
+        for dep in dict.fromkeys(d for d in job.deps if d in placements):
+            source = placements[dep].node
+            if source != dest:
+                found.append(Handover(job.id, dep, source, dest, transfer(source, dest)))
+    return tuple(found)
 
 
 def requested_targets(result: BakeResult) -> frozenset[str]:
@@ -219,112 +202,20 @@ def _node_listing(nodes: Sequence[Node]) -> list[tuple[str, Sequence[str]]]:
     return [(n.name if n.excluded is None else f"{n.name} (left out: {n.excluded})", n.platforms) for n in nodes]
 
 
-def _unit_label(unit: Unit) -> str:
-    """A unit as the user knows it: its job, or its linked targets (its id `JOB+N` reads like a platform)."""
-    if len(unit.jobs) == 1:
-        return unit.jobs[0]
-    return f"{', '.join(unit.targets)} (linked by target: contexts, built together)"
-
-
-def _check_nodes(units: Sequence[Unit], nodes: Sequence[Node]) -> None:
-    """Every platform of every unit has a usable node; else name the jobs and every candidate node."""
-    if not units:
+def _check_nodes(jobs: Sequence[Job], nodes: Sequence[Node]) -> None:
+    """Every job's platform has a usable node; else name the job and every candidate node."""
+    if not jobs:
         return
     ready = usable(nodes)
     if not ready:
         raise BakeplanError(
             "no usable node" + "".join(f"\n  {name}: {', '.join(plats) or '(no platforms)'}" for name, plats in _node_listing(nodes)),
             hint="Declare nodes (bakeplan.toml or --node name=N,platforms=linux/amd64), or fix or pick a builder (--builder).")
-    for unit in units:
-        for platform in unit.all_platforms:
-            if not any(platform_rank(n, platform) is not None for n in ready):
-                raise NoNodeError(_unit_label(unit), platform or "its native platform", _node_listing(nodes))
-
-
-def _check_linked_units(units: Sequence[Unit], nodes: Sequence[Node]) -> None:
-    """A linked component spanning platforms needs one node that builds them all: say so plainly."""
-    for unit in units:
-        platforms = unit.all_platforms
-        if len(platforms) < 2 or any(all(platform_rank(n, p) is not None for p in platforms) for n in nodes):
-            continue
-        error = NoNodeError(_unit_label(unit), f"all of {', '.join(p or 'native' for p in platforms)} on one node",
-                            _node_listing(nodes))
-        error.hint = (f"{', '.join(unit.targets)} are linked by target: contexts, and buildx builds linked targets "
-                      "in one invocation on one node. Give the shared parent the same platforms as its children "
-                      "(one parent job per platform), or declare a node that builds all of these platforms.")
-        raise error
-
-
-def _units(jobs: Sequence[Job], graph: nx.DiGraph, durations: Mapping[str, float],
-           requested: frozenset[str]) -> tuple[tuple[Unit, ...], dict[str, float]]:
-    """One unit per linked component, and each job's start offset inside its unit."""
-    by_id = {job.id: job for job in jobs}
-    offsets: dict[str, float] = {}
-    units = []
-    for component in linked_components(graph, [job.id for job in jobs]):
-        for job_id in component:  # topological: parents already have offsets
-            offsets[job_id] = max((offsets[d] + durations[d] for d in by_id[job_id].deps if d in offsets), default=0.0)
-        targets = tuple(dict.fromkeys(by_id[j].target for j in component))
-        platforms = {t: tuple(dict.fromkeys(p for j in component if by_id[j].target == t and (p := by_id[j].platform))) for t in targets}
-        units.append(Unit(
-            id=_unit_id(by_id, component),
-            jobs=tuple(component),
-            targets=targets,
-            platforms=platforms,
-            duration=max(offsets[j] + durations[j] for j in component),
-            names=tuple(t for t in targets if t in requested) or _sinks(targets, by_id, component),
-        ))
-    return tuple(units), offsets
-
-
-def _sinks(targets: Sequence[str], by_id: Mapping[str, Job], component: Sequence[str]) -> tuple[str, ...]:
-    """Targets of a component that no other job in it reads (what to name when none was requested)."""
-    read = {by_id[d].target for j in component for d in by_id[j].deps if d in by_id}
-    return tuple(t for t in targets if t not in read)
-
-
-def _unit_id(by_id: Mapping[str, Job], component: Sequence[str]) -> str:
-    """A unit's id: its job's id, or for a linked component its last job's id plus `+N` more."""
-    if len(component) == 1:
-        return component[0]
-    return f"{component[-1]}+{len(component) - 1}"
-
-
-def _critical_jobs(units: Sequence[Unit], path: Sequence[str], offsets: Mapping[str, float],
-                   durations: Mapping[str, float]) -> tuple[str, ...]:
-    """Job ids on the critical path: inside each critical unit, its longest job chain."""
-    by_id = {u.id: u for u in units}
-    chain: list[str] = []
-    for unit_id in path:
-        unit = by_id[unit_id]
-        last = max(unit.jobs, key=lambda j: (offsets[j] + durations[j], -unit.jobs.index(j)))
-        inner = [last]
-        while offsets[inner[-1]] > 0:
-            before = [j for j in unit.jobs if abs(offsets[j] + durations[j] - offsets[inner[-1]]) < 1e-9]
-            if not before:
-                break
-            inner.append(before[0])
-        chain.extend(reversed(inner))
-    return tuple(chain)
-
-
-def _timings(jobs: Sequence[Job], placements: Mapping[str, Placement], offsets: Mapping[str, float],
-             durations: Mapping[str, float], critical: Sequence[str], nodes: Sequence[Node],
-             emulation_factor: float) -> dict[str, JobTiming]:
-    """Each job's node and estimated start/end from its unit's placement."""
-    by_name = {n.name: n for n in nodes}
-    marked = set(critical)
-    timings = {}
     for job in jobs:
-        placement = placements[job.unit]
-        scale = emulation_factor if placement.rank == EMULATED else 1.0
-        start = placement.start + offsets[job.id] * scale
-        node = by_name[placement.node]
-        timings[job.id] = JobTiming(
-            node=placement.node,
-            start=start,
-            end=start + durations[job.id] * scale,
-            platform=node.default_platform if job.platform in (None, "local") else job.platform,
-            critical=job.id in marked,
-        )
-    return timings
+        if not any(platform_rank(n, job.platform) is not None for n in ready):
+            error = NoNodeError(job.id, job.platform or "its native platform", _node_listing(nodes))
+            readers = [j.id for j in jobs if job.id in j.deps]
+            if readers:
+                error.hint = (f"{', '.join(readers[:5])} read{'s' * (len(readers) == 1)} it through a target: context, "
+                              "so they cannot run either. " + (error.hint or ""))
+            raise error

@@ -2,7 +2,7 @@
 
 `--progress auto` picks the live view on a TTY outside CI, plain lines
 otherwise. The builds' own output never reaches the screen (it goes to one
-log file per unit); a failing unit's last lines are shown. Commands are shown
+log file per step); a failing step's last lines are shown. Commands are shown
 with `redact()`: values of secret-looking `--var`/`--set` keys are masked.
 """
 
@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from bakeplan.execute import (
-    CANCELLED, FAILED, PENDING, RUNNING, SKIPPED, SUCCEEDED, RunState, Unit, UnitState,
-)
+from bakeplan.runstate import CANCELLED, FAILED, PENDING, RUNNING, SKIPPED, SUCCEEDED, RunState
+from bakeplan.runstate import StepState
+from bakeplan.steps import Step
 
 TAIL_LINES = 12
 _SECRET = re.compile(r"(secret|token|password|passwd|credential|api[_-]?key|private[_-]?key|auth)", re.IGNORECASE)
@@ -92,20 +92,20 @@ class PlainReporter:
     def _line(self, text: str) -> None:
         print(f"[{self._clock() - self._origin:7.1f}s] {text}", file=self.stream, flush=True)
 
-    def started(self, unit: Unit, state: UnitState) -> None:
-        """A unit started."""
-        self._line(f"start  {unit.label} on {state.node}")
+    def started(self, step: Step, state: StepState) -> None:
+        """A step started."""
+        self._line(f"start  {step.label} on {state.node}")
 
-    def finished(self, unit: Unit, state: UnitState) -> None:
-        """A unit ended (or is being retried)."""
+    def finished(self, step: Step, state: StepState) -> None:
+        """A step ended (or is being retried)."""
         if state.status == RUNNING:
-            self._line(f"retry  {unit.label} on {state.node}: {state.reason}")
+            self._line(f"retry  {step.label} on {state.node}: {state.reason}")
             return
         self._finished += 1
         took = f"{state.duration:.1f}s" if state.duration is not None else "-"
         count = f"{self._finished}/{self.total}" if self.total else str(self._finished)
         word = {SUCCEEDED: "done  ", FAILED: "FAILED", CANCELLED: "cancel"}.get(state.status, state.status)
-        self._line(f"{word} {unit.label} on {state.node} ({took}) [{count}]")
+        self._line(f"{word} {step.label} on {state.node} ({took}) [{count}]")
         if state.status == FAILED:
             for line in log_tail(state.log):
                 print(f"    | {line}", file=self.stream)
@@ -121,10 +121,10 @@ class PlainReporter:
 class QuietReporter:
     """`--progress quiet`: nothing until the summary."""
 
-    def started(self, unit: Unit, state: UnitState) -> None:
+    def started(self, step: Step, state: StepState) -> None:
         """Ignore."""
 
-    def finished(self, unit: Unit, state: UnitState) -> None:
+    def finished(self, step: Step, state: StepState) -> None:
         """Ignore."""
 
     def tick(self, state: RunState) -> None:
@@ -135,27 +135,27 @@ class QuietReporter:
 
 
 def make_reporter(
-    mode: str, units: Sequence[Unit], nodes: Sequence[str], *, live: bool, stream: IO[str] | None = None
+    mode: str, steps: Sequence[Step], nodes: Sequence[str], *, live: bool, stream: IO[str] | None = None
 ) -> LiveReporter | PlainReporter | QuietReporter:
     """The reporter for `--progress MODE` (live: whether a live view fits the terminal)."""
     if mode == "quiet":
         return QuietReporter()
     if live:
-        return LiveReporter(units, nodes, stream=stream)
-    return PlainReporter(stream=stream or sys.stdout, total=len(units))
+        return LiveReporter(steps, nodes, stream=stream)
+    return PlainReporter(stream=stream or sys.stdout, total=len(steps))
 
 
 # ---------------------------------------------------------------- live view
 
 
 class LiveReporter:
-    """A rich live view: per node its running units, elapsed and estimated remaining; overall ETA."""
+    """A rich live view: per node its running steps, elapsed and estimated remaining; overall ETA."""
 
-    def __init__(self, units: Sequence[Unit], nodes: Sequence[str], *, stream: IO[str] | None = None) -> None:
+    def __init__(self, steps: Sequence[Step], nodes: Sequence[str], *, stream: IO[str] | None = None) -> None:
         from rich.console import Console
         from rich.live import Live
 
-        self.units = {u.id: u for u in units}
+        self.steps = {u.id: u for u in steps}
         self.nodes = list(nodes)
         self.console = Console(file=stream or sys.stdout)
         self.state: RunState | None = None
@@ -164,16 +164,16 @@ class LiveReporter:
         self.live = Live(console=self.console, refresh_per_second=4, transient=True, get_renderable=self._render)
         self.live.start()
 
-    def started(self, unit: Unit, state: UnitState) -> None:
+    def started(self, step: Step, state: StepState) -> None:
         """Refresh on start."""
         self.live.refresh()
 
-    def finished(self, unit: Unit, state: UnitState) -> None:
-        """Print finished units above the live area."""
+    def finished(self, step: Step, state: StepState) -> None:
+        """Print finished steps above the live area."""
         took = f"{state.duration:.1f}s" if state.duration is not None else "-"
         style = {SUCCEEDED: "green", FAILED: "bold red", CANCELLED: "yellow"}.get(state.status, "")
         word = "retry" if state.status == RUNNING else state.status
-        self.console.print(f"[{style}]{word:<9}[/] {unit.label} on {state.node} ({took})", highlight=False)
+        self.console.print(f"[{style}]{word:<9}[/] {step.label} on {state.node} ({took})", highlight=False)
         if state.status == FAILED:
             for line in log_tail(state.log):
                 self.console.print(f"    | {line}", markup=False, highlight=False)
@@ -198,46 +198,46 @@ class LiveReporter:
             return table
         now = time.time()
         for node in self.nodes:
-            running = [(uid, s) for uid, s in state.units.items() if s.status == RUNNING and s.node == node]
+            running = [(uid, s) for uid, s in state.steps.items() if s.status == RUNNING and s.node == node]
             if not running:
                 table.add_row(node, "[dim]idle[/]", "", "")
             for uid, s in running:
                 elapsed = now - (s.started or now)
-                remaining = max(0.0, self.units[uid].estimate - elapsed) if uid in self.units else 0.0
+                remaining = max(0.0, self.steps[uid].estimate - elapsed) if uid in self.steps else 0.0
                 table.add_row(node, uid, f"{elapsed:.0f}s", f"~{remaining:.0f}s")
-        done = sum(1 for s in state.units.values() if s.status not in {PENDING, RUNNING})
-        eta = _eta(state, self.units, len(self.nodes))
-        table.caption = f"{done}/{len(state.units)} done, elapsed {time.monotonic() - self.origin:.0f}s, ETA ~{eta:.0f}s"
+        done = sum(1 for s in state.steps.values() if s.status not in {PENDING, RUNNING})
+        eta = _eta(state, self.steps, len(self.nodes))
+        table.caption = f"{done}/{len(state.steps)} done, elapsed {time.monotonic() - self.origin:.0f}s, ETA ~{eta:.0f}s"
         return table
 
 
-def _eta(state: RunState, units: Mapping[str, Unit], nodes: int) -> float:
+def _eta(state: RunState, steps: Mapping[str, Step], nodes: int) -> float:
     """A rough remaining time: remaining estimated work spread over the nodes."""
-    left = sum(units[uid].estimate for uid, s in state.units.items() if s.status in {PENDING, RUNNING} and uid in units)
+    left = sum(steps[uid].estimate for uid, s in state.steps.items() if s.status in {PENDING, RUNNING} and uid in steps)
     return left / max(1, nodes)
 
 
 # ---------------------------------------------------------------- summary
 
 
-def summary_rows(state: RunState, units: Sequence[Unit]) -> list[tuple[str, str, str, str, str]]:
-    """(unit, result, node, duration, log) for every unit, in plan order."""
+def summary_rows(state: RunState, steps: Sequence[Step]) -> list[tuple[str, str, str, str, str]]:
+    """(step, result, node, duration, log) for every step, in plan order."""
     rows = []
-    for unit in units:
-        s = state.units[unit.id]
+    for step in steps:
+        s = state.steps[step.id]
         result = s.status if not s.reason or s.status == SUCCEEDED else f"{s.status} ({s.reason})"
         if s.status == FAILED and s.exit_code is not None:
             result = f"failed (exit {s.exit_code})"
         if s.attempts > 1:
             result += f" after {s.attempts} attempts"
         took = f"{s.duration:.1f}s" if s.duration is not None and s.status != SKIPPED else "-"
-        rows.append((unit.label, result, s.node or "-", took, s.log or "-"))
+        rows.append((step.label, result, s.node or "-", took, s.log or "-"))
     return rows
 
 
-def render_summary(state: RunState, units: Sequence[Unit], stream: IO[str], *, rich_table: bool = False) -> None:
+def render_summary(state: RunState, steps: Sequence[Step], stream: IO[str], *, rich_table: bool = False) -> None:
     """The final table and a one-line verdict."""
-    rows = summary_rows(state, units)
+    rows = summary_rows(state, steps)
     header = ("job", "result", "node", "duration", "log")
     if rich_table:
         from rich.console import Console

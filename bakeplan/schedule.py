@@ -2,7 +2,8 @@
 
 Task selection policy
 ---------------------
-A task (one scheduled unit: one `docker buildx bake` invocation) becomes
+A task (one job: one target on one platform, one `docker buildx bake`
+invocation, one slot) becomes
 ready when every task it depends on has finished. Among ready tasks the one
 with the longest remaining estimated path to the end of the graph (its
 "upward rank": its duration plus the longest rank among its dependents) goes
@@ -18,6 +19,15 @@ slot, the task goes where it finishes first; then exact before compatible
 before emulated; then the least busy node (balances equivalent nodes); then
 the least work given so far; then node order. A task that would finish
 later under emulation than by waiting for a busy native node waits.
+
+Hand-over. A task reads the results of the tasks it depends on. On the node
+where a dependency ran, that costs nothing (the node re-solves it from its
+own cache); on any other node the dependency's exported result is imported,
+which costs `Problem.transfer(src, dst)` seconds (learned per node pair,
+else `handover` seconds). So a task finishes first where its parents ran,
+unless another node with a free slot finishes it sooner, transfer included;
+and it waits for a busy parent node when that node frees a slot soon enough
+to finish it sooner than the free node would.
 
 Nodes have `slots`: at most that many tasks run on a node at once.
 
@@ -72,6 +82,14 @@ class Problem:
     dependents: tuple[tuple[int, ...], ...]
     emulation_factor: float
     node_index: Mapping[str, int]  # node name -> position in `nodes`
+    handover: float = 0.0  # default seconds to import a dependency's result on another node
+    transfers: Mapping[tuple[str, str], float] = field(default_factory=dict)  # learned (src, dst) seconds
+
+    def transfer(self, source: str, dest: str) -> float:
+        """Seconds to hand a result from node `source` over to node `dest` (0 on the same node)."""
+        if source == dest:
+            return 0.0
+        return self.transfers.get((source, dest), self.handover)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,10 +166,13 @@ def prepare(
     *,
     emulation_factor: float = DEFAULT_EMULATION_FACTOR,
     fifo: bool = False,
+    handover: float = 0.0,
+    transfers: Mapping[tuple[str, str], float] | None = None,
 ) -> Problem:
     """Check and precompute: capable nodes per task, costs, priorities; raise NoNodeError/CycleError.
 
     `fifo=True` replaces the critical-path priority by input order (a baseline for benchmarks).
+    `handover` and `transfers` price reading a dependency's result on another node.
     """
     index = {task.id: i for i, task in enumerate(tasks)}
     ranks: dict[str | None, tuple[int | None, ...]] = {}  # platform -> rank per node, computed once
@@ -171,7 +192,8 @@ def prepare(
     if fifo:
         priority = [-float(i) for i in range(len(tasks))]
     return Problem(tuple(tasks), tuple(nodes), index, capable, cost, tuple(priority),
-                   tuple(tuple(d) for d in dependents), emulation_factor, {n.name: i for i, n in enumerate(nodes)})
+                   tuple(tuple(d) for d in dependents), emulation_factor, {n.name: i for i, n in enumerate(nodes)},
+                   handover, dict(transfers or {}))
 
 
 def _capable(task: Task, nodes: Sequence[Node], cache: dict[str | None, tuple[int | None, ...]]) -> tuple[tuple[int, int], ...]:
@@ -286,14 +308,15 @@ def _best_ready(state: State) -> tuple[int, ...] | None:
 
 
 def _place(problem: Problem, state: State, i: int, native: dict[tuple[int, ...], list[float]]) -> Placement | None:
-    """The best free node for task i at `state.now`, or None when it should wait for a native slot."""
+    """The best free node for task i at `state.now`, or None when it should wait for a better node."""
     task = problem.tasks[i]
+    sources = _sources(problem, state, task)
     best: tuple[float, int, float, float, int] | None = None
     for n, rank in problem.capable[i]:
         if state.free[n] <= 0:
             continue
         node = problem.nodes[n]
-        end = state.now + _duration(problem, task, rank)
+        end = state.now + _import(problem, sources, node.name) + _duration(problem, task, rank)
         candidate = (end, rank, 1.0 - state.free[n] / node.slots, state.load[n], n)
         if best is None or candidate < best:
             best = candidate
@@ -302,7 +325,37 @@ def _place(problem: Problem, state: State, i: int, native: dict[tuple[int, ...],
     end, rank, _, _, n = best
     if rank == EMULATED and _wait_for_native(problem, state, i, native, end):
         return None
+    if _import(problem, sources, problem.nodes[n].name) > 0 and _wait_for_parent(problem, state, i, sources, end):
+        return None
     return Placement(task.id, problem.nodes[n].name, state.now, end, rank)
+
+
+def _sources(problem: Problem, state: State, task: Task) -> tuple[str, ...]:
+    """The nodes holding the results of the task's dependencies, once each."""
+    found = (state.done[d].node for d in task.deps if d in state.done)
+    return tuple(dict.fromkeys(found))
+
+
+def _import(problem: Problem, sources: Sequence[str], dest: str) -> float:
+    """Seconds to import every dependency's result on `dest` (imports run side by side: the slowest)."""
+    return max((problem.transfer(source, dest) for source in sources), default=0.0)
+
+
+def _wait_for_parent(problem: Problem, state: State, i: int, sources: Sequence[str], end: float) -> bool:
+    """Whether task i finishes before `end` by waiting for a slot on a node that holds its parents' results."""
+    capable = dict(problem.capable[i])
+    task = problem.tasks[i]
+    for source in sources:
+        n = problem.node_index.get(source)
+        if n is None or n not in capable or capable[n] == EMULATED:
+            continue
+        frees = sorted(p.end for p in state.running.values() if p.node == source)
+        if not frees:
+            continue
+        at = max(frees[0], state.now)
+        if at + _import(problem, sources, source) + _duration(problem, task, capable[n]) < end:
+            return True
+    return False
 
 
 def _duration(problem: Problem, task: Task, rank: int) -> float:

@@ -72,11 +72,11 @@ def run_env(cluster: Cluster, cwd: Path) -> dict[str, str]:
 def latest_state(cwd: Path) -> dict[str, dict[str, object]]:
     runs = cwd / ".bakeplan" / "runs"
     state = json.loads((runs / (runs / "latest").read_text().strip() / "state.json").read_text())
-    return dict(state["units"])
+    return dict(state["steps"])
 
 
-def log_of(units: dict[str, dict[str, object]], unit: str) -> str:
-    return Path(str(units[unit]["log"])).read_text()
+def log_of(steps: dict[str, dict[str, object]], step: str) -> str:
+    return Path(str(steps[step]["log"])).read_text()
 
 
 def write_bake(cwd: Path, text: str) -> None:
@@ -115,16 +115,16 @@ def test_outputs_exist_and_each_platform_ran_on_its_node(
     marker = str(time.time_ns())
     write_bake(project, TWO_PLATFORMS % marker)
     bakeplan(buildkit_nodes, project, "--loader", "buildx", *node_flags(node_builders), "hello", "plain")
-    # One unit per platform, each on its own node, laid out as buildx lays out a multi-platform build.
+    # One job per platform, each on its own node, laid out as buildx lays out a multi-platform build.
     for arch in ("amd64", "arm64"):
         assert (project / "out" / f"linux_{arch}" / "out.txt").read_text() == f"hello-{marker} for linux/{arch}\n"
-    units = latest_state(project)
-    assert {u: s["status"] for u, s in units.items()} == {
+    steps = latest_state(project)
+    assert {u: s["status"] for u, s in steps.items()} == {
         "hello@linux/amd64": "succeeded", "hello@linux/arm64": "succeeded", "plain@linux/arm64": "succeeded",
     }
-    assert units["hello@linux/amd64"]["node"] == "amd64"
-    assert units["hello@linux/arm64"]["node"] == "arm64"
-    assert f'building with "{node_builders["arm64"]}"' in log_of(units, "hello@linux/arm64")
+    assert steps["hello@linux/amd64"]["node"] == "amd64"
+    assert steps["hello@linux/arm64"]["node"] == "arm64"
+    assert f'building with "{node_builders["arm64"]}"' in log_of(steps, "hello@linux/arm64")
     assert (project / "out-plain" / "hello.txt").read_text() == "hello\n"
     # Measured durations feed the scheduler's history.
     (history,) = (project / ".cache").glob("history-*.json")  # one history per project
@@ -162,15 +162,15 @@ def test_second_run_hits_the_cache_through_computed_refs_even_after_prune(
     buildkit_nodes.prune()
     bakeplan(buildkit_nodes, project, "--loader", "buildx", *node_flags(node_builders), *cache, "cached")
     second = latest_state(project)
-    for unit in ("cached@linux/amd64", "cached@linux/arm64"):
-        log = log_of(second, unit)
-        tag = f"main-cached-linux-{unit.rsplit('/', 1)[1]}"
+    for step in ("cached@linux/amd64", "cached@linux/arm64"):
+        log = log_of(second, step)
+        tag = f"main-cached-linux-{step.rsplit('/', 1)[1]}"
         source = f"{where}:{tag}" if backend == "registry" else "local:"
         assert f"importing cache manifest from {source}" in log, log
         run_step = [line for line in log.splitlines() if "RUN echo" in line]
         assert run_step, log
-        step = run_step[0].split()[0]  # "#7"
-        assert f"{step} CACHED" in log, log
+        number = run_step[0].split()[0]  # "#7"
+        assert f"{number} CACHED" in log, log
 
 
 FAILING = """
@@ -206,8 +206,8 @@ def test_failure_skips_dependents_others_finish_and_resume_reruns_only_those(
 ) -> None:
     values = {"m": str(time.time_ns()), "fail": "all", "fail_image": "linux/arm64", "registry": registry.host}
     write_bake(project, FAILING % values)
-    # The arm64 half of `image` fails: its merge is skipped; `bad` fails with `child`
-    # (linked: one invocation); `good` and image's amd64 half still finish.
+    # The arm64 half of `image` fails: its merge is skipped; `bad` (only linked, a job of its
+    # own) fails and its child is skipped, not run; `good` and image's amd64 half still finish.
     targets = ["good", "child", "image"]
     done = bakeplan(buildkit_nodes, project, "--loader", "buildx", "--push", *node_flags(node_builders), *targets,
                     check=False)
@@ -215,11 +215,15 @@ def test_failure_skips_dependents_others_finish_and_resume_reruns_only_those(
     first = latest_state(project)
     assert {u: s["status"] for u, s in first.items()} == {
         "good@linux/amd64": "succeeded",
-        "child@linux/arm64+1": "failed",
+        "bad@linux/arm64": "failed",
+        "child@linux/arm64": "skipped",
         "image@linux/amd64": "succeeded",
         "image@linux/arm64": "failed",
         "merge:image": "skipped",
     }
+    assert first["child@linux/arm64"]["reason"] == "bad@linux/arm64 failed"
+    assert first["merge:image"]["reason"] == "image@linux/arm64 failed"
+    assert not first["child@linux/arm64"]["log"]  # never started
     assert "FAILED" in done.stdout and "merge:image" in done.stdout  # the summary table
     started_good = first["good@linux/amd64"]["started"]
     values.update(fail="none", fail_image="none")
@@ -231,7 +235,7 @@ def test_failure_skips_dependents_others_finish_and_resume_reruns_only_those(
     assert second["good@linux/amd64"]["started"] == started_good  # not rerun
     assert second["image@linux/amd64"]["started"] == first["image@linux/amd64"]["started"]
     starts = re.findall(r"\] start\s+(\S+)", done.stdout)
-    assert sorted(starts) == ["child@linux/arm64", "image@linux/arm64", "merge:image"]  # child: "(with parent)"
+    assert sorted(starts) == ["bad@linux/arm64", "child@linux/arm64", "image@linux/arm64", "merge:image"]
 
 
 MERGED = """
@@ -249,8 +253,8 @@ def test_multi_node_platforms_merge_into_one_pushed_image(
 ) -> None:
     write_bake(project, MERGED % {"m": str(time.time_ns()), "registry": registry.host})
     bakeplan(buildkit_nodes, project, "--loader", "buildx", "--push", *node_flags(node_builders), "multi")
-    units = latest_state(project)
-    assert units["multi@linux/amd64"]["node"] == "amd64" and units["multi@linux/arm64"]["node"] == "arm64"
+    steps = latest_state(project)
+    assert steps["multi@linux/amd64"]["node"] == "amd64" and steps["multi@linux/arm64"]["node"] == "arm64"
     for tag in ("v1", "latest"):
         raw = buildkit_nodes.cli.run("imagetools", "inspect", "--raw", registry.ref(f"merged/multi:{tag}")).stdout
         index = json.loads(raw)
@@ -288,8 +292,8 @@ def test_ctrl_c_stops_every_child_records_state_and_exits_130(
     assert proc.returncode == 130, out + err
     gone, alive = psutil.wait_procs(children, timeout=10)
     assert not alive, [p.cmdline() for p in alive]
-    units = latest_state(project)
-    assert {s["status"] for s in units.values()} == {"cancelled"}
+    steps = latest_state(project)
+    assert {s["status"] for s in steps.values()} == {"cancelled"}
 
 
 def _wait_for_children(pid: int, count: int, timeout: float = 60) -> list[psutil.Process]:
@@ -315,11 +319,11 @@ def test_remote_nodes_of_a_multi_node_builder_get_single_node_builders(
 ) -> None:
     write_bake(project, TWO_PLATFORMS % time.time_ns())
     bakeplan(buildkit_nodes, project, "--builder", two_node_builder, "--loader", "buildx", "hello")
-    units = latest_state(project)
+    steps = latest_state(project)
     for arch in ("amd64", "arm64"):
         own = f"bakeplan-{two_node_builder}-{two_node_builder}-{arch}"
-        assert units[f"hello@linux/{arch}"]["node"] == f"{two_node_builder}/{two_node_builder}-{arch}"
-        assert f'building with "{own}"' in log_of(units, f"hello@linux/{arch}")
+        assert steps[f"hello@linux/{arch}"]["node"] == f"{two_node_builder}/{two_node_builder}-{arch}"
+        assert f'building with "{own}"' in log_of(steps, f"hello@linux/{arch}")
     listing = buildkit_nodes.cli.run("ls").stdout
     assert f"bakeplan-{two_node_builder}-{two_node_builder}-arm64" in listing
 

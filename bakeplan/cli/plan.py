@@ -39,7 +39,7 @@ def find_nodes(node: list[str] | None, nodes_file: str | None, builder: str | No
     `plan` is `run`'s dry run: a remote node of a multi-node builder is shown
     on the single-node builder `run` creates for it.
     """
-    from bakeplan.cli.run import find_nodes as run_find_nodes
+    from bakeplan.buildx import find_nodes as run_find_nodes
 
     return run_find_nodes(node or (), nodes_file, builder, create=False)
 

@@ -1,16 +1,40 @@
-"""Jobs -> legs: runner labels, the exact `--set` overrides, layers, chunks, merges."""
+"""Jobs -> legs: runner labels, each leg's bake settings, hand-overs, layers, chunks, merges.
+
+Hand-over policy (see `model`): with a registry (`--push` or `--handoff
+registry:REPO`), every leg whose job another job reads through `target:`
+leaves its image in a repository and saves its digest; the reading leg sets
+the context to `docker-image://REPO@DIGEST` instead of building the parent.
+The repository is the parent's own first repository when its leg pushes
+anyway (its merge's push by digest, or its push by tag: no second push), else
+the `--handoff` repository (pushed by digest, nothing tagged). A parent no one
+asked for (linked only) never gets the user's outputs or `--push`: with
+`--push` but no `--handoff` it has nowhere to go, which is an error rather
+than a silent rebuild. Without a registry, and for a parent whose leg is left
+out of this run, the reading leg rebuilds the parent (and what it reads) from
+the parents' per-leg caches, as buildx would.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 
-from bakeplan.cache import CacheBackend, CacheRefs, job_refs, override_sets
-from bakeplan.emit.model import CIPlan, Invocation, Job, Leg, Merge, chunk, layers
-from bakeplan.emit.source import platforms_by_target
+from bakeplan.cache import CacheBackend, job_refs
+from bakeplan.emit.model import BakeCall, CIPlan, Handoff, Job, Leg, Merge, chunk, layers
 from bakeplan.errors import BakeplanError
+from bakeplan.invocation import TargetSettings, user_sets
 from bakeplan.nodes import normalize_platform
+from bakeplan.outputs import (
+    digest_output,
+    entry_text,
+    image_names,
+    output_entries,
+    pushes,
+    repositories,
+    repository,
+    split_outputs,
+)
 
 # Per CI system: runner label per platform, and the label for everything else.
 DEFAULT_RUNNERS: Mapping[str, tuple[tuple[tuple[str, str], ...], str]] = {
@@ -66,14 +90,16 @@ def runners_for(system: str, overrides: Sequence[str] = ()) -> Runners:
     return Runners(tuple(sorted(labels.items())), default, default == builtin)
 
 
-def cache_sets(target: str, platform: str | None, backend: CacheBackend | None, *, write: bool) -> tuple[str, ...]:
-    """`--set` overrides giving one target its own cache entries on one platform (bakeplan.cache)."""
-    if backend is None:
-        return ()
-    refs = job_refs(backend, target, platform)
-    if not write:
-        refs = CacheRefs(refs.cache_from, ())
-    return override_sets(target, refs, replace=backend.replace)
+HANDOFF_PREFIX = "registry:"
+
+
+def parse_handoff(spec: str) -> str:
+    """`registry:REPO` -> REPO: the repository parents are pushed to by digest for their children."""
+    repo = spec.removeprefix(HANDOFF_PREFIX)
+    if not spec.startswith(HANDOFF_PREFIX) or not repo or repository(repo) != repo or "," in repo:
+        raise BakeplanError(f"bad --handoff {spec!r}",
+                            hint="Use --handoff registry:REPO with a repository and no tag, e.g. registry:ghcr.io/acme/handoff.")
+    return repo
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,26 +110,88 @@ class EmitOptions:
     cache: CacheBackend | None = None
     push: bool = False  # push every tagged target (multi-platform ones by digest, then merged)
     limit: int = 256  # jobs per matrix
+    handoff: str | None = None  # repository for parents' hand-over pushes (--handoff registry:REPO)
+
+    @property
+    def registry(self) -> bool:
+        """Whether parents can be handed over by digest."""
+        return self.push or self.handoff is not None
 
 
-def build_plan(jobs: Sequence[Job], invocation: Invocation, options: EmitOptions) -> CIPlan:
-    """The CI plan of jobs: legs with runners and overrides, in layers and chunks, plus merges."""
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What every leg of a plan looks up: jobs by id, the jobs run this time, hand-over repositories."""
+
+    jobs: Mapping[str, Job]
+    running: frozenset[str]
+    repos: Mapping[str, str]  # parent target -> repository its legs' digests live in
+    read: frozenset[str] = field(default_factory=frozenset)  # job ids some running job reads by digest
+    cross: frozenset[str] = field(default_factory=frozenset)  # ... of which some reader builds another platform
+
+
+def build_plan(jobs: Sequence[Job], call: BakeCall, options: EmitOptions, running: Collection[str] | None = None) -> CIPlan:
+    """The CI plan of jobs: legs with runners and settings, in layers and chunks, plus merges.
+
+    `running`: the job ids that get a leg this time (default: all); a child of
+    a parent outside it rebuilds that parent (`--since` leaves the parent out).
+    """
     depth = layers(jobs)
-    plats = platforms_by_target(jobs)
-    legs = [_leg(job, depth[job.id], invocation, options, plats) for job in jobs]
+    by_id = {job.id: job for job in jobs}
+    present = frozenset(by_id) if running is None else frozenset(running) & frozenset(by_id)
+    context = _Context(by_id, present, handover_repositories(jobs, options) if options.registry else {})
+    if options.registry:
+        readers = [(link.job, job) for job in jobs if job.id in present for link in job.links if link.job in present]
+        context = replace(context, read=frozenset(j for j, _ in readers),
+                          cross=frozenset(j for j, reader in readers if by_id[j].platform != reader.platform))
+    legs = [_leg(job, depth[job.id], call, options, context) for job in jobs]
     legs.sort(key=lambda leg: leg.layer)  # stable: source order within a layer
     return CIPlan(
-        invocation=invocation,
+        call=call,
         chunks=chunk(legs, options.limit),
         merges=_merges(jobs, options),
         limit=options.limit,
+        registry=options.registry,
+        cached=options.cache is not None,
     )
 
 
-def _leg(
-    job: Job, layer: int, invocation: Invocation, options: EmitOptions, plats: Mapping[str, tuple[str | None, ...]]
-) -> Leg:
+def handover_repositories(jobs: Sequence[Job], options: EmitOptions) -> dict[str, str]:
+    """Each parent target's hand-over repository: its own pushed one, else `--handoff` (else an error)."""
+    found: dict[str, str] = {}
+    by_id = {job.id: job for job in jobs}
+    for job in jobs:
+        for link in job.links:
+            if link.parent in found:
+                continue
+            parent = by_id[link.job]
+            own = repositories(image_names(parent.spec)) if _pushes(parent, options) else ()
+            if not own and options.handoff is None:
+                raise BakeplanError(
+                    f"target {link.parent!r} is read by {job.target!r} (target:{link.parent}) but is not pushed, "
+                    "so its legs cannot hand it over by digest",
+                    hint="Pass --handoff registry:REPO, a repository the CI jobs can push to and pull from.",
+                )
+            found[link.parent] = own[0] if own else str(options.handoff)
+    return found
+
+
+def _pushes(job: Job, options: EmitOptions) -> bool:
+    """Whether the job's leg pushes the user's image (never for a target no one asked for)."""
+    return not job.linked_only and pushes(job.spec, push=options.push) and bool(image_names(job.spec))
+
+
+def _merges_job(job: Job, options: EmitOptions) -> bool:
+    return job.multi and _pushes(job, options)
+
+
+def _leg(job: Job, layer: int, call: BakeCall, options: EmitOptions, context: _Context) -> Leg:
     runner, emulated = options.runners.place(job.platform)
+    digest = _merges_job(job, options) or job.id in context.read
+    own = own_settings(job, options, handoff=job.id in context.read and not _pushes(job, options))
+    parents, handoffs, rebuilt = _reads(job, options, context)
+    settings = (own, *parents)
+    owned = {item.name: owned_keys(item) for item in settings}
+    extra_needs = tuple(h.leg for h in handoffs if h.leg not in job.needs)
     return Leg(
         id=job.id,
         name=display_name(job.target, job.platform),
@@ -112,10 +200,16 @@ def _leg(
         values=job.values,
         runner=runner,
         emulated=emulated,
-        sets=(*invocation.sets, *leg_sets(job, options, plats)),
-        needs=job.needs,
+        sets=user_sets(call.sets, owned),
+        needs=(*job.needs, *dict.fromkeys(extra_needs)),
         layer=layer,
+        settings=settings,
+        handoffs=handoffs,
+        rebuilt=rebuilt,
         merge=_merges_job(job, options),
+        digest=digest,
+        manifest=digest and job.id in context.cross,
+        repository=context.repos.get(job.target, "") if digest else "",
     )
 
 
@@ -127,51 +221,113 @@ def display_name(target: str, platform: str | None) -> str:
     return f"{target} ({short.removeprefix('linux/')})"
 
 
-def leg_sets(job: Job, options: EmitOptions, plats: Mapping[str, tuple[str | None, ...]]) -> tuple[str, ...]:
-    """The leg's own overrides: its platform, cache refs, push output, and its upstream's."""
-    sets: list[str] = []
-    if job.platform is not None:
-        sets.append(f"{job.target}.platform={job.platform}")
-    sets.extend(cache_sets(job.target, job.platform, options.cache, write=True))
-    sets.extend(_output_sets(job, options))
-    for name in job.upstream:
-        sets.extend(_upstream_sets(name, job.platform, options, plats.get(name, ())))
-    return tuple(sets)
+def owned_keys(settings: TargetSettings) -> frozenset[str]:
+    """The keys whose whole value bakeplan sets on a target (a user's `--set` on them would add to it)."""
+    keys = {key for key, value in (("platform", settings.platform), ("output", settings.outputs),
+                                   ("tags", settings.tags)) if value is not None}
+    if settings.cache_replace:
+        keys |= {key for key, value in (("cache-from", settings.cache_from), ("cache-to", settings.cache_to)) if value}
+    return frozenset(keys)
 
 
-def _upstream_sets(name: str, platform: str | None, options: EmitOptions, plats: Sequence[str | None]) -> list[str]:
-    """A linked parent is rebuilt in the child's invocation: same platform, read its cache."""
-    if len(plats) > 1 and platform in plats:
-        return [f"{name}.platform={platform}", *cache_sets(name, platform, options.cache, write=False)]
-    own = plats[0] if plats else None
-    return list(cache_sets(name, own, options.cache, write=False))
+def own_settings(job: Job, options: EmitOptions, *, handoff: bool) -> TargetSettings:
+    """The leg's own target: its platform, its cache, and what it exports.
+
+    `handoff`: also push by digest to the `--handoff` repository for the
+    children (a leg that pushes the user's image hands that over instead).
+    """
+    outputs = _outputs(job, options)
+    if handoff and options.handoff is not None:
+        base = outputs if outputs is not None else tuple(entry_text(e) for e in output_entries(job.spec))
+        outputs = (*(() if job.linked_only else base), digest_output((options.handoff,)))
+    tags = None
+    if outputs is not None and any("push-by-digest=true" in item for item in outputs):
+        # buildx names every image/oci/docker export after the target's tags (build/opt.go), and a
+        # tagged name cannot be pushed by digest: name the other exports here, and drop the tags.
+        tag_names = [str(t) for t in (job.spec.fields.get("tags") or ())] if job.spec else []
+        outputs, tags = (_named(outputs, tag_names), ()) if tag_names else (outputs, None)
+    refs = job_refs(options.cache, job.target, job.platform) if options.cache else None
+    return TargetSettings(
+        job.target, platform=job.platform, outputs=outputs, tags=tags,
+        cache_from=refs.cache_from if refs else (), cache_to=refs.cache_to if refs else (),
+        cache_replace=bool(options.cache and options.cache.replace),
+    )
 
 
-def _merges_job(job: Job, options: EmitOptions) -> bool:
-    return job.multi and bool(job.tags) and (options.push or job.pushes)
+def _outputs(job: Job, options: EmitOptions) -> tuple[str, ...] | None:
+    """The leg's share of the target's outputs (None: the target's own)."""
+    if job.linked_only:
+        return ()  # what buildx builds a linked target with: cacheonly
+    if job.multi:
+        return split_outputs(job.spec, job.platform, push=options.push)
+    if options.push and _pushes(job, options) and not pushes(job.spec):
+        return _pushed(job)
+    return None
 
 
-def _output_sets(job: Job, options: EmitOptions) -> list[str]:
-    if _merges_job(job, options):
-        names = ",".join(repositories(job.tags))
-        name = f'"name={names}"' if "," in names else f"name={names}"
-        return [f"{job.target}.output=type=image,{name},push-by-digest=true,name-canonical=true,push=true"]
-    if options.push and job.tags and not job.pushes:
-        return [f"{job.target}.output=type=registry"]
-    return []
+def _pushed(job: Job) -> tuple[str, ...]:
+    """The target's outputs as `--push` makes them (bake.go setPushOverride): image ones push, else add a registry push."""
+    entries = output_entries(job.spec)
+    out = [entry_text({**e, "push": "true"} if e.get("type") == "image" else e) for e in entries]
+    if not any(e.get("type") == "image" for e in entries):
+        named = bool(job.spec and job.spec.fields.get("tags"))
+        out.append("type=registry" if named else entry_text({"type": "registry", "name": ",".join(image_names(job.spec))}))
+    return tuple(out)
 
 
-def repositories(tags: Sequence[str]) -> tuple[str, ...]:
-    """The distinct repositories of image references, in order (`reg:5000/a:t` -> `reg:5000/a`)."""
-    found: list[str] = []
-    for tag in tags:
-        repo = tag.split("@", 1)[0]
-        head, sep, tail = repo.rpartition(":")
-        if sep and "/" not in tail:
-            repo = head
-        if repo not in found:
-            found.append(repo)
-    return tuple(found)
+def _named(outputs: Sequence[str], tags: Sequence[str]) -> tuple[str, ...]:
+    """Image, oci and docker exports (not the pushes by digest) named after the tags, as buildx would."""
+    out = []
+    for item in outputs:
+        entry = output_entries_of(item)
+        if entry.get("type") in {"image", "oci", "docker"} and entry.get("push-by-digest") != "true":
+            item = entry_text({**entry, "name": ",".join(tags)})
+        out.append(item)
+    return tuple(out)
+
+
+def output_entries_of(item: str) -> dict[str, str]:
+    """One output's CSV text as key/value entries."""
+    from bakeplan.bake.model import Target
+
+    return output_entries(Target("", {"output": [item]}))[0]
+
+
+def _reads(job: Job, options: EmitOptions, context: _Context) -> tuple[list[TargetSettings], tuple[Handoff, ...], tuple[str, ...]]:
+    """The parents the leg reads by digest, and the ones it rebuilds (with their own parents, recursively)."""
+    settings: list[TargetSettings] = []
+    handoffs: list[Handoff] = []
+    seen = {job.target}
+    stack = [job]
+    while stack:
+        reader = stack.pop(0)
+        for link in reader.links:
+            parent = context.jobs[link.job]
+            if options.registry and link.job in context.running:
+                name = digest_variable(link.job, {h.variable for h in handoffs if h.leg != link.job})
+                handoffs.append(Handoff(reader.target, link.context, link.parent, link.job, context.repos[link.parent], name))
+            elif link.parent not in seen:
+                seen.add(link.parent)
+                settings.append(_rebuilt(parent, options))
+                stack.append(parent)
+    return settings, tuple(handoffs), tuple(s.name for s in settings)
+
+
+def _rebuilt(parent: Job, options: EmitOptions) -> TargetSettings:
+    """A parent built again inside its child's leg: its platform, reading its own leg's cache."""
+    refs = job_refs(options.cache, parent.target, parent.platform) if options.cache else None
+    return TargetSettings(parent.target, platform=parent.platform, cache_from=refs.cache_from if refs else (),
+                          cache_replace=bool(options.cache and options.cache.replace))
+
+
+def digest_variable(leg: str, taken: Collection[str] = ()) -> str:
+    """The shell variable holding a parent leg's digest: `base-linux-amd64` -> `DIGEST_BASE_LINUX_AMD64`."""
+    name = "DIGEST_" + re.sub(r"[^A-Za-z0-9]+", "_", leg).strip("_").upper()
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name}_{n}"
+    return candidate
 
 
 def _merges(jobs: Sequence[Job], options: EmitOptions) -> tuple[Merge, ...]:
@@ -181,5 +337,6 @@ def _merges(jobs: Sequence[Job], options: EmitOptions) -> tuple[Merge, ...]:
             continue
         known = merges.get(job.target)
         legs = (*known.legs, job.id) if known else (job.id,)
-        merges[job.target] = Merge(job.target, job.tags, repositories(job.tags)[0], legs)
+        names = tuple(image_names(job.spec))
+        merges[job.target] = Merge(job.target, names, repositories(names)[0], legs)
     return tuple(merges.values())

@@ -1,9 +1,9 @@
-"""The CI-neutral plan every renderer reads: legs, layers, chunks, merges.
+"""The CI-neutral plan every renderer reads: legs, layers, chunks, merges, hand-overs.
 
 Policy:
 - A *leg* is one CI job: one `docker buildx bake` invocation for one target on
-  one platform, with the exact `--set` overrides (platform, per-leg cache refs,
-  push-by-digest output) that make it independent of the other legs.
+  one platform, described by `bakeplan.invocation.TargetSettings` (platform,
+  per-leg cache refs, outputs) that make it independent of the other legs.
 - Legs are grouped into *layers* by the `target:` graph: a leg's layer is the
   length of the longest dependency chain below it, so every dependency sits in
   an earlier layer and a layer only waits for earlier ones.
@@ -13,6 +13,13 @@ Policy:
 - A multi-platform target that pushes is built per platform and pushed by
   digest; a *merge* then creates the manifest under the target's tags with
   `docker buildx imagetools create`, as buildx does inside a multi-node builder.
+- A leg reads its `target:` parents *by digest* when the plan has a registry
+  (`--push` or `--handoff`): each parent leg pushes its image (by digest) and
+  saves the digest like a merge leg does; the child's leg sets
+  `CHILD.contexts.NAME=docker-image://REPO@DIGEST` (a `Handoff`), so buildx
+  never builds the parent there. Without a registry, or when the parent's leg
+  is left out of this run (`--since`), the child's leg rebuilds the parent
+  from the parent leg's cache (`Leg.rebuilt`), and the output says so.
 """
 
 from __future__ import annotations
@@ -22,8 +29,9 @@ from dataclasses import dataclass, field, replace
 
 import networkx as nx
 
-from bakeplan.bake.model import JSONValue
+from bakeplan.bake.model import JSONValue, Target
 from bakeplan.errors import CycleError
+from bakeplan.invocation import TargetSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +45,15 @@ class Inputs:
 
 
 @dataclass(frozen=True, slots=True)
+class Link:
+    """One `target:` context of a job: `contexts.NAME = "target:PARENT"`, served by the parent's job `job`."""
+
+    context: str
+    parent: str
+    job: str
+
+
+@dataclass(frozen=True, slots=True)
 class Job:
     """One target on one platform, as the CI emitters need it (from the plan stage)."""
 
@@ -45,11 +62,28 @@ class Job:
     platform: str | None  # None: the runner's own platform
     values: tuple[tuple[str, JSONValue], ...] = ()  # matrix values, in matrix key order
     needs: tuple[str, ...] = ()  # ids of the jobs this one waits for (target: links)
-    upstream: tuple[str, ...] = ()  # targets buildx builds in the same invocation
+    links: tuple[Link, ...] = ()  # the target's direct `target:` contexts, each with the job it reads
     inputs: Inputs = field(default_factory=lambda: Inputs(".", "Dockerfile"))
-    tags: tuple[str, ...] = ()
-    pushes: bool = False  # the bake file's own outputs push (type=registry, push=true)
+    spec: Target | None = None  # the resolved target (its outputs, tags, ...)
     multi: bool = False  # the target builds several platforms
+    linked_only: bool = False  # not asked for: only read by other targets (buildx makes it cache-only)
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """A parent a leg reads by digest: `TARGET.contexts.CONTEXT=docker-image://REPOSITORY@<digest of LEG>`.
+
+    `target` is the target in the leg's invocation that reads the parent (the
+    leg's own, or a parent it rebuilds); `variable` names the shell variable
+    holding the digest in the leg's script.
+    """
+
+    target: str
+    context: str
+    parent: str
+    leg: str
+    repository: str
+    variable: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +97,21 @@ class Leg:
     values: tuple[tuple[str, JSONValue], ...]
     runner: str
     emulated: bool  # the runner is not native for the platform: set up QEMU
-    sets: tuple[str, ...]  # `--set` overrides, in order
+    sets: tuple[str, ...]  # the user's `--set`s still passed (none on a key bakeplan sets: user_sets)
     needs: tuple[str, ...]  # leg ids
     layer: int
+    settings: tuple[TargetSettings, ...] = ()  # bakeplan's own values: the leg's target, then parents it rebuilds
+    handoffs: tuple[Handoff, ...] = ()  # parents read by digest
+    rebuilt: tuple[str, ...] = ()  # parent targets rebuilt inside this leg (no hand-over possible)
     merge: bool = False  # this leg pushes by digest for a manifest merge
+    digest: bool = False  # this leg saves its pushed digest (for a merge or for its children)
+    manifest: bool = False  # save the image manifest's digest, not the index's (children on other platforms)
+    repository: str = ""  # where the saved digest can be pulled from
+
+    @property
+    def overrides(self) -> tuple[str, ...]:
+        """Every `--set` value of the leg except the hand-over contexts (known only at run time)."""
+        return (*self.sets, *(item for settings in self.settings for item in settings.sets()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +144,7 @@ class Omitted:
 
 
 @dataclass(frozen=True, slots=True)
-class Invocation:
+class BakeCall:
     """How the CI jobs call bake: the files, names, user overrides and variables."""
 
     files: tuple[str, ...] = ()
@@ -112,11 +157,13 @@ class Invocation:
 class CIPlan:
     """Everything a renderer needs, in a deterministic order."""
 
-    invocation: Invocation
+    call: BakeCall
     chunks: tuple[Chunk, ...]
     merges: tuple[Merge, ...] = ()
     omitted: tuple[Omitted, ...] = ()
     limit: int = 256
+    registry: bool = False  # parents are handed over by digest (--push or --handoff)
+    cached: bool = False  # legs have per-leg caches (--cache)
 
     @property
     def legs(self) -> tuple[Leg, ...]:

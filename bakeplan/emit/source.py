@@ -6,11 +6,15 @@ platform wait for the parent's job for that platform; a parent with a single
 platform (or none) serves every platform of its children.
 
 buildx builds a target linked by `target:` inside the same invocation as its
-child (bake.go adds it to the build), so a leg cannot skip its parents. The CI
-plan therefore runs the parent's leg first, in an earlier layer, and the
-child's leg rebuilds the parent from the parent leg's cache (its cache refs are
-added to the child's `--set` overrides): the hand-over is the cache, and the
-rebuild is a cache hit.
+child (bake.go `loadLinks`), unless the child's context is overridden. The CI
+plan runs the parent's leg first, in an earlier layer; with a registry the
+parent's leg pushes its image by digest and the child's leg overrides the
+context with `docker-image://REPO@DIGEST`, so the parent is not built again
+(`legs`). Each job therefore records its direct links (`Link`): context name,
+parent target, and the parent's job serving this platform.
+
+A target that is only read by others (not asked for) is what buildx builds as
+`cacheonly` (`linked_only`): its legs never get the user's outputs or pushes.
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ import re
 from collections.abc import Mapping, Sequence
 
 from bakeplan.bake.model import BakeResult, JSONValue, Target
-from bakeplan.emit.model import Inputs, Job
+from bakeplan.emit.model import Inputs, Job, Link
 from bakeplan.jobs import Filter, linked_targets, make_jobs, select
 from bakeplan.jobs import Job as PlannedJob
+from bakeplan.outputs import output_entries
 
 _REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*://|git@|github\.com/)")
 _IMAGE_PREFIXES = ("docker-image://", "target:")
@@ -47,11 +52,11 @@ def _job(job: PlannedJob, result: BakeResult) -> Job:
         platform=job.platform,
         values=tuple((key, plain(value)) for key, value in job.matrix.items()),
         needs=tuple(leg_id(dep) for dep in job.deps),
-        upstream=tuple(_upstream(target, result)),
+        links=links_of(target, job, result),
         inputs=inputs_of(target),
-        tags=tuple(str(tag) for tag in target.fields.get("tags") or ()),
-        pushes=any(_pushes(output) for output in target.fields.get("output") or ()),
+        spec=target,
         multi=len(target.platforms) > 1,
+        linked_only=output_entries(target) == [{"type": "cacheonly"}],
     )
 
 
@@ -62,17 +67,20 @@ def plain(value: object) -> JSONValue:
     return to_python(value) if isinstance(value, Value) else value
 
 
-def _upstream(target: Target, result: BakeResult) -> list[str]:
-    """Targets reachable through `target:` links, depth first in context order."""
-    order: list[str] = []
-    stack = list(reversed(linked_targets(target)))
-    while stack:
-        name = stack.pop()
-        if name in order or name == target.name or name not in result.targets:
-            continue
-        order.append(name)
-        stack.extend(reversed(linked_targets(result.targets[name])))
-    return order
+def links_of(target: Target, job: PlannedJob, result: BakeResult) -> tuple[Link, ...]:
+    """The target's `target:` contexts in context order, each with the parent job serving this job.
+
+    The plan stage lists one dependency per linked target (`linked_targets`
+    order), so the two line up.
+    """
+    parents = [name for name in linked_targets(target) if name in result.targets]
+    serving = dict(zip(parents, (leg_id(dep) for dep in job.deps), strict=True))
+    found = []
+    for context, value in target.contexts.items():
+        parent = str(value).removeprefix("target:")
+        if str(value).startswith("target:") and parent in serving:
+            found.append(Link(context, parent, serving[parent]))
+    return tuple(found)
 
 
 def inputs_of(target: Target) -> Inputs:
@@ -114,13 +122,6 @@ def _is_remote(value: str) -> bool:
 
 def _join(context: str, name: str) -> str:
     return posixpath.normpath(name if context in (".", "./", "") else f"{context.rstrip('/')}/{name}")
-
-
-def _pushes(output: JSONValue) -> bool:
-    """Whether one `output` entry (string or buildx's object form) pushes to a registry."""
-    attrs = _output_attrs(output)
-    kind = attrs.get("type", "")
-    return kind == "registry" or (kind in ("image", "") and attrs.get("push", "").lower() == "true")
 
 
 def _output_attrs(output: JSONValue) -> dict[str, str]:

@@ -1,10 +1,16 @@
-"""`bakeplan plan --format dot`: the job graph for Graphviz, clustered by node."""
+"""`bakeplan plan --format dot`: the job graph for Graphviz, clustered by node.
+
+A `target:` link is an edge parent -> child. On one node the child re-solves
+its parent from that node's cache (a plain edge); across nodes it reads the
+parent's result by digest, a hand-over, drawn dashed and labelled with its
+estimated seconds.
+"""
 
 from __future__ import annotations
 
 import json
 
-from bakeplan.plan import Plan
+from bakeplan.plan import Handover, Plan
 
 
 def _q(text: str) -> str:
@@ -13,7 +19,7 @@ def _q(text: str) -> str:
 
 
 def render(plan: Plan) -> str:
-    """Jobs as nodes grouped in one cluster per builder node, `target:` links as edges."""
+    """Jobs as nodes grouped in one cluster per builder node, `target:` links as edges, hand-overs dashed."""
     lines = ["digraph bakeplan {", "  rankdir=LR;", "  node [shape=box, fontname=\"monospace\"];"]
     used = [n.name for n in plan.nodes if any(t.node == n.name for t in plan.timings.values())]
     for index, name in enumerate(used):
@@ -26,11 +32,20 @@ def render(plan: Plan) -> str:
                 label = f"{job.id}\\n{timing.start:.0f}s-{timing.end:.0f}s"
                 lines.append(f"    {_q(job.id)} [label=\"{_escape(label)}\"{style}];")
         lines.append("  }")
+    handovers = {(h.parent, h.child): h for h in plan.handovers}
     for job in plan.jobs:
-        for dep in job.deps:
-            lines.append(f"  {_q(dep)} -> {_q(job.id)};")
+        for dep in dict.fromkeys(d for d in job.deps if d in plan.timings):
+            lines.append(f"  {_q(dep)} -> {_q(job.id)}{_edge_style(handovers.get((dep, job.id)))};")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _edge_style(handover: Handover | None) -> str:
+    """Nothing for a link on one node; dashed, blue and labelled for a hand-over between nodes."""
+    if handover is None:
+        return ""
+    label = f"hand-over {handover.source} -> {handover.dest} ~{handover.seconds:.0f}s"
+    return f" [style=dashed, color=blue, label={_q(label)}]"
 
 
 def _escape(text: str) -> str:

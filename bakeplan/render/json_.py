@@ -1,9 +1,10 @@
 """`bakeplan plan --format json`: a stable, documented schema for other tools and CI.
 
-Schema version 1 (keys never change meaning; new keys may be added)::
+Schema version 2 (keys never change meaning; new keys may be added; version 1
+had linked components as `units` and each job's `unit`, gone with them)::
 
     {
-      "version": 1,
+      "version": 2,
       "files": ["docker-bake.hcl"],            # bake files, in load order
       "nodes": [{
         "name": "amd", "builder": "amd" | null, "endpoint": "...",
@@ -18,13 +19,16 @@ Schema version 1 (keys never change meaning; new keys may be added)::
         "built_platform": "linux/arm64" | null, # what it builds on its node
         "matrix": {"goarch": "arm64"},
         "deps": ["base@linux/arm64"],           # job ids it reads via target: contexts
-        "unit": "app@linux/arm64",
         "node": "arm", "start": 0.0, "end": 60.0, # estimated seconds from plan start
+        "placement": "exact" | "compatible" | "emulated",
         "critical": true,
-        "argv": ["docker", "buildx", "bake", ...]  # its unit's exact invocation
+        "argv": ["docker", "buildx", "bake", ...]  # the job's exact invocation on its node
       }],
-      "units": [{"id": ..., "jobs": [...], "targets": [...], "node": ..., "start": ..., "end": ...,
-                 "placement": "exact" | "compatible" | "emulated", "argv": [...]}],
+      "handovers": [{                           # a child reading a parent built on another node
+        "child": "app@linux/arm64", "parent": "base@native",
+        "source": "amd", "dest": "arm",         # the parent's node, the child's node
+        "seconds": 4.0                          # estimated import time, inside the child's span
+      }],                                       # in job order, then the child's deps order
       "makespan": 120.0,
       "lower_bound": {"value": 110.0, "critical_path": 110.0, "work": 60.0,
                       "classes": [{"nodes": "arm", "value": 90.0}]},
@@ -40,10 +44,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bakeplan.jobs import Job
 from bakeplan.nodes import RANK_NAMES, Node
-from bakeplan.plan import Plan
+from bakeplan.plan import Handover, Plan
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _t(value: float) -> float:
@@ -59,31 +64,32 @@ def node_data(node: Node) -> dict[str, Any]:
     }
 
 
+def job_data(plan: Plan, job: Job) -> dict[str, Any]:
+    """One job as JSON data: what it builds, where and when, and its exact argv."""
+    timing = plan.timings[job.id]
+    return {
+        "id": job.id, "target": job.target, "block": job.block, "platform": job.platform,
+        "built_platform": timing.platform, "matrix": dict(job.matrix), "deps": list(job.deps),
+        "node": timing.node, "start": _t(timing.start), "end": _t(timing.end),
+        "placement": RANK_NAMES[timing.rank], "critical": timing.critical, "argv": list(plan.argv(job.id)),
+    }
+
+
+def handover_data(handover: Handover) -> dict[str, Any]:
+    """One hand-over as JSON data."""
+    return {"child": handover.child, "parent": handover.parent, "source": handover.source,
+            "dest": handover.dest, "seconds": _t(handover.seconds)}
+
+
 def plan_data(plan: Plan) -> dict[str, Any]:
     """The plan as JSON-compatible data (schema above)."""
-    argv = {unit.id: list(plan.argv(unit.id)) for unit in plan.units}
-    jobs = []
-    for job in plan.jobs:
-        timing = plan.timings[job.id]
-        jobs.append({
-            "id": job.id, "target": job.target, "block": job.block, "platform": job.platform,
-            "built_platform": timing.platform, "matrix": dict(job.matrix), "deps": list(job.deps),
-            "unit": job.unit, "node": timing.node, "start": _t(timing.start), "end": _t(timing.end),
-            "critical": timing.critical, "argv": argv[job.unit],
-        })
-    units = [{
-        "id": unit.id, "jobs": list(unit.jobs), "targets": list(unit.targets),
-        "node": plan.placements[unit.id].node, "start": _t(plan.placements[unit.id].start),
-        "end": _t(plan.placements[unit.id].end), "placement": RANK_NAMES[plan.placements[unit.id].rank],
-        "argv": argv[unit.id],
-    } for unit in plan.units]
     bound = plan.lower_bound
     return {
         "version": SCHEMA_VERSION,
         "files": list(plan.files),
         "nodes": [node_data(n) for n in plan.nodes],
-        "jobs": jobs,
-        "units": units,
+        "jobs": [job_data(plan, job) for job in plan.jobs],
+        "handovers": [handover_data(h) for h in plan.handovers],
         "makespan": _t(plan.makespan),
         "lower_bound": {
             "value": _t(bound.value), "critical_path": _t(bound.critical_path), "work": _t(bound.work),

@@ -1,12 +1,17 @@
-"""`bakeplan plan --format mermaid`: the job graph as a Mermaid flowchart, one subgraph per node."""
+"""`bakeplan plan --format mermaid`: the job graph as a Mermaid flowchart, one subgraph per node.
+
+A `target:` link is an arrow parent --> child; a hand-over (the child on
+another node reads the parent's result by digest) is a dotted arrow labelled
+with its estimated seconds.
+"""
 
 from __future__ import annotations
 
-from bakeplan.plan import Plan
+from bakeplan.plan import Handover, Plan
 
 
 def render(plan: Plan) -> str:
-    """A `flowchart LR` with jobs grouped by node, `target:` links as arrows, the critical path styled."""
+    """A `flowchart LR` with jobs grouped by node, `target:` links as arrows, hand-overs dotted, the critical path styled."""
     ids = {job.id: f"j{i}" for i, job in enumerate(plan.jobs)}
     lines = ["flowchart LR"]
     used = [n.name for n in plan.nodes if any(t.node == n.name for t in plan.timings.values())]
@@ -17,14 +22,22 @@ def render(plan: Plan) -> str:
             if timing.node == name:
                 lines.append(f"    {ids[job.id]}[\"{_text(job.id)}<br/>{timing.start:.0f}s-{timing.end:.0f}s\"]")
         lines.append("  end")
+    handovers = {(h.parent, h.child): h for h in plan.handovers}
     for job in plan.jobs:
-        for dep in job.deps:
-            lines.append(f"  {ids[dep]} --> {ids[job.id]}")
+        for dep in dict.fromkeys(d for d in job.deps if d in ids):
+            lines.append(f"  {ids[dep]} {_arrow(handovers.get((dep, job.id)))} {ids[job.id]}")
     critical = [ids[j] for j in plan.critical_path]
     if critical:
         lines.append("  classDef critical stroke:#d00,stroke-width:3px")
         lines.append(f"  class {','.join(critical)} critical")
     return "\n".join(lines) + "\n"
+
+
+def _arrow(handover: Handover | None) -> str:
+    """A solid arrow for a link on one node; a dotted, labelled one for a hand-over between nodes."""
+    if handover is None:
+        return "-->"
+    return f"-.->|\"hand-over {_text(handover.source)} → {_text(handover.dest)} ~{handover.seconds:.0f}s\"|"
 
 
 def _text(text: str) -> str:

@@ -1,5 +1,8 @@
 """`bakeplan plan` (default format) and `bakeplan nodes`: rich tables with a text Gantt column.
 
+Under each node's table, one line per hand-over into that node (a job reading
+a parent built on another node), in the table's row order.
+
 The tables fit the given width (the terminal's, or 120 columns when piped):
 job ids are never cut, because two ids that differ only at the end (the
 platform) would read the same; the Gantt column shrinks first and is left out
@@ -108,8 +111,17 @@ def render(plan: Plan, *, width: int = DEFAULT_WIDTH) -> str:
         # The title is printed as plain text: a table title is padded with spaces to the table's width.
         console.print(Text(f"{node.name}  ({', '.join(node.platforms)}; {_count(node.slots, 'slot')})"))
         console.print(_node_table(plan, jobs, layout))
+        for line in handover_lines(plan, jobs):
+            console.print(Text(line, overflow="fold"))
     # The summary is not wrapped by rich: the terminal wraps it, and a pipe keeps whole lines.
     return buffer.getvalue() + summary(plan) + "\n"
+
+
+def handover_lines(plan: Plan, jobs: Sequence[str]) -> list[str]:
+    """`CHILD reads PARENT from NODE (~4s)` for each hand-over into `jobs`, in their order, then the child's deps order."""
+    row = {job_id: i for i, job_id in enumerate(jobs)}
+    into = sorted((h for h in plan.handovers if h.child in row), key=lambda h: row[h.child])
+    return [f"  {h.child} reads {h.parent} from {h.source} (~{duration(h.seconds)})" for h in into]
 
 
 def summary(plan: Plan) -> str:
@@ -118,7 +130,7 @@ def summary(plan: Plan) -> str:
     parts = [f"critical path {duration(bound.critical_path)}", f"work/slots {duration(bound.work)}"]
     parts += [f"{name} {duration(value)}" for name, value in bound.classes]
     lines = [
-        f"{_count(len(plan.jobs), 'job')} in {_count(len(plan.units), 'invocation')} "
+        f"{_count(len(plan.jobs), 'job')}, {_count(len(plan.handovers), 'hand-over')} "
         f"on {_count(len({t.node for t in plan.timings.values()}), 'node')}",
         f"estimated makespan {duration(plan.makespan)}; lower bound {duration(bound.value)} "
         f"({'; '.join(parts)}); ratio {plan.ratio:.2f}",

@@ -1,0 +1,153 @@
+"""The one place that talks to `docker buildx` outside a build: checks, builders, `--print`.
+
+- `check_docker`, `check_builders`, `check_current_builder`: fail early, once,
+  saying what to install or start, instead of every job failing on its own.
+- `find_nodes`: the nodes to plan on; a `remote`-driver node inside a
+  multi-node builder gets a single-node builder `bakeplan-<builder>-<node>` on
+  the same endpoint, because buildx sends a platform to the first node of a
+  multi-node builder that lists it, so only a builder of its own reaches it.
+- `load_with_buildx`: resolve through real buildx's `--print` (a fallback and
+  a test oracle).
+
+Every call is an argument list with a timeout; a missing CLI or a hang is one
+clear `ToolError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+from bakeplan import nodes as nd
+from bakeplan.bake.model import BakeRequest, BakeResult, Target
+from bakeplan.cache import sanitize_tag
+from bakeplan.errors import BakeplanError, ToolError
+from bakeplan.nodes import Node
+
+
+def check_docker(docker: str, env: Mapping[str, str] | None = None) -> None:
+    """Fail early, saying what to install, when the docker CLI is missing (the plugin: `check_builders`)."""
+    path = (env or os.environ).get("PATH")
+    if shutil.which(docker, path=path) is None:
+        raise ToolError(f"the docker CLI ({docker}) was not found",
+                        hint="Install the docker CLI (docker-ce-cli or docker.io) with the buildx plugin.")
+
+
+def check_builders(docker: str, builders: Sequence[str], env: Mapping[str, str] | None = None) -> None:
+    """Fail early when the buildx plugin is missing or a builder is unknown or unreachable (checked concurrently)."""
+    names = list(dict.fromkeys(builders))
+    commands = [[docker, "buildx", "version"], *([docker, "buildx", "inspect", "--bootstrap", b] for b in names)]
+    with ThreadPoolExecutor(max_workers=min(8, len(commands))) as pool:
+        version, *results = pool.map(lambda argv: _quiet(argv, env), commands)
+    if version.returncode != 0:
+        raise ToolError("the docker buildx plugin is not installed",
+                        hint="Install docker-buildx-plugin (or put docker-buildx in ~/.docker/cli-plugins).")
+    for builder, done in zip(names, results):
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["unreachable"])[-1]
+            raise ToolError(f"builder {builder!r} is unknown or unreachable: {last}",
+                            hint="Create it with `docker buildx create` (or start its buildkitd), or pick nodes with --node/--builder.")
+
+
+def _quiet(argv: Sequence[str], env: Mapping[str, str] | None) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(list(argv), capture_output=True, text=True, timeout=120, check=False,
+                              env=None if env is None else dict(env))
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return subprocess.CompletedProcess(list(argv), 127, "", str(error))
+
+
+def check_current_builder(nodes: Sequence[Node], *, docker: str = "docker") -> None:
+    """A node without a builder of its own runs on buildx's current builder: fail early, once, if that is broken.
+
+    Without this, every job fails on its own with the same daemon error
+    (discovery falls back to this machine when no buildx builder is usable).
+    """
+    if not any(n.excluded is None and not n.builder for n in nodes):
+        return
+    try:
+        done = subprocess.run([docker, "buildx", "inspect", "--bootstrap"], capture_output=True, text=True,
+                              timeout=120, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise ToolError(f"the current buildx builder cannot be reached: {error}",
+                        hint="Start the docker daemon, pick a builder (--builder), or declare nodes with --node.") from error
+    error_line = next((line.split(":", 1)[1].strip() for line in done.stdout.splitlines() if line.startswith("Error:")), "")
+    if done.returncode != 0 or error_line:
+        last = error_line or (done.stderr.strip().splitlines() or ["failed"])[-1]
+        raise ToolError(f"the current buildx builder is not usable: {last}",
+                        hint="Start the docker daemon, pick a builder (--builder), or declare nodes with --node.")
+
+
+def find_nodes(declared_specs: Sequence[str], nodes_file: str | None, builder: str | None, *, create: bool) -> tuple[Node, ...]:
+    """Declared nodes, else buildx's; remote nodes in multi-node builders get a builder of their own.
+
+    `--builder` chooses buildx discovery over a nodes file; with `--node` flags
+    as well it is ambiguous, and silently ignoring one of them would plan on
+    nodes the user did not mean.
+    """
+    if builder and declared_specs:
+        raise BakeplanError("--builder and --node both choose the nodes", hint="Use one of them.")
+    declared = () if builder else nd.declared_nodes(Path.cwd(), declared_specs, nodes_file)
+    return tuple(_own_builder(n, create=create) for n in nd.discover(declared, builder=builder))
+
+
+def _own_builder(node: Node, *, create: bool) -> Node:
+    """A remote node of a multi-node builder, made usable through a single-node builder on its endpoint."""
+    if not node.shared or node.driver != "remote":
+        return node
+    name = sanitize_tag(f"bakeplan-{node.name}".replace("/", "-"))
+    if create:
+        ensure_remote_builder(name, node.endpoint)
+    return replace(node, builder=name, excluded=None, shared=False)
+
+
+def _docker(argv: list[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run a short docker CLI command; a missing CLI or a hang is one clear ToolError."""
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, cwd=cwd, env=None if env is None else dict(env),
+                              timeout=timeout, check=False)
+    except FileNotFoundError as error:
+        raise ToolError(f"{argv[0]} not found", hint="Install the docker CLI with the buildx plugin.") from error
+    except subprocess.TimeoutExpired as error:
+        raise ToolError(f"`{' '.join(argv)}` did not answer in {timeout:.0f} s",
+                        hint="Check that the builder's endpoint is reachable.") from error
+
+
+def ensure_remote_builder(name: str, endpoint: str, *, docker: str = "docker") -> None:
+    """Create a single-node `remote` builder NAME for ENDPOINT unless it exists."""
+    if _docker([docker, "buildx", "inspect", name]).returncode == 0:
+        return
+    done = _docker([docker, "buildx", "create", "--name", name, "--driver", "remote", endpoint])
+    if done.returncode != 0:
+        raise ToolError(f"cannot create builder {name} for {endpoint}: {done.stderr.strip()}",
+                        hint="Create one builder per node yourself, or declare nodes with --node.")
+
+
+def load_with_buildx(request: BakeRequest) -> BakeResult:
+    """Resolve through real buildx's `--print` (no matrix values; a fallback and test oracle)."""
+    from bakeplan.bake.model import BakeResult, Target
+    argv = ["docker", "buildx", "bake", "--print"]
+    for name in request.files or ():
+        argv += ["-f", name]
+    for item in request.sets:
+        argv += ["--set", item]
+    for item in request.vars:
+        argv += ["--var", item]
+    argv += list(request.names)
+    # The request's environment is the one bake variables come from (empty: ours).
+    done = _docker(argv, cwd=request.cwd, env=request.env or None)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["failed"])[-1]
+        raise ToolError(f"docker buildx bake --print failed: {last}")
+    data = json.loads(done.stdout)
+    groups = {name: tuple(g.get("targets", ())) for name, g in data.get("group", {}).items()}
+    targets = {name: Target(name=name, fields=fields, block=name) for name, fields in data.get("target", {}).items()}
+    files = tuple(Path(f) for f in request.files or ())
+    return BakeResult(groups=groups, targets=targets, files=files, requested=tuple(request.names) or ("default",))

@@ -1,0 +1,123 @@
+"""A job's outputs: what a target pushes, where its image goes, how a split target lays out files.
+
+`run` and `ci` both build one platform of a target per job, so both answer the
+same questions the same way, here:
+
+- does the target push? (`pushes`: an output `type=registry`, or `type=image`
+  with `push=true`, or the user's `--push`);
+- under which names? (`image_names`: its tags, else the `name=` of its image
+  outputs) and into which repositories (`repositories`, every one of them);
+- what does one platform's job export? A pushed multi-platform target pushes
+  each platform by digest into every repository (`digest_output`), and a merge
+  then writes the tags; a `local` or `tar` output gets the per-platform place
+  buildx itself uses for a multi-platform export (`DEST/linux_amd64/...`,
+  `DEST-linux_amd64.tar`), so jobs running at once never write one folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from bakeplan.bake.model import JSONValue, Target
+from bakeplan.bake.schema import csv_fields, csv_pair
+
+
+def output_entries(target: Target | None) -> list[dict[str, str]]:
+    """A target's outputs as key/value entries (from the `--print` object or CSV form)."""
+    raw = target.fields.get("output") if target is not None else None
+    return [_entry(item) for item in raw or ()]
+
+
+def _entry(item: JSONValue) -> dict[str, str]:
+    if isinstance(item, Mapping):
+        return {str(k): str(v) for k, v in item.items()}
+    entry: dict[str, str] = {}
+    for field in csv_fields(str(item)):
+        key, _, value = field.partition("=")
+        entry[key.strip().lower()] = value.strip()
+    return entry
+
+
+def entry_text(entry: Mapping[str, str]) -> str:
+    """An output entry back to bake's CSV form, quoting fields that need it."""
+    return ",".join(csv_pair(key, value) for key, value in entry.items())
+
+
+def is_push(entry: Mapping[str, str]) -> bool:
+    """Whether one output entry pushes to a registry."""
+    kind = entry.get("type", "")
+    return kind == "registry" or (kind == "image" and entry.get("push", "").lower() == "true")
+
+
+def pushes(target: Target | None, *, push: bool = False) -> bool:
+    """Whether building the target pushes: its own outputs, or `--push` for a target with a name to push to."""
+    if any(is_push(e) for e in output_entries(target)):
+        return True
+    return push and bool(image_names(target))
+
+
+def image_names(target: Target | None) -> list[str]:
+    """The names a target's image goes by: its tags, else the `name=` of its image outputs."""
+    if target is None:
+        return []
+    tags = [str(t) for t in (target.fields.get("tags") or ())]
+    if tags:
+        return tags
+    names = [e.get("name", "") for e in output_entries(target) if e.get("type") in {"image", "registry"}]
+    return [n.strip() for joined in names for n in joined.split(",") if n.strip()]
+
+
+def repository(reference: str) -> str:
+    """`host:5000/ns/app:tag` -> `host:5000/ns/app` (drops tag and digest)."""
+    name = reference.split("@", 1)[0]
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    return name[:colon] if colon > slash else name
+
+
+def repositories(names: Sequence[str]) -> tuple[str, ...]:
+    """The distinct repositories of image references, in order."""
+    return tuple(dict.fromkeys(repository(name) for name in names))
+
+
+def digest_output(repos: Sequence[str]) -> str:
+    """An output pushing by digest (no tag) into every repository: what a merge reads."""
+    return entry_text({"type": "image", "name": ",".join(repos), "push-by-digest": "true",
+                       "name-canonical": "true", "push": "true"})
+
+
+def platform_suffix(platform: str) -> str:
+    """`linux/arm/v7` -> `linux_arm_v7`, as buildx names a platform's folder in a multi-platform export."""
+    return platform.replace("/", "_")
+
+
+def split_outputs(target: Target | None, platform: str | None, *, push: bool) -> tuple[str, ...] | None:
+    """One platform's share of a multi-platform target's outputs (None: keep the target's own).
+
+    Pushed images go by digest (the merge tags them); local and tar exports
+    go to the platform's own place; other outputs are kept.
+    """
+    entries = output_entries(target)
+    names = image_names(target)
+    out: list[str] = []
+    pushing = pushes(target, push=push)
+    if pushing and names:
+        out.append(digest_output(repositories(names)))
+    suffix = platform_suffix(platform) if platform else ""
+    for entry in entries:
+        kind = entry.get("type", "")
+        if kind in {"registry", "image"} and pushing:
+            continue
+        if kind in {"local", "tar"} and suffix and entry.get("dest") not in {None, "-"}:
+            dest = entry["dest"]
+            entry = {**entry, "dest": f"{dest}/{suffix}" if kind == "local" else tar_name(dest, suffix)}
+        out.append(entry_text(entry))
+    if out == [entry_text(e) for e in entries]:
+        return None
+    return tuple(out)
+
+
+def tar_name(dest: str, suffix: str) -> str:
+    """`out/image.tar` -> `out/image-linux_arm64.tar`."""
+    stem, dot, ext = dest.rpartition(".")
+    return f"{stem}-{suffix}.{ext}" if dot and "/" not in ext else f"{dest}-{suffix}"

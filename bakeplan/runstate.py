@@ -1,0 +1,175 @@
+"""A run's state: where every step stands, moved on by small pure functions, kept in `state.json`.
+
+Like dask's `local.py`, the state is one value and each event makes a new one
+(`mark_started`, `mark_finished`, ...); the loop in `bakeplan.execute` applies
+them and writes the state atomically after every change, so a crash or a
+Ctrl-C never loses what finished. `--resume` starts from the last state:
+succeeded steps are kept, with their results (the hand-over references and
+pushed digests their children and merges read); everything else runs again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from bakeplan.errors import BakeplanError
+from bakeplan.fsutil import write_atomic
+
+if TYPE_CHECKING:
+    from bakeplan.steps import Step
+
+PENDING = "pending"
+RUNNING = "running"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+SKIPPED = "skipped"
+CANCELLED = "cancelled"
+FINAL = frozenset({SUCCEEDED, FAILED, SKIPPED, CANCELLED})
+STATE_VERSION = 2
+
+
+@dataclass(frozen=True, slots=True)
+class StepState:
+    """Where one step stands."""
+
+    status: str = PENDING
+    attempts: int = 0
+    node: str = ""
+    started: float | None = None
+    finished: float | None = None
+    exit_code: int | None = None
+    log: str = ""
+    reason: str = ""  # why it was skipped, cancelled or failed without a build error
+    result: Mapping[str, str] = field(default_factory=dict)  # what a succeeded step hands on (see bakeplan.runs)
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to finish of the last attempt."""
+        if self.started is None or self.finished is None:
+            return None
+        return self.finished - self.started
+
+
+@dataclass(frozen=True, slots=True)
+class RunState:
+    """Every step's state, in plan order, plus whether fail-fast has tripped."""
+
+    steps: Mapping[str, StepState]
+    stopped: bool = False
+
+    def count(self, status: str) -> int:
+        """How many steps have this status."""
+        return sum(1 for s in self.steps.values() if s.status == status)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every step succeeded."""
+        return all(s.status == SUCCEEDED for s in self.steps.values())
+
+
+# ---------------------------------------------------------------- pure transitions
+
+
+def start_state(steps: Sequence[Step], previous: RunState | None = None) -> RunState:
+    """A fresh state; with `previous` (resume) steps that succeeded stay succeeded."""
+    states: dict[str, StepState] = {}
+    for step in steps:
+        old = previous.steps.get(step.id) if previous is not None else None
+        states[step.id] = old if old is not None and old.status == SUCCEEDED else StepState()
+    return RunState(steps=states)
+
+
+def mark_started(state: RunState, step_id: str, node: str, now: float, log: str) -> RunState:
+    """The step is running on `node` (first attempt)."""
+    old = state.steps[step_id]
+    new = replace(old, status=RUNNING, attempts=old.attempts + 1, node=node, started=now,
+                  finished=None, exit_code=None, log=log, reason="")
+    return replace(state, steps={**state.steps, step_id: new})
+
+
+def mark_retried(state: RunState, step_id: str, code: int) -> RunState:
+    """The step failed with `code` and runs again in the same slot."""
+    old = state.steps[step_id]
+    new = replace(old, attempts=old.attempts + 1, exit_code=code, reason=f"retry after exit {code}")
+    return replace(state, steps={**state.steps, step_id: new})
+
+
+def mark_finished(state: RunState, step_id: str, code: int, now: float, *, fail_fast: bool = False,
+                  result: Mapping[str, str] | None = None, reason: str = "") -> RunState:
+    """Record the final exit code of a step (and what it hands on); a failure stops the run with fail_fast."""
+    old = state.steps[step_id]
+    new = replace(old, status=SUCCEEDED if code == 0 else FAILED, finished=now, exit_code=code,
+                  result=dict(result or {}), reason=reason or old.reason)
+    return RunState(steps={**state.steps, step_id: new}, stopped=state.stopped or (fail_fast and code != 0))
+
+
+def mark_skipped(state: RunState, step_ids: Sequence[str], reason: str) -> RunState:
+    """These pending steps will not run (a step they need failed)."""
+    states = dict(state.steps)
+    for uid in step_ids:
+        if states[uid].status == PENDING:
+            states[uid] = replace(states[uid], status=SKIPPED, reason=reason)
+    return replace(state, steps=states)
+
+
+def mark_cancelled(state: RunState, reason: str, now: float) -> RunState:
+    """Interrupted: running steps are cancelled, pending ones stay pending (resume reruns both)."""
+    states = {
+        uid: replace(s, status=CANCELLED, finished=now, reason=reason) if s.status == RUNNING else s
+        for uid, s in state.steps.items()
+    }
+    return RunState(steps=states, stopped=True)
+
+
+def finish_stopped(state: RunState, reason: str = "not started (--fail-fast)") -> RunState:
+    """At the end: what never started is skipped."""
+    states = {
+        uid: replace(s, status=SKIPPED, reason=s.reason or reason) if s.status == PENDING else s
+        for uid, s in state.steps.items()
+    }
+    return replace(state, steps=states)
+
+
+# ---------------------------------------------------------------- state files
+
+
+def state_to_json(state: RunState) -> dict[str, object]:
+    """The state as JSON data (stable key order)."""
+    return {
+        "version": STATE_VERSION,
+        "stopped": state.stopped,
+        "steps": {
+            uid: {
+                "status": s.status, "attempts": s.attempts, "node": s.node, "started": s.started,
+                "finished": s.finished, "exit_code": s.exit_code, "log": s.log, "reason": s.reason, "result": dict(s.result),
+            }
+            for uid, s in state.steps.items()
+        },
+    }
+
+
+def state_from_json(data: Mapping[str, object]) -> RunState:
+    """Read back `state_to_json` output."""
+    raw = data.get("steps")
+    if data.get("version") != STATE_VERSION or not isinstance(raw, dict):
+        raise BakeplanError("the run state file is from another bakeplan version", hint="Start a new run without --resume.")
+    steps = {str(uid): StepState(**fields) for uid, fields in raw.items()}
+    return RunState(steps=steps, stopped=bool(data.get("stopped", False)))
+
+
+def write_state(path: Path, state: RunState) -> None:
+    """Write the state atomically (temp file + rename), so a crash never leaves half a file."""
+    write_atomic(path, (json.dumps(state_to_json(state), indent=2) + "\n").encode())
+
+
+def read_state(path: Path) -> RunState:
+    """Load a state file written by `write_state`."""
+    try:
+        return state_from_json(json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError) as error:
+        raise BakeplanError(f"cannot read run state {path}: {error}", hint="Start a new run without --resume.") from error
+

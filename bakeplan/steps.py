@@ -1,0 +1,239 @@
+"""From a plan to what a run executes: one bake step per job, one merge step per split pushed image.
+
+A job's invocation (`job_invocation`) is decided when the job starts, because
+only then is it known where its parents ran:
+
+- a parent that ran on the same node is re-solved inside the job's own
+  invocation; that node's BuildKit answers it from its cache;
+- a parent that ran elsewhere is read by digest (`sources`: its hand-over
+  reference, `oci-layout://DIR@sha256:...` or `docker-image://REPO@sha256:...`)
+  through `--set CHILD.contexts.NAME=...`, so it is never rebuilt.
+
+A target the user did not ask for (it is only linked) gets none of the user's
+outputs or pushes, exactly as buildx builds a linked target `cacheonly`; when
+children on other nodes read it, its one output is the hand-over copy.
+
+A pushed multi-platform target is built one platform per job, each pushed by
+digest into every repository of its names; a merge step then writes the tags
+with `docker buildx imagetools create`, as buildx does inside a multi-node builder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from bakeplan.bake.model import BakeResult, Target
+from bakeplan.cache import CacheBackend, job_refs
+from bakeplan.invocation import Invocation, TargetSettings, user_sets
+from bakeplan.jobs import Job
+from bakeplan.outputs import entry_text, image_names, output_entries, pushes, repositories, split_outputs
+
+if TYPE_CHECKING:
+    from bakeplan.plan import Plan
+
+BAKE, MERGE = "bake", "merge"
+
+
+@dataclass(frozen=True, slots=True)
+class JobSettings:
+    """What every job's invocation shares: the definition's files and the user's flags.
+
+    `files` are the user's bake files (with `sets` and `variables` still to be
+    passed) or, in a run, left empty: each job then reads its own resolved
+    definition, which has them applied.
+    """
+
+    files: tuple[str, ...] = ()
+    sets: tuple[str, ...] = ()
+    variables: tuple[str, ...] = ()
+    allow: tuple[str, ...] = ()
+    push: bool = False
+    load: bool = False
+    no_cache: bool = False
+    progress: str = ""
+    cache: CacheBackend | None = None
+    docker: str = "docker"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One thing a run executes: a job's bake (`bake`) or a manifest merge (`merge`).
+
+    `id` is the job id (`TARGET@PLATFORM`) or `merge:TARGET`; `platforms` what
+    its node must build (None: the node's own); `deps` the step ids it waits
+    for; `estimate` its expected seconds. A merge reads the pushed digests of
+    its deps (`digest` results) and tags them in `merge_repo`.
+    """
+
+    id: str
+    kind: str
+    target: str
+    platforms: tuple[str | None, ...] = (None,)
+    deps: tuple[str, ...] = ()
+    estimate: float = 0.0
+    tags: tuple[str, ...] = ()  # a merge's tags
+    merge_repo: str = ""
+
+    @property
+    def label(self) -> str:
+        """How people read the step."""
+        return self.id
+
+
+def steps_from_plan(plan_jobs: Sequence[Job], result: BakeResult, requested: frozenset[str],
+                    estimates: Mapping[str, float], *, push: bool) -> tuple[Step, ...]:
+    """A bake step per job (plan order), then a merge per requested pushed target split over jobs."""
+    steps = [Step(job.id, BAKE, job.target, (job.platform,), job.deps, estimates.get(job.id, 0.0)) for job in plan_jobs]
+    for target in dict.fromkeys(job.target for job in plan_jobs):
+        merge = _merge_step(target, result.targets[target], [j for j in plan_jobs if j.target == target],
+                            requested, push=push)
+        if merge is not None:
+            steps.append(merge)
+    return tuple(steps)
+
+
+def _merge_step(name: str, target: Target, jobs: Sequence[Job], requested: frozenset[str], *, push: bool) -> Step | None:
+    """`imagetools create --tag T...` over the per-platform digests of a split, pushed, requested target."""
+    tags = image_names(target)
+    if name not in requested or not splits(target) or not tags or not pushes(target, push=push):
+        return None
+    return Step(f"merge:{name}", MERGE, name, (None,), tuple(j.id for j in jobs), 1.0, tuple(tags),
+                repositories(tags)[0])
+
+
+def splits(target: Target) -> bool:
+    """Whether a target's platforms are built by separate jobs (every multi-platform target)."""
+    return len(target.platforms) > 1
+
+
+def merge_argv(step: Step, digests: Sequence[str], *, docker: str = "docker", builder: str | None = None) -> tuple[str, ...]:
+    """`docker buildx imagetools create [--builder B] --tag T... REPO@DIGEST...`."""
+    argv = [docker, "buildx", "imagetools", "create"]
+    if builder:
+        argv += ["--builder", builder]
+    for tag in step.tags:
+        argv += ["--tag", tag]
+    return (*argv, *(f"{step.merge_repo}@{digest}" for digest in digests))
+
+
+# ---------------------------------------------------------------- a job's invocation
+
+
+def job_invocation(
+    job: Job,
+    jobs: Sequence[Job],
+    result: BakeResult,
+    requested: frozenset[str],
+    settings: JobSettings,
+    *,
+    sources: Mapping[str, str],
+    export: str | bool = "",
+    files: Sequence[str] | None = None,
+    builder: str | None = None,
+    metadata_file: str = "",
+) -> Invocation:
+    """The invocation building `job`: its target, the parents it re-solves, the parents it reads by digest.
+
+    `sources` maps a parent job id to the context value it is read by (absent:
+    re-solved here). `export` is the hand-over output entry (True: a
+    placeholder, for plans). `files` default to the settings' files.
+    """
+    by_id = {j.id: j for j in jobs}
+    here = resolved_here(job, by_id, sources)
+    target = result.targets[job.target]
+    own = _own_settings(job, target, job.target in requested, settings, sources, by_id, export)
+    parents = [_parent_settings(by_id[j], result.targets[by_id[j].target], settings, sources, by_id) for j in here[1:]]
+    all_settings = (own, *parents)
+    requested_here = job.target in requested
+    split_push = requested_here and splits(target) and pushes(target, push=settings.push) and bool(image_names(target))
+    return Invocation(
+        names=(job.target,),
+        files=tuple(settings.files if files is None else files),
+        settings=all_settings,
+        variables=settings.variables,
+        sets=user_sets(settings.sets, {s.name: _owned(s) for s in all_settings}),
+        allow=settings.allow,
+        push=settings.push and requested_here and not split_push,
+        load=settings.load and requested_here,
+        no_cache=settings.no_cache,
+        metadata_file=metadata_file,
+        progress=settings.progress,
+        builder=builder,
+        docker=settings.docker,
+    )
+
+
+def resolved_here(job: Job, by_id: Mapping[str, Job], sources: Mapping[str, str]) -> list[str]:
+    """The job and every ancestor its invocation re-solves (reached through parents not read by digest)."""
+    order = [job.id]
+    stack = [job.id]
+    while stack:
+        for dep in by_id[stack.pop()].deps:
+            if dep in by_id and dep not in sources and dep not in order:
+                order.append(dep)
+                stack.append(dep)
+    return order
+
+
+def _own_settings(job: Job, target: Target, requested: bool, settings: JobSettings, sources: Mapping[str, str],
+                  by_id: Mapping[str, Job], export: str | bool) -> TargetSettings:
+    """The job's own target: its platform, outputs (its share, or none when only linked), cache, contexts."""
+    outputs: tuple[str, ...] | None = () if not requested else None
+    tags: tuple[str, ...] | None = None
+    if requested and splits(target):
+        outputs = split_outputs(target, job.platform, push=settings.push)
+        if pushes(target, push=settings.push) and image_names(target):
+            tags = ()  # buildx adds tags to the pushed name, and a tagged name cannot go by digest
+    if export:
+        entry = export if isinstance(export, str) else "type=oci,dest=<hand-over dir>,tar=false"
+        kept = outputs if outputs is not None else tuple(entry_text(e) for e in output_entries(target))
+        outputs = (*kept, entry)
+    refs = job_refs(settings.cache, job.target, job.platform) if settings.cache else None
+    return TargetSettings(
+        name=job.target, platform=job.platform, outputs=outputs, tags=tags,
+        cache_from=refs.cache_from if refs else (), cache_to=refs.cache_to if refs else (),
+        cache_replace=bool(settings.cache and settings.cache.replace),
+        contexts=_handed_contexts(job, target, sources, by_id),
+    )
+
+
+def _parent_settings(parent: Job, target: Target, settings: JobSettings, sources: Mapping[str, str],
+                     by_id: Mapping[str, Job]) -> TargetSettings:
+    """A parent re-solved in a child's invocation: the one platform the child needs, its cache to read."""
+    refs = job_refs(settings.cache, parent.target, parent.platform) if settings.cache else None
+    return TargetSettings(
+        name=parent.target, platform=parent.platform if splits(target) else None,
+        cache_from=refs.cache_from if refs else (), cache_replace=bool(settings.cache and settings.cache.replace),
+        contexts=_handed_contexts(parent, target, sources, by_id),
+    )
+
+
+def _handed_contexts(job: Job, target: Target, sources: Mapping[str, str], by_id: Mapping[str, Job]) -> tuple[tuple[str, str], ...]:
+    """`(context name, reference)` for each `target:` context whose parent is read by digest."""
+    parent_of = {by_id[d].target: d for d in job.deps if d in by_id}
+    found = []
+    for name, value in target.contexts.items():
+        if isinstance(value, str) and value.startswith("target:"):
+            dep = parent_of.get(value[len("target:"):])
+            if dep is not None and dep in sources:
+                found.append((name, sources[dep]))
+    return tuple(found)
+
+
+def _owned(settings: TargetSettings) -> frozenset[str]:
+    """The keys bakeplan sets on a target (a user's `--set` on them is already in the resolved value)."""
+    keys = {"platform"} if settings.platform is not None else set()
+    if settings.outputs is not None:
+        keys.add("output")
+    if settings.tags is not None:
+        keys.add("tags")
+    return frozenset(keys)
+
+
+def planned_sources(plan: Plan, job: Job) -> dict[str, str]:
+    """For a plan's display: each parent placed on another node, read by a placeholder digest reference."""
+    node = plan.timings[job.id].node
+    return {dep: f"oci-layout://<hand-over of {dep}>@<digest>" for dep in job.deps
+            if dep in plan.timings and plan.timings[dep].node != node}

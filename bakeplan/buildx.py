@@ -151,3 +151,83 @@ def load_with_buildx(request: BakeRequest) -> BakeResult:
     targets = {name: Target(name=name, fields=fields, block=name) for name, fields in data.get("target", {}).items()}
     files = tuple(Path(f) for f in request.files or ())
     return BakeResult(groups=groups, targets=targets, files=files, requested=tuple(request.names) or ("default",))
+
+
+# ---------------------------------------------------------------- discovery
+
+
+def _buildx(args: Sequence[str], docker: str, env: Mapping[str, str] | None) -> str:
+    """stdout of `docker buildx ARGS`; ToolError when docker or buildx is missing or fails."""
+    argv = [docker, "buildx", *args]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False,
+                              env=None if env is None else dict(env))
+    except FileNotFoundError as error:
+        raise ToolError(f"{docker} not found", hint="Install the docker CLI with the buildx plugin, or declare nodes with --node.") from error
+    except subprocess.TimeoutExpired as error:
+        raise ToolError(f"`{' '.join(argv)}` timed out", hint="Check that the builders' endpoints are reachable.") from error
+    if done.returncode != 0:
+        if not _has_buildx_plugin(docker, env):
+            raise ToolError("the docker buildx plugin is not installed",
+                            hint="Install it (docker-buildx in $DOCKER_CONFIG/cli-plugins or ~/.docker/cli-plugins), "
+                                 "or declare nodes with --node.")
+        message = next((line.strip() for line in done.stderr.splitlines() if line.strip()), "failed")
+        raise ToolError(f"`{' '.join(argv)}`: {message}", hint="Create a builder (docker buildx create), or declare nodes with --node.")
+    return done.stdout
+
+
+def _has_buildx_plugin(docker: str, env: Mapping[str, str] | None) -> bool:
+    """Whether `docker buildx version` works: without the plugin docker answers `buildx ...` with a bare usage error."""
+    done = subprocess.run([docker, "buildx", "version"], capture_output=True, text=True, timeout=60, check=False,
+                          env=None if env is None else dict(env))
+    return done.returncode == 0
+
+
+def buildx_nodes(builder: str | None = None, *, docker: str = "docker", env: Mapping[str, str] | None = None) -> tuple[nd.BuilderNode, ...]:
+    """Every builder's nodes (`ls --format json`), refined by `inspect` for the `*` marks; one builder if named."""
+    names = [builder] if builder else list(dict.fromkeys(b.builder for b in nd.parse_ls_json(_buildx(["ls", "--format", "json"], docker, env))))
+
+    def inspect(name: str) -> Sequence[nd.BuilderNode]:
+        try:
+            return nd.parse_inspect(_buildx(["inspect", name], docker, env))
+        except ToolError as error:
+            return (nd.BuilderNode(name, "", "", "", "error", (), 0, error=error.message),)
+
+    # One `docker buildx inspect` per builder, concurrently: each is a docker CLI start
+    # and a daemon round trip, and a slow remote builder should not delay the others.
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(names)))) as pool:
+        return tuple(node for nodes in pool.map(inspect, names) for node in nodes)
+
+
+# ---------------------------------------------------------------- registry
+
+
+def platform_manifest(reference: str, platform: str | None, *, builder: str | None = None,
+                      docker: str = "docker", env: Mapping[str, str] | None = None) -> str:
+    """The digest of the image manifest for `platform` inside the index `reference` (`imagetools inspect --raw`).
+
+    A pushed build with attestations is an index; a child that builds for
+    another platform than its single-platform parent must name the parent's
+    manifest itself, or BuildKit finds no image for its platform there.
+    """
+    argv = [docker, "buildx", "imagetools", "inspect", "--raw", *(["--builder", builder] if builder else []), reference]
+    done = _docker(argv, env=env)
+    try:
+        index = json.loads(done.stdout) if done.returncode == 0 else {}
+        manifests = [m for m in index.get("manifests", []) if (m.get("platform") or {}).get("os") != "unknown"]
+    except (ValueError, AttributeError) as error:
+        raise ToolError(f"cannot read the index {reference}: {error}") from error
+    if not manifests:
+        last = (done.stderr.strip().splitlines() or ["no image manifest in it"])[-1]
+        raise ToolError(f"cannot read the index {reference}: {last}",
+                        hint="Check that this machine can reach the hand-over registry.")
+    wanted = nd.normalize_platform(platform) if platform else None
+    for manifest in manifests:
+        if wanted is None or nd.normalize_platform(_platform_text(manifest.get("platform") or {})) == wanted:
+            return str(manifest["digest"])
+    return str(manifests[0]["digest"])
+
+
+def _platform_text(platform: Mapping[str, object]) -> str:
+    parts = [str(platform.get("os", "")), str(platform.get("architecture", ""))]
+    return "/".join([*parts, str(platform["variant"])] if platform.get("variant") else parts)

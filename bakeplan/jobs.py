@@ -25,12 +25,11 @@ NATIVE = "native"  # how a job without a platform is named and filtered
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """One target built for one platform; the unit of estimation and reporting.
+    """One target built for one platform: one slot, one invocation, the unit of scheduling and reporting.
 
     `id` is `TARGET@PLATFORM` (`TARGET@native` when the target has no
     platforms). `deps` are the ids of the jobs whose results this job reads
-    through `target:` contexts. `unit` is the id of the scheduled unit (one
-    `docker buildx bake` invocation) the job belongs to; see `bakeplan.plan`.
+    through `target:` contexts.
     """
 
     id: str
@@ -39,7 +38,6 @@ class Job:
     matrix: Mapping[str, JSONValue] = field(default_factory=dict)
     block: str = ""  # the block label the target came from (matrix siblings share it)
     deps: tuple[str, ...] = ()
-    unit: str = ""
 
     @property
     def platform_label(self) -> str:

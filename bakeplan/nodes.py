@@ -31,7 +31,6 @@ import json
 import math
 import os
 import re
-import subprocess
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -446,51 +445,6 @@ def _platform_text(value: object) -> str:
     return str(value)
 
 
-def _buildx(args: Sequence[str], docker: str, env: Mapping[str, str] | None) -> str:
-    """stdout of `docker buildx ARGS`; ToolError when docker or buildx is missing or fails."""
-    argv = [docker, "buildx", *args]
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False,
-                              env=None if env is None else dict(env))
-    except FileNotFoundError as error:
-        raise ToolError(f"{docker} not found", hint="Install the docker CLI with the buildx plugin, or declare nodes with --node.") from error
-    except subprocess.TimeoutExpired as error:
-        raise ToolError(f"`{' '.join(argv)}` timed out", hint="Check that the builders' endpoints are reachable.") from error
-    if done.returncode != 0:
-        if not _has_buildx_plugin(docker, env):
-            raise ToolError("the docker buildx plugin is not installed",
-                            hint="Install it (docker-buildx in $DOCKER_CONFIG/cli-plugins or ~/.docker/cli-plugins), "
-                                 "or declare nodes with --node.")
-        message = next((line.strip() for line in done.stderr.splitlines() if line.strip()), "failed")
-        raise ToolError(f"`{' '.join(argv)}`: {message}", hint="Create a builder (docker buildx create), or declare nodes with --node.")
-    return done.stdout
-
-
-def _has_buildx_plugin(docker: str, env: Mapping[str, str] | None) -> bool:
-    """Whether `docker buildx version` works: without the plugin docker answers `buildx ...` with a bare usage error."""
-    done = subprocess.run([docker, "buildx", "version"], capture_output=True, text=True, timeout=60, check=False,
-                          env=None if env is None else dict(env))
-    return done.returncode == 0
-
-
-def buildx_nodes(builder: str | None = None, *, docker: str = "docker", env: Mapping[str, str] | None = None) -> tuple[BuilderNode, ...]:
-    """Every builder's nodes (`ls --format json`), refined by `inspect` for the `*` marks; one builder if named."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    names = [builder] if builder else list(dict.fromkeys(b.builder for b in parse_ls_json(_buildx(["ls", "--format", "json"], docker, env))))
-
-    def inspect(name: str) -> Sequence[BuilderNode]:
-        try:
-            return parse_inspect(_buildx(["inspect", name], docker, env))
-        except ToolError as error:
-            return (BuilderNode(name, "", "", "", "error", (), 0, error=error.message),)
-
-    # One `docker buildx inspect` per builder, concurrently: each is a docker CLI start
-    # and a daemon round trip, and a slow remote builder should not delay the others.
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(names)))) as pool:
-        return tuple(node for nodes in pool.map(inspect, names) for node in nodes)
-
-
 def nodes_from_buildx(items: Sequence[BuilderNode], *, slots: int, memory: int | None) -> tuple[Node, ...]:
     """Scheduling nodes from buildx builders, every candidate kept with why it is left out.
 
@@ -542,6 +496,8 @@ def discover(
 ) -> tuple[Node, ...]:
     """The candidate nodes: declared ones if any, else buildx's builders, else this machine.
 
+    `_buildx_nodes` lists a builder's nodes (default: `bakeplan.buildx.buildx_nodes`).
+
     With an explicit `builder` there is no fallback to this machine: the user
     asked for that builder, and planning elsewhere would hide that it is unusable.
     """
@@ -549,7 +505,7 @@ def discover(
         return _unique(declared)
     slots, memory = usable_cores(), total_memory()
     try:
-        items = (_buildx_nodes or buildx_nodes)(builder)
+        items = (_buildx_nodes or _default_buildx_nodes)(builder)
     except ToolError as error:
         items = ()
         reason = error.message
@@ -563,6 +519,12 @@ def discover(
     local = Node(name="local", platforms=(local_platform(),), slots=slots, memory=memory, source="local",
                  status=f"fallback: {reason}")
     return (*nodes, local)
+
+
+def _default_buildx_nodes(builder: str | None) -> Sequence[BuilderNode]:
+    from bakeplan.buildx import buildx_nodes  # the one module that runs `docker buildx`; it imports this one
+
+    return buildx_nodes(builder)
 
 
 def _unique(nodes: Sequence[Node]) -> tuple[Node, ...]:

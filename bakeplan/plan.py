@@ -75,6 +75,8 @@ class Plan:
     overrides: tuple[str, ...] = ()  # the user's --set
     variables: tuple[str, ...] = ()  # the user's --var
     builder_names: Mapping[str, str | None] = field(default_factory=dict)  # node name -> --builder
+    by_id: Mapping[str, Job] = field(default_factory=dict)  # job id -> job (filled by build_plan)
+    exporting: frozenset[str] = frozenset()  # parents of the hand-overs
 
     @property
     def ratio(self) -> float:
@@ -88,11 +90,11 @@ class Plan:
 
     def job(self, job_id: str) -> Job:
         """The job with that id."""
-        return next(j for j in self.jobs if j.id == job_id)
+        return self.by_id[job_id] if self.by_id else next(j for j in self.jobs if j.id == job_id)
 
-    def exporters(self) -> frozenset[str]:
-        """Jobs whose result some child reads on another node (they export it once)."""
-        return frozenset(h.parent for h in self.handovers)
+    def exports(self, job_id: str) -> bool:
+        """Whether some child reads the job's result on another node (it exports it once)."""
+        return job_id in self.exporting
 
     def argv(self, job_id: str, *, docker: str = "docker") -> tuple[str, ...]:
         """The exact `docker buildx bake` argv of a job on its planned node, reading the user's files."""
@@ -103,8 +105,8 @@ class Plan:
         settings = JobSettings(files=self.files, sets=self.overrides, variables=self.variables, docker=docker)
         sources = planned_sources(self, job)
         builder = self.builder_names.get(self.timings[job_id].node)
-        invocation = job_invocation(job, self.jobs, self.result, self.requested, settings, sources=sources,
-                                    export=job.id in self.exporters(), builder=builder)
+        invocation = job_invocation(job, self.by_id or {j.id: j for j in self.jobs}, self.result, self.requested,
+                                    settings, sources=sources, export=self.exports(job_id), builder=builder)
         return bake_argv(invocation)
 
 
@@ -134,28 +136,45 @@ def build_plan(
     job_graph(jobs)  # CycleError before anything else
     ready = usable(nodes)
     _check_nodes(jobs, nodes)
-    problem = prepare(tasks(jobs, history, multi_node=len(ready) > 1), ready, emulation_factor=emulation_factor,
+    problem = prepare(tasks(jobs, history, ready), ready, emulation_factor=emulation_factor,
                       handover=history.handover_default(DEFAULT_HANDOVER), transfers=history.transfers())
     schedule = simulate(problem)
     placements = {p.task: p for p in schedule.placements}
     critical = set(schedule.critical_path)
+    handovers = _handovers(jobs, placements, problem.transfer)
     return Plan(
         nodes=tuple(nodes), jobs=jobs,
         timings={job.id: _timing(job, placements[job.id], nodes, job.id in critical) for job in jobs},
-        handovers=_handovers(jobs, placements, problem.transfer),
+        handovers=handovers, exporting=frozenset(h.parent for h in handovers),
         makespan=schedule.makespan, lower_bound=schedule.lower_bound, critical_path=schedule.critical_path,
         result=result, requested=requested_targets(result),
         files=tuple(str(f) for f in result.files), overrides=tuple(overrides), variables=tuple(variables),
-        builder_names={n.name: n.builder for n in nodes},
+        builder_names={n.name: n.builder for n in nodes}, by_id={job.id: job for job in jobs},
     )
 
 
-def tasks(jobs: Sequence[Job], history: History, *, multi_node: bool) -> list[Task]:
-    """One scheduler task per job: its estimate (plus its export when children may read it elsewhere)."""
-    parents = {dep for job in jobs for dep in job.deps}
-    export = history.export_default() if multi_node else 0.0
-    return [Task(job.id, max(history.estimate(job), 0.0) + (export if job.id in parents else 0.0),
+def tasks(jobs: Sequence[Job], history: History, nodes: Sequence[Node]) -> list[Task]:
+    """One scheduler task per job: its estimate, plus its export when a child may run on another node."""
+    export = history.export_default()
+    exporting = may_export(jobs, nodes)
+    return [Task(job.id, max(history.estimate(job), 0.0) + (export if job.id in exporting else 0.0),
                  (job.platform,), tuple(d for d in job.deps)) for job in jobs]
+
+
+def capable_nodes(job: Job, nodes: Sequence[Node]) -> frozenset[str]:
+    """The usable nodes that can build the job."""
+    return frozenset(n.name for n in nodes if n.excluded is None and platform_rank(n, job.platform) is not None)
+
+
+def may_export(jobs: Sequence[Job], nodes: Sequence[Node]) -> frozenset[str]:
+    """Parents with a child that could run on a node the parent cannot run on, or on one of several nodes."""
+    capable = {job.id: capable_nodes(job, nodes) for job in jobs}
+    found = set()
+    for job in jobs:
+        for dep in job.deps:
+            if dep in capable and (len(capable[job.id]) > 1 or capable[job.id] != capable[dep]):
+                found.add(dep)
+    return frozenset(found)
 
 
 def _timing(job: Job, placement: Placement, nodes: Sequence[Node], critical: bool) -> JobTiming:
@@ -216,6 +235,7 @@ def _check_nodes(jobs: Sequence[Job], nodes: Sequence[Node]) -> None:
             error = NoNodeError(job.id, job.platform or "its native platform", _node_listing(nodes))
             readers = [j.id for j in jobs if job.id in j.deps]
             if readers:
-                error.hint = (f"{', '.join(readers[:5])} read{'s' * (len(readers) == 1)} it through a target: context, "
-                              "so they cannot run either. " + (error.hint or ""))
+                who = f"{readers[0]} reads it" if len(readers) == 1 else f"{', '.join(readers[:5])} read it"
+                cannot = "it cannot" if len(readers) == 1 else "they cannot"
+                error.hint = f"{who} through a target: context, so {cannot} run either. " + (error.hint or "")
             raise error

@@ -26,15 +26,16 @@ from bakeplan.bake.jobfile import job_definition, write_definition
 from bakeplan.bake.model import BakeResult
 from bakeplan.errors import BakeplanError
 from bakeplan.execute import Composer, Reporter, RunOptions, execute
-from bakeplan.handover import HandoverStore
+from bakeplan.buildx import platform_manifest
+from bakeplan.handover import DOCKER_LIST, OCI_INDEX, HandoverStore
 from bakeplan.history import History
 from bakeplan.invocation import bake_argv
 from bakeplan.jobs import Job
-from bakeplan.plan import Plan
+from bakeplan.plan import Plan, capable_nodes
 from bakeplan.runner import Runner, file_name
 from bakeplan.runstate import SUCCEEDED, RunState, StepState
 from bakeplan.steps import BAKE, MERGE, JobSettings, Step, job_invocation, merge_argv, resolved_here, splits, steps_from_plan
-from bakeplan.outputs import image_names, pushes
+from bakeplan.outputs import image_names, pushes, repositories
 
 
 @dataclass
@@ -45,13 +46,26 @@ class JobComposer:
     settings: JobSettings
     run_dir: Path
     store: HandoverStore
-    exporters: frozenset[str]  # jobs whose children may run elsewhere: they export once
     by_id: Mapping[str, Job] = field(init=False)
+    capable: Mapping[str, frozenset[str]] = field(init=False)  # job id -> nodes that can build it
+    children: Mapping[str, tuple[str, ...]] = field(init=False)
+    exported: set[str] = field(init=False)  # jobs that exported a hand-over copy
     imported: dict[str, tuple[str, ...]] = field(init=False)  # job id -> nodes its hand-overs came from
 
     def __post_init__(self) -> None:
         self.by_id = {job.id: job for job in self.plan.jobs}
+        self.capable = {job.id: capable_nodes(job, self.plan.nodes) for job in self.plan.jobs}
+        children: dict[str, tuple[str, ...]] = {}
+        for job in self.plan.jobs:
+            for dep in dict.fromkeys(job.deps):
+                children[dep] = (*children.get(dep, ()), job.id)
+        self.children = children
+        self.exported = set()
         self.imported = {}
+
+    def exports(self, job: Job, node: str) -> bool:
+        """Whether a child of the job may run on another node than `node` (then the job exports once)."""
+        return any(self.capable[child] - {node} for child in self.children.get(job.id, ()))
 
     def argv(self, step: Step, node: str, state: RunState) -> tuple[str, ...]:
         """The step's argv on `node`."""
@@ -63,13 +77,16 @@ class JobComposer:
         sources = self.sources(job, node, state)
         self.imported[job.id] = tuple(dict.fromkeys(state.steps[d].node for d in sources))
         export = ""
-        if job.id in self.exporters:
+        self.exported.discard(job.id)
+        if self.exports(job, node):
+            self.exported.add(job.id)
+        if job.id in self.exported and not self.pushed(job):
             try:
                 self.store.prepare(job.id)
             except BakeplanError as error:
                 raise BakeplanError(f"{error.message} (on node {node})", hint=error.hint) from error
             export = self.store.output(job.id)
-        invocation = job_invocation(job, self.plan.jobs, self.plan.result, self.plan.requested, self.settings,
+        invocation = job_invocation(job, self.by_id, self.plan.result, self.plan.requested, self.settings,
                                     sources=sources, export=export, files=(str(self.definition(job, sources)),),
                                     builder=builder, metadata_file=str(self.metadata(job)))
         return bake_argv(invocation)
@@ -127,11 +144,28 @@ class JobComposer:
         target = self.plan.result.targets[job.target]
         needs_digest = job.target in self.plan.requested and splits(target) and pushes(target, push=self.settings.push) \
             and bool(image_names(target))
-        if needs_digest or (job.id in self.exporters and self.store.handoff.kind == "registry"):
+        exporter = job.id in self.exported
+        if needs_digest or (exporter and (self.pushed(job) or self.store.handoff.kind == "registry")):
             result["digest"] = read_digest(self.metadata(job), job.target)
-        if job.id in self.exporters:
-            result["handover"] = self.store.collect(job.id, result.get("digest", ""))
+        if exporter and self.pushed(job):
+            repo = repositories(image_names(target))[0]
+            result["handover"] = f"docker-image://{repo}@{self.manifest(job, state, repo, result['digest'])}"
+        elif exporter:
+            repo = self.store.handoff.repository
+            result["handover"] = self.store.collect(job.id, self.manifest(job, state, repo, result.get("digest", "")))
         return result
+
+    def pushed(self, job: Job) -> bool:
+        """Whether the job pushes its image anyway: children elsewhere read that push, no extra copy is made."""
+        target = self.plan.result.targets[job.target]
+        return job.target in self.plan.requested and pushes(target, push=self.settings.push) and bool(image_names(target))
+
+    def manifest(self, job: Job, state: StepState, repo: str, digest: str) -> str:
+        """A pushed image's manifest for the job's platform (inside an index when the build attached attestations)."""
+        if not digest or not repo or not _is_index(self.metadata(job), job.target):
+            return digest
+        return platform_manifest(f"{repo}@{digest}", job.platform, builder=self.plan.builder_names.get(state.node),
+                                 docker=self.settings.docker)
 
     def interrupted(self) -> None:
         """Drop half-written exports."""
@@ -151,11 +185,13 @@ def read_digest(metadata: Path, target: str) -> str:
     return digest
 
 
-def exporters(plan: Plan) -> frozenset[str]:
-    """Jobs some child reads: on more than one node they export their result once, for children elsewhere."""
-    if sum(1 for n in plan.nodes if n.excluded is None) < 2:
-        return frozenset()
-    return frozenset(dep for job in plan.jobs for dep in job.deps)
+def _is_index(metadata: Path, target: str) -> bool:
+    """Whether the target's pushed image is an index (a manifest list), per its metadata file."""
+    try:
+        media = json.loads(metadata.read_text())[target]["containerimage.descriptor"]["mediaType"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return media in (OCI_INDEX, DOCKER_LIST)
 
 
 # ---------------------------------------------------------------- history
@@ -182,7 +218,7 @@ class HistoryRecorder:
             return
         self.history = self.history.record(self.jobs[step.id], duration)
         exported, imported = handover_seconds(_read(state.log))
-        if step.id in self.composer.exporters and exported is not None:
+        if step.id in self.composer.exported and exported is not None:
             self.history = self.history.record_export(exported)
         for source in self.composer.imported.get(step.id, ()):
             if imported is not None:
@@ -271,7 +307,7 @@ def run(plan: Plan, request: RunRequest, past: History, *, reporter: Reporter | 
     state_file = directory / "state.json"
     previous = read_previous(state_file) if request.resume else None
     steps = steps_of(plan, past, push=request.settings.push)
-    composer = JobComposer(plan, request.settings, directory, request.store, exporters(plan))
+    composer = JobComposer(plan, request.settings, directory, request.store)
     request.store.discard_partial()
     recorder = HistoryRecorder(plan, past, composer)
     options = RunOptions(run_dir=directory, cwd=Path.cwd(), retries=request.retries, fail_fast=request.fail_fast,
@@ -306,7 +342,6 @@ def dry_run_lines(plan: Plan, steps: Sequence[Step], settings: JobSettings) -> l
 
     lines = []
     by_id = {job.id: job for job in plan.jobs}
-    export = exporters(plan)
     for step in steps:
         node = plan.timings[step.id].node if step.id in plan.timings else ""
         builder = plan.builder_names.get(node)
@@ -314,8 +349,8 @@ def dry_run_lines(plan: Plan, steps: Sequence[Step], settings: JobSettings) -> l
             argv = merge_argv(step, [f"<digest of {dep}>" for dep in step.deps], docker=settings.docker, builder=builder)
         else:
             job = by_id[step.id]
-            argv = bake_argv(job_invocation(job, plan.jobs, plan.result, plan.requested, settings,
-                                            sources=planned_sources(plan, job), export=job.id in export,
+            argv = bake_argv(job_invocation(job, by_id, plan.result, plan.requested, settings,
+                                            sources=planned_sources(plan, job), export=plan.exports(job.id),
                                             builder=builder))
         lines += [f"# {step.id}" + (f" on {node}" if node else ""), shell_line(argv)]
     return lines

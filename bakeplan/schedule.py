@@ -52,11 +52,13 @@ import heapq
 import itertools
 from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from bakeplan.errors import CycleError, NoNodeError
 from bakeplan.nodes import EMULATED, Node, platform_rank
 
 DEFAULT_EMULATION_FACTOR = 3.0
+K = TypeVar("K", frozenset[int], tuple[tuple[int, int], ...])
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +110,7 @@ class State:
     """The scheduler's whole state between two steps.
 
     `waiting`: tasks with unfinished dependencies -> how many remain.
-    `ready`: per capable-node set, a heap of (-priority, task index) ready to start.
+    `ready`: per capable-node set, a heap of (-priority, capable-node count, task index) ready to start.
     `running`: task id -> its placement (end is the estimate until `finish`).
     `done`: task id -> its placement with the real end (succeeded).
     `failed`: task id -> its placement with the real end (failed).
@@ -118,7 +120,7 @@ class State:
 
     now: float = 0.0
     waiting: dict[str, int] = field(default_factory=dict)
-    ready: dict[tuple[int, ...], list[tuple[float, int]]] = field(default_factory=dict)
+    ready: dict[tuple[int, ...], list[tuple[float, int, int]]] = field(default_factory=dict)
     running: dict[str, Placement] = field(default_factory=dict)
     done: dict[str, Placement] = field(default_factory=dict)
     failed: dict[str, Placement] = field(default_factory=dict)
@@ -266,13 +268,15 @@ def start_state(problem: Problem, *, now: float = 0.0) -> State:
 
 def _push_ready(problem: Problem, state: State, i: int) -> None:
     key = tuple(n for n, _ in problem.capable[i])
-    heapq.heappush(state.ready.setdefault(key, []), (-problem.priority[i], i))
+    # Among equal priorities the task with fewer capable nodes goes first: a task that can
+    # run anywhere must not take the only node of a platform from one that needs it.
+    heapq.heappush(state.ready.setdefault(key, []), (-problem.priority[i], len(key), i))
 
 
 def dispatch(problem: Problem, state: State) -> list[Placement]:
     """Start every ready task that can start at `state.now`, best first; return their placements."""
     started: list[Placement] = []
-    held: dict[tuple[int, ...], list[tuple[float, int]]] = {}  # waiting for a native slot this round
+    held: dict[tuple[int, ...], list[tuple[float, int, int]]] = {}  # waiting for a native slot this round
     native: dict[tuple[int, ...], list[float]] = {}  # per native node set: when each slot frees
     while True:
         key = _best_ready(state)
@@ -281,7 +285,7 @@ def dispatch(problem: Problem, state: State) -> list[Placement]:
         entry = heapq.heappop(state.ready[key])
         if not state.ready[key]:
             del state.ready[key]
-        placement = _place(problem, state, entry[1], native)
+        placement = _place(problem, state, entry[-1], native)
         if placement is None:
             held.setdefault(key, []).append(entry)
             continue
@@ -467,7 +471,7 @@ def status(problem: Problem, state: State, task: str) -> str:
         if task in place:
             return name
     i = problem.index[task]
-    if any(entry[1] == i for heap in state.ready.values() for entry in heap):
+    if any(entry[-1] == i for heap in state.ready.values() for entry in heap):
         return "ready"
     raise AssertionError(f"task {task!r} is in no state")  # a bug in the transitions
 
@@ -522,12 +526,10 @@ def lower_bound(problem: Problem) -> LowerBound:
     when it can only emulate them. No schedule finishes those tasks sooner.
     """
     groups: dict[frozenset[int], tuple[float, dict[int, float]]] = {}
+    ranked: dict[tuple[tuple[int, int], ...], tuple[float, dict[int, float]]] = {}  # same nodes, same ranks
     for task, capable in zip(problem.tasks, problem.capable):
-        key = frozenset(n for n, _ in capable)
-        work, speed = groups.get(key, (0.0, {}))
-        for n, rank in capable:
-            speed[n] = max(speed.get(n, 0.0), 1.0 / problem.emulation_factor if rank == EMULATED else 1.0)
-        groups[key] = (work + task.duration, speed)
+        _add_work(groups, frozenset(n for n, _ in capable), task.duration, capable, problem.emulation_factor)
+        _add_work(ranked, capable, task.duration, capable, problem.emulation_factor)
     everything = frozenset(range(len(problem.nodes)))
     values = {key: _class_bound(problem, key, groups) for key in _node_classes(list(groups))}
     total = values.pop(everything, None)
@@ -535,10 +537,21 @@ def lower_bound(problem: Problem) -> LowerBound:
         total = _class_bound(problem, everything, groups)
     classes = tuple(("+".join(problem.nodes[n].name for n in sorted(key)), value)
                     for key, value in sorted(values.items(), key=lambda kv: sorted(kv[0])))
-    weighted = _weighted_bound(problem, list(groups.values()))
+    # Native and emulated work on the same nodes are one node class but not one speed:
+    # the weighted bound prices them apart.
+    weighted = _weighted_bound(problem, list(ranked.values()))
     if weighted > max([total, *values.values()]) + 1e-9:
         classes += (("emulation-weighted", weighted),)
     return LowerBound(_longest_path(problem), total, classes)
+
+
+def _add_work(table: dict[K, tuple[float, dict[int, float]]], key: K, duration: float,
+              capable: Sequence[tuple[int, int]], factor: float) -> None:
+    """Add a task's work to its group, and its nodes' best speed for the group."""
+    work, speed = table.get(key, (0.0, {}))
+    for n, rank in capable:
+        speed[n] = max(speed.get(n, 0.0), 1.0 / factor if rank == EMULATED else 1.0)
+    table[key] = (work + duration, speed)
 
 
 def _weighted_bound(problem: Problem, groups: Sequence[tuple[float, dict[int, float]]], *, limit: int = 7) -> float:

@@ -86,9 +86,11 @@ def steps_from_plan(plan_jobs: Sequence[Job], result: BakeResult, requested: fro
                     estimates: Mapping[str, float], *, push: bool) -> tuple[Step, ...]:
     """A bake step per job (plan order), then a merge per requested pushed target split over jobs."""
     steps = [Step(job.id, BAKE, job.target, (job.platform,), job.deps, estimates.get(job.id, 0.0)) for job in plan_jobs]
-    for target in dict.fromkeys(job.target for job in plan_jobs):
-        merge = _merge_step(target, result.targets[target], [j for j in plan_jobs if j.target == target],
-                            requested, push=push)
+    by_target: dict[str, list[Job]] = {}
+    for job in plan_jobs:
+        by_target.setdefault(job.target, []).append(job)
+    for target, jobs in by_target.items():
+        merge = _merge_step(target, result.targets[target], jobs, requested, push=push)
         if merge is not None:
             steps.append(merge)
     return tuple(steps)
@@ -123,7 +125,7 @@ def merge_argv(step: Step, digests: Sequence[str], *, docker: str = "docker", bu
 
 def job_invocation(
     job: Job,
-    jobs: Sequence[Job],
+    jobs: Mapping[str, Job],
     result: BakeResult,
     requested: frozenset[str],
     settings: JobSettings,
@@ -136,11 +138,11 @@ def job_invocation(
 ) -> Invocation:
     """The invocation building `job`: its target, the parents it re-solves, the parents it reads by digest.
 
-    `sources` maps a parent job id to the context value it is read by (absent:
+    `jobs` maps every job id to its job. `sources` maps a parent job id to the context value it is read by (absent:
     re-solved here). `export` is the hand-over output entry (True: a
     placeholder, for plans). `files` default to the settings' files.
     """
-    by_id = {j.id: j for j in jobs}
+    by_id = jobs
     here = resolved_here(job, by_id, sources)
     target = result.targets[job.target]
     own = _own_settings(job, target, job.target in requested, settings, sources, by_id, export)

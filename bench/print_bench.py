@@ -25,9 +25,9 @@ MATRIX_SIZES = (1600, 3200, 6400, 12800)
 
 
 def matrix_file(targets: int) -> str:
-    """A small bake file whose 3-key matrix expands to `targets` targets (16 x 10 x n)."""
-    third = targets // 160
-    a_values = ", ".join(f'"a{i}"' for i in range(16))
+    """A small bake file whose 3-key matrix expands to `targets` targets (16 x 10 x n; under 160, n x 10 x 1)."""
+    first, third = (16, targets // 160) if targets >= 160 else (max(1, targets // 10), 1)
+    a_values = ", ".join(f'"a{i}"' for i in range(first))
     b_values = ", ".join(str(i) for i in range(10))
     c_values = ", ".join(f'"c{i}"' for i in range(third))
     return (

@@ -202,3 +202,48 @@ def busybox_base() -> tuple[Callable[[Path], Path], str]:
         missing("busybox-static (Debian package busybox-static)")
     assert busybox is not None
     return (lambda directory: infra.busybox_context(directory, busybox), infra.BUSYBOX_BASE)
+
+
+# --- two nodes of one kind ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NodePair:
+    """Two buildkitd daemons both claiming linux/amd64, one build step at a time each (`max-parallelism = 1`)."""
+
+    first: infra.Daemon
+    second: infra.Daemon
+    builders: dict[str, str]  # daemon name ("n1", "n2") -> its single-node remote builder
+    buildctl: str
+    cli: infra.DockerCLI
+
+    @property
+    def daemons(self) -> tuple[infra.Daemon, ...]:
+        """Both daemons, n1 first."""
+        return (self.first, self.second)
+
+
+@pytest.fixture(scope="session")
+def amd64_pair(
+    tmp_path_factory: pytest.TempPathFactory, docker_cli: infra.DockerCLI, registry_port: int
+) -> Iterator[NodePair]:
+    """Two more daemons `n1`, `n2` claiming linux/amd64 with `max-parallelism = 1`, each with a builder `bp-nN`."""
+    buildkitd = _require("buildkitd", "buildkitd (.tools/bin/buildkitd)")
+    buildctl = _require("buildctl", "buildctl (.tools/bin/buildctl)")
+    _require("runc", "runc (Debian package runc)")
+    if os.geteuid() != 0:
+        missing("root (rootful buildkitd)")
+    daemons = infra.start_same_platform_nodes(
+        tmp_path_factory.mktemp("bkpair"), ["n1", "n2"], "linux/amd64", buildkitd=buildkitd, buildctl=buildctl,
+        max_parallelism=1, insecure_registries=[f"127.0.0.1:{registry_port}"],
+    )
+    builders: dict[str, str] = {}
+    try:
+        for daemon in daemons:
+            builders[daemon.name] = infra.create_builder(docker_cli, f"bp-{daemon.name}", [daemon])
+        yield NodePair(first=daemons[0], second=daemons[1], builders=builders, buildctl=buildctl, cli=docker_cli)
+    finally:
+        for name in builders.values():
+            infra.remove_builder(docker_cli, name)
+        for daemon in daemons:
+            daemon.process.stop()

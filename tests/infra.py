@@ -382,3 +382,35 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# --- nodes of one kind (conftest's `amd64_pair`; the same setup as bench/run_bench.py's n1, n2) ---
+
+
+def start_same_platform_nodes(
+    workdir: Path,
+    names: Sequence[str],
+    platform: str,
+    *,
+    buildkitd: str,
+    buildctl: str,
+    max_parallelism: int | None = 1,
+    insecure_registries: Sequence[str] = (),
+) -> list[Daemon]:
+    """Daemons that all claim `platform`, each running at most `max_parallelism` build steps at once.
+
+    They stand for separate machines of one kind: a job runs on whichever the
+    scheduler picks, and one node never hides another's slowness by running
+    more steps in parallel. If one does not come up, the others are stopped.
+    """
+    config = buildkitd_config(max_parallelism=max_parallelism, insecure_registries=insecure_registries)
+    started: list[Daemon] = []
+    try:
+        for name in names:
+            started.append(start_buildkitd(workdir, name, [platform], buildkitd=buildkitd, buildctl=buildctl,
+                                           config_text=config))
+    except BaseException:
+        for daemon in started:
+            daemon.process.stop()
+        raise
+    return started

@@ -14,7 +14,7 @@ from bakeplan.bake.model import BakeResult, Target
 from bakeplan.cache import parse_backend
 from bakeplan.emit import github, gitlab
 from bakeplan.emit.legs import EmitOptions, build_plan, runners_for
-from bakeplan.emit.model import CIPlan, Invocation
+from bakeplan.emit.model import BakeCall, CIPlan
 from bakeplan.emit.source import jobs_from_result
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "bake"
@@ -38,7 +38,7 @@ def printed_result(case: Path) -> BakeResult:
 
 def plan_for(result: BakeResult, system: str, limit: int) -> CIPlan:
     options = EmitOptions(runners_for(system), cache=parse_backend("gha"), push=True, limit=limit)
-    return build_plan(jobs_from_result(result), Invocation(files=("docker-bake.hcl",)), options)
+    return build_plan(jobs_from_result(result), BakeCall(files=("docker-bake.hcl",)), options)
 
 
 @pytest.mark.parametrize("name", linked_cases())

@@ -17,7 +17,7 @@ from bakeplan.bake.model import BakeResult, Target
 from bakeplan.cache import parse_backend
 from bakeplan.emit import gitlab
 from bakeplan.emit.legs import EmitOptions, build_plan, runners_for
-from bakeplan.emit.model import CIPlan, Invocation, Omitted, keep_only
+from bakeplan.emit.model import BakeCall, CIPlan, Omitted, keep_only
 from bakeplan.emit.source import jobs_from_result
 
 
@@ -27,7 +27,7 @@ def result(**targets: dict[str, Any]) -> BakeResult:
 
 def plan_of(res: BakeResult, **options: Any) -> CIPlan:
     emit = EmitOptions(runners_for("gitlab", options.pop("runners", ())), limit=gitlab.MATRIX_LIMIT, **options)
-    return build_plan(jobs_from_result(res), Invocation(files=("docker-bake.hcl",), vars=(("TAG", "1.0"),)), emit)
+    return build_plan(jobs_from_result(res), BakeCall(files=("docker-bake.hcl",), vars=(("TAG", "1.0"),)), emit)
 
 
 CHAIN = result(
@@ -56,26 +56,36 @@ def validate(text: str) -> dict[str, Any]:
 @pytest.mark.parametrize("mode", ["jobs", "matrix"])
 @pytest.mark.parametrize("push", [False, True])
 def test_pipelines_are_valid_for_the_gitlab_schema(mode: str, push: bool) -> None:
-    plan = plan_of(CHAIN, push=push, cache=parse_backend("registry:registry.gitlab.com/acme/cache"))
+    plan = plan_of(CHAIN, push=push, cache=parse_backend("registry:registry.gitlab.com/acme/cache"),
+                   handoff="registry.gitlab.com/acme/handoff" if push else None)
     validate(gitlab.render(plan, mode=mode, login="$CI_REGISTRY"))
 
 
 def test_jobs_mode_follows_the_graph_with_runner_tags() -> None:
-    document = validate(gitlab.render(plan_of(CHAIN, push=True)))
+    document = validate(gitlab.render(plan_of(CHAIN, push=True, handoff="registry.gitlab.com/acme/handoff")))
     assert document["stages"] == ["build-0", "build-1", "merge"]
     assert document["variables"] == {"DOCKER_TLS_CERTDIR": "/certs", "TAG": "1.0"}
     arm = document["app-linux-arm64"]
     assert arm["stage"] == "build-1"
     assert arm["tags"] == ["saas-linux-small-arm64"]
-    assert arm["needs"] == ["base-linux-arm64"]
-    assert arm["script"][1] == (
+    assert arm["needs"] == ["base-linux-arm64"]  # with its artifacts: the parent's digest
+    assert arm["script"][1:3] == [
+        "DIGEST_BASE_LINUX_ARM64=$(cat digests/base/base-linux-arm64)",
         "docker buildx bake -f docker-bake.hcl --metadata-file bake-metadata.json --set app.platform=linux/arm64"
         " --set app.output=type=image,name=registry.gitlab.com/acme/app,push-by-digest=true,name-canonical=true,push=true"
-        " --set base.platform=linux/arm64 app"
-    )
-    assert document["base-linux-amd64"]["needs"] == []
+        ' --set app.tags= --set "app.contexts.base=docker-image://registry.gitlab.com/acme/handoff@${DIGEST_BASE_LINUX_ARM64}"'
+        " app",
+    ]
+    assert arm["artifacts"]["paths"] == ["digests/app/app-linux-arm64"]
+    base = document["base-linux-amd64"]
+    assert base["needs"] == [] and base["artifacts"]["paths"] == ["digests/base/base-linux-amd64"]
+    assert base["script"][-2:] == [
+        "mkdir -p digests/base",
+        "jq -er --arg t base '.[$t][\"containerimage.digest\"]' bake-metadata.json > digests/base/base-linux-amd64",
+    ]
     v7 = document["app-linux-arm-v7"]["script"]
     assert v7[1] == "docker run --privileged --rm tonistiigi/binfmt --install linux/arm/v7"
+    assert v7[2] == "DIGEST_BASE_LINUX_ARM_V7=$(cat digests/base/base-linux-arm-v7)"
     merge = document["merge-app"]
     assert merge["needs"] == ["app-linux-amd64", "app-linux-arm64", "app-linux-arm-v7"]
     assert "imagetools create -t registry.gitlab.com/acme/app:1" in merge["script"][0]
@@ -101,7 +111,7 @@ def test_matrix_mode_rows_name_the_leg_and_its_runner() -> None:
 
 
 def test_a_201_row_matrix_would_be_rejected_by_the_schema() -> None:
-    plan = build_plan(jobs_from_result(wide(201)), Invocation(), EmitOptions(runners_for("gitlab"), limit=500))
+    plan = build_plan(jobs_from_result(wide(201)), BakeCall(), EmitOptions(runners_for("gitlab"), limit=500))
     document = yaml.safe_load(gitlab.render(plan, mode="matrix"))
     assert list(Draft7Validator(get_builtin_schema("vendor.gitlab-ci")).iter_errors(document))
 
@@ -134,14 +144,14 @@ def fake_docker(tmp_path: Path) -> dict[str, str]:
 @pytest.mark.parametrize("leg", [0, 1])
 def test_matrix_mode_runs_the_rows_own_command_with_each_override_as_one_argument(tmp_path: Path, leg: int) -> None:
     res = result(app={"platforms": ["linux/amd64", "linux/arm64"], "args": {"A": "1"}})
-    plan = build_plan(jobs_from_result(res), Invocation(files=("docker-bake.hcl",), sets=("*.args.A=x y,z",)),
+    plan = build_plan(jobs_from_result(res), BakeCall(files=("docker-bake.hcl",), sets=("*.args.A=x y,z",)),
                       EmitOptions(runners_for("gitlab"), cache=parse_backend("local:/tmp/c d")))
     document = validate(gitlab.render(plan, mode="matrix"))
     job = document["build-0-0"]
     env = {**fake_docker(tmp_path), **job["parallel"]["matrix"][leg]}
     done = subprocess.run(["sh", "-c", job["script"][-1]], env=env, capture_output=True, text=True, check=True)
     assert done.stdout.splitlines() == [
-        "buildx", "bake", "-f", "docker-bake.hcl", *[x for item in plan.legs[leg].sets for x in ("--set", item)], "app",
+        "buildx", "bake", "-f", "docker-bake.hcl", *[x for item in plan.legs[leg].overrides for x in ("--set", item)], "app",
     ]
     assert "*.args.A=x y,z" in done.stdout.splitlines()
 
@@ -153,24 +163,57 @@ def test_matrix_mode_rejects_an_unknown_leg(tmp_path: Path) -> None:
     assert done.returncode == 1 and "unknown leg: nope" in done.stderr
 
 
-def test_a_leg_does_not_download_its_parents_digest_artifacts() -> None:
+def test_a_leg_downloads_only_the_digest_artifacts_it_reads() -> None:
     res = result(
-        base={"platforms": ["linux/amd64", "linux/arm64"], "tags": ["r/base:1"]},
+        base={"platforms": ["linux/amd64", "linux/arm64"], "tags": ["r/base:1"], "output": [{"type": "registry"}]},
         app={"platforms": ["linux/amd64", "linux/arm64"], "contexts": {"b": "target:base"}},
     )
-    document = validate(gitlab.render(plan_of(res, push=True)))
+    # The bake file pushes base (merged), but without --push/--handoff app rebuilds it: no digest needed.
+    document = validate(gitlab.render(plan_of(res)))
     assert document["app-linux-arm64"]["needs"] == [{"job": "base-linux-arm64", "artifacts": False}]
     assert document["merge-base"]["needs"] == ["base-linux-amd64", "base-linux-arm64"]
+    # With --push app reads the digest base's merge push left in r/base.
+    document = validate(gitlab.render(plan_of(res, push=True)))
+    assert document["app-linux-arm64"]["needs"] == ["base-linux-arm64"]
+    assert '"app.contexts.b=docker-image://r/base@${DIGEST_BASE_LINUX_ARM64}"' in document["app-linux-arm64"]["script"][2]
 
 
 @pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed")
 def test_jobs_mode_digest_and_merge_scripts_run_under_sh(tmp_path: Path) -> None:
-    document = validate(gitlab.render(plan_of(CHAIN, push=True)))
+    document = validate(gitlab.render(plan_of(CHAIN, push=True, handoff="registry.gitlab.com/acme/handoff")))
     env = fake_docker(tmp_path)
     for leg, digest in (("app-linux-amd64", "sha256:01"), ("app-linux-arm64", "sha256:02")):
         (tmp_path / "bake-metadata.json").write_text(json.dumps({"app": {"containerimage.digest": digest}}))
-        subprocess.run(["sh", "-c", document[leg]["script"][-1]], cwd=tmp_path, env=env, check=True)
+        subprocess.run(["sh", "-ec", "\n".join(document[leg]["script"][-2:])], cwd=tmp_path, env=env, check=True)
     done = subprocess.run(["sh", "-c", document["merge-app"]["script"][0]], cwd=tmp_path, env=env,
                           capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["buildx", "imagetools", "create", "-t", "registry.gitlab.com/acme/app:1",
                                    "registry.gitlab.com/acme/app@sha256:01", "registry.gitlab.com/acme/app@sha256:02"]
+
+
+def test_a_childs_script_passes_its_parents_digests_to_bake_as_whole_arguments(tmp_path: Path) -> None:
+    """The leg's own shell: the digest read from the parent's artifact lands inside one `--set` argument."""
+    plan = plan_of(CHAIN, handoff="registry.gitlab.com/acme/handoff")
+    job = validate(gitlab.render(plan, mode="matrix"))["build-1-0"]
+    (tmp_path / "digests" / "base").mkdir(parents=True)
+    (tmp_path / "digests" / "base" / "base-linux-arm64").write_text("sha256:b4\n")
+    env = {**fake_docker(tmp_path), "LEG": "app-linux-arm64"}
+    done = subprocess.run(["sh", "-ec", job["script"][-1]], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines() == [
+        "buildx", "bake", "-f", "docker-bake.hcl", "--set", "app.platform=linux/arm64",
+        "--set", "app.contexts.base=docker-image://registry.gitlab.com/acme/handoff@sha256:b4", "app",
+    ]
+    # No digest from the parent: the leg fails before baking.
+    (tmp_path / "digests" / "base" / "base-linux-arm64").unlink()
+    done = subprocess.run(["sh", "-ec", job["script"][-1]], cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode != 0 and "buildx" not in done.stdout
+
+
+def test_without_a_registry_the_pipeline_says_which_parents_each_child_rebuilds() -> None:
+    text = gitlab.render(plan_of(CHAIN))
+    assert text.splitlines()[1:3] == [
+        "# parents rebuilt inside their children's legs (no registry to hand them over by digest: "
+        "pass --push or --handoff registry:REPO): base",
+        "# warning: no --cache: parents are rebuilt from scratch in every child leg: base",
+    ]
+    assert validate(text)["app-linux-arm64"]["script"][1].endswith(" --set base.platform=linux/arm64 app")

@@ -10,7 +10,7 @@ from bakeplan.bake.model import BakeResult, Target
 from bakeplan.cache import parse_backend
 from bakeplan.emit import jenkins
 from bakeplan.emit.legs import EmitOptions, build_plan, runners_for
-from bakeplan.emit.model import CIPlan, Invocation, Omitted, keep_only
+from bakeplan.emit.model import BakeCall, CIPlan, Omitted, keep_only
 from bakeplan.emit.source import jobs_from_result
 
 
@@ -20,7 +20,7 @@ def result(**targets: dict[str, Any]) -> BakeResult:
 
 def plan_of(res: BakeResult, **options: Any) -> CIPlan:
     emit = EmitOptions(runners_for("jenkins", options.pop("runners", ())), limit=10**6, **options)
-    return build_plan(jobs_from_result(res), Invocation(files=("docker-bake.hcl",), vars=(("TAG", "it's 1"),)), emit)
+    return build_plan(jobs_from_result(res), BakeCall(files=("docker-bake.hcl",), vars=(("TAG", "it's 1"),)), emit)
 
 
 CHAIN = result(
@@ -45,7 +45,8 @@ def structure(text: str) -> list[str]:
 
 
 def test_layers_become_parallel_stages_with_agent_labels() -> None:
-    text = jenkins.render(plan_of(CHAIN, push=True, cache=parse_backend("registry:docker.io/acme/cache")), login="docker.io")
+    plan = plan_of(CHAIN, push=True, cache=parse_backend("registry:docker.io/acme/cache"), handoff="docker.io/acme/handoff")
+    text = jenkins.render(plan, login="docker.io")
     lines = structure(text)
     assert "".join(lines).count("{") == "".join(lines).count("}")
     assert re.findall(r"stage\('([^']*)'\)", text) == [
@@ -57,9 +58,27 @@ def test_layers_become_parallel_stages_with_agent_labels() -> None:
     assert "it's 1" in literals  # bake variables reach bake through the environment
     bake = next(s for s in literals if s.startswith("docker buildx bake") and s.endswith(" app") and "linux/arm64" in s)
     assert "--set app.cache-to+=type=registry,ref=docker.io/acme/cache:app-linux-arm64,mode=max " in bake
-    assert "stash name: 'digest-app-linux-arm64', includes: 'digests/**'" in text
+    assert "stash name: 'digest-app-linux-arm64', includes: 'digests/app/app-linux-arm64'" in text
     assert "unstash 'digest-app-linux-amd64'" in text
     assert any("imagetools create -t docker.io/acme/app:1" in s for s in literals)
+
+
+def test_a_child_stage_unstashes_its_parents_digest_and_reads_it_before_baking() -> None:
+    text = jenkins.render(plan_of(CHAIN, handoff="docker.io/acme/handoff"))
+    stage = text[text.index("stage('app (arm64)')"):]
+    stage = stage[: stage.index("\n                }\n")]
+    steps = [line.strip() for line in stage.splitlines()[3:]]
+    assert steps[0] == "unstash 'digest-base-linux-arm64'"
+    assert steps[2] == "sh 'DIGEST_BASE_LINUX_ARM64=$(cat digests/base/base-linux-arm64)'"
+    assert strings(steps[3]) == [
+        "docker buildx bake -f docker-bake.hcl --set app.platform=linux/arm64"
+        ' --set "app.contexts.base=docker-image://docker.io/acme/handoff@${DIGEST_BASE_LINUX_ARM64}" app'
+    ]
+    base = text[text.index("stage('base (arm64)')"):]
+    assert "stash name: 'digest-base-linux-arm64', includes: 'digests/base/base-linux-arm64'" in base[: base.index("stage(", 1)]
+    # The merge stage starts from no digests: a reused workspace may hold an earlier build's.
+    merged = jenkins.render(plan_of(CHAIN, push=True, handoff="docker.io/acme/handoff"))
+    assert merged[merged.index("stage('merge')"):].splitlines()[3].strip() == "sh 'rm -rf digests'"
 
 
 def test_groovy_literals_escape_quotes_backslashes_and_newlines() -> None:

@@ -1,34 +1,72 @@
-"""The executor with a recording runner: order, slots, failures, retries, resume, interrupts."""
+"""The run loop with a recording runner and a fake composer: slots, order, failures, retries, resume, interrupts."""
 
 from __future__ import annotations
 
-import json
+import itertools
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from bakeplan import execute as ex
+from bakeplan.errors import BakeplanError
+from bakeplan.execute import NullReporter, RunOptions, execute
 from bakeplan.nodes import Node
+from bakeplan.runstate import RUNNING, RunState, StepState, read_state
+from bakeplan.steps import BAKE, MERGE, Step
+
+AMD, ARM = "linux/amd64", "linux/arm64"
+NODES = (
+    Node(name="amd", builder="b-amd", platforms=(AMD,), slots=1),
+    Node(name="arm", builder="b-arm", platforms=(ARM,), slots=1),
+)
+
+
+def step(sid: str, *, deps: tuple[str, ...] = (), platform: str | None = AMD, estimate: float = 1.0,
+         kind: str = BAKE) -> Step:
+    return Step(sid, kind, sid, (platform,), deps, estimate)
+
+
+@dataclass
+class FakeComposer:
+    """Composes `build STEP --on NODE`; hands on `results[STEP]`; `refuse`/`undelivered` raise at start/collect."""
+
+    results: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    refuse: Mapping[str, BakeplanError] = field(default_factory=dict)
+    undelivered: Mapping[str, BakeplanError] = field(default_factory=dict)
+    composed: list[tuple[str, str, StepState, dict[str, Mapping[str, str]]]] = field(default_factory=list)
+    interruptions: int = 0
+
+    def argv(self, step: Step, node: str, state: RunState) -> tuple[str, ...]:
+        deps = {dep: state.steps[dep].result for dep in step.deps}
+        self.composed.append((step.id, node, state.steps[step.id], deps))
+        if step.id in self.refuse:
+            raise self.refuse[step.id]
+        return ("build", step.id, "--on", node)
+
+    def collect(self, step: Step, state: StepState) -> Mapping[str, str]:
+        if step.id in self.undelivered:
+            raise self.undelivered[step.id]
+        return self.results.get(step.id, {})
+
+    def interrupted(self) -> None:
+        self.interruptions += 1
 
 
 @dataclass
 class FakeHandle:
-    """Exits with `code` once released (immediately unless `gate` is set)."""
+    """Exits with `code` once its gate opens (at once without a gate); tells the runner when it exits."""
 
     code: int
-    gate: threading.Event | None = None
+    gate: threading.Event | None
+    exited: Callable[[], None]
     interrupted: bool = False
-    delay: float = 0.0
 
     def wait(self) -> int:
-        if self.delay:
-            time.sleep(self.delay)
         if self.gate is not None:
             self.gate.wait(timeout=10)
+        self.exited()
         return 130 if self.interrupted else self.code
 
     def interrupt(self) -> None:
@@ -42,302 +80,372 @@ class FakeHandle:
 
 @dataclass
 class RecordingRunner:
-    """Records every argv; exit codes come from `codes` (argv[-1] -> list of codes, one per attempt)."""
+    """Records every argv and how many processes run on each node at once.
+
+    Exit codes come from `codes` (step id -> one code per attempt, the last
+    repeats); `gates` hold a step's processes until set; with `hold` every
+    process waits until `release_one()`.
+    """
 
     codes: Mapping[str, list[int]] = field(default_factory=dict)
-    delays: Mapping[str, float] = field(default_factory=dict)
-    gate: threading.Event | None = None
-    gates: Mapping[str, threading.Event] = field(default_factory=dict)  # argv[-1] -> its own gate
+    gates: Mapping[str, threading.Event] = field(default_factory=dict)
+    hold: bool = False
     started: list[tuple[str, ...]] = field(default_factory=list)
-    on_start: Callable[[], None] | None = None
+    running: dict[str, int] = field(default_factory=dict)
+    most: dict[str, int] = field(default_factory=dict)
+    held: list[threading.Event] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self, argv: Sequence[str], *, log: Path, cwd: Path, env: Mapping[str, str] | None) -> FakeHandle:
-        self.started.append(tuple(argv))
-        log.write_text(f"ran {' '.join(argv)}\n")
-        attempts = [a for a in self.started if a[-1] == argv[-1]]
-        codes = self.codes.get(argv[-1], [0])
-        code = codes[min(len(attempts), len(codes)) - 1]
-        if self.on_start is not None:
-            self.on_start()
-        return FakeHandle(code, self.gates.get(argv[-1], self.gate), delay=self.delays.get(argv[-1], 0.0))
+        step_id, node = argv[1], argv[3]
+        with self.lock:
+            self.started.append(tuple(argv))
+            self.running[node] = self.running.get(node, 0) + 1
+            self.most[node] = max(self.most.get(node, 0), self.running[node])
+            attempts = sum(1 for a in self.started if a[1] == step_id)
+        with log.open("a") as out:
+            out.write(f"ran {' '.join(argv)}\n")
+        codes = self.codes.get(step_id, [0])
+        gate = self.gates.get(step_id)
+        if self.hold:
+            gate = threading.Event()
+            self.held.append(gate)
+        return FakeHandle(codes[min(attempts, len(codes)) - 1], gate, lambda: self._exited(node))
+
+    def _exited(self, node: str) -> None:
+        with self.lock:
+            self.running[node] -= 1
+
+    def release_one(self) -> None:
+        """Let the oldest held process exit."""
+        waiting = [gate for gate in self.held if not gate.is_set()]
+        if waiting:
+            waiting[0].set()
 
 
-def unit(uid: str, *, deps: tuple[str, ...] = (), platform: str | None = "linux/amd64", estimate: float = 1.0) -> ex.Unit:
-    return ex.Unit(id=uid, command=("docker", "buildx", "bake"), args=(uid,), jobs=(uid,), targets=(uid,),
-                   platforms=(platform,), deps=deps, estimate=estimate)
+def run(tmp_path: Path, steps: Sequence[Step], runner: RecordingRunner | None = None,
+        composer: FakeComposer | None = None, *, nodes: Sequence[Node] = NODES, previous: RunState | None = None,
+        reporter: NullReporter | None = None, on_finished: Callable[[Step, StepState], None] | None = None,
+        **options: object) -> RunState:
+    settings = {"tick": 0.01, "grace": 2.0, **options}
+    return execute(steps, nodes, RunOptions(run_dir=tmp_path / "run", **settings),  # type: ignore[arg-type]
+                   composer or FakeComposer(), previous=previous, runner=runner or RecordingRunner(),
+                   reporter=reporter, on_finished=on_finished, _now=itertools.count(100).__next__)
 
 
-NODES = (
-    Node(name="amd", builder="b-amd", platforms=("linux/amd64",), slots=1),
-    Node(name="arm", builder="b-arm", platforms=("linux/arm64",), slots=1),
-)
+def ran(runner: RecordingRunner) -> list[str]:
+    return [argv[1] for argv in runner.started]
 
 
-def run(tmp_path: Path, units: Sequence[ex.Unit], runner: RecordingRunner,
-        on_finished: Callable[[ex.Unit, ex.UnitState], None] | None = None, **options: object) -> ex.RunState:
-    return ex.execute(units, NODES, ex.RunOptions(run_dir=tmp_path / "run", tick=0.01, **options),  # type: ignore[arg-type]
-                      runner=runner, on_finished=on_finished)
+def statuses(state: RunState) -> dict[str, str]:
+    return {sid: s.status for sid, s in state.steps.items()}
 
 
-def release_after(first: str, gate: threading.Event) -> Callable[[ex.Unit, ex.UnitState], None]:
-    """An on_finished hook: once `first` has ended (as the executor saw it), let the gated unit exit."""
-    def hook(done: ex.Unit, state: ex.UnitState) -> None:
+def release_after(first: str, gate: threading.Event) -> Callable[[Step, StepState], None]:
+    """An on_finished hook: once `first` has ended (as the loop saw it), let the gated step exit."""
+    def hook(done: Step, state: StepState) -> None:
         if done.id == first:
             gate.set()
     return hook
 
 
-def ran(runner: RecordingRunner) -> list[str]:
-    return [argv[-1] for argv in runner.started]
+def log_of(tmp_path: Path, name: str) -> str:
+    return (tmp_path / "run" / "logs" / f"{name}.log").read_text()
 
 
-def statuses(state: ex.RunState) -> dict[str, str]:
-    return {uid: s.status for uid, s in state.units.items()}
+# ---------------------------------------------------------------- placement and slots
 
 
-def test_each_unit_runs_once_on_a_node_for_its_platform_with_that_nodes_builder(tmp_path: Path) -> None:
+def test_each_step_runs_once_on_a_node_for_its_platform(tmp_path: Path) -> None:
     runner = RecordingRunner()
-    units = [unit("a"), unit("b", platform="linux/arm64"), unit("c")]
-    state = run(tmp_path, units, runner)
+    state = run(tmp_path, [step("a"), step("b", platform=ARM), step("c")], runner)
     assert statuses(state) == {"a": "succeeded", "b": "succeeded", "c": "succeeded"}
     assert sorted(runner.started) == [
-        ("docker", "buildx", "bake", "--builder", "b-amd", "a"),
-        ("docker", "buildx", "bake", "--builder", "b-amd", "c"),
-        ("docker", "buildx", "bake", "--builder", "b-arm", "b"),
-    ]
-    assert state.units["b"].node == "arm"
+        ("build", "a", "--on", "amd"), ("build", "b", "--on", "arm"), ("build", "c", "--on", "amd")]
 
 
-def test_longest_critical_path_starts_first_on_a_one_slot_node(tmp_path: Path) -> None:
+def test_one_step_alone_gets_its_whole_state_from_the_clock_seam(tmp_path: Path) -> None:
+    composer = FakeComposer(results={"a": {"handover": "oci-layout:///h/a@sha256:a"}})
+    state = run(tmp_path, [step("a")], composer=composer)
+    log = str(tmp_path / "run" / "logs" / "a.log")
+    assert state == RunState(steps={"a": StepState("succeeded", 1, "amd", 101.0, 102.0, 0, log, "",
+                                                   {"handover": "oci-layout:///h/a@sha256:a"})})
+    assert composer.composed == [("a", "amd", StepState(RUNNING, 1, "amd", 101.0, None, None, log), {})]
+    assert read_state(tmp_path / "run" / "state.json") == state
+
+
+def test_the_longest_critical_path_starts_first_on_a_one_slot_node(tmp_path: Path) -> None:
     runner = RecordingRunner()
-    units = [unit("short", estimate=1), unit("long", estimate=9), unit("after", deps=("short",), estimate=20)]
-    run(tmp_path, units, runner)
-    assert [argv[-1] for argv in runner.started] == ["short", "after", "long"]
+    run(tmp_path, [step("short", estimate=1), step("long", estimate=9), step("after", deps=("short",), estimate=20)],
+        runner)
+    assert ran(runner) == ["short", "after", "long"]
 
 
-def test_failure_skips_dependents_and_independent_units_finish(tmp_path: Path) -> None:
+class ReleaseOnTick(NullReporter):
+    """Lets one held process exit per tick of the loop, so every free slot is taken before anything ends."""
+
+    def __init__(self, runner: RecordingRunner) -> None:
+        self.runner = runner
+
+    def tick(self, state: RunState) -> None:
+        self.runner.release_one()
+
+
+def test_a_node_never_runs_more_steps_than_its_slots(tmp_path: Path) -> None:
+    nodes = (Node(name="amd", platforms=(AMD,), slots=2), Node(name="arm", platforms=(ARM,), slots=3))
+    steps = [*(step(f"amd{i}", estimate=i + 1) for i in range(6)),
+             *(step(f"arm{i}", platform=ARM, estimate=7 - i) for i in range(7)),
+             step("late", deps=("amd0", "arm6"), platform=ARM), step("later", deps=("late",))]
+    runner = RecordingRunner(hold=True)
+    state = run(tmp_path, steps, runner, nodes=nodes, reporter=ReleaseOnTick(runner))
+    assert set(statuses(state).values()) == {"succeeded"}
+    assert runner.most == {"amd": 2, "arm": 3}  # full, never more
+    assert sorted(ran(runner)) == sorted(s.id for s in steps)
+
+
+def test_a_step_prefers_the_node_holding_its_parents_result_when_a_hand_over_costs_time(tmp_path: Path) -> None:
+    nodes = (Node(name="one", platforms=(AMD,), slots=1), Node(name="two", platforms=(AMD,), slots=1))
+    steps = [step("parent", estimate=10), step("child", deps=("parent",))]
+    balanced = run(tmp_path / "free", steps, nodes=nodes)
+    assert {sid: s.node for sid, s in balanced.steps.items()} == {"parent": "one", "child": "two"}
+    priced = run(tmp_path / "priced", steps, nodes=nodes, handover=5.0)
+    assert {sid: s.node for sid, s in priced.steps.items()} == {"parent": "one", "child": "one"}
+    learned = run(tmp_path / "learned", steps, nodes=nodes, transfers={("one", "two"): 5.0})
+    assert {sid: s.node for sid, s in learned.steps.items()} == {"parent": "one", "child": "one"}
+
+
+# ---------------------------------------------------------------- failures
+
+
+def test_a_failed_step_skips_its_dependents_transitively_and_independent_steps_finish(tmp_path: Path) -> None:
     runner = RecordingRunner(codes={"a": [1]})
-    units = [unit("a"), unit("child", deps=("a",)), unit("grandchild", deps=("child",)), unit("other")]
-    state = run(tmp_path, units, runner)
+    steps = [step("a"), step("child", deps=("a",)), step("grandchild", deps=("child",), platform=ARM), step("other")]
+    state = run(tmp_path, steps, runner)
     assert statuses(state) == {"a": "failed", "child": "skipped", "grandchild": "skipped", "other": "succeeded"}
-    assert state.units["child"].reason == "a failed"
-    assert state.units["a"].exit_code == 1
-    assert not state.ok
-
-
-def test_fail_fast_starts_nothing_new(tmp_path: Path) -> None:
-    runner = RecordingRunner(codes={"a": [1]})
-    units = [unit("a", estimate=5), unit("b"), unit("c")]
-    state = run(tmp_path, units, runner, fail_fast=True)
-    assert statuses(state) == {"a": "failed", "b": "skipped", "c": "skipped"}
-    assert state.units["b"].reason == "not started (--fail-fast)"
-
-
-def test_retries_rerun_a_failed_unit_in_place(tmp_path: Path) -> None:
-    runner = RecordingRunner(codes={"a": [1, 1, 0]})
-    state = run(tmp_path, [unit("a")], runner, retries=2)
-    assert statuses(state) == {"a": "succeeded"}
-    assert state.units["a"].attempts == 3
-    assert len(runner.started) == 3
-
-
-def test_retries_run_out(tmp_path: Path) -> None:
-    runner = RecordingRunner(codes={"a": [1, 2]})
-    state = run(tmp_path, [unit("a")], runner, retries=1)
-    assert statuses(state) == {"a": "failed"} and state.units["a"].exit_code == 2
-
-
-def test_state_is_written_and_resume_reruns_only_what_did_not_succeed(tmp_path: Path) -> None:
-    units = [unit("a"), unit("b"), unit("c", deps=("b",))]
-    first = run(tmp_path, units, RecordingRunner(codes={"b": [1]}))
-    on_disk = ex.read_state(tmp_path / "run" / "state.json")
-    assert statuses(on_disk) == statuses(first) == {"a": "succeeded", "b": "failed", "c": "skipped"}
-    runner = RecordingRunner()
-    second = ex.execute(units, NODES, ex.RunOptions(run_dir=tmp_path / "run", tick=0.01), runner=runner,
-                        previous=on_disk)
-    assert [argv[-1] for argv in runner.started] == ["b", "c"]
-    assert statuses(second) == {"a": "succeeded", "b": "succeeded", "c": "succeeded"}
-    assert second.units["a"].started == first.units["a"].started
-
-
-def test_interrupt_stops_children_records_cancelled_and_reraises(tmp_path: Path) -> None:
-    runner = RecordingRunner(gate=threading.Event())
-    units = [unit("a"), unit("b", platform="linux/arm64"), unit("c", deps=("a",))]
-    ticks = []
-
-    class Interrupting(ex.NullReporter):
-        def tick(self, state: ex.RunState) -> None:
-            ticks.append(1)
-            if len(ticks) == 3:
-                raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        ex.execute(units, NODES, ex.RunOptions(run_dir=tmp_path / "run", tick=0.01, grace=2), runner=runner,
-                   reporter=Interrupting())
-    state = ex.read_state(tmp_path / "run" / "state.json")
-    assert statuses(state) == {"a": "cancelled", "b": "cancelled", "c": "pending"}
-
-
-def test_an_unexpected_error_also_stops_children_and_records_why(tmp_path: Path) -> None:
-    runner = RecordingRunner(gate=threading.Event())
-    units = [unit("a"), unit("b", platform="linux/arm64")]
-
-    class Broken(ex.NullReporter):
-        def tick(self, state: ex.RunState) -> None:
-            raise RuntimeError("reporter broke")
-
-    with pytest.raises(RuntimeError):
-        ex.execute(units, NODES, ex.RunOptions(run_dir=tmp_path / "run", tick=0.01, grace=2), runner=runner,
-                   reporter=Broken())
-    state = ex.read_state(tmp_path / "run" / "state.json")
-    assert statuses(state) == {"a": "cancelled", "b": "cancelled"}
-    assert state.units["a"].reason == "stopped: reporter broke"
-
-
-def test_a_unit_whose_tool_is_missing_fails_like_a_build(tmp_path: Path) -> None:
-    units = [ex.Unit(id="a", command=("/nonexistent/docker", "buildx", "bake"), args=("a",), platforms=("linux/amd64",))]
-    state = ex.execute(units, NODES, ex.RunOptions(run_dir=tmp_path / "run", tick=0.01))
-    assert statuses(state) == {"a": "failed"} and state.units["a"].exit_code == 127
-    assert "not found" in Path(state.units["a"].log).read_text()
-
-
-def test_real_subprocess_exit_codes_and_log_files(tmp_path: Path) -> None:
-    units = [
-        ex.Unit(id="ok", command=("sh", "-c", "echo built; exit 0"), args=(), platforms=("linux/amd64",)),
-        ex.Unit(id="no", command=("sh", "-c", "echo broken >&2; exit 3"), args=(), platforms=("linux/arm64",)),
-    ]
-    state = ex.execute(units, NODES, ex.RunOptions(run_dir=tmp_path / "run", tick=0.01), builders={})
-    assert statuses(state) == {"ok": "succeeded", "no": "failed"}
-    assert Path(state.units["ok"].log).read_text() == "built\n"
-    assert Path(state.units["no"].log).read_text() == "broken\n"
-    assert state.units["no"].exit_code == 3
-
-
-def test_merge_unit_appends_each_platform_digest(tmp_path: Path) -> None:
-    meta = tmp_path / "m"
-    meta.mkdir()
-    for arch in ("amd64", "arm64"):
-        (meta / f"{arch}.json").write_text(json.dumps({"app": {"containerimage.digest": f"sha256:{arch}"}}))
-    parts = [ex.Unit(id=f"app@linux/{a}", command=("docker",), args=(), metadata=str(meta / f"{a}.json"))
-             for a in ("amd64", "arm64")]
-    merge = ex.Unit(id="merge:app", command=("docker", "buildx", "imagetools", "create"), args=("--tag", "r/app:v1"),
-                    deps=tuple(p.id for p in parts), kind="merge", merge_target="app", merge_repo="r/app")
-    by_id = {u.id: u for u in [*parts, merge]}
-    assert ex.merge_sources(merge, by_id) == ["r/app@sha256:amd64", "r/app@sha256:arm64"]
-
-
-@pytest.mark.parametrize(("reference", "repo"), [
-    ("127.0.0.1:5000/ns/app:v1", "127.0.0.1:5000/ns/app"),
-    ("app", "app"),
-    ("r/app@sha256:abc", "r/app"),
-    ("localhost:5000/app", "localhost:5000/app"),
-])
-def test_repository_drops_tag_and_digest(reference: str, repo: str) -> None:
-    assert ex.repository(reference) == repo
+    assert state.steps["child"] == StepState("skipped", reason="a failed")
+    assert state.steps["grandchild"] == StepState("skipped", reason="a failed")
+    assert state.steps["a"].exit_code == 1 and not state.ok
+    assert sorted(ran(runner)) == ["a", "other"]
 
 
 def test_a_failed_platform_skips_its_merge(tmp_path: Path) -> None:
-    units = [unit("a"), unit("b", platform="linux/arm64"),
-             ex.Unit(id="merge:x", command=("docker",), args=("merge",), platforms=(None,), deps=("a", "b"),
-                     kind="merge", merge_target="x", merge_repo="r/x")]
-    state = run(tmp_path, units, RecordingRunner(codes={"b": [1]}, delays={"a": 0.2}))
+    gate = threading.Event()
+    steps = [step("a"), step("b", platform=ARM), step("merge:x", deps=("a", "b"), platform=None, kind=MERGE)]
+    state = run(tmp_path, steps, RecordingRunner(codes={"b": [1]}, gates={"a": gate}), on_finished=release_after("b", gate))
     assert statuses(state) == {"a": "succeeded", "b": "failed", "merge:x": "skipped"}
-
-
-def test_resuming_a_finished_run_runs_nothing(tmp_path: Path) -> None:
-    units = [unit("a"), unit("b", deps=("a",))]
-    first = run(tmp_path, units, RecordingRunner())
-    runner = RecordingRunner()
-    second = ex.execute(units, NODES, ex.RunOptions(run_dir=tmp_path / "run", tick=0.01), runner=runner, previous=first)
-    assert runner.started == [] and second.ok
 
 
 @pytest.mark.parametrize(("failing", "finishing"), [("a", "b"), ("b", "a")])
 @pytest.mark.parametrize("fails_first", [True, False])
-def test_a_unit_with_a_failed_and_a_succeeded_parent_is_skipped_in_either_order(
+def test_a_step_with_a_failed_and_a_succeeded_parent_is_skipped_in_either_order(
     tmp_path: Path, failing: str, finishing: str, fails_first: bool,
 ) -> None:
-    platform = {"a": "linux/amd64", "b": "linux/arm64"}
+    platform = {"a": AMD, "b": ARM}
     first, second = (failing, finishing) if fails_first else (finishing, failing)
     gate = threading.Event()
     runner = RecordingRunner(codes={failing: [1]}, gates={second: gate})
-    units = [unit("a", platform=platform["a"]), unit("b", platform=platform["b"]),
-             unit("join", deps=("a", "b")), unit("after", deps=(finishing,), platform=platform[finishing])]
-    state = run(tmp_path, units, runner, on_finished=release_after(first, gate))
+    steps = [step("a", platform=platform["a"]), step("b", platform=platform["b"]),
+             step("join", deps=("a", "b")), step("after", deps=(finishing,), platform=platform[finishing])]
+    state = run(tmp_path, steps, runner, on_finished=release_after(first, gate))
     assert statuses(state) == {failing: "failed", finishing: "succeeded", "join": "skipped", "after": "succeeded"}
-    assert state.units["join"].reason == f"{failing} failed"
+    assert state.steps["join"].reason == f"{failing} failed"
     assert sorted(ran(runner)) == ["a", "after", "b"]  # the skipped join never starts
 
 
-def test_fail_fast_lets_running_units_finish_and_starts_nothing_new(tmp_path: Path) -> None:
+def test_fail_fast_starts_nothing_new(tmp_path: Path) -> None:
+    runner = RecordingRunner(codes={"a": [1]})
+    state = run(tmp_path, [step("a", estimate=5), step("b"), step("c")], runner, fail_fast=True)
+    assert statuses(state) == {"a": "failed", "b": "skipped", "c": "skipped"}
+    assert state.steps["b"] == StepState("skipped", reason="not started (--fail-fast)")
+    assert state.stopped and ran(runner) == ["a"]
+
+
+def test_fail_fast_lets_running_steps_finish(tmp_path: Path) -> None:
     gate = threading.Event()
     runner = RecordingRunner(codes={"a": [1]}, gates={"b": gate})
-    units = [unit("a", estimate=5), unit("b", platform="linux/arm64"), unit("c"), unit("d", platform="linux/arm64")]
-    state = run(tmp_path, units, runner, on_finished=release_after("a", gate), fail_fast=True)
+    steps = [step("a", estimate=5), step("b", platform=ARM), step("c"), step("d", platform=ARM)]
+    state = run(tmp_path, steps, runner, on_finished=release_after("a", gate), fail_fast=True)
     assert statuses(state) == {"a": "failed", "b": "succeeded", "c": "skipped", "d": "skipped"}
-    assert state.units["d"].reason == "not started (--fail-fast)"
+    assert state.steps["d"].reason == "not started (--fail-fast)"
     assert sorted(ran(runner)) == ["a", "b"]
 
 
-def test_without_fail_fast_independent_units_go_on_after_a_failure(tmp_path: Path) -> None:
+def test_without_fail_fast_independent_steps_go_on_after_a_failure(tmp_path: Path) -> None:
     runner = RecordingRunner(codes={"a": [1]})
-    units = [unit("a", estimate=5), unit("b", platform="linux/arm64"), unit("c"), unit("d", platform="linux/arm64")]
-    state = run(tmp_path, units, runner)
+    steps = [step("a", estimate=5), step("b", platform=ARM), step("c"), step("d", platform=ARM)]
+    state = run(tmp_path, steps, runner)
     assert statuses(state) == {"a": "failed", "b": "succeeded", "c": "succeeded", "d": "succeeded"}
+
+
+def test_a_step_the_composer_cannot_start_fails_saying_why_in_its_log(tmp_path: Path) -> None:
+    refused = BakeplanError("cannot write /run/jobs/a.json: No space left on device",
+                            hint="Pick a writable place with --run-dir.")
+    runner = RecordingRunner()
+    steps = [step("a"), step("child", deps=("a",)), step("other", platform=ARM)]
+    state = run(tmp_path, steps, runner, FakeComposer(refuse={"a": refused}))
+    log = tmp_path / "run" / "logs" / "a.log"
+    assert state.steps["a"] == StepState("failed", 1, "amd", 101.0, state.steps["a"].finished, 127, str(log))
+    assert statuses(state) == {"a": "failed", "child": "skipped", "other": "succeeded"}
+    assert ran(runner) == ["other"]
+    assert log.read_text() == ("bakeplan: cannot write /run/jobs/a.json: No space left on device\n"
+                               "bakeplan: Pick a writable place with --run-dir.\n")
+
+
+def test_a_step_that_did_not_deliver_its_hand_over_fails_and_skips_its_children(tmp_path: Path) -> None:
+    undelivered = BakeplanError("no image in the hand-over layout /run/handover/a: index.json missing",
+                                hint="The export did not finish; run again (--resume).")
+    runner = RecordingRunner()
+    steps = [step("a"), step("child", deps=("a",))]
+    state = run(tmp_path, steps, runner, FakeComposer(undelivered={"a": undelivered}))
+    log = tmp_path / "run" / "logs" / "a.log"
+    assert state.steps["a"] == StepState("failed", 1, "amd", 101.0, 102.0, 1, str(log),
+                                         "no image in the hand-over layout /run/handover/a: index.json missing")
+    assert state.steps["child"] == StepState("skipped", reason="a failed")
+    assert ran(runner) == ["a"]
+    assert log.read_text() == ("ran build a --on amd\n"
+                               "bakeplan: no image in the hand-over layout /run/handover/a: index.json missing\n"
+                               "bakeplan: The export did not finish; run again (--resume).\n")
+
+
+def test_a_step_whose_tool_is_missing_fails_like_a_build(tmp_path: Path) -> None:
+    class Missing(FakeComposer):
+        def argv(self, step: Step, node: str, state: RunState) -> tuple[str, ...]:
+            return ("/nonexistent/docker", "buildx", "bake", step.id)
+
+    state = execute([step("a")], NODES, RunOptions(run_dir=tmp_path / "run", tick=0.01), Missing())
+    assert statuses(state) == {"a": "failed"} and state.steps["a"].exit_code == 127
+    assert Path(state.steps["a"].log).read_text() == (
+        "bakeplan: /nonexistent/docker not found\n"
+        "bakeplan: Install the docker CLI with the buildx plugin.\n")
+
+
+def test_real_processes_exit_codes_and_log_files(tmp_path: Path) -> None:
+    class Shell(FakeComposer):
+        def argv(self, step: Step, node: str, state: RunState) -> tuple[str, ...]:
+            return ("sh", "-c", {"ok": "echo built; exit 0", "no": "echo broken >&2; exit 3"}[step.id])
+
+    state = execute([step("ok"), step("no", platform=ARM)], NODES, RunOptions(run_dir=tmp_path / "run", tick=0.01),
+                    Shell())
+    assert statuses(state) == {"ok": "succeeded", "no": "failed"}
+    assert Path(state.steps["ok"].log).read_text() == "built\n"
+    assert Path(state.steps["no"].log).read_text() == "broken\n"
+    assert state.steps["no"].exit_code == 3
+
+
+# ---------------------------------------------------------------- retries
+
+
+def test_retries_rerun_a_failed_step_in_place(tmp_path: Path) -> None:
+    runner = RecordingRunner(codes={"a": [1, 1, 0]})
+    state = run(tmp_path, [step("a")], runner, retries=2)
+    assert state.steps["a"] == StepState("succeeded", 3, "amd", 101.0, 104.0, 0, str(tmp_path / "run" / "logs" / "a.log"),
+                                         "retry after exit 1")
+    assert runner.started == [("build", "a", "--on", "amd")] * 3
+    assert log_of(tmp_path, "a") == (
+        "ran build a --on amd\n\nbakeplan: exit 1; retry 1 of 2\n"
+        "ran build a --on amd\n\nbakeplan: exit 1; retry 2 of 2\n"
+        "ran build a --on amd\n")
+
+
+def test_retries_run_out(tmp_path: Path) -> None:
+    state = run(tmp_path, [step("a")], RecordingRunner(codes={"a": [1, 2]}), retries=1)
+    assert statuses(state) == {"a": "failed"} and state.steps["a"].exit_code == 2 and state.steps["a"].attempts == 2
 
 
 def test_a_retry_runs_in_the_same_slot_before_anything_else_starts_there(tmp_path: Path) -> None:
     runner = RecordingRunner(codes={"a": [1, 0]})
-    units = [unit("a", estimate=5), unit("child", deps=("a",)), unit("other")]
-    state = run(tmp_path, units, runner, retries=1)
+    state = run(tmp_path, [step("a", estimate=5), step("child", deps=("a",)), step("other")], runner, retries=1)
     assert ran(runner) == ["a", "a", "child", "other"]  # one amd slot: the retry holds it
-    assert {argv[4] for argv in runner.started} == {"b-amd"}
     assert statuses(state) == {"a": "succeeded", "child": "succeeded", "other": "succeeded"}
-    assert state.units["a"].attempts == 2 and state.units["a"].exit_code == 0
+    assert state.steps["a"].attempts == 2 and state.steps["a"].exit_code == 0
 
 
-def test_a_unit_that_fails_every_retry_skips_its_dependents_and_others_go_on(tmp_path: Path) -> None:
+def test_a_step_that_fails_every_retry_skips_its_dependents_and_others_go_on(tmp_path: Path) -> None:
     runner = RecordingRunner(codes={"a": [1, 1, 3]})
-    units = [unit("a", estimate=5), unit("child", deps=("a",)), unit("other")]
-    state = run(tmp_path, units, runner, retries=2)
+    state = run(tmp_path, [step("a", estimate=5), step("child", deps=("a",)), step("other")], runner, retries=2)
     assert ran(runner) == ["a", "a", "a", "other"]
     assert statuses(state) == {"a": "failed", "child": "skipped", "other": "succeeded"}
-    assert state.units["a"].attempts == 3 and state.units["a"].exit_code == 3
-    assert state.units["child"].reason == "a failed"
+    assert state.steps["a"].attempts == 3 and state.steps["a"].exit_code == 3
+    assert state.steps["child"].reason == "a failed"
 
 
-def test_resume_after_an_interrupt_reruns_the_cancelled_and_never_started_units_only(tmp_path: Path) -> None:
-    units = [unit("a"), unit("b", platform="linux/arm64"), unit("c", deps=("a",))]
+# ---------------------------------------------------------------- state on disk and resume
 
-    class InterruptAfterA(ex.NullReporter):
-        def tick(self, state: ex.RunState) -> None:
-            if state.units["a"].status == ex.SUCCEEDED:
-                raise KeyboardInterrupt
 
+def test_resume_reruns_only_what_did_not_succeed_and_keeps_what_succeeded_handed_on(tmp_path: Path) -> None:
+    handed = {"handover": "oci-layout:///run/handover/a@sha256:a"}
+    steps = [step("a"), step("b", platform=ARM), step("c", deps=("a", "b"))]
+    first = run(tmp_path, steps, RecordingRunner(codes={"b": [1]}), FakeComposer(results={"a": handed}))
+    on_disk = read_state(tmp_path / "run" / "state.json")
+    assert on_disk == first
+    assert statuses(first) == {"a": "succeeded", "b": "failed", "c": "skipped"}
+    runner = RecordingRunner()
+    composer = FakeComposer()
+    second = run(tmp_path, steps, runner, composer, previous=on_disk)
+    assert sorted(ran(runner)) == ["b", "c"]
+    assert statuses(second) == {"a": "succeeded", "b": "succeeded", "c": "succeeded"}
+    assert second.steps["a"] == first.steps["a"] and second.steps["a"].result == handed
+    assert [(sid, deps) for sid, _, _, deps in composer.composed if sid == "c"] == [("c", {"a": handed, "b": {}})]
+
+
+def test_resuming_a_finished_run_runs_nothing(tmp_path: Path) -> None:
+    steps = [step("a"), step("b", deps=("a",))]
+    first = run(tmp_path, steps)
+    runner = RecordingRunner()
+    second = run(tmp_path, steps, runner, previous=first)
+    assert runner.started == [] and second == first
+
+
+class InterruptWhen(NullReporter):
+    """Raises `error` on the first tick where `ready(state)` holds."""
+
+    def __init__(self, ready: Callable[[RunState], bool], error: BaseException) -> None:
+        self.ready, self.error = ready, error
+
+    def tick(self, state: RunState) -> None:
+        if self.ready(state):
+            raise self.error
+
+
+def test_an_interrupt_stops_children_records_them_cancelled_and_reraises(tmp_path: Path) -> None:
+    runner = RecordingRunner(gates={"a": threading.Event(), "b": threading.Event()})
+    composer = FakeComposer()
+    steps = [step("a"), step("b", platform=ARM), step("c", deps=("a",))]
+    both_running = InterruptWhen(lambda state: len(runner.started) == 2, KeyboardInterrupt())
     with pytest.raises(KeyboardInterrupt):
-        ex.execute(units, NODES, ex.RunOptions(run_dir=tmp_path / "run", tick=0.01, grace=2),
-                   runner=RecordingRunner(gates={"b": threading.Event()}), reporter=InterruptAfterA())
-    interrupted = ex.read_state(tmp_path / "run" / "state.json")
+        run(tmp_path, steps, runner, composer, reporter=both_running)
+    state = read_state(tmp_path / "run" / "state.json")
+    assert statuses(state) == {"a": "cancelled", "b": "cancelled", "c": "pending"}
+    assert state.steps["a"].reason == "interrupted" and state.stopped
+    assert composer.interruptions == 1
+
+
+def test_an_unexpected_error_also_stops_children_and_records_why(tmp_path: Path) -> None:
+    runner = RecordingRunner(gates={"a": threading.Event(), "b": threading.Event()})
+    broken = InterruptWhen(lambda state: True, RuntimeError("reporter broke"))
+    with pytest.raises(RuntimeError):
+        run(tmp_path, [step("a"), step("b", platform=ARM)], runner, reporter=broken)
+    state = read_state(tmp_path / "run" / "state.json")
+    assert statuses(state) == {"a": "cancelled", "b": "cancelled"}
+    assert state.steps["a"].reason == "stopped: reporter broke"
+
+
+def test_resume_after_an_interrupt_reruns_the_cancelled_and_never_started_steps_only(tmp_path: Path) -> None:
+    steps = [step("a"), step("b", platform=ARM), step("c", deps=("a",))]
+    after_a = InterruptWhen(lambda state: state.steps["a"].status == "succeeded", KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, steps, RecordingRunner(gates={"b": threading.Event()}), reporter=after_a)
+    interrupted = read_state(tmp_path / "run" / "state.json")
     assert statuses(interrupted) == {"a": "succeeded", "b": "cancelled", "c": "pending"}
     runner = RecordingRunner()
-    resumed = ex.execute(units, NODES, ex.RunOptions(run_dir=tmp_path / "run", tick=0.01), runner=runner,
-                         previous=interrupted)
+    resumed = run(tmp_path, steps, runner, previous=interrupted)
     assert sorted(ran(runner)) == ["b", "c"]
     assert statuses(resumed) == {"a": "succeeded", "b": "succeeded", "c": "succeeded"}
-    assert resumed.units["a"] == interrupted.units["a"]
+    assert resumed.steps["a"] == interrupted.steps["a"]
 
 
-@pytest.mark.parametrize(
-    ("jobs", "targets", "label"),
-    [
-        (("a@linux/amd64",), ("a",), "a@linux/amd64"),
-        (("base@linux/arm64", "api@linux/arm64", "web@linux/arm64"), ("base", "api", "web"),
-         "web@linux/arm64 (with base, api)"),
-    ],
-)
-def test_a_unit_reads_as_its_last_job_with_the_linked_targets_built_alongside(
-    jobs: tuple[str, ...], targets: tuple[str, ...], label: str
-) -> None:
-    unit_id = jobs[0] if len(jobs) == 1 else f"{jobs[-1]}+{len(jobs) - 1}"
-    unit = ex.Unit(id=unit_id, command=("docker",), args=(), jobs=jobs, targets=targets)
-    assert unit.label == label
+def test_every_finished_step_is_reported_once(tmp_path: Path) -> None:
+    seen: list[tuple[str, str]] = []
+    steps = [step("a"), step("b", deps=("a",)), step("c", platform=ARM)]
+    run(tmp_path, steps, RecordingRunner(codes={"c": [1]}), on_finished=lambda s, st: seen.append((s.id, st.status)))
+    assert sorted(seen) == [("a", "succeeded"), ("b", "succeeded"), ("c", "failed")]

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from bakeplan.errors import CycleError
-from bakeplan.graph import job_graph, linked_components
+from bakeplan.graph import job_graph
 from bakeplan.jobs import Job, make_jobs
 from test_plan_support import result, target
 
@@ -19,13 +19,3 @@ def test_a_cycle_is_reported_as_a_path_of_targets() -> None:
         job_graph(jobs)
     assert caught.value.path in {("a", "b", "a"), ("b", "a", "b")}
     assert " -> " in str(caught.value)
-
-
-def test_linked_components_are_topological_and_ordered_by_input() -> None:
-    jobs = make_jobs(result(
-        target("z"), target("base"), target("app", ["linux/amd64", "linux/arm64"], {"b": "target:base"}),
-    ))
-    graph = job_graph(jobs)
-    assert linked_components(graph, [j.id for j in jobs]) == [
-        ["z@native"], ["base@native", "app@linux/amd64", "app@linux/arm64"],
-    ]

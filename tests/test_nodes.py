@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bakeplan import nodes
+from bakeplan import buildx, nodes
 from bakeplan.errors import BakeplanError, ToolError
 from bakeplan.nodes import (
     BuilderNode, Node, _cgroup_quota, declared_nodes, discover, load_config, nodes_from_buildx, normalize_platform, parse_inspect,
@@ -200,7 +200,7 @@ def test_real_builders_become_nodes_with_reasons() -> None:
 
 @pytest.mark.buildkit
 def test_discovers_the_real_test_cluster(docker_cli: object, two_node_builder: str, node_builders: dict[str, str]) -> None:
-    from bakeplan.nodes import buildx_nodes
+    from bakeplan.buildx import buildx_nodes
 
     cli = docker_cli
     items = buildx_nodes(docker=cli.docker, env=cli.env)  # type: ignore[attr-defined]
@@ -263,7 +263,7 @@ def test_a_missing_buildx_plugin_is_named_as_such(tmp_path: Path) -> None:
     docker.write_text("#!/bin/sh\necho 'unknown flag: --format' >&2\nexit 125\n")
     docker.chmod(0o755)
     with pytest.raises(ToolError) as info:
-        nodes.buildx_nodes(docker=str(docker))
+        buildx.buildx_nodes(docker=str(docker))
     assert info.value.message == "the docker buildx plugin is not installed"
     assert "cli-plugins" in str(info.value)
 

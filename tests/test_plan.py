@@ -6,41 +6,48 @@ from bakeplan.bake.model import BakeResult
 from bakeplan.errors import BakeplanError, NoNodeError
 from bakeplan.history import History
 from bakeplan.jobs import Filter, make_jobs
-from bakeplan.nodes import EXACT
-from bakeplan.plan import bake_argv, build_plan
-from bakeplan.nodes import Node
+from bakeplan.nodes import EXACT, Node
+from bakeplan.plan import Handover, build_plan
 from test_plan_support import node, result, target
 
 AMD, ARM = "linux/amd64", "linux/arm64"
 NODES = [node("amd", AMD, slots=2), node("arm", ARM)]
+HANDOVER_DIR = "type=oci,dest=<hand-over dir>,tar=false"
 
 
-def test_each_platform_job_is_its_own_unit_with_the_exact_bake_argv() -> None:
+def test_each_platform_job_is_scheduled_on_its_own_with_the_exact_bake_argv() -> None:
     plan = build_plan(result(target("app", [AMD, ARM]), files=["a.hcl", "b.hcl"]), NODES)
-    assert [(u.id, plan.placements[u.id].node) for u in plan.units] == [("app@linux/amd64", "amd"), ("app@linux/arm64", "arm")]
+    assert [(j.id, plan.timings[j.id].node) for j in plan.jobs] == [("app@linux/amd64", "amd"), ("app@linux/arm64", "arm")]
     assert plan.argv("app@linux/arm64") == (
         "docker", "buildx", "bake", "--builder", "arm", "-f", "a.hcl", "-f", "b.hcl",
         "--set", "app.platform=linux/arm64", "app")
 
 
-def test_linked_targets_are_co_scheduled_in_one_invocation_per_platform() -> None:
+def test_a_linked_child_is_a_job_of_its_own_after_its_parent_on_the_parents_node() -> None:
     bake = result(target("base", [AMD, ARM]), target("app", [AMD, ARM], {"b": "target:base"}))
     plan = build_plan(bake, NODES)
-    assert [(u.id, u.jobs) for u in plan.units] == [
-        ("app@linux/amd64+1", ("base@linux/amd64", "app@linux/amd64")),
-        ("app@linux/arm64+1", ("base@linux/arm64", "app@linux/arm64")),
-    ]
-    assert plan.argv("app@linux/arm64+1")[-6:] == (
-        "--set", "base.platform=linux/arm64", "--set", "app.platform=linux/arm64", "base", "app")
-    assert {j.id: j.unit for j in plan.jobs}["base@linux/arm64"] == "app@linux/arm64+1"
+    assert [(j.id, plan.timings[j.id].node, plan.timings[j.id].start, plan.timings[j.id].end) for j in plan.jobs] == [
+        # Each child can only run on its parent's node: no export is planned.
+        ("base@linux/amd64", "amd", 0.0, 60.0), ("base@linux/arm64", "arm", 0.0, 60.0),
+        ("app@linux/amd64", "amd", 60.0, 120.0), ("app@linux/arm64", "arm", 60.0, 120.0)]
+    assert plan.handovers == ()
 
 
-def test_a_linked_only_parent_is_left_to_bake_which_builds_it_cacheonly() -> None:
+def test_a_child_on_its_parents_node_re_solves_the_parent_from_that_nodes_cache() -> None:
+    bake = result(target("base", [AMD, ARM]), target("app", [AMD, ARM], {"b": "target:base"}))
+    plan = build_plan(bake, NODES)
+    assert plan.argv("app@linux/arm64")[-5:] == (
+        "--set", "app.platform=linux/arm64", "--set", "base.platform=linux/arm64", "app")
+    assert plan.argv("base@linux/arm64")[-3:] == ("--set", "base.platform=linux/arm64", "base")
+
+
+def test_a_linked_only_parent_is_built_cacheonly_in_its_own_job() -> None:
     bake = result(target("base", [AMD, ARM]), target("app", [AMD, ARM], {"b": "target:base"}), requested=["app"])
     plan = build_plan(bake, NODES)
-    assert plan.argv("app@linux/amd64+1")[-5:] == (
-        "--set", "base.platform=linux/amd64", "--set", "app.platform=linux/amd64", "app")
-    assert plan.units[0].names == ("app",)
+    assert plan.requested == {"app"}
+    assert plan.argv("base@linux/amd64")[-5:] == (
+        "--set", "base.platform=linux/amd64", "--set", "base.output=type=cacheonly", "base")
+    assert plan.argv("app@linux/amd64")[-1] == "app"
 
 
 def test_requested_targets_follow_groups_and_globs() -> None:
@@ -51,20 +58,59 @@ def test_requested_targets_follow_groups_and_globs() -> None:
     assert requested_targets(bake) == {"bin-a", "bin-b", "web"}
 
 
-def test_a_shared_parent_across_platforms_without_a_node_for_all_explains_the_link() -> None:
+def test_a_single_platform_parent_read_by_a_multi_platform_child_is_handed_over_to_the_other_node() -> None:
+    # Was refused (one node had to build every platform of a linked component); now each node builds one platform.
+    bake = result(target("base", [AMD]), target("app", [AMD, ARM], {"b": "target:base"}))
+    history = History({"base|linux/amd64": (20.0,), "app|linux/amd64": (40.0,), "app|linux/arm64": (50.0,)})
+    plan = build_plan(bake, NODES, history=history)
+    assert {j.id: plan.timings[j.id].node for j in plan.jobs} == {
+        "base@linux/amd64": "amd", "app@linux/amd64": "amd", "app@linux/arm64": "arm"}
+    assert plan.handovers == (Handover("app@linux/arm64", "base@linux/amd64", "amd", "arm", 4.0),)
+    assert plan.exports("base@linux/amd64") and not plan.exports("app@linux/amd64")
+    assert plan.timings["app@linux/arm64"].start >= plan.timings["base@linux/amd64"].end
+
+
+def test_a_handed_over_parent_exports_once_and_its_reader_takes_it_by_digest() -> None:
+    bake = result(target("base", [AMD]), target("app", [AMD, ARM], {"b": "target:base"}))
+    plan = build_plan(bake, NODES)
+    assert plan.argv("base@linux/amd64")[-5:] == (
+        "--set", "base.platform=linux/amd64", "--set", f"base.output={HANDOVER_DIR}", "base")
+    assert plan.argv("app@linux/arm64")[-5:] == (
+        "--set", "app.platform=linux/arm64",
+        "--set", "app.contexts.b=oci-layout://<hand-over of base@linux/amd64>@<digest>", "app")
+    assert "app.contexts.b" not in " ".join(plan.argv("app@linux/amd64"))  # same node: re-solved
+
+
+def test_a_platformless_parent_serves_every_platform_of_its_child_across_nodes() -> None:
     bake = result(target("base"), target("app", [AMD, ARM], {"b": "target:base"}))
-    with pytest.raises(NoNodeError) as caught:
-        build_plan(bake, NODES)
-    assert "build base, app (linked by target: contexts, built together) for all of native, linux/amd64, linux/arm64 on one node" in str(caught.value)
-    assert "linked by target: contexts" in str(caught.value)
+    plan = build_plan(bake, NODES)
+    assert [j.id for j in plan.jobs] == ["base@native", "app@linux/amd64", "app@linux/arm64"]
+    assert [(h.child, h.parent) for h in plan.handovers] == [("app@linux/arm64", "base@native")]
+    assert plan.handovers[0].source == plan.timings["base@native"].node != plan.timings["app@linux/arm64"].node
 
 
-def test_a_unit_runs_its_chain_in_sequence_inside_the_invocation() -> None:
+def test_the_hand_over_time_is_learned_per_node_pair() -> None:
+    bake = result(target("base", [AMD]), target("app", [AMD, ARM], {"b": "target:base"}))
+    history = History().record_transfer("amd", "arm", 9.0)
+    plan = build_plan(bake, NODES, history=history)
+    assert plan.handovers[0].seconds == 9.0
+    timing = plan.timings["app@linux/arm64"]
+    assert timing.end - timing.start == 9.0 + 60.0  # imported in the child's slot, then built
+
+
+def test_a_child_runs_after_its_parent_on_one_node_without_hand_over() -> None:
     history = History({"base|native": (10.0,), "app|native": (30.0,)})
     plan = build_plan(result(target("base"), target("app", contexts={"b": "target:base"})), NODES, history=history)
-    assert [(j, plan.timings[j].start, plan.timings[j].end) for j in ("base@native", "app@native")] == [
-        ("base@native", 0.0, 10.0), ("app@native", 10.0, 40.0)]
-    assert plan.makespan == 40.0 and plan.critical_path == ("base@native", "app@native")
+    assert [(j, plan.timings[j].node, plan.timings[j].start, plan.timings[j].end) for j in ("base@native", "app@native")] == [
+        ("base@native", "amd", 0.0, 11.0), ("app@native", "amd", 11.0, 41.0)]  # 1s: the export, priced before placing
+    assert plan.handovers == () and plan.makespan == 41.0 and plan.critical_path == ("base@native", "app@native")
+
+
+def test_on_one_node_nothing_is_exported() -> None:
+    history = History({"base|native": (10.0,), "app|native": (30.0,)})
+    plan = build_plan(result(target("base"), target("app", contexts={"b": "target:base"})), [node("amd", AMD, slots=2)],
+                      history=history)
+    assert plan.timings["app@native"].start == 10.0 and plan.makespan == 40.0
 
 
 def test_a_native_job_takes_the_platform_of_its_node() -> None:
@@ -76,7 +122,8 @@ def test_a_native_job_takes_the_platform_of_its_node() -> None:
 def test_durations_come_from_history_and_the_longest_job_starts_first() -> None:
     history = History({"slow|linux/amd64": (100.0,), "fast|linux/amd64": (5.0,)})
     plan = build_plan(result(target("fast", [AMD]), target("slow", [AMD])), [node("amd", AMD)], history=history)
-    assert [(p.task, p.start, p.end, p.rank) for p in sorted(plan.placements.values(), key=lambda p: p.start)] == [
+    timings = sorted(plan.timings.items(), key=lambda item: item[1].start)
+    assert [(j, t.start, t.end, t.rank) for j, t in timings] == [
         ("slow@linux/amd64", 0.0, 100.0, EXACT), ("fast@linux/amd64", 100.0, 105.0, EXACT)]
     assert plan.lower_bound.value == 105.0 and plan.ratio == 1.0
 
@@ -92,8 +139,28 @@ def test_no_node_for_a_platform_is_a_clear_error() -> None:
         build_plan(result(target("app", ["linux/s390x"])), NODES)
 
 
+def test_a_linked_parent_no_node_can_build_is_named_with_its_readers_in_the_hint() -> None:
+    bake = result(target("base", ["linux/s390x"]), target("app", [AMD, ARM], {"b": "target:base"}))
+    with pytest.raises(NoNodeError) as caught:
+        build_plan(bake, NODES)
+    error = caught.value
+    assert (error.job, error.platform) == ("base@linux/s390x", "linux/s390x")
+    assert str(error).startswith(
+        "no node can build base@linux/s390x for linux/s390x; nodes:\n  amd: linux/amd64\n  arm: linux/arm64")
+    assert error.hint is not None
+    assert error.hint.startswith("app@linux/amd64, app@linux/arm64 read it through a target: context, so they cannot run either.")
+
+
+def test_a_linked_job_without_a_node_is_named_by_its_job_id() -> None:
+    bake = result(target("base", [AMD, ARM]), target("app", [AMD, ARM], {"b": "target:base"}))
+    with pytest.raises(NoNodeError) as caught:
+        build_plan(bake, [node("amd", AMD)])
+    assert str(caught.value).startswith("no node can build base@linux/arm64 for linux/arm64;")
+    assert caught.value.hint is not None and caught.value.hint.startswith("app@linux/arm64 reads it through a target: context")
+
+
 def test_excluded_nodes_are_kept_in_the_plan_but_never_used() -> None:
-    down = node("down", AMD).__class__("down", platforms=(AMD,), excluded="status error")
+    down = Node("down", platforms=(AMD,), excluded="status error")
     plan = build_plan(result(target("app", [AMD])), [down, *NODES])
     assert [n.name for n in plan.nodes] == ["down", "amd", "arm"]
     assert plan.timings["app@linux/amd64"].node == "amd"
@@ -101,31 +168,28 @@ def test_excluded_nodes_are_kept_in_the_plan_but_never_used() -> None:
 
 def test_same_input_same_plan() -> None:
     bake = result(*[target(f"t{i}", [AMD, ARM], {"b": "target:base"} if i % 2 else None) for i in range(20)],
-                  target("base", [AMD, ARM]))
+                  target("base", [AMD]))
     assert build_plan(bake, NODES) == build_plan(bake, NODES)
 
 
-def test_bake_argv_appends_extra_sets_before_the_targets_and_omits_a_missing_builder() -> None:
-    plan = build_plan(result(target("app", [AMD])), NODES)
-    unit = plan.units[0]
-    argv = bake_argv(unit, Node("x", platforms=(AMD,)), ["f.hcl"], sets=["app.cache-to=type=inline"])
-    assert argv == ("docker", "buildx", "bake", "-f", "f.hcl", "--set", "app.platform=linux/amd64",
-                    "--set", "app.cache-to=type=inline", "app")
+def test_a_node_without_a_builder_gets_no_builder_flag() -> None:
+    plan = build_plan(result(target("app", [AMD])), [Node("x", platforms=(AMD,))])
+    assert plan.argv("app@linux/amd64") == ("docker", "buildx", "bake", "-f", "docker-bake.hcl",
+                                            "--set", "app.platform=linux/amd64", "app")
 
 
 def test_jobs_of_a_plan_match_make_jobs() -> None:
     bake = result(target("base"), target("app", [AMD, ARM], {"b": "target:base"}))
     plan = build_plan(bake, [node("both", AMD, ARM, slots=2)])
     assert [j.id for j in plan.jobs] == [j.id for j in make_jobs(bake)]
-    assert {plan.timings[j.id].node for j in plan.jobs} == {"both"}
+    assert {plan.timings[j.id].node for j in plan.jobs} == {"both"} and plan.handovers == ()
 
 
 def test_the_users_vars_and_sets_come_before_the_platform_set_which_must_win() -> None:
     plan = build_plan(result(target("app", [AMD])), NODES, overrides=["*.platform=linux/s390x", "app.tags=x"],
                       variables=["TAG=1"])
     assert plan.argv("app@linux/amd64")[5:] == (
-        "-f", "docker-bake.hcl", "--var", "TAG=1", "--set", "*.platform=linux/s390x", "--set", "app.tags=x",
-        "--set", "app.platform=linux/amd64", "app")
+        "-f", "docker-bake.hcl", "--var", "TAG=1", "--set", "app.tags=x", "--set", "app.platform=linux/amd64", "app")
 
 
 def test_without_any_usable_node_the_error_lists_every_candidate_and_why_it_is_left_out() -> None:
@@ -137,10 +201,10 @@ def test_without_any_usable_node_the_error_lists_every_candidate_and_why_it_is_l
     assert "bare (left out: no platforms declared): (no platforms)" in str(caught.value)
 
 
-def test_a_linked_unit_without_a_node_is_named_by_its_targets_not_its_unit_id() -> None:
-    bake = result(target("base", [AMD, ARM]), target("app", [AMD, ARM], {"b": "target:base"}))
-    with pytest.raises(NoNodeError) as caught:
-        build_plan(bake, [node("amd", AMD)])
-    message = str(caught.value)
-    assert message.startswith("no node can build base, app (linked by target: contexts, built together) for linux/arm64;")
-    assert "+1" not in message
+def test_a_flexible_job_leaves_the_only_node_of_a_platform_to_the_jobs_that_need_it() -> None:
+    bake = result(target("base"), target("app", [AMD, ARM], {"b": "target:base"}),
+                  *[target(f"bin-{a}", [f"linux/{a}"]) for a in ("amd64", "arm64")])
+    history = History({"base|native": (20.0,), "app|linux/amd64": (40.0,), "app|linux/arm64": (50.0,)})
+    plan = build_plan(bake, [node("amd", AMD, slots=2), node("both", AMD, ARM)], history=history)
+    # amd: base 0-21, bin-amd64 0-60, app@amd64 21-61; both: bin-arm64 0-60, app@arm64 60-114 (4s hand-over).
+    assert plan.makespan <= 114.0, {j: (t.node, t.start, t.end) for j, t in plan.timings.items()}

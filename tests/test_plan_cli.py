@@ -60,12 +60,30 @@ def _plan(app: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *ar
 
 def test_plan_json_from_a_real_bake_file(app: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = json.loads(_plan(app, tmp_path, monkeypatch, "--format", "json"))
+    assert data["version"] == 2
     assert [(j["id"], j["node"], j["matrix"]) for j in data["jobs"]] == [
         ("app@linux/amd64", "amd", {}), ("app@linux/arm64", "arm", {}),
         ("base@linux/amd64", "amd", {}), ("base@linux/arm64", "arm", {}),
         ("tool-amd64@linux/amd64", "amd", {"arch": "amd64"}), ("tool-arm64@linux/arm64", "arm", {"arch": "arm64"})]
     app_job = data["jobs"][1]
-    assert app_job["argv"][-5:] == ["--set", "base.platform=linux/arm64", "--set", "app.platform=linux/arm64", "app"]
+    assert app_job["deps"] == ["base@linux/arm64"]
+    assert app_job["argv"][-5:] == ["--set", "app.platform=linux/arm64", "--set", "base.platform=linux/arm64", "app"]
+    assert data["handovers"] == []
+
+
+def test_plan_json_lists_the_hand_over_of_a_single_platform_parent(
+        app: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "docker-bake.hcl").write_text(HCL.replace(
+        'target "base" { platforms = ["linux/amd64", "linux/arm64"] }', 'target "base" { platforms = ["linux/amd64"] }'))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BAKEPLAN_CACHE_DIR", str(tmp_path / "cache"))
+    out = CliRunner().invoke(app, ["plan", *NODES, "--format", "json"])
+    assert out.exit_code == 0, out.output
+    data = json.loads(out.output)
+    assert data["handovers"] == [
+        {"child": "app@linux/arm64", "parent": "base@linux/amd64", "source": "amd", "dest": "arm", "seconds": 4.0}]
+    table = CliRunner().invoke(app, ["plan", *NODES]).output
+    assert "  app@linux/arm64 reads base@linux/amd64 from amd (~4s)\n" in table
 
 
 def test_plan_only_selects_by_matrix_value(app: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,31 +98,32 @@ def test_plan_table_mermaid_and_dot(app: typer.Typer, tmp_path: Path, monkeypatc
 
 
 @pytest.mark.buildx
-def test_real_buildx_accepts_each_unit_invocation_and_builds_what_was_planned(
+def test_real_buildx_accepts_each_job_invocation_and_prints_what_was_planned(
     buildx: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, app: typer.Typer
 ) -> None:
     import subprocess
 
     data = json.loads(_plan(app, tmp_path, monkeypatch, "--format", "json"))
-    for unit in data["units"]:
-        argv = [a for a in unit["argv"] if a not in ("--builder", "b-amd", "b-arm")]
+    for job in data["jobs"]:
+        argv = [a for a in job["argv"] if a not in ("--builder", "b-amd", "b-arm")]
         argv[0] = buildx.docker  # type: ignore[attr-defined]
         done = subprocess.run([*argv, "--print"], env=buildx.env, cwd=tmp_path,  # type: ignore[attr-defined]
                               capture_output=True, text=True, check=False, timeout=120)
         assert done.returncode == 0, done.stderr
         printed = json.loads(done.stdout)["target"]
-        platforms = {name: t.get("platforms") for name, t in printed.items()}
-        expected = {j.split("@")[0]: [j.split("@")[1]] for j in unit["jobs"]}
-        assert platforms == expected
-        if "base" in printed:  # linked, not requested: bake builds it cache-only, as planned
-            assert printed["base"]["output"] == [{"type": "cacheonly"}]
+        assert printed[job["target"]].get("platforms") == [job["platform"]]
+        for dep in job["deps"]:  # re-solved on the same node: the very platform the plan read
+            parent, platform = dep.split("@")
+            if parent in printed:
+                assert printed[parent].get("platforms") == [platform]
+                assert printed[parent]["output"] == [{"type": "cacheonly"}]  # linked, not requested
 
 
 @pytest.mark.buildkit
 def test_planned_invocations_run_on_the_real_cluster(
     app: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, docker_cli: object, node_builders: dict[str, str]
 ) -> None:
-    """Discover the real single-node builders, plan, and run each unit's exact argv with real buildx."""
+    """Discover the real single-node builders, plan, and run each job's exact argv with real buildx."""
     import subprocess
 
     cli = docker_cli
@@ -120,11 +139,12 @@ def test_planned_invocations_run_on_the_real_cluster(
     data = json.loads(out.output)
     placed = {j["platform"]: j["node"] for j in data["jobs"]}
     assert placed == {"linux/amd64": node_builders["amd64"], "linux/arm64": node_builders["arm64"]}
-    for unit in data["units"]:
-        argv = [cli.docker, *unit["argv"][1:], "--set", f"app.output=type=local,dest=out-{unit['node']}"]  # type: ignore[attr-defined]
+    assert data["handovers"] == []
+    for job in data["jobs"]:
+        argv = [cli.docker, *job["argv"][1:], "--set", f"app.output=type=local,dest=out-{job['node']}"]  # type: ignore[attr-defined]
         done = subprocess.run(argv, env=cli.env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)  # type: ignore[attr-defined]
         assert done.returncode == 0, done.stderr
-        assert (tmp_path / f"out-{unit['node']}" / "hello").read_text() == "hi\n"
+        assert (tmp_path / f"out-{job['node']}" / "hello").read_text() == "hi\n"
 
 
 def test_nodes_only_offers_the_formats_it_has(app: typer.Typer) -> None:

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import jsonschema
+import pytest
 
 from bakeplan.history import History
 from bakeplan.nodes import Node
@@ -13,58 +15,107 @@ from test_plan_support import node, result, target
 
 AMD, ARM = "linux/amd64", "linux/arm64"
 SCHEMA = Path(json_.__file__).with_name("plan.schema.json")
+GOLDEN = Path(__file__).resolve().parent / "golden" / "plan"
+UPDATE = os.environ.get("BAKEPLAN_UPDATE_GOLDEN") == "1"
 
 
 def sample() -> Plan:
+    """A native base read by app on both platforms: app@linux/arm64 reads it on the arm node, a hand-over."""
     bake = result(
         target("base"),
         target("app", [AMD, ARM], {"b": "target:base"}),
         *[target(f"bin-{a}", [f"linux/{a}"], matrix={"goarch": a}, block="bin") for a in ("amd64", "arm64")],
     )
     history = History({"base|native": (20.0,), "app|linux/amd64": (40.0,), "app|linux/arm64": (50.0,)})
-    return build_plan(bake, [node("amd", AMD, slots=2), node("both", AMD, ARM, slots=1)], history=history)
+    return build_plan(bake, [node("amd", AMD, slots=2), node("arm", ARM, slots=1)], history=history)
 
 
 def test_json_follows_the_published_schema() -> None:
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
     data = json.loads(json_.render(sample()))
-    jsonschema.validate(data, json.loads(SCHEMA.read_text()))
+    jsonschema.validate(data, schema)
+    assert data["version"] == json_.SCHEMA_VERSION == 2
 
 
-def test_json_jobs_carry_node_times_matrix_deps_and_argv() -> None:
+def test_json_jobs_carry_node_times_placement_matrix_deps_and_argv() -> None:
     data = json.loads(json_.render(sample()))
     app = next(j for j in data["jobs"] if j["id"] == "app@linux/arm64")
-    assert {k: app[k] for k in ("target", "platform", "matrix", "deps", "node", "start", "end", "critical")} == {
-        "target": "app", "platform": ARM, "matrix": {}, "deps": ["base@native"], "node": "both",
-        "start": 20.0, "end": 70.0, "critical": True}
-    assert app["argv"][:5] == ["docker", "buildx", "bake", "--builder", "both"]
+    assert {k: app[k] for k in ("target", "platform", "matrix", "deps", "node", "start", "end", "placement", "critical")} == {
+        "target": "app", "platform": ARM, "matrix": {}, "deps": ["base@native"], "node": "arm",
+        "start": 60.0, "end": 114.0, "placement": "exact", "critical": True}
+    assert app["argv"] == ["docker", "buildx", "bake", "--builder", "arm", "-f", "docker-bake.hcl",
+                           "--set", "app.platform=linux/arm64",
+                           "--set", "app.contexts.b=oci-layout://<hand-over of base@native>@<digest>", "app"]
     assert next(j for j in data["jobs"] if j["id"] == "bin-arm64@linux/arm64")["matrix"] == {"goarch": "arm64"}
-    assert data["makespan"] == 130.0 and data["lower_bound"]["value"] <= 130.0
+    assert data["makespan"] == 114.0 and data["lower_bound"]["value"] == 110.0
+
+
+def test_json_lists_each_hand_over_and_no_longer_has_units() -> None:
+    data = json.loads(json_.render(sample()))
+    assert data["handovers"] == [
+        {"child": "app@linux/arm64", "parent": "base@native", "source": "amd", "dest": "arm", "seconds": 4.0}]
+    assert "units" not in data and all("unit" not in job for job in data["jobs"])
+
+
+def test_json_the_exporting_parent_writes_its_hand_over_copy() -> None:
+    data = json.loads(json_.render(sample()))
+    base = next(j for j in data["jobs"] if j["id"] == "base@native")
+    assert base["argv"][-3:] == ["--set", "base.output=type=oci,dest=<hand-over dir>,tar=false", "base"]
 
 
 def test_json_is_stable() -> None:
     assert json_.render(sample()) == json_.render(sample())
 
 
-def test_table_lists_jobs_per_node_with_times_critical_marks_and_summary() -> None:
+def test_table_lists_jobs_per_node_with_times_critical_marks_hand_overs_and_summary() -> None:
     text = table.render(sample())
-    assert "both  (linux/amd64, linux/arm64; 1 slot)" in text
-    assert "app@linux/arm64" in text and "1m10s" in text and "█" in text
-    assert "estimated makespan 2m10s; lower bound 2m10s" in text
+    assert "arm  (linux/arm64; 1 slot)" in text
+    assert "app@linux/arm64" in text and "1m54s" in text and "█" in text
+    assert "\n  app@linux/arm64 reads base@native from amd (~4s)\n" in text
+    assert "5 jobs, 1 hand-over on 2 nodes" in text
+    assert "estimated makespan 1m54s; lower bound 1m50s" in text
     assert "critical path (*): base@native -> app@linux/arm64" in text
 
 
-def test_dot_clusters_jobs_by_node_and_draws_links() -> None:
+def test_table_shows_hand_overs_under_the_node_that_reads_them() -> None:
+    text = table.render(sample())
+    arm = text.index("arm  (linux/arm64")
+    assert text.index("reads base@native from amd") > arm
+    assert "reads" not in text[:arm]
+
+
+def test_without_hand_overs_the_table_has_no_reads_lines() -> None:
+    bake = result(target("base", [AMD, ARM]), target("app", [AMD, ARM], {"b": "target:base"}))
+    text = table.render(build_plan(bake, [node("amd", AMD), node("arm", ARM)]))
+    assert " reads " not in text and "4 jobs, 0 hand-overs on 2 nodes" in text
+
+
+def test_dot_clusters_jobs_by_node_and_draws_links_and_hand_overs() -> None:
     text = dot.render(sample())
     assert text.startswith("digraph bakeplan {")
-    assert '"base@native" -> "app@linux/arm64";' in text
-    assert 'label="both";' in text
+    assert 'label="arm";' in text and 'label="amd";' in text
+    assert '  "base@native" -> "app@linux/amd64";\n' in text
+    assert '  "base@native" -> "app@linux/arm64" [style=dashed, color=blue, label="hand-over 4s"];\n' in text
 
 
-def test_mermaid_draws_a_flowchart_with_the_critical_path_styled() -> None:
+def test_mermaid_draws_a_flowchart_with_hand_overs_dotted_and_the_critical_path_styled() -> None:
     text = mermaid.render(sample())
     assert text.startswith("flowchart LR\n")
-    assert "  j0 --> j1" in text or "  j0 --> j2" in text
-    assert "class " in text and "critical" in text
+    assert '  subgraph n1["arm"]\n' in text
+    assert "  j0 --> j1\n" in text and '  j0 -.->|"hand-over 4s"| j2\n' in text
+    assert "  class j0,j2 critical\n" in text
+
+
+@pytest.mark.parametrize("name", ["sample.txt", "sample.json", "sample.dot", "sample.mmd"])
+def test_golden_renderings(name: str) -> None:
+    renderers = {".txt": table.render, ".json": json_.render, ".dot": dot.render, ".mmd": mermaid.render}
+    text = renderers[Path(name).suffix](sample())
+    golden = GOLDEN / name
+    if UPDATE:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8"), f"regenerate with BAKEPLAN_UPDATE_GOLDEN=1 if intended: {golden}"
 
 
 def test_nodes_table_shows_why_a_node_is_left_out() -> None:

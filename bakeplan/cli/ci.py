@@ -26,6 +26,7 @@ Scope = Annotated[str, typer.Option("--cache-scope", help="Prefix of the cache t
 Fallback = Annotated[Repeat, typer.Option("--cache-fallback", help="Also read this scope's cache (repeatable).", show_default=False)]
 Replace = Annotated[bool, typer.Option("--cache-replace", help="Replace the bake file's cache-from/cache-to instead of adding to them.")]
 Push = Annotated[bool, typer.Option("--push", help="Push tagged targets; multi-platform ones by digest, then merged.")]
+Handoff = Annotated[Optional[str], typer.Option("--handoff", metavar="registry:REPO", help="Hand `target:` parents to their children's legs by digest through this repository (pushed parents use their own). Without it or --push, children rebuild their parents.", show_default=False)]
 Since = Annotated[Optional[str], typer.Option("--since", help="Only jobs whose inputs changed since this git revision.", show_default=False)]
 Login = Annotated[Optional[str], typer.Option("--login", help="Log in to this registry before pushing.", show_default=False)]
 Output = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of stdout.", show_default=False)]
@@ -66,18 +67,20 @@ class Common:
     replace: bool
     push: bool
     since: str | None
+    handoff: str | None = None
 
     def request(self, system: str, limit: int, default_cache: str) -> CIRequest:
         """The core request for `system`."""
         from bakeplan.cache import parse_backend
         from bakeplan.emit.build import CIRequest
-        from bakeplan.emit.legs import EmitOptions, runners_for
+        from bakeplan.emit.legs import EmitOptions, parse_handoff, runners_for
         from bakeplan.jobs import Filter
 
         spec = self.cache or default_cache
         cache = None if spec == "none" else parse_backend(spec, scope=self.scope, fallbacks=self.fallbacks, replace=self.replace)
         bake = bake_request(self.names, self.files, self.sets, self.vars)
-        options = EmitOptions(runners_for(system, self.runners), cache, self.push, limit)
+        handoff = parse_handoff(self.handoff) if self.handoff is not None else None
+        options = EmitOptions(runners_for(system, self.runners), cache, self.push, limit, handoff)
         return CIRequest(bake, options, tuple(map(Filter.parse, self.only)), tuple(map(Filter.parse, self.exclude)), self.since)
 
     def argv(self, system: str, extra: Sequence[str] = ()) -> list[str]:
@@ -91,23 +94,24 @@ class Common:
         argv += ["--cache-scope", self.scope] if self.scope else []
         argv += ["--cache-replace"] if self.replace else []
         argv += ["--push"] if self.push else []
+        argv += ["--handoff", self.handoff] if self.handoff else []
         argv += ["--since", self.since] if self.since else []
         return [*argv, *extra, *self.names]
 
 
 def _common(names: Names, files: Files, sets: Sets, vars_: Vars, only: Only, exclude: Exclude, runner: Runner,
             cache: Cache, cache_scope: Scope, cache_fallback: Fallback, cache_replace: Replace, push: Push,
-            since: Since) -> Common:
+            since: Since, handoff: Handoff) -> Common:
     return Common(list(names or []), files, list(sets or []), list(vars_ or []), list(only or []), list(exclude or []),
-                  list(runner or []), cache, cache_scope, list(cache_fallback or []), cache_replace, push, since)
+                  list(runner or []), cache, cache_scope, list(cache_fallback or []), cache_replace, push, since, handoff)
 
 
 def _plan(request: CIRequest) -> CIPlan:
     from bakeplan.emit.build import ci_plan
-    from bakeplan.emit.commands import omitted_lines
+    from bakeplan.emit.commands import omitted_lines, rebuild_lines
 
     plan = ci_plan(request)
-    for line in omitted_lines(plan.omitted):
+    for line in [*omitted_lines(plan.omitted), *rebuild_lines(plan)]:
         print(line, file=sys.stderr)
     return plan
 
@@ -129,7 +133,7 @@ def github_command(
     names: Names = None, files: Files = None, sets: Sets = None, vars_: Vars = None, only: Only = None,
     exclude: Exclude = None, runner: Runner = None, cache: Cache = None, cache_scope: Scope = "",
     cache_fallback: Fallback = None, cache_replace: Replace = False, push: Push = False, since: Since = None,
-    login: Login = None,
+    handoff: Handoff = None, login: Login = None,
     output: Output = None,
     workflow: Annotated[bool, typer.Option("--workflow", help="Write a complete workflow instead of the matrix.")] = False,
     install: Annotated[str, typer.Option("--install", help="How the workflow's plan job installs bakeplan.")] = INSTALL,
@@ -146,7 +150,7 @@ def github_command(
     from bakeplan.emit import github
 
     common = _common(names, files, sets, vars_, only, exclude, runner, cache, cache_scope, cache_fallback, cache_replace, push,
-                     since)
+                     since, handoff)
     plan = _plan(common.request("github", github.MATRIX_LIMIT, "gha"))
     if expect is not None:
         github.check_chunks(plan, expect.split(","))
@@ -177,7 +181,7 @@ def gitlab_command(
     names: Names = None, files: Files = None, sets: Sets = None, vars_: Vars = None, only: Only = None,
     exclude: Exclude = None, runner: Runner = None, cache: Cache = None, cache_scope: Scope = "",
     cache_fallback: Fallback = None, cache_replace: Replace = False, push: Push = False, since: Since = None,
-    login: Login = None,
+    handoff: Handoff = None, login: Login = None,
     output: Output = None,
     mode: Annotated[GitlabMode, typer.Option("--mode", help="jobs (one job per leg) or matrix (parallel:matrix per chunk).")] = GitlabMode.jobs,
 ) -> None:
@@ -185,7 +189,7 @@ def gitlab_command(
     from bakeplan.emit import gitlab
 
     common = _common(names, files, sets, vars_, only, exclude, runner, cache, cache_scope, cache_fallback, cache_replace, push,
-                     since)
+                     since, handoff)
     plan = _plan(common.request("gitlab", gitlab.MATRIX_LIMIT, "none"))
     argv = common.argv("gitlab", [*(["--mode", mode.value] if mode != GitlabMode.jobs else []), *(["--login", login] if login else [])])
     text = gitlab.render(plan, mode=mode.value, login=login, merge_runner=plan_default_runner("gitlab", runner), command=shlex.join(argv))
@@ -196,14 +200,14 @@ def jenkins_command(
     names: Names = None, files: Files = None, sets: Sets = None, vars_: Vars = None, only: Only = None,
     exclude: Exclude = None, runner: Runner = None, cache: Cache = None, cache_scope: Scope = "",
     cache_fallback: Fallback = None, cache_replace: Replace = False, push: Push = False, since: Since = None,
-    login: Login = None,
+    handoff: Handoff = None, login: Login = None,
     output: Output = None,
 ) -> None:
     """Jenkins: a declarative Jenkinsfile with parallel stages per layer."""
     from bakeplan.emit import jenkins
 
     common = _common(names, files, sets, vars_, only, exclude, runner, cache, cache_scope, cache_fallback, cache_replace, push,
-                     since)
+                     since, handoff)
     plan = _plan(common.request("jenkins", 1_000_000, "none"))
     argv = common.argv("jenkins", ["--login", login] if login else [])
     text = jenkins.render(plan, merge_agent=plan_default_runner("jenkins", runner), login=login, command=shlex.join(argv))

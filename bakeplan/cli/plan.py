@@ -89,7 +89,7 @@ def register(app: typer.Typer) -> None:
         only: Only = None, exclude: Exclude = None, history: HistoryFile = None,
         fmt: Annotated[Format, typer.Option("--format", help="table, json, dot or mermaid.")] = Format.table,
     ) -> None:
-        """Show which job runs where and when (a dry run): per node, estimated times, critical path."""
+        """Show which job runs where and when (a dry run): per node, estimated times, hand-overs, critical path."""
         plan = make_plan(names, file, set_, var, node, nodes_file, builder, only, exclude, history)
         typer.echo(render(plan, fmt), nl=False)
 

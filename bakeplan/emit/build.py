@@ -9,9 +9,10 @@ from pathlib import Path
 
 from bakeplan.bake.model import BakeRequest, BakeResult
 from bakeplan.emit.legs import EmitOptions, build_plan
-from bakeplan.emit.model import CIPlan, Invocation, keep_only
+from bakeplan.emit.model import BakeCall, CIPlan, keep_only
 from bakeplan.emit.since import changed_files, select_changed
 from bakeplan.emit.source import jobs_from_result
+from bakeplan.errors import BakeplanError
 from bakeplan.jobs import Filter
 
 
@@ -28,25 +29,41 @@ class CIRequest:
 
 
 def ci_plan(request: CIRequest, result: BakeResult | None = None) -> CIPlan:
-    """Load the bake files (unless given), make legs, layers and chunks, then apply `--since`."""
+    """Load the bake files (unless given), apply `--since`, then make legs, layers and chunks.
+
+    The selection comes first so that a child whose parent's leg is left out
+    knows it must rebuild that parent; the plan keeps every chunk id.
+    """
+    refuse_stdin(request.bake)  # before reading it
     if result is None:
         from bakeplan.bake.resolve import load
 
         result = load(request.bake)
+    call = call_of(request.bake, result)
     jobs = jobs_from_result(result, request.only, request.exclude)
-    plan = build_plan(jobs, invocation_of(request.bake, result), request.options)
     if request.since is None:
-        return plan
+        return build_plan(jobs, call, request.options)
     cwd = request.bake.cwd
     changed = request.changed if request.changed is not None else changed_files(request.since, cwd)
     selection = select_changed(jobs, changed, result.files, cwd, request.since)
+    plan = build_plan(jobs, call, request.options, running=selection.kept)
     return keep_only(plan, selection.kept, selection.omitted)
 
 
-def invocation_of(bake: BakeRequest, result: BakeResult) -> Invocation:
+def refuse_stdin(bake: BakeRequest) -> None:
+    """`-f -` cannot work in CI: the generated jobs run elsewhere and cannot read this command's stdin."""
+    if bake.files is not None and "-" in bake.files:
+        raise BakeplanError(
+            "`-f -` reads the bake definition from stdin, which the generated CI jobs cannot read",
+            hint="Save the definition in a file of the repository and pass -f FILE.",
+        )
+
+
+def call_of(bake: BakeRequest, result: BakeResult) -> BakeCall:
     """How CI jobs call bake: the user's files (or the ones found), overrides and variables."""
+    refuse_stdin(bake)
     files = bake.files if bake.files is not None else tuple(_relative(f, bake.cwd) for f in result.files)
-    return Invocation(files=tuple(files), names=bake.names, sets=bake.sets, vars=tuple(_pairs(bake.vars)))
+    return BakeCall(files=tuple(files), names=bake.names, sets=bake.sets, vars=tuple(_pairs(bake.vars)))
 
 
 def _relative(path: Path, cwd: Path) -> str:

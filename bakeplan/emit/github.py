@@ -5,6 +5,13 @@ runner label, a display name and the matrix values. A plan with more than one
 chunk (several layers, or more than 256 legs in a layer) prints every chunk;
 its `$GITHUB_OUTPUT` has one `matrix_<layer>_<chunk>` per chunk, so the
 generated workflow keeps one job per chunk whatever `--since` leaves out.
+
+Digests travel as artifacts: a leg with `digest` saves its pushed digest as
+`digest-<leg>` (`$RUNNER_TEMP/digests/TARGET/LEG`); the merge job downloads
+them all. A leg reading parents by digest downloads the artifacts its
+`parents` pattern names, and its `handoff` lines (`TARGET/LEG PREFIX`) become
+`PREFIX<digest>` `--set`s (`CHILD.contexts.NAME=docker-image://REPO@`) added
+to `set` before the bake.
 """
 
 from __future__ import annotations
@@ -12,12 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from bakeplan.emit import yamlout
-from bakeplan.emit.commands import generated_line, merge_script, omitted_lines
-from bakeplan.emit.model import Chunk, CIPlan, Leg, Merge
+from bakeplan.emit.commands import MANIFEST_FILTER, generated_line, merge_script, omitted_lines, rebuild_lines
+from bakeplan.emit.model import Chunk, CIPlan, Handoff, Leg, Merge
 from bakeplan.errors import BakeplanError
 
 MATRIX_LIMIT = 256  # GitHub: "A matrix can generate a maximum of 256 jobs per workflow run."
@@ -44,9 +51,27 @@ def row(leg: Leg) -> dict[str, Any]:
         "runner": leg.runner,
         "qemu": leg.emulated,
         "merge": leg.merge,
+        "digest": leg.digest,
+        "manifest": leg.manifest,
+        "repository": leg.repository,
         "values": dict(leg.values),
-        "set": "\n".join(leg.sets),
+        "set": "\n".join(leg.overrides),
+        "parents": artifact_pattern(h.leg for h in leg.handoffs),
+        "handoff": "\n".join(dict.fromkeys(handoff_line(h) for h in leg.handoffs)),
     }
+
+
+def artifact_pattern(legs: Iterable[str]) -> str:
+    """The download-artifact pattern (minimatch) naming the digest artifacts of these legs, or ""."""
+    names = list(dict.fromkeys(legs))
+    if len(names) <= 1:
+        return "".join(f"digest-{name}" for name in names)
+    return "digest-{" + ",".join(names) + "}"  # `{a}` alone would not expand: one name stays plain
+
+
+def handoff_line(handoff: Handoff) -> str:
+    """`PARENT/LEG TARGET.contexts.NAME=docker-image://REPO@`: a digest file and the `--set` it completes."""
+    return f"{handoff.parent}/{handoff.leg} {handoff.target}.contexts.{handoff.context}=docker-image://{handoff.repository}@"
 
 
 def matrix(chunk: Chunk) -> dict[str, Any]:
@@ -113,7 +138,8 @@ def step_summary(plan: CIPlan) -> str:
     """Markdown for `$GITHUB_STEP_SUMMARY`: the chunks and what was left out."""
     lines = ["### bakeplan", "", f"{len(plan.legs)} legs in {len(plan.chunks)} matrices", ""]
     lines += [f"- `{c.id}`: {len(c.legs)} legs" for c in plan.chunks]
-    lines += ["", *(f"- {line}" for line in omitted_lines(plan.omitted))] if plan.omitted else []
+    notes = [*omitted_lines(plan.omitted), *rebuild_lines(plan)]
+    lines += ["", *(f"- {line}" for line in notes)] if notes else []
     return "\n".join(lines) + "\n"
 
 
@@ -142,7 +168,7 @@ def render_workflow(
         "permissions": {"contents": "read", "packages": "write"},
         "jobs": jobs,
     }
-    header = f"# {generated_line(command)}\n"
+    header = "".join(f"# {line}\n" for line in (generated_line(command), *rebuild_lines(plan)))
     return header + yamlout.dump(document)
 
 
@@ -171,7 +197,8 @@ def _build_job(plan: CIPlan, chunk: Chunk, login: str | None) -> dict[str, Any]:
         {"if": "matrix.qemu", "uses": ACTIONS["qemu"], "with": {"platforms": "${{ matrix.platform }}"}},
         {"uses": ACTIONS["buildx"]},
         *_login_steps(login),
-        _bake_step(plan),
+        *(_handoff_steps() if _hands_over(plan, chunk) else []),
+        _bake_step(plan, chunk),
         *_digest_steps(),
     ]
     return {
@@ -185,13 +212,50 @@ def _build_job(plan: CIPlan, chunk: Chunk, login: str | None) -> dict[str, Any]:
     }
 
 
-def _bake_step(plan: CIPlan) -> dict[str, Any]:
-    inputs: dict[str, Any] = {"source": ".", "targets": "${{ matrix.target }}", "set": "${{ matrix.set }}"}
-    if plan.invocation.files:
-        inputs["files"] = "\n".join(plan.invocation.files) + "\n"
+def _hands_over(plan: CIPlan, chunk: Chunk) -> bool:
+    """Whether the chunk's legs may read parents by digest (a registry, and parents in earlier layers)."""
+    return plan.registry and chunk.layer > 0
+
+
+def _handoff_steps() -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "Download parent digests",
+            "if": "matrix.parents != ''",
+            "uses": ACTIONS["download"],
+            "with": {"path": "${{ runner.temp }}/parents", "pattern": "${{ matrix.parents }}", "merge-multiple": True},
+        },
+        {
+            "name": "Hand over parents",
+            "id": "handoff",
+            "if": "matrix.handoff != ''",
+            "env": {"HANDOFF": "${{ matrix.handoff }}"},
+            "run": HANDOFF_RUN,
+        },
+    ]
+
+
+# Each `FILE PREFIX` line of the row's `handoff` becomes the `--set` PREFIX<digest in FILE>.
+HANDOFF_RUN = (
+    "{\n"
+    "  echo 'set<<BAKEPLAN_HANDOFF'\n"
+    "  while read -r file prefix; do\n"
+    '    digest=$(cat "$RUNNER_TEMP/parents/$file")\n'
+    "    printf '%s%s\\n' \"$prefix\" \"$digest\"\n"
+    '  done <<<"$HANDOFF"\n'
+    "  echo 'BAKEPLAN_HANDOFF'\n"
+    '} >> "$GITHUB_OUTPUT"\n'
+)
+
+
+def _bake_step(plan: CIPlan, chunk: Chunk) -> dict[str, Any]:
+    sets = "${{ matrix.set }}\n${{ steps.handoff.outputs.set }}" if _hands_over(plan, chunk) else "${{ matrix.set }}"
+    inputs: dict[str, Any] = {"source": ".", "targets": "${{ matrix.target }}", "set": sets}
+    if plan.call.files:
+        inputs["files"] = "\n".join(plan.call.files) + "\n"
     step: dict[str, Any] = {"name": "Bake", "id": "bake", "uses": ACTIONS["bake"], "with": inputs}
-    if plan.invocation.vars:
-        step["env"] = dict(plan.invocation.vars)  # bake reads variables from the environment
+    if plan.call.vars:
+        step["env"] = dict(plan.call.vars)  # bake reads variables from the environment
     return step
 
 
@@ -199,12 +263,13 @@ def _digest_steps() -> list[dict[str, Any]]:
     return [
         {
             "name": "Save digest",
-            "if": "matrix.merge",
-            "env": {"METADATA": "${{ steps.bake.outputs.metadata }}", "TARGET": "${{ matrix.target }}", "LEG": "${{ matrix.id }}"},
+            "if": "matrix.digest",
+            "env": {"METADATA": "${{ steps.bake.outputs.metadata }}", "TARGET": "${{ matrix.target }}", "LEG": "${{ matrix.id }}",
+                    "MANIFEST": "${{ matrix.manifest }}", "REPOSITORY": "${{ matrix.repository }}"},
             "run": _digest_run(),
         },
         {
-            "if": "matrix.merge",
+            "if": "matrix.digest",
             "uses": ACTIONS["upload"],
             "with": {
                 "name": "digest-${{ matrix.id }}",
@@ -217,10 +282,16 @@ def _digest_steps() -> list[dict[str, Any]]:
 
 
 def _digest_run() -> str:
+    """Save the digest; a single-platform parent read on other platforms saves its image manifest's (see `commands`)."""
     return (
+        'out="$RUNNER_TEMP/digests/$TARGET/$LEG"\n'
         'mkdir -p "$RUNNER_TEMP/digests/$TARGET"\n'
-        "jq -er --arg t \"$TARGET\" '.[$t][\"containerimage.digest\"]' <<<\"$METADATA\""
-        ' > "$RUNNER_TEMP/digests/$TARGET/$LEG"\n'
+        "jq -er --arg t \"$TARGET\" '.[$t][\"containerimage.digest\"]' <<<\"$METADATA\" > \"$out\"\n"
+        'if [ "$MANIFEST" = true ]; then\n'
+        '  digest=$(cat "$out")\n'
+        '  docker buildx imagetools inspect --raw "$REPOSITORY@$digest"'
+        f' | jq -er --arg d "$digest" {shlex.quote(MANIFEST_FILTER)} > "$out"\n'
+        "fi\n"
     )
 
 

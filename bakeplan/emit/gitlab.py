@@ -8,7 +8,9 @@ are done. In matrix mode (`--mode matrix`), a chunk holds at most 200 legs
 (the runner tag), because GitLab names each job after its row's values, and
 runs its leg's commands from a `case "$LEG"`. Legs of a multi-platform pushed
 target save their digest as an artifact; a `merge-<target>` job creates the
-manifest from them.
+manifest from them. A leg read by its children by digest saves its digest the
+same way; a child job `needs` it with its artifacts and reads
+`digests/PARENT/LEG` into a variable before its bake (see `commands`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bakeplan.emit import yamlout
-from bakeplan.emit.commands import bake_argv, binfmt_argv, generated_line, merge_script, omitted_lines
+from bakeplan.emit.commands import (
+    binfmt_argv,
+    generated_line,
+    handoff_lines,
+    leg_command,
+    merge_script,
+    omitted_lines,
+    rebuild_lines,
+    save_digest_script,
+)
 from bakeplan.emit.model import Chunk, CIPlan, Leg, Merge
 
 MATRIX_LIMIT = 200  # GitLab: "The maximum number of permutations in a single parallel:matrix job is 200."
@@ -35,14 +46,14 @@ def render(
     chunks = [c for c in plan.chunks if c.legs]
     document: dict[str, Any] = {
         "stages": [*dict.fromkeys(f"build-{c.layer}" for c in chunks), *(["merge"] if plan.merges else [])],
-        "variables": {"DOCKER_TLS_CERTDIR": "/certs", **dict(plan.invocation.vars)},
+        "variables": {"DOCKER_TLS_CERTDIR": "/certs", **dict(plan.call.vars)},
         "default": {"image": DOCKER_IMAGE, "services": [f"{DOCKER_IMAGE}-dind"]},
     }
     if mode == "matrix":
         document.update((c.id, _matrix_job(plan, c, chunks, login)) for c in chunks)
     else:
-        merging = frozenset(leg.id for leg in plan.legs if leg.merge)
-        document.update((leg.id, _leg_job(plan, leg, login, merging)) for c in chunks for leg in c.legs)
+        saving = frozenset(leg.id for leg in plan.legs if leg.digest)
+        document.update((leg.id, _leg_job(plan, leg, login, saving)) for c in chunks for leg in c.legs)
     owner = {leg.id: (c.id if mode == "matrix" else leg.id) for c in chunks for leg in c.legs}
     document.update((f"merge-{m.target}", _merge_job(m, owner, login, merge_runner)) for m in plan.merges)
     if not chunks:
@@ -52,31 +63,29 @@ def render(
 
 
 def _header(plan: CIPlan, command: str) -> str:
-    lines = [generated_line(command), *omitted_lines(plan.omitted)]
+    lines = [generated_line(command), *omitted_lines(plan.omitted), *rebuild_lines(plan)]
     return "".join(f"# {line}\n" for line in lines)
 
 
-def _leg_job(plan: CIPlan, leg: Leg, login: str | None, merging: frozenset[str]) -> dict[str, Any]:
-    # A dependency's digest artifact is of no use to this leg: do not download it.
-    needs = [{"job": n, "artifacts": False} if n in merging else n for n in leg.needs]
+def _leg_job(plan: CIPlan, leg: Leg, login: str | None, saving: frozenset[str]) -> dict[str, Any]:
+    # A dependency's digest artifact is of use only to a leg that reads it: download nothing else.
+    reading = {h.leg for h in leg.handoffs}
+    needs = [{"job": n, "artifacts": False} if n in saving and n not in reading else n for n in leg.needs]
     script = [_BUILDER, *_login_lines(login), *_leg_commands(plan, leg)]
     job: dict[str, Any] = {"stage": f"build-{leg.layer}", "tags": [leg.runner], "needs": needs, "script": script}
-    if leg.merge:
-        job["artifacts"] = {"paths": [f"{DIGESTS}/"], "expire_in": "1 day"}
+    if leg.digest:
+        # Only its own digest (the parents' it downloaded would travel on needlessly).
+        job["artifacts"] = {"paths": [f"{DIGESTS}/{leg.target}/{leg.id}"], "expire_in": "1 day"}
     return job
 
 
 def _leg_commands(plan: CIPlan, leg: Leg) -> list[str]:
-    """QEMU if needed, the bake command, and for a merged target the digest artifact."""
+    """QEMU if needed, the parents' digests, the bake command, and the leg's own digest artifact."""
     commands = [shlex.join(binfmt_argv(leg.platform))] if leg.emulated and leg.platform else []
-    commands.append(shlex.join(bake_argv(plan.invocation, leg, metadata_file=METADATA if leg.merge else None)))
-    if leg.merge:
-        target, name = shlex.quote(leg.target), shlex.quote(leg.id)
-        commands += [
-            "apk add --no-cache jq",
-            f"mkdir -p {DIGESTS}/{target} && "
-            f"jq -er --arg t {target} '.[$t][\"containerimage.digest\"]' {METADATA} > {DIGESTS}/{target}/{name}",
-        ]
+    commands += handoff_lines(leg, DIGESTS)
+    commands.append(leg_command(plan.call, leg, METADATA))
+    if leg.digest:
+        commands += ["apk add --no-cache jq", *save_digest_script(METADATA, leg, DIGESTS).splitlines()]
     return commands
 
 
@@ -90,7 +99,7 @@ def _matrix_job(plan: CIPlan, chunk: Chunk, chunks: Sequence[Chunk], login: str 
         "parallel": {"matrix": [{"LEG": leg.id, "RUNNER": leg.runner} for leg in chunk.legs]},
         "script": [_BUILDER, *_login_lines(login), _dispatch(plan, chunk)],
     }
-    if any(leg.merge for leg in chunk.legs):
+    if any(leg.digest for leg in chunk.legs):
         job["artifacts"] = {"paths": [f"{DIGESTS}/"], "expire_in": "1 day"}
     return job
 

@@ -5,7 +5,9 @@ docker-container builder named `bakeplan` (created once per agent, reused),
 and the same `docker buildx bake` overrides as the other CI systems. Jenkins
 has no matrix limit, so a layer's chunks become one parallel block. Legs of a
 multi-platform pushed target stash their digest; the `merge` stage unstashes
-them and creates the manifests.
+them and creates the manifests. A leg read by its children by digest stashes
+its digest the same way; the child's stage unstashes it and reads
+`digests/PARENT/LEG` into a variable before its bake (see `commands`).
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ import shlex
 from collections.abc import Iterator
 
 from bakeplan.emit.commands import (
-    bake_argv,
     binfmt_argv,
     generated_line,
+    handoff_lines,
+    leg_command,
     merge_script,
     omitted_lines,
+    rebuild_lines,
     save_digest_script,
 )
 from bakeplan.emit.model import CIPlan, Leg
@@ -33,7 +37,7 @@ _ENSURE_BUILDER = (
 
 def render(plan: CIPlan, *, merge_agent: str = "linux && amd64", login: str | None = None, command: str = "") -> str:
     """The Jenkinsfile text."""
-    header = [generated_line(command), *omitted_lines(plan.omitted)]
+    header = [generated_line(command), *omitted_lines(plan.omitted), *rebuild_lines(plan)]
     lines = [f"// {line}" for line in header]
     lines += ["pipeline {", "    agent none", *_environment(plan), "    stages {"]
     names = _stage_names(plan)
@@ -44,7 +48,7 @@ def render(plan: CIPlan, *, merge_agent: str = "linux && amd64", login: str | No
     if plan.merges:
         lines += _merge_stage(plan, merge_agent, login)
     if not plan.legs:
-        lines += _stage("nothing to build", ["echo 'nothing to build'"], None, indent=2)
+        lines += _stage("nothing to build", [shell("echo 'nothing to build'")], None, indent=2)
     lines += ["    }", "}"]
     return "\n".join(lines) + "\n"
 
@@ -64,7 +68,7 @@ def shell(command: str) -> str:
 
 
 def _environment(plan: CIPlan) -> list[str]:
-    pairs = [("BUILDX_BUILDER", BUILDER), *plan.invocation.vars]
+    pairs = [("BUILDX_BUILDER", BUILDER), *plan.call.vars]
     return ["    environment {", *(f"        {name} = {groovy(value)}" for name, value in pairs), "    }"]
 
 
@@ -79,21 +83,25 @@ def _stage_names(plan: CIPlan) -> dict[str, str]:
 def _layer(layer: int, legs: list[Leg], plan: CIPlan, names: dict[str, str], login: str | None) -> list[str]:
     lines = [f"        stage({groovy(f'build-{layer}')}) {{", "            parallel {"]
     for leg in legs:
-        lines += _stage(names[leg.id], list(_leg_commands(plan, leg, login)), leg, indent=4)
+        lines += _stage(names[leg.id], list(_leg_steps(plan, leg, login)), leg, indent=4)
     return [*lines, "            }", "        }"]
 
 
-def _leg_commands(plan: CIPlan, leg: Leg, login: str | None) -> Iterator[str]:
-    yield _ENSURE_BUILDER
-    yield from _login_lines(login)
+def _leg_steps(plan: CIPlan, leg: Leg, login: str | None) -> Iterator[str]:
+    """The stage's steps: parents' digests unstashed, the shell commands, the leg's own digest stashed."""
+    yield from dict.fromkeys(f"unstash {groovy('digest-' + h.leg)}" for h in leg.handoffs)
+    commands = [_ENSURE_BUILDER, *_login_lines(login)]
     if leg.emulated and leg.platform:
-        yield shlex.join(binfmt_argv(leg.platform))
-    yield shlex.join(bake_argv(plan.invocation, leg, metadata_file=METADATA if leg.merge else None))
-    if leg.merge:
-        yield save_digest_script(METADATA, leg.target, leg.id, DIGESTS).rstrip("\n")
+        commands.append(shlex.join(binfmt_argv(leg.platform)))
+    commands += [*handoff_lines(leg, DIGESTS), leg_command(plan.call, leg, METADATA)]
+    if leg.digest:
+        commands.append(save_digest_script(METADATA, leg, DIGESTS).rstrip("\n"))
+    yield from (shell(command) for command in commands)
+    if leg.digest:
+        yield f"stash name: {groovy('digest-' + leg.id)}, includes: {groovy(f'{DIGESTS}/{leg.target}/{leg.id}')}"
 
 
-def _stage(name: str, commands: list[str], leg: Leg | None, *, indent: int) -> list[str]:
+def _stage(name: str, steps: list[str], leg: Leg | None, *, indent: int) -> list[str]:
     pad = "    " * indent
     lines = [f"{pad}stage({groovy(name)}) {{"]
     if leg is not None:
@@ -101,14 +109,14 @@ def _stage(name: str, commands: list[str], leg: Leg | None, *, indent: int) -> l
     else:
         lines.append(f"{pad}    agent any")
     lines.append(f"{pad}    steps {{")
-    lines += [f"{pad}        {shell(command)}" for command in commands]
-    if leg is not None and leg.merge:
-        lines.append(f"{pad}        stash name: {groovy('digest-' + leg.id)}, includes: {groovy(DIGESTS + '/**')}")
+    lines += [f"{pad}        {step}" for step in steps]
     return [*lines, f"{pad}    }}", f"{pad}}}"]
 
 
 def _merge_stage(plan: CIPlan, agent: str, login: str | None) -> list[str]:
     lines = ["        stage('merge') {", f"            agent {{ label {groovy(agent)} }}", "            steps {"]
+    # A reused workspace may hold digests of an earlier build: merge only this build's.
+    lines.append(f"                {shell(f'rm -rf {DIGESTS}')}")
     for merge in plan.merges:
         lines += [f"                unstash {groovy('digest-' + leg)}" for leg in merge.legs]
     lines += [f"                {shell(line)}" for line in _login_lines(login)]

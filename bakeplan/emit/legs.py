@@ -7,19 +7,26 @@ the context to `docker-image://REPO@DIGEST` instead of building the parent.
 The repository is the parent's own first repository when its leg pushes
 anyway (its merge's push by digest, or its push by tag: no second push), else
 the `--handoff` repository (pushed by digest, nothing tagged). A parent no one
-asked for (linked only) never gets the user's outputs or `--push`: with
-`--push` but no `--handoff` it has nowhere to go, which is an error rather
-than a silent rebuild. Without a registry, and for a parent whose leg is left
-out of this run, the reading leg rebuilds the parent (and what it reads) from
-the parents' per-leg caches, as buildx would.
+asked for (linked only) never gets the user's outputs or `--push`.
+
+Otherwise the reading leg rebuilds the parent (and what it reads) from the
+parents' per-leg caches, as buildx would: without a registry, for a parent
+that `--push` does not push when there is no `--handoff` (it has no
+repository of its own to go to), and for a parent whose leg is left out of
+this run (`--since`). The plan says so (`commands.rebuild_lines`). A parent
+without a repository is rebuilt rather than refused because the generated
+GitHub workflow re-runs `bakeplan ci` at every run: an error would break
+workflows generated before `--handoff` existed, while a rebuild is correct,
+only slower, and reported.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 
+from bakeplan.bake.schema import csv_fields
 from bakeplan.cache import CacheBackend, job_refs
 from bakeplan.emit.model import BakeCall, CIPlan, Handoff, Job, Leg, Merge, chunk, layers
 from bakeplan.errors import BakeplanError
@@ -120,13 +127,13 @@ class EmitOptions:
 
 @dataclass(frozen=True, slots=True)
 class _Context:
-    """What every leg of a plan looks up: jobs by id, the jobs run this time, hand-over repositories."""
+    """What every leg of a plan looks up: jobs by id, the jobs run this time, hand-overs."""
 
     jobs: Mapping[str, Job]
     running: frozenset[str]
-    repos: Mapping[str, str]  # parent target -> repository its legs' digests live in
-    read: frozenset[str] = field(default_factory=frozenset)  # job ids some running job reads by digest
-    cross: frozenset[str] = field(default_factory=frozenset)  # ... of which some reader builds another platform
+    repos: Mapping[str, str]  # parent target -> the repository its legs' digests live in
+    read: frozenset[str]  # job ids read by digest (their legs save their digest)
+    cross: frozenset[str]  # ... of which some reader builds another platform
 
 
 def build_plan(jobs: Sequence[Job], call: BakeCall, options: EmitOptions, running: Collection[str] | None = None) -> CIPlan:
@@ -138,11 +145,15 @@ def build_plan(jobs: Sequence[Job], call: BakeCall, options: EmitOptions, runnin
     depth = layers(jobs)
     by_id = {job.id: job for job in jobs}
     present = frozenset(by_id) if running is None else frozenset(running) & frozenset(by_id)
-    context = _Context(by_id, present, handover_repositories(jobs, options) if options.registry else {})
-    if options.registry:
-        readers = [(link.job, job) for job in jobs if job.id in present for link in job.links if link.job in present]
-        context = replace(context, read=frozenset(j for j, _ in readers),
-                          cross=frozenset(j for j, reader in readers if by_id[j].platform != reader.platform))
+    repos = handover_repositories(jobs, options) if options.registry else {}
+    reads = [(link.job, job.platform) for job in jobs for link in job.links if link.job in present and link.parent in repos]
+    context = _Context(
+        jobs=by_id,
+        running=present,
+        repos=repos,
+        read=frozenset(j for j, _ in reads),
+        cross=frozenset(j for j, platform in reads if by_id[j].platform != platform),
+    )
     legs = [_leg(job, depth[job.id], call, options, context) for job in jobs]
     legs.sort(key=lambda leg: leg.layer)  # stable: source order within a layer
     return CIPlan(
@@ -152,25 +163,19 @@ def build_plan(jobs: Sequence[Job], call: BakeCall, options: EmitOptions, runnin
         limit=options.limit,
         registry=options.registry,
         cached=options.cache is not None,
+        unpushed=tuple(dict.fromkeys(link.parent for job in jobs for link in job.links if link.parent not in repos))
+        if options.registry else (),
     )
 
 
 def handover_repositories(jobs: Sequence[Job], options: EmitOptions) -> dict[str, str]:
-    """Each parent target's hand-over repository: its own pushed one, else `--handoff` (else an error)."""
+    """Each parent target's hand-over repository: its own pushed one, else `--handoff` (else none: rebuilt)."""
     found: dict[str, str] = {}
     by_id = {job.id: job for job in jobs}
-    for job in jobs:
-        for link in job.links:
-            if link.parent in found:
-                continue
-            parent = by_id[link.job]
-            own = repositories(image_names(parent.spec)) if _pushes(parent, options) else ()
-            if not own and options.handoff is None:
-                raise BakeplanError(
-                    f"target {link.parent!r} is read by {job.target!r} (target:{link.parent}) but is not pushed, "
-                    "so its legs cannot hand it over by digest",
-                    hint="Pass --handoff registry:REPO, a repository the CI jobs can push to and pull from.",
-                )
+    for link in (link for job in jobs for link in job.links):
+        parent = by_id[link.job]
+        own = repositories(image_names(parent.spec)) if _pushes(parent, options) else ()
+        if link.parent not in found and (own or options.handoff):
             found[link.parent] = own[0] if own else str(options.handoff)
     return found
 
@@ -238,8 +243,8 @@ def own_settings(job: Job, options: EmitOptions, *, handoff: bool) -> TargetSett
     """
     outputs = _outputs(job, options)
     if handoff and options.handoff is not None:
-        base = outputs if outputs is not None else tuple(entry_text(e) for e in output_entries(job.spec))
-        outputs = (*(() if job.linked_only else base), digest_output((options.handoff,)))
+        kept = outputs if outputs is not None else tuple(entry_text(e) for e in output_entries(job.spec))
+        outputs = (*kept, digest_output((options.handoff,)))
     tags = None
     if outputs is not None and any("push-by-digest=true" in item for item in outputs):
         # buildx names every image/oci/docker export after the target's tags (build/opt.go), and a
@@ -270,8 +275,7 @@ def _pushed(job: Job) -> tuple[str, ...]:
     entries = output_entries(job.spec)
     out = [entry_text({**e, "push": "true"} if e.get("type") == "image" else e) for e in entries]
     if not any(e.get("type") == "image" for e in entries):
-        named = bool(job.spec and job.spec.fields.get("tags"))
-        out.append("type=registry" if named else entry_text({"type": "registry", "name": ",".join(image_names(job.spec))}))
+        out.append("type=registry")  # named after the tags (a target without tags or image outputs does not push)
     return tuple(out)
 
 
@@ -279,18 +283,17 @@ def _named(outputs: Sequence[str], tags: Sequence[str]) -> tuple[str, ...]:
     """Image, oci and docker exports (not the pushes by digest) named after the tags, as buildx would."""
     out = []
     for item in outputs:
-        entry = output_entries_of(item)
+        entry = _entry(item)
         if entry.get("type") in {"image", "oci", "docker"} and entry.get("push-by-digest") != "true":
             item = entry_text({**entry, "name": ",".join(tags)})
         out.append(item)
     return tuple(out)
 
 
-def output_entries_of(item: str) -> dict[str, str]:
+def _entry(item: str) -> dict[str, str]:
     """One output's CSV text as key/value entries."""
-    from bakeplan.bake.model import Target
-
-    return output_entries(Target("", {"output": [item]}))[0]
+    pairs = (field.partition("=") for field in csv_fields(item))
+    return {key.strip().lower(): value.strip() for key, _, value in pairs}
 
 
 def _reads(job: Job, options: EmitOptions, context: _Context) -> tuple[list[TargetSettings], tuple[Handoff, ...], tuple[str, ...]]:
@@ -303,8 +306,9 @@ def _reads(job: Job, options: EmitOptions, context: _Context) -> tuple[list[Targ
         reader = stack.pop(0)
         for link in reader.links:
             parent = context.jobs[link.job]
-            if options.registry and link.job in context.running:
-                name = digest_variable(link.job, {h.variable for h in handoffs if h.leg != link.job})
+            if link.parent in context.repos and link.job in context.running:
+                known = {h.leg: h.variable for h in handoffs}
+                name = known.get(link.job) or digest_variable(link.job, known.values())
                 handoffs.append(Handoff(reader.target, link.context, link.parent, link.job, context.repos[link.parent], name))
             elif link.parent not in seen:
                 seen.add(link.parent)

@@ -17,9 +17,10 @@ Policy:
   (`--push` or `--handoff`): each parent leg pushes its image (by digest) and
   saves the digest like a merge leg does; the child's leg sets
   `CHILD.contexts.NAME=docker-image://REPO@DIGEST` (a `Handoff`), so buildx
-  never builds the parent there. Without a registry, or when the parent's leg
-  is left out of this run (`--since`), the child's leg rebuilds the parent
-  from the parent leg's cache (`Leg.rebuilt`), and the output says so.
+  never builds the parent there. Without a registry, for a parent with no
+  repository to go to, or when the parent's leg is left out of this run
+  (`--since`), the child's leg rebuilds the parent from the parent leg's
+  cache (`Leg.rebuilt`), and the output says so.
 """
 
 from __future__ import annotations
@@ -164,6 +165,7 @@ class CIPlan:
     limit: int = 256
     registry: bool = False  # parents are handed over by digest (--push or --handoff)
     cached: bool = False  # legs have per-leg caches (--cache)
+    unpushed: tuple[str, ...] = ()  # with a registry, parent targets with no repository to go to
 
     @property
     def legs(self) -> tuple[Leg, ...]:

@@ -44,8 +44,7 @@ def _edge_style(handover: Handover | None) -> str:
     """Nothing for a link on one node; dashed, blue and labelled for a hand-over between nodes."""
     if handover is None:
         return ""
-    label = f"hand-over {handover.source} -> {handover.dest} ~{handover.seconds:.0f}s"
-    return f" [style=dashed, color=blue, label={_q(label)}]"
+    return f" [style=dashed, color=blue, label={_q(f'hand-over {round(handover.seconds, 1):g}s')}]"
 
 
 def _escape(text: str) -> str:

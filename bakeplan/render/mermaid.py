@@ -37,7 +37,7 @@ def _arrow(handover: Handover | None) -> str:
     """A solid arrow for a link on one node; a dotted, labelled one for a hand-over between nodes."""
     if handover is None:
         return "-->"
-    return f"-.->|\"hand-over {_text(handover.source)} → {_text(handover.dest)} ~{handover.seconds:.0f}s\"|"
+    return f"-.->|\"hand-over {round(handover.seconds, 1):g}s\"|"
 
 
 def _text(text: str) -> str:

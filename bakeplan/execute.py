@@ -244,11 +244,9 @@ def _collect(
         return state
     live.handles.pop(step_id, None)
     result, reason = _handed_on(by_id[step_id], state.steps[step_id], code, composer)
-    if reason:
-        code = 1
     at = now()
     state = mark_finished(state, step_id, code, at, fail_fast=options.fail_fast, result=result, reason=reason)
-    if code == 0:
+    if state.steps[step_id].status == SUCCEEDED:
         sched_finish(live.problem, live.sched, step_id, at - live.origin)
     else:
         skipped = sched_fail(live.problem, live.sched, step_id, at - live.origin)
@@ -268,8 +266,8 @@ def _handed_on(step: Step, state: StepState, code: int, composer: Composer) -> t
         return composer.collect(step, state), ""
     except BakeplanError as error:
         with open(state.log, "a") as out:
-            out.write(f"bakeplan: {error}\n")
-        return {}, str(error)
+            out.write(f"bakeplan: {error.message}\n" + (f"bakeplan: {error.hint}\n" if error.hint else ""))
+        return {}, error.message
 
 
 def _interrupt(

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bakeplan.errors import BakeplanError
-from bakeplan.outputs import digest_output
+from bakeplan.outputs import digest_output, entry_text
 from bakeplan.runner import file_name
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -71,7 +71,7 @@ class HandoverStore:
         """The extra output entry that exports a job's result for hand-over."""
         if self.handoff.kind == "registry":
             return digest_output([self.handoff.repository])
-        return f"type=oci,dest={self.partial(job_id)},tar=false"
+        return entry_text({"type": "oci", "dest": str(self.partial(job_id)), "tar": "false"})
 
     def partial(self, job_id: str) -> Path:
         """Where a job's layout is written while the job runs."""
@@ -95,8 +95,12 @@ class HandoverStore:
             return f"docker-image://{self.handoff.repository}@{digest}"
         partial, final = self.partial(job_id), self.root / file_name(job_id)
         found = image_digest(partial)
-        shutil.rmtree(final, ignore_errors=True)
-        partial.rename(final)
+        try:
+            shutil.rmtree(final, ignore_errors=True)
+            partial.rename(final)
+        except OSError as error:
+            raise BakeplanError(f"cannot keep the hand-over of {job_id} in {self.root}: {error.strerror or error}",
+                                hint="Pick a writable place with --run-dir.") from error
         return f"oci-layout://{final}@{found}"
 
     def discard_partial(self) -> None:

@@ -23,9 +23,6 @@ from dataclasses import dataclass
 
 from bakeplan.bake.overrides import glob_match
 
-# Keys whose value bakeplan computes for a job from the resolved target (user sets already applied).
-OWNED_KEYS = frozenset({"platform", "output", "tags", "cache-from", "cache-to"})
-
 
 @dataclass(frozen=True, slots=True)
 class TargetSettings:

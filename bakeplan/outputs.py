@@ -9,9 +9,12 @@ same questions the same way, here:
   outputs) and into which repositories (`repositories`, every one of them);
 - what does one platform's job export? A pushed multi-platform target pushes
   each platform by digest into every repository (`digest_output`), and a merge
-  then writes the tags; a `local` or `tar` output gets the per-platform place
-  buildx itself uses for a multi-platform export (`DEST/linux_amd64/...`,
-  `DEST-linux_amd64.tar`), so jobs running at once never write one folder.
+  then writes the tags. A directory export (`local`, or `oci`/`docker` with
+  `tar=false`) gets the per-platform folder buildx itself uses for a
+  multi-platform export (`DEST/linux_amd64/...`); a tarball (`tar`, `oci`,
+  `docker`) gets one file per platform beside the name (`out-linux_amd64.tar`),
+  where buildx would write one tarball with a folder per platform. Jobs
+  running at once never write one place.
 """
 
 from __future__ import annotations
@@ -108,13 +111,19 @@ def split_outputs(target: Target | None, platform: str | None, *, push: bool) ->
         kind = entry.get("type", "")
         if kind in {"registry", "image"} and pushing:
             continue
-        if kind in {"local", "tar"} and suffix and entry.get("dest") not in {None, "-"}:
-            dest = entry["dest"]
-            entry = {**entry, "dest": f"{dest}/{suffix}" if kind == "local" else tar_name(dest, suffix)}
+        if suffix and entry.get("dest") not in {None, "", "-"}:
+            entry = {**entry, "dest": platform_dest(kind, entry, suffix)}
         out.append(entry_text(entry))
     if out == [entry_text(e) for e in entries]:
         return None
     return tuple(out)
+
+
+def platform_dest(kind: str, entry: Mapping[str, str], suffix: str) -> str:
+    """One platform's own destination: a folder inside a directory export, a name beside a tarball."""
+    dest = entry["dest"]
+    directory = kind == "local" or (kind in {"oci", "docker"} and entry.get("tar", "true").lower() == "false")
+    return f"{dest}/{suffix}" if directory else tar_name(dest, suffix)
 
 
 def tar_name(dest: str, suffix: str) -> str:

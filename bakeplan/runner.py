@@ -77,6 +77,8 @@ class SubprocessRunner:
                 )
             except FileNotFoundError as error:
                 raise ToolError(f"{argv[0]} not found", hint="Install the docker CLI with the buildx plugin.") from error
+            except OSError as error:
+                raise ToolError(f"cannot start {argv[0]}: {error.strerror or error}") from error
         return ProcessHandle(popen)
 
 

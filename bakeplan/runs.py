@@ -31,7 +31,7 @@ from bakeplan.handover import DOCKER_LIST, OCI_INDEX, HandoverStore
 from bakeplan.history import History
 from bakeplan.invocation import bake_argv
 from bakeplan.jobs import Job
-from bakeplan.plan import Plan, capable_nodes
+from bakeplan.plan import Plan, capable_nodes, tasks
 from bakeplan.runner import Runner, file_name
 from bakeplan.runstate import SUCCEEDED, RunState, StepState
 from bakeplan.steps import BAKE, MERGE, JobSettings, Step, job_invocation, merge_argv, resolved_here, splits, steps_from_plan
@@ -220,9 +220,9 @@ class HistoryRecorder:
         exported, imported = handover_seconds(_read(state.log))
         if step.id in self.composer.exported and exported is not None:
             self.history = self.history.record_export(exported)
-        for source in self.composer.imported.get(step.id, ()):
-            if imported is not None:
-                self.history = self.history.record_transfer(source, state.node, imported)
+        sources = self.composer.imported.get(step.id, ())
+        if imported is not None and len(sources) == 1:  # imports from several nodes overlap: not one pair's cost
+            self.history = self.history.record_transfer(sources[0], state.node, imported)
 
 
 _VERTEX = re.compile(r"^#(\d+) (.*)$")
@@ -295,8 +295,8 @@ class RunRequest:
 
 
 def steps_of(plan: Plan, past: History, *, push: bool) -> tuple[Step, ...]:
-    """The plan's steps with their estimates (exports included)."""
-    estimates = {job.id: past.estimate(job) for job in plan.jobs}
+    """The plan's steps with the estimates the plan used (exports included)."""
+    estimates = {task.id: task.duration for task in tasks(plan.jobs, past, plan.nodes)}
     return steps_from_plan(plan.jobs, plan.result, plan.requested, estimates, push=push)
 
 
@@ -336,13 +336,20 @@ def save_history(past: History, path: Path) -> str:
 
 
 def dry_run_lines(plan: Plan, steps: Sequence[Step], settings: JobSettings) -> list[str]:
-    """`--dry-run`: each step's argv on its planned node, reading the user's files, in plan order."""
+    """`--dry-run`: each step's argv on its planned node, reading the user's files, in planned start order.
+
+    A run composes each job's argv when it starts (reading its resolved
+    `jobs/JOB.json`); these are the same invocations on the user's files, and
+    hand-over digests are shown as placeholders.
+    """
     from bakeplan.progress import shell_line
     from bakeplan.steps import planned_sources
 
     lines = []
     by_id = {job.id: job for job in plan.jobs}
-    for step in steps:
+    order = {step.id: i for i, step in enumerate(steps)}
+    far = float("inf")
+    for step in sorted(steps, key=lambda s: (plan.timings[s.id].start if s.id in plan.timings else far, order[s.id])):
         node = plan.timings[step.id].node if step.id in plan.timings else ""
         builder = plan.builder_names.get(node)
         if step.kind == MERGE:

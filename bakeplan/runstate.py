@@ -100,11 +100,15 @@ def mark_retried(state: RunState, step_id: str, code: int) -> RunState:
 
 def mark_finished(state: RunState, step_id: str, code: int, now: float, *, fail_fast: bool = False,
                   result: Mapping[str, str] | None = None, reason: str = "") -> RunState:
-    """Record the final exit code of a step (and what it hands on); a failure stops the run with fail_fast."""
+    """Record the final exit code of a step and what it hands on; a failure stops the run with fail_fast.
+
+    A `reason` fails a step whose process exited 0 but did not deliver (a hand-over it could not collect).
+    """
     old = state.steps[step_id]
-    new = replace(old, status=SUCCEEDED if code == 0 else FAILED, finished=now, exit_code=code,
+    ok = code == 0 and not reason
+    new = replace(old, status=SUCCEEDED if ok else FAILED, finished=now, exit_code=code,
                   result=dict(result or {}), reason=reason or old.reason)
-    return RunState(steps={**state.steps, step_id: new}, stopped=state.stopped or (fail_fast and code != 0))
+    return RunState(steps={**state.steps, step_id: new}, stopped=state.stopped or (fail_fast and not ok))
 
 
 def mark_skipped(state: RunState, step_ids: Sequence[str], reason: str) -> RunState:
@@ -154,6 +158,8 @@ def state_to_json(state: RunState) -> dict[str, object]:
 
 def state_from_json(data: Mapping[str, object]) -> RunState:
     """Read back `state_to_json` output."""
+    if not isinstance(data, Mapping):
+        raise BakeplanError("the run state file is not a bakeplan state", hint="Start a new run without --resume.")
     raw = data.get("steps")
     if data.get("version") != STATE_VERSION or not isinstance(raw, dict):
         raise BakeplanError("the run state file is from another bakeplan version", hint="Start a new run without --resume.")

@@ -276,8 +276,8 @@ def _push_ready(problem: Problem, state: State, i: int) -> None:
 def dispatch(problem: Problem, state: State) -> list[Placement]:
     """Start every ready task that can start at `state.now`, best first; return their placements."""
     started: list[Placement] = []
-    held: dict[tuple[int, ...], list[tuple[float, int, int]]] = {}  # waiting for a native slot this round
-    native: dict[tuple[int, ...], list[float]] = {}  # per native node set: when each slot frees
+    held: dict[tuple[int, ...], list[tuple[float, int, int]]] = {}  # waiting for a better node this round
+    queues: dict[tuple[int, ...], list[float]] = {}  # per node set waited for: when each slot frees
     while True:
         key = _best_ready(state)
         if key is None:
@@ -285,7 +285,7 @@ def dispatch(problem: Problem, state: State) -> list[Placement]:
         entry = heapq.heappop(state.ready[key])
         if not state.ready[key]:
             del state.ready[key]
-        placement = _place(problem, state, entry[-1], native)
+        placement = _place(problem, state, entry[-1], queues)
         if placement is None:
             held.setdefault(key, []).append(entry)
             continue
@@ -311,7 +311,7 @@ def _best_ready(state: State) -> tuple[int, ...] | None:
     return best
 
 
-def _place(problem: Problem, state: State, i: int, native: dict[tuple[int, ...], list[float]]) -> Placement | None:
+def _place(problem: Problem, state: State, i: int, queues: dict[tuple[int, ...], list[float]]) -> Placement | None:
     """The best free node for task i at `state.now`, or None when it should wait for a better node."""
     task = problem.tasks[i]
     sources = _sources(problem, state, task)
@@ -327,9 +327,9 @@ def _place(problem: Problem, state: State, i: int, native: dict[tuple[int, ...],
     if best is None:
         return None
     end, rank, _, _, n = best
-    if rank == EMULATED and _wait_for_native(problem, state, i, native, end):
+    if rank == EMULATED and _wait_for_native(problem, state, i, queues, end):
         return None
-    if _import(problem, sources, problem.nodes[n].name) > 0 and _wait_for_parent(problem, state, i, sources, end):
+    if _import(problem, sources, problem.nodes[n].name) > 0 and _wait_for_parent(problem, state, i, sources, end, queues):
         return None
     return Placement(task.id, problem.nodes[n].name, state.now, end, rank)
 
@@ -345,38 +345,51 @@ def _import(problem: Problem, sources: Sequence[str], dest: str) -> float:
     return max((problem.transfer(source, dest) for source in sources), default=0.0)
 
 
-def _wait_for_parent(problem: Problem, state: State, i: int, sources: Sequence[str], end: float) -> bool:
-    """Whether task i finishes before `end` by waiting for a slot on a node that holds its parents' results."""
+def _wait_for_parent(problem: Problem, state: State, i: int, sources: Sequence[str], end: float,
+                     queues: dict[tuple[int, ...], list[float]]) -> bool:
+    """Whether task i finishes before `end` by queueing for a slot on a node that holds its parents' results.
+
+    Tasks that decided to wait this round hold their slot in `queues`, so a
+    second child does not count on the slot the first one took.
+    """
     capable = dict(problem.capable[i])
     task = problem.tasks[i]
     for source in sources:
         n = problem.node_index.get(source)
         if n is None or n not in capable or capable[n] == EMULATED:
             continue
-        frees = sorted(p.end for p in state.running.values() if p.node == source)
+        frees = _slot_queue(problem, state, (n,), queues)
         if not frees:
             continue
         at = max(frees[0], state.now)
-        if at + _import(problem, sources, source) + _duration(problem, task, capable[n]) < end:
+        finish_at = at + _import(problem, sources, source) + _duration(problem, task, capable[n])
+        if finish_at < end:
+            heapq.heapreplace(frees, finish_at)
             return True
     return False
+
+
+def _slot_queue(problem: Problem, state: State, nodes: tuple[int, ...],
+                queues: dict[tuple[int, ...], list[float]]) -> list[float]:
+    """When each slot of `nodes` frees (a heap), made once per dispatch round."""
+    if nodes not in queues:
+        names = {problem.nodes[n].name for n in nodes}
+        frees = [p.end for p in state.running.values() if p.node in names]
+        frees += [state.now] * sum(state.free[n] for n in nodes)
+        heapq.heapify(frees)
+        queues[nodes] = frees
+    return queues[nodes]
 
 
 def _duration(problem: Problem, task: Task, rank: int) -> float:
     return task.duration * (problem.emulation_factor if rank == EMULATED else 1.0)
 
 
-def _wait_for_native(problem: Problem, state: State, i: int, native: dict[tuple[int, ...], list[float]],
+def _wait_for_native(problem: Problem, state: State, i: int, queues: dict[tuple[int, ...], list[float]],
                      end: float) -> bool:
     """Whether task i finishes before `end` by queueing for a native slot (behind tasks already queued)."""
     own = tuple(n for n, rank in problem.capable[i] if rank != EMULATED)
-    if own not in native:
-        names = {problem.nodes[n].name for n in own}
-        frees = [p.end for p in state.running.values() if p.node in names]
-        frees += [state.now] * sum(state.free[n] for n in own)
-        heapq.heapify(frees)
-        native[own] = frees
-    frees = native[own]
+    frees = _slot_queue(problem, state, own, queues)
     if not frees:
         return False
     duration = problem.tasks[i].duration

@@ -6,12 +6,15 @@ import importlib
 import sys
 import time
 
-MODULES = ("print_bench", "schedule_bench", "run_bench")
+MODULES = ("print_bench", "schedule_bench", "corpus_bench", "jobcpu_bench", "run_bench")
 
 
 def main(argv: list[str]) -> int:
     """Run the named benchmarks (default: all), each printing its own table."""
     chosen = [name for name in MODULES if not argv or any(arg in name for arg in argv)]
+    if not chosen:
+        print(f"no benchmark matches {' '.join(argv)}; there are: {', '.join(MODULES)}", file=sys.stderr)
+        return 2
     for name in chosen:
         module = importlib.import_module(f"bench.{name}")
         print(f"\n=== {name} ===", flush=True)

@@ -17,8 +17,8 @@ planned on two declared linux/amd64 nodes, this reports per job:
 - old: the job's former argv on the user's file (`Plan.argv`, `-f
   docker-bake.hcl`) with `--print`, same CPU measure.
 
-buildx runs on evenly spread jobs of the plan (SAMPLES; the old path costs
-~12 s a call at 6,400 targets, so only 3 jobs there). Loading and planning
+buildx runs on evenly spread jobs of the plan (SAMPLES_NEW, SAMPLES_OLD: the
+old path costs 12 to 25 s of CPU a call at 6,400 targets, so only 3 jobs there). Loading and planning
 the file happens once per run, not per job: shown apart.
 """
 
@@ -93,7 +93,7 @@ def measure(size: int, work: Path, benv: dict[str, str]) -> Row:
     from bakeplan.history import History
     from bakeplan.nodes import Node
     from bakeplan.plan import build_plan
-    from bakeplan.runs import JobComposer, exporters, steps_of
+    from bakeplan.runs import JobComposer, steps_of
     from bakeplan.runstate import start_state
     from bakeplan.steps import JobSettings
 
@@ -107,7 +107,7 @@ def measure(size: int, work: Path, benv: dict[str, str]) -> Row:
     once = time.process_time() - started
     assert len(plan.jobs) == size, (size, len(plan.jobs))
     run_dir = project / ".bakeplan" / "run"
-    composer = JobComposer(plan, JobSettings(progress="plain"), run_dir, HandoverStore(run_dir), exporters(plan))
+    composer = JobComposer(plan, JobSettings(progress="plain"), run_dir, HandoverStore(run_dir))  # as runs.run
     steps = steps_of(plan, History(), push=False)
     state = start_state(steps)
     argvs: dict[str, tuple[str, ...]] = {}
@@ -136,8 +136,8 @@ def _table(rows: Sequence[Row]) -> None:
     first, last = rows[0], rows[-1]
     print(f"new path {last.targets:,} / {first.targets:,} targets: {last.new / first.new:.2f}x per job (flat = 1.00); "
           f"old path: {last.start_old / first.start_old:.0f}x")
-    print("sampled: jobs started with buildx --print, new/old (old: 3 jobs only at 6,400 targets, ~12 s each); "
-          "compose: mean over every job of the plan; load+plan: once per run, not per job")
+    print("sampled: jobs started with buildx --print, new/old (old: only 3 jobs at 6,400 targets, each call is that slow); "
+          "compose: mean over every job of the plan; load+plan: bakeplan's, once per run, not per job")
 
 
 def main() -> None:

@@ -137,8 +137,9 @@ def _missing_tools() -> list[str]:
 
 def _start_nodes(work: Path) -> list[infra.Daemon]:
     config = infra.buildkitd_config(max_parallelism=1)
-    tools = {name: str(infra.find_tool(name)) for name in ("buildkitd", "buildctl")}
-    return [infra.start_buildkitd(work / "bk", name, [PLATFORM], config_text=config, **tools) for name in NODES]
+    buildkitd, buildctl = str(infra.find_tool("buildkitd")), str(infra.find_tool("buildctl"))
+    return [infra.start_buildkitd(work / "bk", name, [PLATFORM], config_text=config, buildkitd=buildkitd,
+                                  buildctl=buildctl) for name in NODES]
 
 
 def _builders(work: Path, daemons: list[infra.Daemon]) -> infra.DockerCLI:
@@ -235,7 +236,8 @@ def _table(rows: list[Row]) -> None:
     both, one = rows[0].wall, rows[1].wall
     ideal = SLEEP + SERVICES * SLEEP / len(NODES)
     print(f"base + {SERVICES} services (target: link), RUN sleep {SLEEP} each, 2 nodes ({PLATFORM}, "
-          f"max-parallelism = 1 each), caches pruned before each run; ideal {ideal:.0f} s, serial {(SERVICES + 1) * SLEEP} s")
+          f"max-parallelism = 1 each), caches pruned before each run; ideal {ideal:.0f} s, serial {(SERVICES + 1) * SLEEP} s; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     header = (f"{'scenario':<36} {'wall s':>6} {'/2-node':>7} {'/1-node':>7} {'builds s':>8} {'start':>6} "
               f"{'end':>6} {'gap':>6} {'job s':>6} {'base s':>6} {'hand':>4}  placement")
     print(header)

@@ -44,11 +44,15 @@ target "tool" {
 }
 """
 
+HANDOFF = ["--handoff", "registry:ghcr.io/acme/handoff"]
 COMMANDS = {
+    # no registry: web's legs rebuild base from its cache
     "github.json": ["github", "--cache", "gha"],
-    "github-workflow.yml": ["github", "--workflow", "--push", "--login", "ghcr.io"],
-    "gitlab.yml": ["gitlab", "--push", "--runner", "linux/riscv64=riscv"],
-    "gitlab-matrix.yml": ["gitlab", "--mode", "matrix", "--cache", "registry:ghcr.io/acme/cache"],
+    # hand-over: base (linked only) pushed by digest to the hand-over repository, read by web
+    "github-workflow.yml": ["github", "--workflow", "--push", "--login", "ghcr.io", *HANDOFF],
+    "gitlab.yml": ["gitlab", "--push", "--runner", "linux/riscv64=riscv", *HANDOFF],
+    "gitlab-matrix.yml": ["gitlab", "--mode", "matrix", "--cache", "registry:ghcr.io/acme/cache", *HANDOFF],
+    # --push but base has no repository: rebuilt from scratch in web's legs, and the file says so
     "Jenkinsfile": ["jenkins", "--push", "--var", "CI_TEST_TAG=2.0"],
 }
 
@@ -200,4 +204,41 @@ def test_an_output_file_that_cannot_be_written_is_one_clear_error(project: Path,
     with pytest.raises(SystemExit) as done:
         main(["ci", "github", "--output", str(project / "missing-dir" / "matrix.json")])
     assert done.value.code == 1
-    assert capsys.readouterr().err.startswith(f"error: cannot write {project / 'missing-dir' / 'matrix.json'}: ")
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+    assert errors[0].startswith(f"error: cannot write {project / 'missing-dir' / 'matrix.json'}: ")
+
+
+def test_a_definition_on_stdin_is_refused_before_reading_it(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["ci", "gitlab", "-f", "-"])
+    assert done.value.code == 1
+    assert capsys.readouterr().err.startswith("error: `-f -` reads the bake definition from stdin, which the generated CI")
+
+
+def test_a_bad_handoff_is_one_clear_error(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["ci", "gitlab", "--handoff", "ghcr.io/acme/handoff"])
+    assert done.value.code == 1
+    assert capsys.readouterr().err.startswith("error: bad --handoff 'ghcr.io/acme/handoff'")
+
+
+def test_rebuilt_parents_are_reported_on_stderr_with_a_warning_without_cache(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["ci", "gitlab"])
+    assert capsys.readouterr().err.splitlines() == [
+        "parents rebuilt inside their children's legs (no registry to hand them over by digest: "
+        "pass --push or --handoff registry:REPO): base",
+        "warning: no --cache: parents are rebuilt from scratch in every child leg: base",
+    ]
+    main(["ci", "gitlab", "--cache", "registry:ghcr.io/acme/cache"])
+    assert len(capsys.readouterr().err.splitlines()) == 1  # said, but no warning
+    main(["ci", "gitlab", *HANDOFF])
+    assert capsys.readouterr().err == ""  # handed over: nothing rebuilt
+
+
+def test_the_workflow_plan_job_passes_the_handoff_option_on(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    workflow = yaml.safe_load(run(capsys, "github", "--workflow", *HANDOFF))
+    assert workflow["jobs"]["plan"]["steps"][-1]["run"] == (
+        "bakeplan ci github --handoff registry:ghcr.io/acme/handoff --expect-chunks build-0-0,build-1-0"
+    )

@@ -466,7 +466,7 @@ def test_workflow_wires_outputs_needs_and_merge() -> None:
     assert jobs["plan"]["outputs"]["count_2_0"] == "${{ steps.plan.outputs.count_2_0 }}"
     merge = jobs["merge"]["steps"][-1]["run"]
     assert "docker buildx imagetools create -t ghcr.io/acme/app:1 -t ghcr.io/acme/app:latest" in merge
-    assert "sed 's|^|ghcr.io/acme/app@|'" in merge
+    assert 'set -- "$@" "ghcr.io/acme/app@$(cat "$file")"' in merge
 
 
 def test_step_summary_lists_chunks() -> None:

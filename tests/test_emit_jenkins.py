@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from bakeplan.bake.model import BakeResult, Target
 from bakeplan.cache import parse_backend
@@ -56,26 +60,45 @@ def test_layers_become_parallel_stages_with_agent_labels() -> None:
     assert "agent { label 'linux && arm64' }" in text
     literals = strings(text)
     assert "it's 1" in literals  # bake variables reach bake through the environment
-    bake = next(s for s in literals if s.startswith("docker buildx bake") and s.endswith(" app") and "linux/arm64" in s)
+    bake = next(line for s in literals for line in s.splitlines()
+                if line.startswith("docker buildx bake") and line.endswith(" app") and "linux/arm64" in line)
     assert "--set app.cache-to+=type=registry,ref=docker.io/acme/cache:app-linux-arm64,mode=max " in bake
     assert "stash name: 'digest-app-linux-arm64', includes: 'digests/app/app-linux-arm64'" in text
     assert "unstash 'digest-app-linux-amd64'" in text
     assert any("imagetools create -t docker.io/acme/app:1" in s for s in literals)
 
 
-def test_a_child_stage_unstashes_its_parents_digest_and_reads_it_before_baking() -> None:
+def stage_steps(text: str, name: str) -> list[str]:
+    """The steps of one stage, one per item (a multi-line `sh` kept whole)."""
+    stage = text[text.index(f"stage({jenkins.groovy(name)})"):]
+    body = stage[stage.index("steps {") + len("steps {"): stage.index("\n                    }\n")]
+    return [m.group(0) for m in re.finditer(r"sh '''.*?'''|\S[^\n]*", body, re.DOTALL)]
+
+
+@pytest.mark.skipif(shutil.which("sh") is None, reason="sh is not installed")
+def test_a_child_stage_unstashes_its_parents_digest_and_bakes_with_it(tmp_path: Path) -> None:
     text = jenkins.render(plan_of(CHAIN, handoff="docker.io/acme/handoff"))
-    stage = text[text.index("stage('app (arm64)')"):]
-    stage = stage[: stage.index("\n                }\n")]
-    steps = [line.strip() for line in stage.splitlines()[3:]]
+    steps = stage_steps(text, "app (arm64)")
     assert steps[0] == "unstash 'digest-base-linux-arm64'"
-    assert steps[2] == "sh 'DIGEST_BASE_LINUX_ARM64=$(cat digests/base/base-linux-arm64)'"
-    assert strings(steps[3]) == [
-        "docker buildx bake -f docker-bake.hcl --set app.platform=linux/arm64"
-        ' --set "app.contexts.base=docker-image://docker.io/acme/handoff@${DIGEST_BASE_LINUX_ARM64}" app'
+    # What unstash brings, then each `sh` step in a shell of its own, as Jenkins runs them.
+    (tmp_path / "digests" / "base").mkdir(parents=True)
+    (tmp_path / "digests" / "base" / "base-linux-arm64").write_text("sha256:b4\n")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n')
+    (bin_dir / "docker").chmod(0o755)
+    printed = []
+    for step in steps[1:]:
+        [script] = strings(step)
+        done = subprocess.run(["sh", "-ec", script], cwd=tmp_path, env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
+                              capture_output=True, text=True, check=True)
+        printed.append(done.stdout.splitlines())
+    assert printed[-1] == [
+        "buildx", "bake", "-f", "docker-bake.hcl", "--set", "app.platform=linux/arm64",
+        "--set", "app.contexts.base=docker-image://docker.io/acme/handoff@sha256:b4", "app",
     ]
-    base = text[text.index("stage('base (arm64)')"):]
-    assert "stash name: 'digest-base-linux-arm64', includes: 'digests/base/base-linux-arm64'" in base[: base.index("stage(", 1)]
+    base = stage_steps(text, "base (arm64)")
+    assert base[-1] == "stash name: 'digest-base-linux-arm64', includes: 'digests/base/base-linux-arm64'"
     # The merge stage starts from no digests: a reused workspace may hold an earlier build's.
     merged = jenkins.render(plan_of(CHAIN, push=True, handoff="docker.io/acme/handoff"))
     assert merged[merged.index("stage('merge')"):].splitlines()[3].strip() == "sh 'rm -rf digests'"

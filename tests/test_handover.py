@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bakeplan.bake.schema import csv_fields
 from bakeplan.errors import BakeplanError
 from bakeplan.handover import DOCKER_LIST, OCI_INDEX, Handoff, HandoverStore, image_digest
 
@@ -128,6 +129,11 @@ def test_an_oci_export_is_written_beside_its_final_place_and_moved_there_when_co
     assert store.collect("base@linux/arm64") == f"oci-layout://{final}@{wanted}"
     assert sorted(p.name for p in store.root.iterdir()) == ["base_linux_arm64"]
     assert image_digest(final) == wanted
+
+
+def test_an_export_into_a_folder_with_a_comma_still_names_that_folder(tmp_path: Path) -> None:
+    store = HandoverStore(tmp_path / "a,b")
+    assert csv_fields(store.output("app")) == ["type=oci", f"dest={tmp_path}/a,b/handover/app.partial", "tar=false"]
 
 
 def test_collecting_again_replaces_an_older_copy(tmp_path: Path) -> None:

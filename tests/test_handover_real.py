@@ -275,9 +275,10 @@ def test_each_child_reads_its_own_platforms_parent_on_any_node(
     amd_parent = str(steps["base@linux/amd64"]["node"])
     amd_children = {str(steps[f"c{i}@linux/amd64"]["node"]) for i in (1, 2)}
     assert amd_children == {"amd64", "n1"}, steps
-    # The amd64 child on the other amd64 node read the amd64 parent's layout, not the arm64 one.
+    # The amd64 child on the other amd64 node read the amd64 parent's layout (its text says so, above);
+    # only one node builds arm64, so the arm64 parent exported nothing.
     amd_digest = digest_of(handover_of(steps, "base@linux/amd64"))
-    assert amd_digest != digest_of(handover_of(steps, "base@linux/arm64"))
+    assert handover_of(steps, "base@linux/arm64") == ""
     (away,) = amd_children - {amd_parent}
     records = builds(buildkit_nodes.buildctl, daemons[away])
     assert built(records, f"base-{marker}") == []
@@ -552,3 +553,90 @@ def test_registry_handoff_children_elsewhere_read_the_pushed_digest(
     assert cached_in_log(log_of(steps, "child@linux/amd64"), f"base-{marker} for linux/amd64")
     manifest = json.loads(buildkit_nodes.cli.run("imagetools", "inspect", "--raw", f"{repo}@{digest_of(handover)}").stdout)
     assert manifest["mediaType"].endswith("manifest.v1+json") or manifest["mediaType"].endswith("manifest.v2+json")
+
+
+# ---------------------------------------------------------------- f. a hand-over that cannot be written
+
+
+WITH_OTHER = PARENT_AND_CHILD + """
+target "other" {
+  dockerfile = "Dockerfile.base"
+  platforms = ["linux/arm64"]
+  args = { MARKER = "other-%(m)s", FAIL = "%(base_fails)s" }
+  output = ["type=local,dest=out-other"]
+}
+"""
+
+
+def with_other(m: str, *, fail: str) -> str:
+    return WITH_OTHER % {"m": m, "base_fails": fail, "child_fails": "none", "big": 0}
+
+
+def _break_as_file(handover: Path) -> None:
+    handover.mkdir(exist_ok=True)
+    subprocess.run(["rm", "-rf", str(handover)], check=True)
+    handover.write_text("not a folder\n")
+
+
+def _break_as_immutable(handover: Path) -> None:
+    """A folder nobody may write into, root included (root ignores permission bits)."""
+    handover.mkdir(exist_ok=True)
+    for entry in handover.iterdir():
+        subprocess.run(["rm", "-rf", str(entry)], check=True)
+    if subprocess.run(["chattr", "+i", str(handover)], capture_output=True, check=False).returncode != 0:
+        pytest.skip("chattr +i is not supported here")
+
+
+@pytest.mark.parametrize("breaks", [
+    pytest.param(_break_as_file, id="handover-is-a-file"),
+    pytest.param(_break_as_immutable, id="handover-not-writable", marks=pytest.mark.xfail(
+        strict=True, reason="HandoverStore.prepare leaves creating JOB.partial to buildx, whose error names no remedy")),
+])
+def test_a_handover_that_cannot_be_written_names_the_job_and_the_remedy(
+    project: Path, buildkit_nodes: Cluster, node_builders: dict[str, str], marker: str,
+    breaks: Callable[[Path], None],
+) -> None:
+    write_bake(project, with_other(marker, fail="all"))
+    bakeplan(buildkit_nodes.cli, project, *two_nodes(node_builders), "child", "other", code=1)
+    handover = run_dir(project) / "handover"
+    breaks(handover)
+    try:
+        write_bake(project, with_other(marker, fail="none"))
+        done = bakeplan(buildkit_nodes.cli, project, *two_nodes(node_builders), "--resume", "child", "other", code=1)
+    finally:
+        subprocess.run(["chattr", "-i", str(handover)], capture_output=True, check=False)
+    steps = latest_state(project)
+    assert {job: s["status"] for job, s in steps.items()} == {
+        "base@linux/amd64": "failed", "child@linux/amd64": "skipped", "child@linux/arm64": "skipped",
+        "other@linux/arm64": "succeeded",  # finished in this run, recorded
+    }
+    assert (project / "out-other" / "chain.txt").read_text() == chain(f"other-{marker} for linux/arm64")
+    said = [line for line in done.stdout.splitlines() if "hand-over" in line]
+    assert len(said) == 1 and "base@linux/amd64" in said[0] and str(handover) in said[0], done.stdout
+    assert "--run-dir" in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize("resume", [
+    pytest.param(False, id="new-run"),
+    pytest.param(True, id="resume", marks=pytest.mark.xfail(
+        strict=True, reason="execute() lets write_state's OSError escape: exit 3, internal error")),
+])
+def test_an_unwritable_run_directory_is_one_clear_error(
+    project: Path, buildkit_nodes: Cluster, node_builders: dict[str, str], marker: str, resume: bool
+) -> None:
+    write_bake(project, with_other(marker, fail="all"))
+    bakeplan(buildkit_nodes.cli, project, *two_nodes(node_builders), "child", "other", code=1)
+    locked = run_dir(project) if resume else run_dir(project).parent
+    if subprocess.run(["chattr", "+i", str(locked)], capture_output=True, check=False).returncode != 0:
+        pytest.skip("chattr +i is not supported here")
+    try:
+        write_bake(project, with_other(marker, fail="none"))
+        done = subprocess.run(
+            [sys.executable, "-m", "bakeplan", "run", "--progress", "plain", *two_nodes(node_builders),
+             *(["--resume"] if resume else []), "child", "other"],
+            cwd=project, env=run_env(buildkit_nodes.cli, project), capture_output=True, text=True, timeout=300)
+    finally:
+        subprocess.run(["chattr", "-i", str(locked)], capture_output=True, check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr, done.stderr
+    assert str(locked) in done.stderr and "--run-dir" in done.stderr, done.stderr

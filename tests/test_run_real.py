@@ -236,6 +236,23 @@ def test_failure_skips_dependents_others_finish_and_resume_reruns_only_those(
     assert second["image@linux/amd64"]["started"] == first["image@linux/amd64"]["started"]
     starts = re.findall(r"\] start\s+(\S+)", done.stdout)
     assert sorted(starts) == ["bad@linux/arm64", "child@linux/arm64", "image@linux/arm64", "merge:image"]
+    # The merge tagged the amd64 digest recorded by the first run next to the new arm64 one.
+    assert second["image@linux/amd64"]["result"] == first["image@linux/amd64"]["result"]
+    assert merged_digests(buildkit_nodes, registry.ref("failing/image:v1")) == {
+        digest_result(second, f"image@linux/{arch}") for arch in ("amd64", "arm64")}
+
+
+def digest_result(steps: dict[str, dict[str, object]], step: str) -> str:
+    """The pushed digest a job recorded for the merge."""
+    result = steps[step]["result"]
+    assert isinstance(result, dict) and str(result.get("digest", "")).startswith("sha256:"), steps[step]
+    return str(result["digest"])
+
+
+def merged_digests(cluster: Cluster, ref: str) -> set[str]:
+    """The manifests a pushed index lists."""
+    index = json.loads(cluster.cli.run("imagetools", "inspect", "--raw", ref).stdout)
+    return {m["digest"] for m in index["manifests"]}
 
 
 MERGED = """
@@ -260,6 +277,9 @@ def test_multi_node_platforms_merge_into_one_pushed_image(
         index = json.loads(raw)
         platforms = sorted(f"{m['platform']['os']}/{m['platform']['architecture']}" for m in index["manifests"])
         assert platforms == ["linux/amd64", "linux/arm64"]
+        # Exactly the images the two jobs pushed by digest.
+        assert {m["digest"] for m in index["manifests"]} == {
+            digest_result(steps, f"multi@linux/{arch}") for arch in ("amd64", "arm64")}
 
 
 SLOW = """

@@ -85,7 +85,9 @@ def step_of(plan: Plan, step_id: str, *, push: bool = False) -> Step:
 
 
 def definition(run_dir: Path, name: str) -> dict[str, object]:
-    return json.loads((run_dir / "jobs" / f"{name}.json").read_text())
+    """The job file `run` wrote for a job."""
+    document: dict[str, object] = json.loads((run_dir / "jobs" / f"{name}.json").read_text())
+    return document
 
 
 def fields(platform: str, **extra: object) -> dict[str, object]:
@@ -315,10 +317,17 @@ class PlayBuildx:
             return Done(1 if target in self.fail else 0)
         options = dict(zip(argv, argv[1:]))
         platform = next(a.split("=", 1)[1] for a in argv if a.startswith(f"{target}.platform="))
+        lines = []
         for arg in argv:
             if arg.startswith(f"{target}.output=type=oci,"):
                 dest = next(f[5:] for f in csv_fields(arg.split("=", 1)[1]) if f.startswith("dest="))
                 export_layout(Path(dest), f"{target}@{platform}")
+                lines += ["#9 exporting to oci image format", "#9 exporting layers done", "#9 DONE 0.5s"]
+            if ".contexts." in arg and "=oci-layout://" in arg:
+                name = arg.split(".contexts.", 1)[1].split("=", 1)[0]
+                lines += [f"#4 [context {name}] OCI load from client", "#4 DONE 0.25s"]
+        with log.open("a") as out:
+            out.write("".join(line + "\n" for line in lines))
         digest = "sha256:" + hashlib.sha256(f"{target}@{platform}".encode()).hexdigest()
         Path(options["--metadata-file"]).write_text(json.dumps({target: {"containerimage.digest": digest}}))
         return Done(0)
@@ -338,6 +347,14 @@ target "app" {
 }
 """
 SPLIT = (Node("amd", builder="b-amd", platforms=(AMD,), slots=1), Node("arm", builder="b-arm", platforms=(ARM,), slots=1))
+
+
+def test_steps_carry_the_estimates_the_plan_used(tmp_path: Path) -> None:
+    plan = plan_of(tmp_path, PAIR, nodes=SPLIT)
+    assert {j: t.end - t.start for j, t in plan.timings.items() if j != "app@linux/arm64"} == {
+        "app@linux/amd64": 60.0, "base@linux/amd64": 61.0}  # 60s by default, and base exports its hand-over: 1s
+    assert {s.id: s.estimate for s in steps_of(plan, History(), push=False)} == {
+        "app@linux/amd64": 60.0, "app@linux/arm64": 60.0, "base@linux/amd64": 61.0}
 
 
 def test_a_run_hands_the_parent_to_the_child_on_the_other_node_and_cleans_up_after_success(tmp_path: Path) -> None:
@@ -365,8 +382,11 @@ def test_a_run_hands_the_parent_to_the_child_on_the_other_node_and_cleans_up_aft
     ])
     assert runner.started[0][-1] == "base"
     assert not (run_dir / "handover").exists()  # every child has read it: removed
-    assert sorted(history.samples) == ["app|linux/amd64", "app|linux/arm64", "base|linux/amd64",
-                                       "block:app|linux/amd64", "block:app|linux/arm64", "block:base|linux/amd64"]
+    assert sorted(k for k in history.samples if "|linux/" in k) == [
+        "app|linux/amd64", "app|linux/arm64", "base|linux/amd64",
+        "block:app|linux/amd64", "block:app|linux/arm64", "block:base|linux/amd64"]
+    assert history.transfers() == {("amd", "arm"): 0.25}  # read from the builds' own logs
+    assert history.export_default() == 0.5
     assert json.loads((run_dir / "state.json").read_text())["steps"]["base@linux/amd64"]["result"] == {"handover": handed}
 
 
@@ -452,11 +472,14 @@ def test_secrets_never_appear_in_shown_commands(argv: list[str], shown: list[str
 
 
 def test_the_summary_lists_every_step_with_result_node_duration_and_log() -> None:
-    steps = [Step("a", "bake", "a"), Step("b", "bake", "b", deps=("a",)), Step("c", "bake", "c")]
+    steps = [Step("a", "bake", "a"), Step("b", "bake", "b", deps=("a",)), Step("c", "bake", "c"),
+             Step("d", "bake", "d")]
     state = RunState(steps={
         "a": StepState(status=FAILED, attempts=2, node="amd", started=1.0, finished=3.5, exit_code=1, log="/l/a.log"),
         "b": StepState(status=SKIPPED, reason="a failed"),
         "c": StepState(status=SUCCEEDED, attempts=1, node="arm", started=1.0, finished=2.0, exit_code=0, log="/l/c.log"),
+        "d": StepState(status=FAILED, attempts=1, node="arm", started=1.0, finished=2.0, exit_code=0, log="/l/d.log",
+                       reason="no hand-over"),
     })
     out = io.StringIO()
     render_summary(state, steps, out)
@@ -465,7 +488,8 @@ def test_the_summary_lists_every_step_with_result_node_duration_and_log() -> Non
         ["a", "failed", "(exit", "1)", "after", "2", "attempts", "amd", "2.5s", "/l/a.log"],
         ["b", "skipped", "(a", "failed)", "-", "-", "-"],
         ["c", "succeeded", "arm", "1.0s", "/l/c.log"],
-        ["FAILED:", "1", "succeeded,", "1", "failed,", "1", "skipped"],
+        ["d", "failed", "(no", "hand-over)", "arm", "1.0s", "/l/d.log"],  # built, but did not deliver
+        ["FAILED:", "1", "succeeded,", "2", "failed,", "1", "skipped"],
     ]
 
 

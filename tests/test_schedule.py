@@ -25,7 +25,7 @@ def test_one_dispatch_step_starts_the_longest_path_first_and_leaves_this_state()
     started = dispatch(problem, state)
     assert started == [Placement("long", "a", 0.0, 5.0, EXACT)]
     assert state == State(
-        now=0.0, waiting={"after": 1}, ready={(0,): [(-3.0, 0)]},
+        now=0.0, waiting={"after": 1}, ready={(0,): [(-3.0, 1, 0)]},
         running={"long": Placement("long", "a", 0.0, 5.0, EXACT)}, done={}, free=[0], load=[5.0],
     )
 
@@ -38,7 +38,7 @@ def test_one_finish_step_frees_the_slot_and_releases_dependents_with_the_real_en
     released = finish(problem, state, "first", 4.5)
     assert released == ["after"]
     assert state == State(
-        now=4.5, waiting={}, ready={(0,): [(-2.0, 1)]}, running={},
+        now=4.5, waiting={}, ready={(0,): [(-2.0, 1, 1)]}, running={},
         done={"first": Placement("first", "a", 0.0, 4.5, EXACT)}, free=[1], load=[1.0],
     )
 
@@ -72,12 +72,12 @@ def test_a_dependent_skipped_by_one_failed_parent_stays_skipped_when_its_other_p
     problem, state = _join()
     assert fail(problem, state, "a", 1.0) == ["c"]
     assert state == State(
-        now=1.0, waiting={}, ready={(0,): [(-4.0, 3)]}, running={"b": Placement("b", "n", 0.0, 2.0, EXACT)},
+        now=1.0, waiting={}, ready={(0,): [(-4.0, 1, 3)]}, running={"b": Placement("b", "n", 0.0, 2.0, EXACT)},
         done={}, failed={"a": Placement("a", "n", 0.0, 1.0, EXACT)}, skipped={"c": "a"}, free=[1], load=[3.0],
     )
     assert finish(problem, state, "b", 2.5) == []
     assert state == State(
-        now=2.5, waiting={}, ready={(0,): [(-4.0, 3)]}, running={}, done={"b": Placement("b", "n", 0.0, 2.5, EXACT)},
+        now=2.5, waiting={}, ready={(0,): [(-4.0, 1, 3)]}, running={}, done={"b": Placement("b", "n", 0.0, 2.5, EXACT)},
         failed={"a": Placement("a", "n", 0.0, 1.0, EXACT)}, skipped={"c": "a"}, free=[2], load=[3.0],
     )
     assert dispatch(problem, state) == [Placement("d", "n", 2.5, 6.5, EXACT)]  # never the skipped "c"
@@ -87,12 +87,12 @@ def test_a_dependent_whose_other_parent_finished_first_is_skipped_when_one_paren
     problem, state = _join()
     assert finish(problem, state, "b", 1.0) == []
     assert state == State(
-        now=1.0, waiting={"c": 1}, ready={(0,): [(-4.0, 3)]}, running={"a": Placement("a", "n", 0.0, 1.0, EXACT)},
+        now=1.0, waiting={"c": 1}, ready={(0,): [(-4.0, 1, 3)]}, running={"a": Placement("a", "n", 0.0, 1.0, EXACT)},
         done={"b": Placement("b", "n", 0.0, 1.0, EXACT)}, free=[1], load=[3.0],
     )
     assert fail(problem, state, "a", 2.5) == ["c"]
     assert state == State(
-        now=2.5, waiting={}, ready={(0,): [(-4.0, 3)]}, running={}, done={"b": Placement("b", "n", 0.0, 1.0, EXACT)},
+        now=2.5, waiting={}, ready={(0,): [(-4.0, 1, 3)]}, running={}, done={"b": Placement("b", "n", 0.0, 1.0, EXACT)},
         failed={"a": Placement("a", "n", 0.0, 2.5, EXACT)}, skipped={"c": "a"}, free=[2], load=[3.0],
     )
 
@@ -113,13 +113,13 @@ def test_a_retry_keeps_the_slot_and_the_first_start_and_moves_the_estimated_end(
     assert dispatch(problem, state) == [Placement("a", "n", 0.0, 2.0, EXACT)]
     assert retry(problem, state, "a", 2.5) == Placement("a", "n", 0.0, 4.5, EXACT)
     assert state == State(
-        now=2.5, waiting={"b": 1}, ready={(0,): [(-1.0, 2)]}, running={"a": Placement("a", "n", 0.0, 4.5, EXACT)},
+        now=2.5, waiting={"b": 1}, ready={(0,): [(-1.0, 1, 2)]}, running={"a": Placement("a", "n", 0.0, 4.5, EXACT)},
         free=[0], load=[4.0],
     )
     assert dispatch(problem, state) == []  # the retry still holds the only slot
     assert finish(problem, state, "a", 4.0) == ["b"]
     assert state == State(
-        now=4.0, waiting={}, ready={(0,): [(-1.0, 1), (-1.0, 2)]}, running={},
+        now=4.0, waiting={}, ready={(0,): [(-1.0, 1, 1), (-1.0, 1, 2)]}, running={},
         done={"a": Placement("a", "n", 0.0, 4.0, EXACT)}, free=[1], load=[4.0],
     )
 
@@ -131,7 +131,7 @@ def test_a_retried_task_that_fails_in_the_end_skips_its_dependents() -> None:
     retry(problem, state, "a", 2.0)
     assert fail(problem, state, "a", 4.0) == ["b"]
     assert state == State(
-        now=4.0, waiting={}, ready={(0,): [(-1.0, 2)]}, running={}, failed={"a": Placement("a", "n", 0.0, 4.0, EXACT)},
+        now=4.0, waiting={}, ready={(0,): [(-1.0, 1, 2)]}, running={}, failed={"a": Placement("a", "n", 0.0, 4.0, EXACT)},
         skipped={"b": "a"}, free=[1], load=[4.0],
     )
 
@@ -154,7 +154,7 @@ def test_a_dependency_listed_twice_is_waited_for_once() -> None:
     dispatch(problem, state)
     assert state.waiting == {"b": 1}
     assert finish(problem, state, "a", 1.0) == ["b"]
-    assert state.waiting == {} and state.ready == {(0,): [(-1.0, 1)]}
+    assert state.waiting == {} and state.ready == {(0,): [(-1.0, 1, 1)]}
 
 
 def _every_status() -> tuple[Problem, State]:
@@ -275,6 +275,86 @@ def test_platform_rank(node_platforms: tuple[str, ...], native: int, platform: s
     assert platform_rank(Node("n", platforms=node_platforms, native=native), platform) == rank
 
 
+# ------------------------------------------------------------ hand-over cost
+
+# "a" builds both platforms with 2 slots, "b" only amd64. "P" and "B" (arm64) fill "a" at 0;
+# when "P" ends at 10, "D" (arm64, after "P") takes "a"'s free slot, so "a" is busy until 100
+# while "C" (amd64, after "P") could start on "b" at once, reading "P"'s result from "a".
+BOTH = Node("a", platforms=(AMD, ARM), native=2, slots=2)
+HANDED = [Task("P", 10, (ARM,)), Task("B", 100, (ARM,)), Task("D", 100, (ARM,), ("P",)), Task("C", 10, (AMD,), ("P",))]
+
+
+def _after_parent(tasks: list[Task], nodes: list[Node], **pricing: object) -> tuple[Problem, State]:
+    """The state when "P" has finished on "a" at 10."""
+    problem = prepare(tasks, nodes, **pricing)  # type: ignore[arg-type]
+    state = start_state(problem)
+    assert dispatch(problem, state) == [Placement("P", "a", 0.0, 10.0, EXACT), Placement("B", "a", 0.0, 100.0, EXACT)]
+    finish(problem, state, "P", 10.0)
+    return problem, state
+
+
+def test_a_transfer_costs_nothing_on_the_same_node_and_a_learned_pair_overrides_the_default() -> None:
+    problem = prepare([Task("t", 1)], [node("a", AMD), node("b", AMD)], handover=4.0, transfers={("a", "b"): 1.5})
+    assert [problem.transfer(*pair) for pair in [("a", "a"), ("a", "b"), ("b", "a")]] == [0.0, 1.5, 4.0]
+
+
+@pytest.mark.parametrize(("pricing", "child"), [
+    ({}, ("two", 10.0, 20.0)),  # nothing to hand over: balance the nodes
+    ({"handover": 4.0}, ("one", 10.0, 20.0)),
+    ({"transfers": {("one", "two"): 4.0}}, ("one", 10.0, 20.0)),
+])
+def test_a_child_prefers_its_parents_node_when_a_hand_over_costs_time(
+    pricing: dict[str, object], child: tuple[str, float, float],
+) -> None:
+    tasks = [Task("parent", 10, (AMD,)), Task("child", 10, (AMD,), ("parent",))]
+    plan = simulate(prepare(tasks, [node("one", AMD), node("two", AMD)], **pricing))  # type: ignore[arg-type]
+    assert plan.placements == (Placement("parent", "one", 0.0, 10.0, EXACT), Placement("child", *child, EXACT))
+
+
+def test_a_child_goes_to_another_free_node_when_its_parents_node_is_busy_and_the_transfer_is_cheap() -> None:
+    problem, state = _after_parent(HANDED, [BOTH, node("b", AMD)], handover=5.0)
+    assert dispatch(problem, state) == [Placement("D", "a", 10.0, 110.0, EXACT), Placement("C", "b", 10.0, 25.0, EXACT)]
+
+
+def test_a_child_waits_for_its_parents_node_when_the_transfer_costs_more_than_the_wait() -> None:
+    problem, state = _after_parent(HANDED, [BOTH, node("b", AMD)], handover=200.0)
+    assert dispatch(problem, state) == [Placement("D", "a", 10.0, 110.0, EXACT)]
+    assert status(problem, state, "C") == "ready" and state.free == [0, 1]
+    finish(problem, state, "B", 100.0)
+    assert dispatch(problem, state) == [Placement("C", "a", 100.0, 110.0, EXACT)]
+
+
+@pytest.mark.parametrize(("pricing", "placed"), [
+    ({"handover": 200.0, "transfers": {("a", "b"): 5.0}}, [Placement("C", "b", 10.0, 25.0, EXACT)]),
+    ({"handover": 5.0, "transfers": {("a", "b"): 200.0}}, []),
+    ({"handover": 5.0, "transfers": {("b", "a"): 200.0}}, [Placement("C", "b", 10.0, 25.0, EXACT)]),  # the other way
+])
+def test_a_learned_transfer_between_two_nodes_decides_over_the_default(
+    pricing: dict[str, object], placed: list[Placement],
+) -> None:
+    problem, state = _after_parent(HANDED, [BOTH, node("b", AMD)], **pricing)
+    assert dispatch(problem, state) == [Placement("D", "a", 10.0, 110.0, EXACT), *placed]
+
+
+def test_a_child_of_parents_on_two_nodes_goes_where_the_slowest_import_is_cheapest() -> None:
+    tasks = [Task("left", 10, (AMD,)), Task("right", 10, (AMD,)), Task("join", 10, (AMD,), ("left", "right"))]
+    problem = prepare(tasks, [node("a", AMD), node("b", AMD), node("c", AMD)], handover=6.0,
+                      transfers={("a", "b"): 1.0, ("b", "a"): 3.0})
+    state = start_state(problem)
+    assert dispatch(problem, state) == [Placement("left", "a", 0.0, 10.0, EXACT), Placement("right", "b", 0.0, 10.0, EXACT)]
+    finish(problem, state, "left", 10.0)
+    finish(problem, state, "right", 10.0)
+    assert dispatch(problem, state) == [Placement("join", "b", 10.0, 21.0, EXACT)]  # a: +3, b: +1, c: +6
+
+
+def test_children_waiting_for_one_busy_parent_node_queue_behind_each_other() -> None:
+    # Like _wait_for_native: the second child would wait behind the first for the same slot
+    # (done at 120), while "b" finishes it at 10 + 95 + 10 = 115.
+    tasks = [*HANDED[:3], Task("C1", 10, (AMD,), ("P",)), Task("C2", 10, (AMD,), ("P",))]
+    problem, state = _after_parent(tasks, [BOTH, node("b", AMD, slots=2)], handover=95.0)
+    assert dispatch(problem, state) == [Placement("D", "a", 10.0, 110.0, EXACT), Placement("C2", "b", 10.0, 115.0, EXACT)]
+
+
 # ------------------------------------------------------------ invariants on random problems
 
 PLATFORMS = [AMD, ARM, "linux/arm/v7", "linux/386"]
@@ -326,6 +406,18 @@ def test_the_fifo_baseline_keeps_the_same_invariants(problem: tuple[list[Task], 
     _check(simulate(prepare(tasks, nodes, fifo=True)), tasks, nodes)
 
 
+@settings(max_examples=40, deadline=None)
+@given(problems(), st.sampled_from([0.5, 5.0, 50.0]))
+def test_with_hand_over_costs_the_same_invariants_hold_and_nothing_stalls(
+    problem: tuple[list[Task], list[Node]], handover: float,
+) -> None:
+    tasks, nodes = problem
+    transfers = {(nodes[0].name, nodes[-1].name): handover * 3}
+    plan = simulate(prepare(tasks, nodes, handover=handover, transfers=transfers))
+    _check(plan, tasks, nodes)
+    assert simulate(prepare(tasks, nodes, handover=handover, transfers=transfers)) == plan
+
+
 def test_the_bound_sees_that_emulated_and_native_work_share_slots() -> None:
     # "emu" builds amd64 natively and arm64 three times slower; "arm" builds arm64.
     nodes = [Node("emu", platforms=(AMD, ARM), native=1, slots=1), node("arm", ARM)]
@@ -338,7 +430,7 @@ def test_the_bound_sees_that_emulated_and_native_work_share_slots() -> None:
 
 def _places(problem: Problem, state: State) -> dict[str, str]:
     """Task id -> where it is; asserts each task is in exactly one place and slots add up."""
-    ready = [problem.tasks[i].id for heap in state.ready.values() for _, i in heap]
+    ready = [problem.tasks[i].id for heap in state.ready.values() for *_, i in heap]
     places = {"waiting": list(state.waiting), "ready": ready, "running": list(state.running), "done": list(state.done),
               "failed": list(state.failed), "skipped": list(state.skipped)}
     found = {tid: name for name, ids in places.items() for tid in ids}

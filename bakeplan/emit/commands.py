@@ -104,7 +104,9 @@ def merge_script(merge: Merge, directory: str) -> str:
     tags = " ".join(f"-t {shlex.quote(tag)}" for tag in merge.tags)
     return (
         f'if [ -d "{where}" ]; then\n'
-        f"  docker buildx imagetools create {tags} $(sed 's|^|{merge.repository}@|' \"{where}\"/*)\n"
+        "  set --\n"
+        f'  for file in "{where}"/*; do set -- "$@" "{_double_quoted(merge.repository)}@$(cat "$file")"; done\n'
+        f'  docker buildx imagetools create {tags} "$@"\n'
         "else\n"
         f"  echo {shlex.quote(merge.target + ': no digests, nothing to merge')}\n"
         "fi\n"

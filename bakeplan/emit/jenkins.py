@@ -93,7 +93,8 @@ def _leg_steps(plan: CIPlan, leg: Leg, login: str | None) -> Iterator[str]:
     commands = [_ENSURE_BUILDER, *_login_lines(login)]
     if leg.emulated and leg.platform:
         commands.append(shlex.join(binfmt_argv(leg.platform)))
-    commands += [*handoff_lines(leg, DIGESTS), leg_command(plan.call, leg, METADATA)]
+    # One `sh` step: each step is a shell of its own, and the bake reads the digests' variables.
+    commands.append("\n".join([*handoff_lines(leg, DIGESTS), leg_command(plan.call, leg, METADATA)]))
     if leg.digest:
         commands.append(save_digest_script(METADATA, leg, DIGESTS).rstrip("\n"))
     yield from (shell(command) for command in commands)

@@ -18,7 +18,7 @@ import os
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bakeplan import history as hist
@@ -86,10 +86,25 @@ class JobComposer:
             except BakeplanError as error:
                 raise BakeplanError(f"{error.message} (on node {node})", hint=error.hint) from error
             export = self.store.output(job.id)
-        invocation = job_invocation(job, self.by_id, self.plan.result, self.plan.requested, self.settings,
-                                    sources=sources, export=export, files=(str(self.definition(job, sources)),),
-                                    builder=builder, metadata_file=str(self.metadata(job)))
+        invocation = job_invocation(job, self.by_id, self.plan.result, self.plan.requested,
+                                    self.entitled(export, sources), sources=sources, export=export,
+                                    files=(str(self.definition(job, sources)),), builder=builder,
+                                    metadata_file=str(self.metadata(job)))
         return bake_argv(invocation)
+
+    def entitled(self, export: str, sources: Mapping[str, str]) -> JobSettings:
+        """The settings plus the file-system entitlements bake asks for the hand-over folder.
+
+        buildx refuses to write or read local paths outside the working
+        directory without `--allow fs.write=`/`fs.read=` (bake.go entitlements);
+        the run directory may be anywhere (`--run-dir`).
+        """
+        extra = []
+        if export and self.store.handoff.kind == "oci":
+            extra.append(f"fs.write={self.store.root}")
+        if any(ref.startswith("oci-layout://") for ref in sources.values()):
+            extra.append(f"fs.read={self.store.root}")
+        return replace(self.settings, allow=(*self.settings.allow, *extra)) if extra else self.settings
 
     def sources(self, job: Job, node: str, state: RunState) -> dict[str, str]:
         """Parents (transitively, through re-solved ones) that ran on another node and handed their result over."""

@@ -358,7 +358,7 @@ def test_a_bake_file_that_pushes_merges_even_without_push_flag_and_pushes_to_eve
     assert plan.legs[0].overrides[1:] == (
         'app.output=type=image,"name=r:5000/a,docker.io/b/a",push-by-digest=true,name-canonical=true,push=true',
         # The other image export keeps the name buildx would have given it from the tags.
-        'app.output=type=docker,dest=a.tar,"name=r:5000/a:1,docker.io/b/a:1"',
+        'app.output=type=docker,dest=a-linux_amd64.tar,"name=r:5000/a:1,docker.io/b/a:1"',
         "app.tags=",
     )
     assert plan.merges[0].tags == ("r:5000/a:1", "docker.io/b/a:1")

@@ -16,7 +16,7 @@ bakeplan's own report.
 from __future__ import annotations
 
 import json
-import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -132,6 +132,7 @@ def handover_of(steps: dict[str, dict[str, object]], step: str) -> str:
 
 def digest_of(reference: str) -> str:
     """`oci-layout://DIR@sha256:X` or `docker-image://REPO@sha256:X` -> `sha256:X`."""
+    assert "@" in reference, f"not a reference by digest: {reference!r}"
     digest = reference.rsplit("@", 1)[1]
     assert digest.startswith("sha256:") and len(digest) == 71, reference
     return digest
@@ -518,7 +519,7 @@ def _wait_for_export(proc: subprocess.Popen[str], project: Path, job_file: str, 
         except OSError:
             log = ""
         if "exporting layers" in log:
-            children = psutil.Process(proc.pid).children(recursive=True)
+            children = list(psutil.Process(proc.pid).children(recursive=True))
             assert any("bake" in _cmdline(p) for p in children), [_cmdline(p) for p in children]
             return children
         time.sleep(0.05)
@@ -527,7 +528,7 @@ def _wait_for_export(proc: subprocess.Popen[str], project: Path, job_file: str, 
 
 def _cmdline(process: psutil.Process) -> list[str]:
     try:
-        return process.cmdline()
+        return [str(arg) for arg in process.cmdline()]
     except psutil.Error:
         return []
 
@@ -573,16 +574,14 @@ def with_other(m: str, *, fail: str) -> str:
 
 
 def _break_as_file(handover: Path) -> None:
-    handover.mkdir(exist_ok=True)
-    subprocess.run(["rm", "-rf", str(handover)], check=True)
+    shutil.rmtree(handover, ignore_errors=True)
     handover.write_text("not a folder\n")
 
 
 def _break_as_immutable(handover: Path) -> None:
     """A folder nobody may write into, root included (root ignores permission bits)."""
-    handover.mkdir(exist_ok=True)
-    for entry in handover.iterdir():
-        subprocess.run(["rm", "-rf", str(entry)], check=True)
+    shutil.rmtree(handover, ignore_errors=True)
+    handover.mkdir()
     if subprocess.run(["chattr", "+i", str(handover)], capture_output=True, check=False).returncode != 0:
         pytest.skip("chattr +i is not supported here")
 

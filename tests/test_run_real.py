@@ -322,14 +322,14 @@ def _wait_for_children(pid: int, count: int, timeout: float = 60) -> list[psutil
     while time.monotonic() < deadline:
         found = [p for p in psutil.Process(pid).children(recursive=True) if "bake" in " ".join(_cmdline(p))]
         if len([p for p in found if _cmdline(p)[:1] and _cmdline(p)[0].endswith("docker")]) >= count:
-            return psutil.Process(pid).children(recursive=True)
+            return list(psutil.Process(pid).children(recursive=True))
         time.sleep(0.1)
     raise AssertionError("bakeplan did not start its builds")
 
 
 def _cmdline(process: psutil.Process) -> list[str]:
     try:
-        return process.cmdline()
+        return [str(arg) for arg in process.cmdline()]
     except psutil.Error:
         return []
 

@@ -111,7 +111,8 @@ def test_a_grandparent_from_another_node_is_handed_to_the_parent_re_solved_here(
     argv = composer(plan, run_dir).argv(step_of(plan, "app@linux/arm64"), "one", state)
     assert argv == (
         "docker", "buildx", "bake", "--builder", "b-one", "-f", f"{run_dir}/jobs/app_linux_arm64.json",
-        "--progress", "plain", "--metadata-file", f"{run_dir}/metadata/app_linux_arm64.json",
+        "--progress", "plain", "--allow", f"fs.read={run_dir}/handover",  # bake's entitlement for the layout
+        "--metadata-file", f"{run_dir}/metadata/app_linux_arm64.json",
         "--set", "app.platform=linux/arm64", "--set", "base.platform=linux/arm64",
         "--set", f"base.contexts.root={ROOT_ARM}", "app")
     assert definition(run_dir, "app_linux_arm64") == {"target": {
@@ -163,7 +164,8 @@ def test_a_parent_exports_its_hand_over_into_a_fresh_partial_layout(tmp_path: Pa
     argv = composer(plan, run_dir).argv(step_of(plan, "root@linux/arm64"), "two", ran({}))
     assert argv == (
         "docker", "buildx", "bake", "--builder", "b-two", "-f", f"{run_dir}/jobs/root_linux_arm64.json",
-        "--progress", "plain", "--metadata-file", f"{run_dir}/metadata/root_linux_arm64.json",
+        "--progress", "plain", "--allow", f"fs.write={run_dir}/handover",  # bake's entitlement for the export
+        "--metadata-file", f"{run_dir}/metadata/root_linux_arm64.json",
         "--set", "root.platform=linux/arm64", "--set", f"root.output=type=oci,dest={stale},tar=false", "root")
     assert not stale.exists() and (run_dir / "handover").is_dir() and (run_dir / "metadata").is_dir()
     assert definition(run_dir, "root_linux_arm64") == {"target": {"root": fields(ARM, **CACHEONLY)}}
@@ -367,18 +369,21 @@ def test_a_run_hands_the_parent_to_the_child_on_the_other_node_and_cleans_up_aft
     handed = state.steps["base@linux/amd64"].result["handover"]
     digest = export_layout(tmp_path / "expected", "base@linux/amd64")
     assert handed == f"oci-layout://{run_dir}/handover/base_linux_amd64@{digest}"
-    def bake_argv(job: str, *sets: str) -> tuple[str, ...]:
+    def bake_argv(job: str, *sets: str, allow: str = "") -> tuple[str, ...]:
         node = "b-arm" if job.endswith("arm64") else "b-amd"
         name = job.replace("@", "_").replace("/", "_")
         return ("docker", "buildx", "bake", "--builder", node, "-f", f"{run_dir}/jobs/{name}.json",
-                "--progress", "plain", "--metadata-file", f"{run_dir}/metadata/{name}.json",
+                "--progress", "plain", *(("--allow", allow) if allow else ()),
+                "--metadata-file", f"{run_dir}/metadata/{name}.json",
                 *(arg for item in sets for arg in ("--set", item)), job.split("@")[0])
 
     assert sorted(runner.started) == sorted([
         bake_argv("base@linux/amd64", "base.platform=linux/amd64",
-                  f"base.output=type=oci,dest={run_dir}/handover/base_linux_amd64.partial,tar=false"),
+                  f"base.output=type=oci,dest={run_dir}/handover/base_linux_amd64.partial,tar=false",
+                  allow=f"fs.write={run_dir}/handover"),
         bake_argv("app@linux/amd64", "app.platform=linux/amd64"),  # base re-solved: one platform, no set needed
-        bake_argv("app@linux/arm64", "app.platform=linux/arm64", f"app.contexts.base={handed}"),
+        bake_argv("app@linux/arm64", "app.platform=linux/arm64", f"app.contexts.base={handed}",
+                  allow=f"fs.read={run_dir}/handover"),
     ])
     assert runner.started[0][-1] == "base"
     assert not (run_dir / "handover").exists()  # every child has read it: removed

@@ -11,6 +11,7 @@ writes YAML deterministically without a runtime dependency.
 
 Linked targets (`target:` contexts) are not co-scheduled here as `bakeplan
 plan` does for one host: a CI plan gives every target x platform its own
-leg, ordered in layers, and a child's leg rebuilds its parents from the
-parents' per-leg caches (see `source`).
+leg, ordered in layers. With a registry (`--push`, `--handoff`) a child's leg
+reads its parents by digest from the registry; otherwise it rebuilds them
+from the parents' per-leg caches, and says so (see `legs` and `model`).
 """

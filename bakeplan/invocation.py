@@ -42,6 +42,14 @@ class TargetSettings:
     cache_replace: bool = False
     contexts: tuple[tuple[str, str], ...] = ()
 
+    def owned(self) -> frozenset[str]:
+        """The keys whose whole value bakeplan sets here (a user's `--set` on them would add to it)."""
+        keys = {key for key, value in (("platform", self.platform), ("output", self.outputs),
+                                       ("tags", self.tags)) if value is not None}
+        if self.cache_replace:
+            keys |= {key for key, value in (("cache-from", self.cache_from), ("cache-to", self.cache_to)) if value}
+        return frozenset(keys)
+
     def sets(self) -> list[str]:
         """This target's `--set` arguments, in a fixed order."""
         out: list[str] = []
@@ -75,7 +83,6 @@ class Invocation:
     variables: tuple[str, ...] = ()
     sets: tuple[str, ...] = ()
     allow: tuple[str, ...] = ()
-    push: bool = False
     load: bool = False
     no_cache: bool = False
     metadata_file: str = ""
@@ -98,7 +105,7 @@ def bake_argv(invocation: Invocation) -> tuple[str, ...]:
         argv += ["--progress", inv.progress]
     for item in inv.allow:
         argv += ["--allow", item]
-    for flag, on in (("--push", inv.push), ("--load", inv.load), ("--no-cache", inv.no_cache)):
+    for flag, on in (("--load", inv.load), ("--no-cache", inv.no_cache)):
         if on:
             argv.append(flag)
     if inv.metadata_file:

@@ -28,10 +28,11 @@ from bakeplan.bake.schema import csv_fields, csv_pair
 def output_entries(target: Target | None) -> list[dict[str, str]]:
     """A target's outputs as key/value entries (from the `--print` object or CSV form)."""
     raw = target.fields.get("output") if target is not None else None
-    return [_entry(item) for item in raw or ()]
+    return [parse_entry(item) for item in raw or ()]
 
 
-def _entry(item: JSONValue) -> dict[str, str]:
+def parse_entry(item: JSONValue) -> dict[str, str]:
+    """One output (buildx's object form or CSV text) as key/value entries."""
     if isinstance(item, Mapping):
         return {str(k): str(v) for k, v in item.items()}
     entry: dict[str, str] = {}
@@ -130,3 +131,53 @@ def tar_name(dest: str, suffix: str) -> str:
     """`out/image.tar` -> `out/image-linux_arm64.tar`."""
     stem, dot, ext = dest.rpartition(".")
     return f"{stem}-{suffix}.{ext}" if dot and "/" not in ext else f"{dest}-{suffix}"
+
+
+def pushed_outputs(target: Target | None) -> tuple[str, ...]:
+    """The target's outputs as `--push` makes them (bake.go setPushOverride): image ones push, else add a push."""
+    entries = output_entries(target)
+    out = [entry_text({**e, "push": "true"} if e.get("type") == "image" else e) for e in entries]
+    if not any(e.get("type") in {"image", "registry"} for e in entries):
+        out.append("type=registry")  # named after the tags
+    return tuple(out)
+
+
+def named_exports(outputs: Sequence[str], names: Sequence[str]) -> tuple[str, ...]:
+    """Image, oci and docker exports (not the pushes by digest) named after the tags, as buildx would name them."""
+    out = []
+    for item in outputs:
+        entry = parse_entry(item)
+        if entry.get("type") in {"image", "oci", "docker"} and entry.get("push-by-digest") != "true":
+            item = entry_text({**entry, "name": ",".join(names)})
+        out.append(item)
+    return tuple(out)
+
+
+def job_exports(target: Target | None, platform: str | None, *, requested: bool, push: bool,
+                extra: Sequence[str] = ()) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
+    """(outputs, tags) bakeplan sets on one job's target (None: keep the target's own), for run and ci alike.
+
+    A target nobody asked for (only linked) exports nothing of the user's
+    (buildx builds it `cacheonly`); a multi-platform one exports its
+    platform's share (`split_outputs`); `push` (`--push`) makes outputs push
+    as buildx does. `extra` outputs (a hand-over copy) are added. A job that
+    pushes by digest drops the tags (buildx names every image export after
+    them, and a tagged name cannot go by digest), naming its other image
+    exports after them instead.
+    """
+    outputs: tuple[str, ...] | None = None
+    if not requested:
+        outputs = ()
+    elif len(target.platforms) > 1 if target is not None else False:
+        outputs = split_outputs(target, platform, push=push)
+    elif push and pushes(target, push=True) and not pushes(target):
+        outputs = pushed_outputs(target)
+    if extra:
+        kept = outputs if outputs is not None else tuple(entry_text(e) for e in output_entries(target))
+        outputs = (*kept, *extra)
+    tags: tuple[str, ...] | None = None
+    if outputs and any(parse_entry(item).get("push-by-digest") == "true" for item in outputs):
+        names = [str(t) for t in (target.fields.get("tags") or ())] if target is not None else []
+        if names:
+            outputs, tags = named_exports(outputs, names), ()
+    return outputs, tags

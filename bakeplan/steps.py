@@ -28,7 +28,7 @@ from bakeplan.bake.model import BakeResult, Target
 from bakeplan.cache import CacheBackend, job_refs
 from bakeplan.invocation import Invocation, TargetSettings, user_sets
 from bakeplan.jobs import Job
-from bakeplan.outputs import entry_text, image_names, output_entries, pushes, repositories, split_outputs
+from bakeplan.outputs import image_names, job_exports, pushes, repositories
 
 if TYPE_CHECKING:
     from bakeplan.plan import Plan
@@ -148,17 +148,14 @@ def job_invocation(
     own = _own_settings(job, target, job.target in requested, settings, sources, by_id, export)
     parents = [_parent_settings(by_id[j], result.targets[by_id[j].target], settings, sources, by_id) for j in here[1:]]
     all_settings = (own, *parents)
-    requested_here = job.target in requested
-    split_push = requested_here and splits(target) and pushes(target, push=settings.push) and bool(image_names(target))
     return Invocation(
         names=(job.target,),
         files=tuple(settings.files if files is None else files),
         settings=all_settings,
         variables=settings.variables,
-        sets=user_sets(settings.sets, {s.name: _owned(s) for s in all_settings}),
+        sets=user_sets(settings.sets, {s.name: s.owned() for s in all_settings}),
         allow=settings.allow,
-        push=settings.push and requested_here and not split_push,
-        load=settings.load and requested_here,
+        load=settings.load and job.target in requested,
         no_cache=settings.no_cache,
         metadata_file=metadata_file,
         progress=settings.progress,
@@ -182,16 +179,8 @@ def resolved_here(job: Job, by_id: Mapping[str, Job], sources: Mapping[str, str]
 def _own_settings(job: Job, target: Target, requested: bool, settings: JobSettings, sources: Mapping[str, str],
                   by_id: Mapping[str, Job], export: str | bool) -> TargetSettings:
     """The job's own target: its platform, outputs (its share, or none when only linked), cache, contexts."""
-    outputs: tuple[str, ...] | None = () if not requested else None
-    tags: tuple[str, ...] | None = None
-    if requested and splits(target):
-        outputs = split_outputs(target, job.platform, push=settings.push)
-        if pushes(target, push=settings.push) and image_names(target):
-            tags = ()  # buildx adds tags to the pushed name, and a tagged name cannot go by digest
-    if export:
-        entry = export if isinstance(export, str) else "type=oci,dest=<hand-over dir>,tar=false"
-        kept = outputs if outputs is not None else tuple(entry_text(e) for e in output_entries(target))
-        outputs = (*kept, entry)
+    extra = (export if isinstance(export, str) else "type=oci,dest=<hand-over dir>,tar=false",) if export else ()
+    outputs, tags = job_exports(target, job.platform, requested=requested, push=settings.push, extra=extra)
     refs = job_refs(settings.cache, job.target, job.platform) if settings.cache else None
     return TargetSettings(
         name=job.target, platform=job.platform, outputs=outputs, tags=tags,
@@ -222,16 +211,6 @@ def _handed_contexts(job: Job, target: Target, sources: Mapping[str, str], by_id
             if dep is not None and dep in sources:
                 found.append((name, sources[dep]))
     return tuple(found)
-
-
-def _owned(settings: TargetSettings) -> frozenset[str]:
-    """The keys bakeplan sets on a target (a user's `--set` on them is already in the resolved value)."""
-    keys = {"platform"} if settings.platform is not None else set()
-    if settings.outputs is not None:
-        keys.add("output")
-    if settings.tags is not None:
-        keys.add("tags")
-    return frozenset(keys)
 
 
 def planned_sources(plan: Plan, job: Job) -> dict[str, str]:

@@ -613,3 +613,15 @@ def test_a_single_platform_parent_saves_its_image_manifest_digest(tmp_path: Path
     subprocess.run(["bash", "-eo", "pipefail", "-c", save], env=env, check=True)
     assert (tmp_path / "digests" / "tools" / "tools-linux-amd64").read_text() == saved + "\n"
     assert (tmp_path / "docker.log").read_text() == "buildx imagetools inspect --raw reg.example/handoff@sha256:top\n"
+
+
+@pytest.mark.skipif(shutil.which("sh") is None, reason="sh is not installed")
+def test_shell_join_expands_only_the_digest_variables() -> None:
+    from bakeplan.emit.commands import shell_join
+
+    argv = ["echo", "a b", "$HOME", 'x=`q`"$HOME"@${D}', "${D}"]
+    line = shell_join(argv, ["D"])
+    assert line == 'echo \'a b\' \'$HOME\' "x=\\`q\\`\\"\\$HOME\\"@${D}" "${D}"'
+    done = subprocess.run(["sh", "-c", line], env={"D": "sha256:0", "HOME": "/h", "PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True, check=True)
+    assert done.stdout == 'a b $HOME x=`q`"$HOME"@sha256:0 sha256:0\n'

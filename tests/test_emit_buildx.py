@@ -134,3 +134,17 @@ def check_own(leg: Leg, own: dict[str, Any]) -> None:
         assert own["output"] == [{"type": "image", "name": "ghcr.io/acme/app,docker.io/acme/app",
                                   "push-by-digest": "true", "name-canonical": "true", "push": "true"}]
         assert not own.get("tags")
+
+
+def test_a_users_platform_and_output_sets_leave_each_leg_one_platform_and_its_own_folder(buildx: Any, project: Path) -> None:
+    sets = ("*.platform=linux/amd64,linux/arm64", "*.output=type=local,dest=out")
+    argv = ["docker", "buildx", "bake", *(x for item in sets for x in ("--set", item)), "base"]
+    full = printed(buildx, project, argv)
+    result = BakeResult({}, {n: Target(n, f) for n, f in full["target"].items()}, (project / "docker-bake.hcl",), ("base",))
+    plan = build_plan(jobs_from_result(result), BakeCall(files=("docker-bake.hcl",), sets=sets), EmitOptions(runners_for("github")))
+    assert [leg.platform for leg in plan.legs] == ["linux/amd64", "linux/arm64"]
+    for leg in plan.legs:
+        own = leg_print(buildx, project, plan, leg)["base"]
+        # buildx collects every `platform=`/`output=` given: a repeated user set would build both here.
+        assert own["platforms"] == [leg.platform]
+        assert own["output"] == [{"type": "local", "dest": f"out/{leg.platform.replace('/', '_')}"}]

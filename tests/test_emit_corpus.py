@@ -37,7 +37,7 @@ def printed_result(case: Path) -> BakeResult:
 
 
 def plan_for(result: BakeResult, system: str, limit: int) -> CIPlan:
-    options = EmitOptions(runners_for(system), cache=parse_backend("gha"), push=True, limit=limit)
+    options = EmitOptions(runners_for(system), cache=parse_backend("gha"), push=True, limit=limit, handoff="ghcr.io/acme/handoff")
     return build_plan(jobs_from_result(result), BakeCall(files=("docker-bake.hcl",)), options)
 
 
@@ -48,6 +48,9 @@ def test_real_definitions_become_valid_layered_ci_plans(corpus_dir: Path, name: 
     legs = {leg.id: leg for leg in plan.legs}
     assert len(legs) == len(plan.legs) == sum(len(t.platforms) or 1 for t in result.targets.values())
     assert all(legs[need].layer < leg.layer for leg in plan.legs for need in leg.needs)
+    # With a hand-over repository every parent is read by digest from a leg this one waits for, none rebuilt.
+    assert not any(leg.rebuilt for leg in plan.legs)
+    assert all(h.leg in leg.needs and legs[h.leg].digest for leg in plan.legs for h in leg.handoffs)
     linked = any(str(v).removeprefix("target:") in result.targets for t in result.targets.values()
                  for v in t.contexts.values() if str(v).startswith("target:"))
     assert (max(leg.layer for leg in plan.legs) > 0) == linked  # links between printed targets make layers

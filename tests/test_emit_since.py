@@ -135,3 +135,17 @@ def test_an_unknown_revision_is_a_clear_error(repo: Path) -> None:
 def test_outside_a_repository_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(BakeplanError, match="git rev-parse"):
         changed_files("HEAD", tmp_path)
+
+
+def test_a_child_whose_parent_is_left_out_rebuilds_it_and_a_changed_parent_is_handed_over(repo: Path) -> None:
+    result = BakeResult({}, {n: Target(n, f) for n, f in TARGETS.items()}, (repo / "docker-bake.hcl",), ("default",))
+    options = EmitOptions(runners_for("github"), handoff="reg.example/handoff")
+    commit(repo, "app/main.go")
+    plan = ci_plan(CIRequest(BakeRequest(cwd=repo), options, since="HEAD~1"), result)
+    app = next(leg for leg in plan.legs if leg.id == "app-linux-arm64")
+    # base's leg does not run this time: no digest to read, so app builds base itself.
+    assert app.rebuilt == ("base",) and not app.handoffs and "base.platform=linux/arm64" in app.overrides
+    commit(repo, "base/Dockerfile")
+    plan = ci_plan(CIRequest(BakeRequest(cwd=repo), options, since="HEAD~1"), result)
+    app = next(leg for leg in plan.legs if leg.id == "app-linux-arm64")
+    assert [h.leg for h in app.handoffs] == ["base-linux-arm64"] and not app.rebuilt

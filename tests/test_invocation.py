@@ -38,13 +38,13 @@ def test_bake_argv_puts_every_flag_in_its_place() -> None:
         names=("app",), files=("a.hcl", "b.hcl"),
         settings=(TargetSettings(name="app", platform="linux/amd64"), TargetSettings(name="base", platform="linux/amd64")),
         variables=("TAG=v1", "X=2"), sets=("*.args.X=1",), allow=("network.host", "fs.read=/tmp"),
-        push=True, load=True, no_cache=True, metadata_file="/run/metadata/app.json", progress="plain",
+        load=True, no_cache=True, metadata_file="/run/metadata/app.json", progress="plain",
         builder="b-amd", docker="/usr/bin/docker",
     )
     assert bake_argv(invocation) == (
         "/usr/bin/docker", "buildx", "bake", "--builder", "b-amd", "-f", "a.hcl", "-f", "b.hcl",
         "--var", "TAG=v1", "--var", "X=2", "--progress", "plain", "--allow", "network.host", "--allow", "fs.read=/tmp",
-        "--push", "--load", "--no-cache", "--metadata-file", "/run/metadata/app.json",
+        "--load", "--no-cache", "--metadata-file", "/run/metadata/app.json",
         "--set", "*.args.X=1", "--set", "app.platform=linux/amd64", "--set", "base.platform=linux/amd64", "app",
     )
 

@@ -29,7 +29,8 @@ def leg_invocation(call: BakeCall, leg: Leg, *, digest: Callable[[Handoff], str]
     """The leg's bake invocation; `digest` says how a hand-over's digest appears (a shell reference)."""
     settings = []
     for item in leg.settings:
-        contexts = tuple((h.context, f"docker-image://{h.repository}@{digest(h)}") for h in leg.handoffs if h.target == item.name)
+        mine = (h for h in leg.handoffs if h.target == item.name)
+        contexts = tuple((h.context, f"docker-image://{h.repository}@{digest(h)}") for h in mine)
         settings.append(replace(item, contexts=(*item.contexts, *contexts)) if contexts else item)
     return Invocation(names=(leg.target,), files=call.files, settings=tuple(settings), sets=leg.sets,
                       metadata_file=metadata_file if leg.digest else "")

@@ -264,8 +264,10 @@ def _digest_steps() -> list[dict[str, Any]]:
         {
             "name": "Save digest",
             "if": "matrix.digest",
-            "env": {"METADATA": "${{ steps.bake.outputs.metadata }}", "TARGET": "${{ matrix.target }}", "LEG": "${{ matrix.id }}",
-                    "MANIFEST": "${{ matrix.manifest }}", "REPOSITORY": "${{ matrix.repository }}"},
+            "env": {
+                "METADATA": "${{ steps.bake.outputs.metadata }}", "TARGET": "${{ matrix.target }}",
+                "LEG": "${{ matrix.id }}", "MANIFEST": "${{ matrix.manifest }}", "REPOSITORY": "${{ matrix.repository }}",
+            },
             "run": _digest_run(),
         },
         {

@@ -26,22 +26,12 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from bakeplan.bake.schema import csv_fields
 from bakeplan.cache import CacheBackend, job_refs
 from bakeplan.emit.model import BakeCall, CIPlan, Handoff, Job, Leg, Merge, chunk, layers
 from bakeplan.errors import BakeplanError
 from bakeplan.invocation import TargetSettings, user_sets
 from bakeplan.nodes import normalize_platform
-from bakeplan.outputs import (
-    digest_output,
-    entry_text,
-    image_names,
-    output_entries,
-    pushes,
-    repositories,
-    repository,
-    split_outputs,
-)
+from bakeplan.outputs import digest_output, image_names, job_exports, pushes, repositories, repository
 
 # Per CI system: runner label per platform, and the label for everything else.
 DEFAULT_RUNNERS: Mapping[str, tuple[tuple[tuple[str, str], ...], str]] = {
@@ -136,7 +126,9 @@ class _Context:
     cross: frozenset[str]  # ... of which some reader builds another platform
 
 
-def build_plan(jobs: Sequence[Job], call: BakeCall, options: EmitOptions, running: Collection[str] | None = None) -> CIPlan:
+def build_plan(
+    jobs: Sequence[Job], call: BakeCall, options: EmitOptions, running: Collection[str] | None = None
+) -> CIPlan:
     """The CI plan of jobs: legs with runners and settings, in layers and chunks, plus merges.
 
     `running`: the job ids that get a leg this time (default: all); a child of
@@ -146,7 +138,8 @@ def build_plan(jobs: Sequence[Job], call: BakeCall, options: EmitOptions, runnin
     by_id = {job.id: job for job in jobs}
     present = frozenset(by_id) if running is None else frozenset(running) & frozenset(by_id)
     repos = handover_repositories(jobs, options) if options.registry else {}
-    reads = [(link.job, job.platform) for job in jobs for link in job.links if link.job in present and link.parent in repos]
+    reads = [(link.job, job.platform) for job in jobs for link in job.links
+             if link.job in present and link.parent in repos]
     context = _Context(
         jobs=by_id,
         running=present,
@@ -163,9 +156,13 @@ def build_plan(jobs: Sequence[Job], call: BakeCall, options: EmitOptions, runnin
         limit=options.limit,
         registry=options.registry,
         cached=options.cache is not None,
-        unpushed=tuple(dict.fromkeys(link.parent for job in jobs for link in job.links if link.parent not in repos))
-        if options.registry else (),
+        unpushed=_unpushed(jobs, repos) if options.registry else (),
     )
+
+
+def _unpushed(jobs: Sequence[Job], repos: Mapping[str, str]) -> tuple[str, ...]:
+    """Parent targets with no repository to be handed over through (their children rebuild them)."""
+    return tuple(dict.fromkeys(link.parent for job in jobs for link in job.links if link.parent not in repos))
 
 
 def handover_repositories(jobs: Sequence[Job], options: EmitOptions) -> dict[str, str]:
@@ -195,7 +192,7 @@ def _leg(job: Job, layer: int, call: BakeCall, options: EmitOptions, context: _C
     own = own_settings(job, options, handoff=job.id in context.read and not _pushes(job, options))
     parents, handoffs, rebuilt = _reads(job, options, context)
     settings = (own, *parents)
-    owned = {item.name: owned_keys(item) for item in settings}
+    owned = {item.name: item.owned() for item in settings}
     extra_needs = tuple(h.leg for h in handoffs if h.leg not in job.needs)
     return Leg(
         id=job.id,
@@ -226,31 +223,14 @@ def display_name(target: str, platform: str | None) -> str:
     return f"{target} ({short.removeprefix('linux/')})"
 
 
-def owned_keys(settings: TargetSettings) -> frozenset[str]:
-    """The keys whose whole value bakeplan sets on a target (a user's `--set` on them would add to it)."""
-    keys = {key for key, value in (("platform", settings.platform), ("output", settings.outputs),
-                                   ("tags", settings.tags)) if value is not None}
-    if settings.cache_replace:
-        keys |= {key for key, value in (("cache-from", settings.cache_from), ("cache-to", settings.cache_to)) if value}
-    return frozenset(keys)
-
-
 def own_settings(job: Job, options: EmitOptions, *, handoff: bool) -> TargetSettings:
-    """The leg's own target: its platform, its cache, and what it exports.
+    """The leg's own target: its platform, its cache, and what it exports (`bakeplan.outputs.job_exports`).
 
     `handoff`: also push by digest to the `--handoff` repository for the
     children (a leg that pushes the user's image hands that over instead).
     """
-    outputs = _outputs(job, options)
-    if handoff and options.handoff is not None:
-        kept = outputs if outputs is not None else tuple(entry_text(e) for e in output_entries(job.spec))
-        outputs = (*kept, digest_output((options.handoff,)))
-    tags = None
-    if outputs is not None and any("push-by-digest=true" in item for item in outputs):
-        # buildx names every image/oci/docker export after the target's tags (build/opt.go), and a
-        # tagged name cannot be pushed by digest: name the other exports here, and drop the tags.
-        tag_names = [str(t) for t in (job.spec.fields.get("tags") or ())] if job.spec else []
-        outputs, tags = (_named(outputs, tag_names), ()) if tag_names else (outputs, None)
+    extra = (digest_output((options.handoff,)),) if handoff and options.handoff is not None else ()
+    outputs, tags = job_exports(job.spec, job.platform, requested=not job.linked_only, push=options.push, extra=extra)
     refs = job_refs(options.cache, job.target, job.platform) if options.cache else None
     return TargetSettings(
         job.target, platform=job.platform, outputs=outputs, tags=tags,
@@ -259,44 +239,9 @@ def own_settings(job: Job, options: EmitOptions, *, handoff: bool) -> TargetSett
     )
 
 
-def _outputs(job: Job, options: EmitOptions) -> tuple[str, ...] | None:
-    """The leg's share of the target's outputs (None: the target's own)."""
-    if job.linked_only:
-        return ()  # what buildx builds a linked target with: cacheonly
-    if job.multi:
-        return split_outputs(job.spec, job.platform, push=options.push)
-    if options.push and _pushes(job, options) and not pushes(job.spec):
-        return _pushed(job)
-    return None
-
-
-def _pushed(job: Job) -> tuple[str, ...]:
-    """The target's outputs as `--push` makes them (bake.go setPushOverride): image ones push, else add a registry push."""
-    entries = output_entries(job.spec)
-    out = [entry_text({**e, "push": "true"} if e.get("type") == "image" else e) for e in entries]
-    if not any(e.get("type") == "image" for e in entries):
-        out.append("type=registry")  # named after the tags (a target without tags or image outputs does not push)
-    return tuple(out)
-
-
-def _named(outputs: Sequence[str], tags: Sequence[str]) -> tuple[str, ...]:
-    """Image, oci and docker exports (not the pushes by digest) named after the tags, as buildx would."""
-    out = []
-    for item in outputs:
-        entry = _entry(item)
-        if entry.get("type") in {"image", "oci", "docker"} and entry.get("push-by-digest") != "true":
-            item = entry_text({**entry, "name": ",".join(tags)})
-        out.append(item)
-    return tuple(out)
-
-
-def _entry(item: str) -> dict[str, str]:
-    """One output's CSV text as key/value entries."""
-    pairs = (field.partition("=") for field in csv_fields(item))
-    return {key.strip().lower(): value.strip() for key, _, value in pairs}
-
-
-def _reads(job: Job, options: EmitOptions, context: _Context) -> tuple[list[TargetSettings], tuple[Handoff, ...], tuple[str, ...]]:
+def _reads(
+    job: Job, options: EmitOptions, context: _Context
+) -> tuple[list[TargetSettings], tuple[Handoff, ...], tuple[str, ...]]:
     """The parents the leg reads by digest, and the ones it rebuilds (with their own parents, recursively)."""
     settings: list[TargetSettings] = []
     handoffs: list[Handoff] = []
@@ -309,7 +254,8 @@ def _reads(job: Job, options: EmitOptions, context: _Context) -> tuple[list[Targ
             if link.parent in context.repos and link.job in context.running:
                 known = {h.leg: h.variable for h in handoffs}
                 name = known.get(link.job) or digest_variable(link.job, known.values())
-                handoffs.append(Handoff(reader.target, link.context, link.parent, link.job, context.repos[link.parent], name))
+                repo = context.repos[link.parent]
+                handoffs.append(Handoff(reader.target, link.context, link.parent, link.job, repo, name))
             elif link.parent not in seen:
                 seen.add(link.parent)
                 settings.append(_rebuilt(parent, options))

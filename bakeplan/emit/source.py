@@ -132,11 +132,3 @@ def _output_attrs(output: JSONValue) -> dict[str, str]:
         key, _, value = part.strip().strip('"').partition("=")
         attrs[key.strip()] = value.strip()
     return attrs
-
-
-def platforms_by_target(jobs: Sequence[Job]) -> dict[str, tuple[str | None, ...]]:
-    """Each target's job platforms, in job order."""
-    found: dict[str, tuple[str | None, ...]] = {}
-    for job in jobs:
-        found[job.target] = (*found.get(job.target, ()), job.platform)
-    return found

@@ -30,7 +30,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -120,6 +120,7 @@ class _Live:
     done: queue.Queue[tuple[str, int, bool]] = field(default_factory=queue.Queue)
     lock: threading.Lock = field(default_factory=threading.Lock)
     interrupted: threading.Event = field(default_factory=threading.Event)
+    unstarted: dict[str, str] = field(default_factory=dict)  # step id -> why it could not start
 
 
 def execute(
@@ -172,7 +173,8 @@ def execute(
             reason = "interrupted" if isinstance(error, KeyboardInterrupt) else f"stopped: {error}"
             state = _interrupt(state, live, options, reporter, by_id, _now, reason=reason)
             composer.interrupted()
-            write_state(state_file, state)
+            with suppress(BakeplanError):  # the error being raised says more than a state that cannot be written
+                write_state(state_file, state)
             raise
     state = finish_stopped(state, "not started (--fail-fast)" if state.stopped else "not started")
     write_state(state_file, state)
@@ -193,6 +195,7 @@ def _start(
     except BakeplanError as error:
         with log.open("a") as out:
             out.write(f"bakeplan: {error.message}\n" + (f"bakeplan: {error.hint}\n" if error.hint else ""))
+        live.unstarted[step.id] = error.message
         live.done.put((step.id, 127, False))
         return state
     live.handles[step.id] = handle
@@ -244,6 +247,7 @@ def _collect(
         return state
     live.handles.pop(step_id, None)
     result, reason = _handed_on(by_id[step_id], state.steps[step_id], code, composer)
+    reason = live.unstarted.pop(step_id, reason)
     at = now()
     state = mark_finished(state, step_id, code, at, fail_fast=options.fail_fast, result=result, reason=reason)
     if state.steps[step_id].status == SUCCEEDED:

@@ -82,6 +82,7 @@ class HandoverStore:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             shutil.rmtree(self.partial(job_id), ignore_errors=True)
+            self.partial(job_id).mkdir()  # here, so that a folder bake cannot write fails with our remedy
         except OSError as error:
             raise BakeplanError(f"cannot write the hand-over of {job_id} in {self.root}: {error.strerror or error}",
                                 hint="Pick a writable place with --run-dir.") from error

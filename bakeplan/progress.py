@@ -226,7 +226,7 @@ def summary_rows(state: RunState, steps: Sequence[Step]) -> list[tuple[str, str,
     for step in steps:
         s = state.steps[step.id]
         result = s.status if not s.reason or s.status == SUCCEEDED else f"{s.status} ({s.reason})"
-        if s.status == FAILED and s.exit_code:
+        if s.status == FAILED and not s.reason:
             result = f"failed (exit {s.exit_code})"
         if s.attempts > 1:
             result += f" after {s.attempts} attempts"

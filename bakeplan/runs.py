@@ -282,7 +282,8 @@ def run_directory(base: Path, *, resume: bool, create: bool = True) -> Path:
         try:
             name = (base / "latest").read_text().strip()
         except OSError as error:
-            raise BakeplanError(f"nothing to resume: no previous run in {base}", hint="Run without --resume first.") from error
+            raise BakeplanError(f"nothing to resume: no previous run in {base}",
+                                hint="Run without --resume first (or give the --run-dir of the run to resume).") from error
         return base / name
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     directory = base / f"{stamp}-{os.getpid()}"
@@ -320,7 +321,7 @@ def run(plan: Plan, request: RunRequest, past: History, *, reporter: Reporter | 
     """Build every job of the plan; the final state, the steps and the history with this run's measurements."""
     directory = request.directory
     state_file = directory / "state.json"
-    previous = read_previous(state_file) if request.resume else None
+    previous = read_previous(state_file, plan) if request.resume else None
     steps = steps_of(plan, past, push=request.settings.push)
     composer = JobComposer(plan, request.settings, directory, request.store)
     request.store.discard_partial()
@@ -334,11 +335,34 @@ def run(plan: Plan, request: RunRequest, past: History, *, reporter: Reporter | 
     return state, steps, recorder.history
 
 
-def read_previous(state_file: Path) -> RunState | None:
-    """The state to resume from, if the run got that far."""
+def read_previous(state_file: Path, plan: Plan) -> RunState | None:
+    """The state to resume from, if the run got that far.
+
+    A succeeded parent whose hand-over layout is gone while a child of it
+    still has to run is built again: the child could not read it.
+    """
     from bakeplan.runstate import read_state
 
-    return read_state(state_file) if state_file.exists() else None
+    if not state_file.exists():
+        return None
+    previous = read_state(state_file)
+    steps = dict(previous.steps)
+    for job in plan.jobs:
+        for dep in job.deps:
+            done = steps.get(dep)
+            child = steps.get(job.id)
+            if done is not None and done.status == SUCCEEDED and (child is None or child.status != SUCCEEDED) \
+                    and not _layout_present(done.result.get("handover", "")):
+                steps[dep] = StepState()
+    return replace(previous, steps=steps)
+
+
+def _layout_present(reference: str) -> bool:
+    """Whether a hand-over reference can still be read (registry references are taken on trust)."""
+    if not reference.startswith("oci-layout://"):
+        return True
+    folder = reference[len("oci-layout://"):].rpartition("@")[0]
+    return (Path(folder) / "index.json").is_file()
 
 
 def save_history(past: History, path: Path) -> str:

@@ -102,12 +102,13 @@ def mark_finished(state: RunState, step_id: str, code: int, now: float, *, fail_
                   result: Mapping[str, str] | None = None, reason: str = "") -> RunState:
     """Record the final exit code of a step and what it hands on; a failure stops the run with fail_fast.
 
-    A `reason` fails a step whose process exited 0 but did not deliver (a hand-over it could not collect).
+    A `reason` is what bakeplan itself saw go wrong (the step could not
+    start, or it exited 0 but did not deliver a hand-over): the step failed.
     """
     old = state.steps[step_id]
     ok = code == 0 and not reason
     new = replace(old, status=SUCCEEDED if ok else FAILED, finished=now, exit_code=code,
-                  result=dict(result or {}), reason=reason or old.reason)
+                  result=dict(result or {}), reason=reason)
     return RunState(steps={**state.steps, step_id: new}, stopped=state.stopped or (fail_fast and not ok))
 
 
@@ -169,7 +170,11 @@ def state_from_json(data: Mapping[str, object]) -> RunState:
 
 def write_state(path: Path, state: RunState) -> None:
     """Write the state atomically (temp file + rename), so a crash never leaves half a file."""
-    write_atomic(path, (json.dumps(state_to_json(state), indent=2) + "\n").encode())
+    try:
+        write_atomic(path, (json.dumps(state_to_json(state), indent=2) + "\n").encode())
+    except OSError as error:
+        raise BakeplanError(f"cannot write the run state {path}: {error.strerror or error}",
+                            hint="Pick a writable place with --run-dir.") from error
 
 
 def read_state(path: Path) -> RunState:

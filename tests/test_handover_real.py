@@ -485,8 +485,6 @@ def test_resume_after_a_child_failed_reads_the_parents_recorded_handover(
     assert not layout.exists()  # removed once the run succeeded
 
 
-@pytest.mark.xfail(strict=True, reason="--resume reads a recorded oci-layout hand-over without checking it still exists: "
-                   "the child fails with BuildKit's 'content ... not found' and the parent is never rebuilt")
 def test_resume_rebuilds_a_parent_whose_handover_was_removed(
     project: Path, buildkit_nodes: Cluster, node_builders: dict[str, str], marker: str
 ) -> None:
@@ -626,8 +624,7 @@ def _break_as_immutable(handover: Path) -> None:
 
 @pytest.mark.parametrize("breaks", [
     pytest.param(_break_as_file, id="handover-is-a-file"),
-    pytest.param(_break_as_immutable, id="handover-not-writable", marks=pytest.mark.xfail(
-        strict=True, reason="HandoverStore.prepare leaves creating JOB.partial to buildx, whose error names no remedy")),
+    pytest.param(_break_as_immutable, id="handover-not-writable"),
 ])
 def test_a_handover_that_cannot_be_written_names_the_job_and_the_remedy(
     project: Path, buildkit_nodes: Cluster, node_builders: dict[str, str], marker: str,
@@ -648,15 +645,16 @@ def test_a_handover_that_cannot_be_written_names_the_job_and_the_remedy(
         "other@linux/arm64": "succeeded",  # finished in this run, recorded
     }
     assert (project / "out-other" / "chain.txt").read_text() == chain(f"other-{marker} for linux/arm64")
+    # Said where the failure is shown (the job's log tail) and in the summary row: the job, the folder.
     said = [line for line in done.stdout.splitlines() if "hand-over" in line]
-    assert len(said) == 1 and "base@linux/amd64" in said[0] and str(handover) in said[0], done.stdout
+    assert said and all("base@linux/amd64" in line and str(handover) in line for line in said), done.stdout
+    assert any(line.startswith("base@linux/amd64") for line in said), done.stdout
     assert "--run-dir" in done.stdout, done.stdout
 
 
 @pytest.mark.parametrize("resume", [
     pytest.param(False, id="new-run"),
-    pytest.param(True, id="resume", marks=pytest.mark.xfail(
-        strict=True, reason="execute() lets write_state's OSError escape: exit 3, internal error")),
+    pytest.param(True, id="resume"),
 ])
 def test_an_unwritable_run_directory_is_one_clear_error(
     project: Path, buildkit_nodes: Cluster, node_builders: dict[str, str], marker: str, resume: bool

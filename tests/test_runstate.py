@@ -43,7 +43,7 @@ def test_a_step_starts_retries_and_finishes_with_what_it_hands_on() -> None:
                                                         "retry after exit 2")
     state = mark_finished(state, "base@linux/amd64", 0, 15.5, result=HANDED)
     assert state == RunState(steps={
-        "base@linux/amd64": StepState(SUCCEEDED, 2, "amd", 10.0, 15.5, 0, "/l/base.log", "retry after exit 2", HANDED),
+        "base@linux/amd64": StepState(SUCCEEDED, 2, "amd", 10.0, 15.5, 0, "/l/base.log", "", HANDED),
         "app@linux/amd64": StepState(), "merge:app": StepState()})
     assert state.steps["base@linux/amd64"].duration == 5.5
 

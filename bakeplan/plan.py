@@ -30,7 +30,9 @@ from bakeplan.graph import job_graph
 from bakeplan.history import History
 from bakeplan.jobs import Filter, Job, make_jobs, select
 from bakeplan.nodes import Node, platform_rank, usable
-from bakeplan.schedule import DEFAULT_EMULATION_FACTOR, LowerBound, Placement, Task, prepare, simulate
+from bakeplan.schedule import (
+    DEFAULT_EMULATION_FACTOR, LowerBound, Placement, Task, handed_over, prepare, simulate,
+)
 
 DEFAULT_HANDOVER = 4.0  # seconds to export a result and import it on another node, before any is measured
 
@@ -49,13 +51,19 @@ class JobTiming:
 
 @dataclass(frozen=True, slots=True)
 class Handover:
-    """A child job reading a parent job's result built on another node (by digest)."""
+    """A child job reading a parent job's result built on another node (by digest).
+
+    With `rebuild` the child cannot read it: the parent has no platform and
+    was built for its node's, another than the child's node's, so the child
+    builds it again for its own (as buildx would); `seconds` is that build.
+    """
 
     child: str
     parent: str
     source: str  # the parent's node
     dest: str  # the child's node
-    seconds: float  # estimated import time
+    seconds: float  # estimated import time (or rebuild time)
+    rebuild: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +74,7 @@ class Plan:
     jobs: tuple[Job, ...]  # in printed order, then platform order
     timings: Mapping[str, JobTiming]  # job id -> node, estimated start/end
     handovers: tuple[Handover, ...]  # in child order
+    rebuilds: tuple[Handover, ...]  # platform-less parents a child on a node of another platform builds again
     makespan: float
     lower_bound: LowerBound
     critical_path: tuple[str, ...]  # job ids, first to last
@@ -77,6 +86,7 @@ class Plan:
     builder_names: Mapping[str, str | None] = field(default_factory=dict)  # node name -> --builder
     by_id: Mapping[str, Job] = field(default_factory=dict)  # job id -> job (filled by build_plan)
     exporting: frozenset[str] = frozenset()  # parents of the hand-overs
+    incoming: Mapping[str, tuple[Handover, ...]] = field(default_factory=dict)  # child job id -> its hand-overs
 
     @property
     def ratio(self) -> float:
@@ -91,6 +101,10 @@ class Plan:
     def job(self, job_id: str) -> Job:
         """The job with that id."""
         return self.by_id[job_id] if self.by_id else next(j for j in self.jobs if j.id == job_id)
+
+    def handovers_into(self, job_id: str) -> tuple[Handover, ...]:
+        """The hand-overs a job reads."""
+        return self.incoming.get(job_id, ())
 
     def exports(self, job_id: str) -> bool:
         """Whether some child reads the job's result on another node (it exports it once)."""
@@ -141,11 +155,13 @@ def build_plan(
     schedule = simulate(problem)
     placements = {p.task: p for p in schedule.placements}
     critical = set(schedule.critical_path)
-    handovers = _handovers(jobs, placements, problem.transfer)
+    links = _handovers(jobs, placements, nodes, problem.transfer, dict(zip((t.id for t in problem.tasks), problem.cost)))
+    handovers = tuple(h for h in links if not h.rebuild)
     return Plan(
         nodes=tuple(nodes), jobs=jobs,
         timings={job.id: _timing(job, placements[job.id], nodes, job.id in critical) for job in jobs},
-        handovers=handovers, exporting=frozenset(h.parent for h in handovers),
+        handovers=handovers, rebuilds=tuple(h for h in links if h.rebuild),
+        exporting=frozenset(h.parent for h in handovers), incoming=_by_child(handovers),
         makespan=schedule.makespan, lower_bound=schedule.lower_bound, critical_path=schedule.critical_path,
         result=result, requested=requested_targets(result),
         files=tuple(str(f) for f in result.files), overrides=tuple(overrides), variables=tuple(variables),
@@ -167,7 +183,11 @@ def capable_nodes(job: Job, nodes: Sequence[Node]) -> frozenset[str]:
 
 
 def may_export(jobs: Sequence[Job], nodes: Sequence[Node]) -> frozenset[str]:
-    """Parents with a child that could run on a node the parent cannot run on, or on one of several nodes."""
+    """Parents with a child that could run on a node the parent cannot run on, or on one of several nodes.
+
+    (A child of a parent without platforms on a node of another platform
+    builds the parent itself; the export then goes unread, a small cost.)
+    """
     capable = {job.id: capable_nodes(job, nodes) for job in jobs}
     found = set()
     for job in jobs:
@@ -183,17 +203,30 @@ def _timing(job: Job, placement: Placement, nodes: Sequence[Node], critical: boo
     return JobTiming(placement.node, placement.start, placement.end, platform, critical, placement.rank)
 
 
-def _handovers(jobs: Sequence[Job], placements: Mapping[str, Placement],
-               transfer: Callable[[str, str], float]) -> tuple[Handover, ...]:
-    """Every (child, parent) pair placed on different nodes."""
+def _handovers(jobs: Sequence[Job], placements: Mapping[str, Placement], nodes: Sequence[Node],
+               transfer: Callable[[str, str], float], cost: Mapping[str, float]) -> tuple[Handover, ...]:
+    """Every (child, parent) pair placed on different nodes: a hand-over, or a rebuild (see `Handover`)."""
+    by_name = {n.name: n for n in nodes}
+    by_id = {job.id: job for job in jobs}
     found = []
     for job in jobs:
         dest = placements[job.id].node
         for dep in dict.fromkeys(d for d in job.deps if d in placements):
             source = placements[dep].node
-            if source != dest:
+            if source == dest:
+                continue
+            if handed_over(by_id[dep].platform is None, by_name[source], by_name[dest]):
                 found.append(Handover(job.id, dep, source, dest, transfer(source, dest)))
+            else:
+                found.append(Handover(job.id, dep, source, dest, cost[dep], rebuild=True))
     return tuple(found)
+
+
+def _by_child(handovers: Sequence[Handover]) -> dict[str, tuple[Handover, ...]]:
+    found: dict[str, tuple[Handover, ...]] = {}
+    for handover in handovers:
+        found[handover.child] = (*found.get(handover.child, ()), handover)
+    return found
 
 
 def requested_targets(result: BakeResult) -> frozenset[str]:

@@ -31,7 +31,9 @@ from bakeplan.handover import DOCKER_LIST, OCI_INDEX, HandoverStore
 from bakeplan.history import History
 from bakeplan.invocation import bake_argv
 from bakeplan.jobs import Job
+from bakeplan.nodes import Node
 from bakeplan.plan import Plan, capable_nodes, tasks
+from bakeplan.schedule import handed_over
 from bakeplan.runner import Runner, file_name
 from bakeplan.runstate import SUCCEEDED, RunState, StepState
 from bakeplan.steps import BAKE, MERGE, JobSettings, Step, job_invocation, merge_argv, resolved_here, splits, steps_from_plan
@@ -47,6 +49,7 @@ class JobComposer:
     run_dir: Path
     store: HandoverStore
     by_id: Mapping[str, Job] = field(init=False)
+    nodes: Mapping[str, Node] = field(init=False)
     capable: Mapping[str, frozenset[str]] = field(init=False)  # job id -> nodes that can build it
     children: Mapping[str, tuple[str, ...]] = field(init=False)
     exported: set[str] = field(init=False)  # jobs that exported a hand-over copy
@@ -54,6 +57,7 @@ class JobComposer:
 
     def __post_init__(self) -> None:
         self.by_id = {job.id: job for job in self.plan.jobs}
+        self.nodes = {node.name: node for node in self.plan.nodes}
         self.capable = {job.id: capable_nodes(job, self.plan.nodes) for job in self.plan.jobs}
         children: dict[str, tuple[str, ...]] = {}
         for job in self.plan.jobs:
@@ -64,8 +68,9 @@ class JobComposer:
         self.imported = {}
 
     def exports(self, job: Job, node: str) -> bool:
-        """Whether a child of the job may run on another node than `node` (then the job exports once)."""
-        return any(self.capable[child] - {node} for child in self.children.get(job.id, ()))
+        """Whether a child of the job may run on another node that would read it (then the job exports once)."""
+        return any(self.readable(job, node, other) for child in self.children.get(job.id, ())
+                   for other in self.capable[child])
 
     def argv(self, step: Step, node: str, state: RunState) -> tuple[str, ...]:
         """The step's argv on `node`."""
@@ -89,7 +94,7 @@ class JobComposer:
         invocation = job_invocation(job, self.by_id, self.plan.result, self.plan.requested,
                                     self.entitled(export, sources), sources=sources, export=export,
                                     files=(str(self.definition(job, sources)),), builder=builder,
-                                    metadata_file=str(self.metadata(job)))
+                                    metadata_file=str(self.metadata(job)) if self.wants_digest(job) else "")
         return bake_argv(invocation)
 
     def entitled(self, export: str, sources: Mapping[str, str]) -> JobSettings:
@@ -118,11 +123,18 @@ class JobComposer:
                 seen.add(dep)
                 done = state.steps.get(dep)
                 handed = done.result.get("handover") if done is not None and done.status == SUCCEEDED else None
-                if handed and done is not None and done.node != node:
+                if handed and done is not None and self.readable(self.by_id[dep], done.node, node):
                     found[dep] = handed
                 else:
                     stack.append(dep)
         return found
+
+    def readable(self, parent: Job, source: str, dest: str) -> bool:
+        """Whether a child on `dest` reads the parent's result from `source` (else it re-solves the parent)."""
+        nodes = self.nodes
+        if source not in nodes or dest not in nodes:
+            return source != dest
+        return handed_over(parent.platform is None, nodes[source], nodes[dest])
 
     def definition(self, job: Job, sources: Mapping[str, str]) -> Path:
         """Write the job's resolved definition: its target and the parents it re-solves, each on one platform."""
@@ -157,10 +169,8 @@ class JobComposer:
         job = self.by_id[step.id]
         result: dict[str, str] = {}
         target = self.plan.result.targets[job.target]
-        needs_digest = job.target in self.plan.requested and splits(target) and pushes(target, push=self.settings.push) \
-            and bool(image_names(target))
         exporter = job.id in self.exported
-        if needs_digest or (exporter and (self.pushed(job) or self.store.handoff.kind == "registry")):
+        if self.wants_digest(job):
             result["digest"] = read_digest(self.metadata(job), job.target)
         if exporter and self.pushed(job):
             repo = repositories(image_names(target))[0]
@@ -169,6 +179,13 @@ class JobComposer:
             repo = self.store.handoff.repository
             result["handover"] = self.store.collect(job.id, self.manifest(job, state, repo, result.get("digest", "")))
         return result
+
+    def wants_digest(self, job: Job) -> bool:
+        """Whether the job's pushed digest is read: by a merge, or by children elsewhere (a metadata file is written)."""
+        target = self.plan.result.targets[job.target]
+        merged = job.target in self.plan.requested and splits(target) and pushes(target, push=self.settings.push) \
+            and bool(image_names(target))
+        return merged or (job.id in self.exported and (self.pushed(job) or self.store.handoff.kind == "registry"))
 
     def pushed(self, job: Job) -> bool:
         """Whether the job pushes its image anyway: children elsewhere read that push, no extra copy is made."""

@@ -334,18 +334,39 @@ def _place(problem: Problem, state: State, i: int, queues: dict[tuple[int, ...],
     return Placement(task.id, problem.nodes[n].name, state.now, end, rank)
 
 
-def _sources(problem: Problem, state: State, task: Task) -> tuple[str, ...]:
-    """The nodes holding the results of the task's dependencies, once each."""
-    found = (state.done[d].node for d in task.deps if d in state.done)
-    return tuple(dict.fromkeys(found))
+def _sources(problem: Problem, state: State, task: Task) -> tuple[tuple[str, int], ...]:
+    """(node, task index) of each finished dependency: where its result is."""
+    return tuple((state.done[d].node, problem.index[d]) for d in dict.fromkeys(task.deps) if d in state.done)
 
 
-def _import(problem: Problem, sources: Sequence[str], dest: str) -> float:
-    """Seconds to import every dependency's result on `dest` (imports run side by side: the slowest)."""
-    return max((problem.transfer(source, dest) for source in sources), default=0.0)
+def _import(problem: Problem, sources: Sequence[tuple[str, int]], dest: str) -> float:
+    """Seconds before task can build on `dest`: its dependencies' results imported side by side (the slowest).
+
+    A dependency without a platform is built for its node's own platform: on
+    a node of another platform the task needs it for that node's platform,
+    so it is built again there (what buildx does), not handed over.
+    """
+    return max((_fetch(problem, source, dep, dest) for source, dep in sources), default=0.0)
 
 
-def _wait_for_parent(problem: Problem, state: State, i: int, sources: Sequence[str], end: float,
+def _fetch(problem: Problem, source: str, dep: int, dest: str) -> float:
+    if source == dest:
+        return 0.0
+    if not handed_over(problem.tasks[dep].platforms == (None,), problem.nodes[problem.node_index[source]],
+                       problem.nodes[problem.node_index[dest]]):
+        return problem.cost[dep]
+    return problem.transfer(source, dest)
+
+
+def handed_over(native: bool, source: Node, dest: Node) -> bool:
+    """Whether a child on `dest` reads its parent's result from `source` (else it builds the parent itself).
+
+    `native`: the parent has no platform of its own (it takes its node's).
+    """
+    return source.name != dest.name and (not native or source.default_platform == dest.default_platform)
+
+
+def _wait_for_parent(problem: Problem, state: State, i: int, sources: Sequence[tuple[str, int]], end: float,
                      queues: dict[tuple[int, ...], list[float]]) -> bool:
     """Whether task i finishes before `end` by queueing for a slot on a node that holds its parents' results.
 
@@ -354,7 +375,7 @@ def _wait_for_parent(problem: Problem, state: State, i: int, sources: Sequence[s
     """
     capable = dict(problem.capable[i])
     task = problem.tasks[i]
-    for source in sources:
+    for source in dict.fromkeys(node for node, _ in sources):
         n = problem.node_index.get(source)
         if n is None or n not in capable or capable[n] == EMULATED:
             continue

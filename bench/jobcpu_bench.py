@@ -38,7 +38,7 @@ from pathlib import Path
 from bench.print_bench import _buildx_env, fresh_bytecode, matrix_file
 
 SIZES = (100, 1600, 6400)
-SAMPLES_NEW = 10
+SAMPLES_NEW = 20
 SAMPLES_OLD = {100: 10, 1600: 5, 6400: 3}
 PLATFORM = "linux/amd64"
 

@@ -23,6 +23,9 @@ Fixtures (all session-scoped; helpers live in `tests/infra.py`):
   nodes, in order amd64 then arm64 (nodes named `<builder>-amd64`, `<builder>-arm64`).
 - `node_builders`: {"amd64": builder, "arm64": builder}: one single-node builder
   per daemon (what `bakeplan run` uses to place a job on one node).
+- `amd64_pair`: a `NodePair` of two more daemons both claiming linux/amd64 with
+  `max-parallelism = 1` (standing for two separate machines of one platform),
+  with single-node builders `bp-n1` and `bp-n2`.
 - `registry`: an `infra.Registry` (Debian's docker-registry, distribution 2.8)
   on 127.0.0.1:PORT (`registry.host`, `registry.ref("repo")`) with storage in a
   temp dir; the daemons' buildkitd.toml marks `registry_port` as plain HTTP.

@@ -7,7 +7,7 @@ from bakeplan.errors import BakeplanError, NoNodeError
 from bakeplan.history import History
 from bakeplan.jobs import Filter, make_jobs
 from bakeplan.nodes import EXACT, Node
-from bakeplan.plan import Handover, build_plan
+from bakeplan.plan import Handover, Plan, build_plan
 from test_plan_support import node, result, target
 
 AMD, ARM = "linux/amd64", "linux/arm64"
@@ -81,12 +81,65 @@ def test_a_handed_over_parent_exports_once_and_its_reader_takes_it_by_digest() -
     assert "app.contexts.b" not in " ".join(plan.argv("app@linux/amd64"))  # same node: re-solved
 
 
-def test_a_platformless_parent_serves_every_platform_of_its_child_across_nodes() -> None:
+def test_a_platformless_parent_is_built_again_by_a_child_on_a_node_of_another_platform() -> None:
+    # base@native is built for amd's own platform; app@linux/arm64 needs it for arm64, so (as buildx
+    # does) app's invocation on arm builds base again instead of reading an amd64 image by digest.
     bake = result(target("base"), target("app", [AMD, ARM], {"b": "target:base"}))
     plan = build_plan(bake, NODES)
     assert [j.id for j in plan.jobs] == ["base@native", "app@linux/amd64", "app@linux/arm64"]
-    assert [(h.child, h.parent) for h in plan.handovers] == [("app@linux/arm64", "base@native")]
-    assert plan.handovers[0].source == plan.timings["base@native"].node != plan.timings["app@linux/arm64"].node
+    assert plan.handovers == ()
+    # 61s: base's default 60s estimate, plus the 1s export it is priced with (a child might have read it).
+    assert plan.rebuilds == (Handover("app@linux/arm64", "base@native", "amd", "arm", 61.0, rebuild=True),)
+    assert plan.argv("app@linux/arm64") == (
+        "docker", "buildx", "bake", "--builder", "arm", "-f", "docker-bake.hcl", "--set", "app.platform=linux/arm64", "app")
+    assert not plan.exports("base@native")
+    timing = plan.timings["app@linux/arm64"]
+    assert timing.end - timing.start == 61.0 + 60.0  # base built again in the child's slot, then app
+
+
+def busy_parent_node(second: Node) -> Plan:
+    """base (10s, native) on node amd, which then builds a 500s amd64-only `tool` reading base.
+
+    app (30s, native, reads base) would wait 500s for amd, so it runs on `second`.
+    """
+    bake = result(target("base"), target("app", contexts={"b": "target:base"}), target("tool", [AMD], {"b": "target:base"}))
+    history = History({"base|native": (10.0,), "app|native": (30.0,), "tool|linux/amd64": (500.0,)})
+    return build_plan(bake, [node("amd", AMD), second], history=history)
+
+
+def test_a_platformless_child_on_a_node_of_another_platform_builds_its_platformless_parent_again() -> None:
+    plan = busy_parent_node(node("arm", ARM))
+    timing = plan.timings["app@native"]
+    assert (timing.node, timing.platform) == ("arm", ARM)
+    assert plan.handovers == ()
+    assert plan.rebuilds == (Handover("app@native", "base@native", "amd", "arm", 11.0, rebuild=True),)  # 10s + 1s export
+    assert plan.argv("app@native") == ("docker", "buildx", "bake", "--builder", "arm", "-f", "docker-bake.hcl", "app")
+    assert not plan.exports("base@native")  # no child reads it by digest
+    assert "--set" not in plan.argv("base@native")
+    assert timing.end - timing.start == 11.0 + 30.0  # the rebuild is spent in the child's slot
+
+
+def test_a_platformless_parent_is_handed_over_between_two_nodes_of_the_same_platform() -> None:
+    plan = busy_parent_node(node("amd2", AMD))
+    timing = plan.timings["app@native"]
+    assert (timing.node, timing.platform) == ("amd2", AMD)
+    assert plan.handovers == (Handover("app@native", "base@native", "amd", "amd2", 4.0),) and plan.rebuilds == ()
+    assert plan.argv("app@native")[-3:] == (
+        "--set", "app.contexts.b=oci-layout://<hand-over of base@native>@<digest>", "app")
+    assert plan.exports("base@native")
+    assert plan.argv("base@native")[-3:] == ("--set", f"base.output={HANDOVER_DIR}", "base")
+    assert timing.end - timing.start == 4.0 + 30.0
+
+
+@pytest.mark.parametrize(("platforms", "rebuilt"), [
+    ((AMD,), False), ((AMD, ARM), False), ((ARM, AMD), True), ((ARM,), True)])
+def test_a_platformless_parent_is_handed_over_only_to_a_node_of_the_same_default_platform(
+        platforms: tuple[str, ...], rebuilt: bool) -> None:
+    # A node's default platform is its first: the one a platform-less job is built for there.
+    plan = busy_parent_node(node("other", *platforms))
+    assert plan.timings["app@native"].platform == platforms[0]
+    assert [(h.child, h.dest, h.rebuild) for h in (*plan.handovers, *plan.rebuilds)] == [("app@native", "other", rebuilt)]
+    assert ("contexts.b=" in " ".join(plan.argv("app@native"))) is not rebuilt
 
 
 def test_the_hand_over_time_is_learned_per_node_pair() -> None:

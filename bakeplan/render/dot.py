@@ -32,7 +32,7 @@ def render(plan: Plan) -> str:
                 label = f"{job.id}\\n{timing.start:.0f}s-{timing.end:.0f}s"
                 lines.append(f"    {_q(job.id)} [label=\"{_escape(label)}\"{style}];")
         lines.append("  }")
-    handovers = {(h.parent, h.child): h for h in plan.handovers}
+    handovers = {(h.parent, h.child): h for h in (*plan.handovers, *plan.rebuilds)}
     for job in plan.jobs:
         for dep in dict.fromkeys(d for d in job.deps if d in plan.timings):
             lines.append(f"  {_q(dep)} -> {_q(job.id)}{_edge_style(handovers.get((dep, job.id)))};")
@@ -44,6 +44,8 @@ def _edge_style(handover: Handover | None) -> str:
     """Nothing for a link on one node; dashed, blue and labelled for a hand-over between nodes."""
     if handover is None:
         return ""
+    if handover.rebuild:
+        return f" [style=dotted, color=orange, label={_q(f'rebuilt {round(handover.seconds, 1):g}s')}]"
     return f" [style=dashed, color=blue, label={_q(f'hand-over {round(handover.seconds, 1):g}s')}]"
 
 

@@ -90,6 +90,7 @@ def plan_data(plan: Plan) -> dict[str, Any]:
         "nodes": [node_data(n) for n in plan.nodes],
         "jobs": [job_data(plan, job) for job in plan.jobs],
         "handovers": [handover_data(h) for h in plan.handovers],
+        "rebuilds": [handover_data(h) for h in plan.rebuilds],
         "makespan": _t(plan.makespan),
         "lower_bound": {
             "value": _t(bound.value), "critical_path": _t(bound.critical_path), "work": _t(bound.work),

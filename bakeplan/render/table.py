@@ -120,8 +120,9 @@ def render(plan: Plan, *, width: int = DEFAULT_WIDTH) -> str:
 def handover_lines(plan: Plan, jobs: Sequence[str]) -> list[str]:
     """`CHILD reads PARENT from NODE (~4s)` for each hand-over into `jobs`, in their order, then the child's deps order."""
     row = {job_id: i for i, job_id in enumerate(jobs)}
-    into = sorted((h for h in plan.handovers if h.child in row), key=lambda h: row[h.child])
-    return [f"  {h.child} reads {h.parent} from {h.source} (~{duration(h.seconds)})" for h in into]
+    into = sorted((h for h in (*plan.handovers, *plan.rebuilds) if h.child in row), key=lambda h: (row[h.child], h.rebuild))
+    return [f"  {h.child} builds {h.parent} again for its own platform (~{duration(h.seconds)})" if h.rebuild
+            else f"  {h.child} reads {h.parent} from {h.source} (~{duration(h.seconds)})" for h in into]
 
 
 def summary(plan: Plan) -> str:
@@ -130,7 +131,8 @@ def summary(plan: Plan) -> str:
     parts = [f"critical path {duration(bound.critical_path)}", f"work/slots {duration(bound.work)}"]
     parts += [f"{name} {duration(value)}" for name, value in bound.classes]
     lines = [
-        f"{_count(len(plan.jobs), 'job')}, {_count(len(plan.handovers), 'hand-over')} "
+        f"{_count(len(plan.jobs), 'job')}, {_count(len(plan.handovers), 'hand-over')}"
+        + (f", {_count(len(plan.rebuilds), 'rebuild')}" if plan.rebuilds else "") + " "
         f"on {_count(len({t.node for t in plan.timings.values()}), 'node')}",
         f"estimated makespan {duration(plan.makespan)}; lower bound {duration(bound.value)} "
         f"({'; '.join(parts)}); ratio {plan.ratio:.2f}",

@@ -25,8 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bakeplan.bake.model import BakeResult
-from bakeplan.errors import BakeplanError, NoNodeError
-from bakeplan.graph import job_graph
+from bakeplan.errors import BakeplanError, CycleError, NoNodeError
 from bakeplan.history import History
 from bakeplan.jobs import Filter, Job, make_jobs, select
 from bakeplan.nodes import Node, platform_rank, usable
@@ -147,11 +146,17 @@ def build_plan(
     """
     history = History() if history is None else history
     jobs = select(make_jobs(result), only, exclude)
-    job_graph(jobs)  # CycleError before anything else
     ready = usable(nodes)
     _check_nodes(jobs, nodes)
-    problem = prepare(tasks(jobs, history, ready), ready, emulation_factor=emulation_factor,
-                      handover=history.handover_default(DEFAULT_HANDOVER), transfers=history.transfers())
+    try:
+        problem = prepare(tasks(jobs, history, ready), ready, emulation_factor=emulation_factor,
+                          handover=history.handover_default(DEFAULT_HANDOVER), transfers=history.transfers())
+    except CycleError:
+        # Say it with target names, as buildx does (networkx is imported only then: ~0.14 s at start-up).
+        from bakeplan.graph import job_graph
+
+        job_graph(jobs)
+        raise
     schedule = simulate(problem)
     placements = {p.task: p for p in schedule.placements}
     critical = set(schedule.critical_path)

@@ -3,8 +3,11 @@
 Every case is planned once on three nodes; every case with `target:` links is
 also checked against the plan's invariants on two nodes of two slots each:
 slots never overcommitted at any instant, every child after its parents (and
-after their hand-over when it runs on another node), hand-overs exactly the
-parent/child pairs on different nodes, makespan at least the lower bound.
+after their hand-over or rebuild when it runs on another node), every
+parent/child pair on different nodes either a hand-over or (a parent without
+platforms, the child's node of another default platform) a rebuild, and the
+child's argv reading exactly its hand-overs by digest; makespan at least the
+lower bound.
 """
 
 from __future__ import annotations
@@ -92,14 +95,15 @@ def test_the_linked_cases_include_the_known_ones(corpus_dir: Path) -> None:
 
 @pytest.mark.parametrize("kind", ["amd+arm", "amd x2"])
 @pytest.mark.parametrize("case", LINKED or ["(no corpus)"])
-def test_a_linked_corpus_plan_keeps_slots_order_and_hand_overs(corpus_dir: Path, case: str, kind: str) -> None:
+def test_a_linked_corpus_plan_keeps_slots_order_hand_overs_and_rebuilds(corpus_dir: Path, case: str, kind: str) -> None:
     result = printed_result(corpus_dir / case)
     nodes = two_nodes(kind, case_platforms(result))
     plan = build_plan(result, nodes)
     assert any(job.deps for job in plan.jobs)
     assert_slots_respected(plan, nodes)
     assert_children_after_parents_and_their_hand_overs(plan)
-    assert_hand_overs_are_the_cross_node_links(plan)
+    assert_cross_node_links_are_hand_overs_or_rebuilds(plan)
+    assert_argv_reads_hand_overs_and_re_solves_rebuilds(plan)
     assert plan.makespan == max(t.end for t in plan.timings.values())
     assert plan.makespan >= plan.lower_bound.value - 1e-9
     jsonschema.validate(json_.plan_data(plan), SCHEMA)
@@ -118,15 +122,15 @@ def assert_slots_respected(plan: Plan, nodes: Sequence[Node]) -> None:
 
 
 def assert_children_after_parents_and_their_hand_overs(plan: Plan) -> None:
-    """A child starts after its parents end; across nodes, its build also waits for the import.
+    """A child starts after its parents end; across nodes, its build also waits for the import or rebuild.
 
-    The import is spent in the child's slot (its span is the slowest import
-    plus its own estimate), so the build starts no sooner than each parent's
-    end plus that hand-over's seconds.
+    The import, or the rebuild of a parent the child cannot read, is spent in
+    the child's slot (its span is the slowest of them plus its own estimate),
+    so the build starts no sooner than each parent's end plus those seconds.
     """
     estimate = {task.id: task.duration for task in tasks(plan.jobs, History(), plan.nodes)}
     into: dict[str, list[float]] = {}
-    for handover in plan.handovers:
+    for handover in (*plan.handovers, *plan.rebuilds):
         into.setdefault(handover.child, []).append(plan.timings[handover.parent].end + handover.seconds)
     for job in plan.jobs:
         timing = plan.timings[job.id]
@@ -134,16 +138,46 @@ def assert_children_after_parents_and_their_hand_overs(plan: Plan) -> None:
         for dep in job.deps:
             assert plan.timings[dep].end <= timing.start, f"{job.id} starts before its parent {dep} ends"
         build_start = timing.end - cost
-        assert all(ready <= build_start + 1e-9 for ready in into.get(job.id, [])), f"{job.id} builds before its hand-over"
-        imports = [h.seconds for h in plan.handovers if h.child == job.id]
+        assert all(ready <= build_start + 1e-9 for ready in into.get(job.id, [])), f"{job.id} builds before its hand-over or rebuild"
+        imports = [h.seconds for h in (*plan.handovers, *plan.rebuilds) if h.child == job.id]
         assert timing.end - timing.start == pytest.approx(max(imports, default=0.0) + cost), job.id
 
 
-def assert_hand_overs_are_the_cross_node_links(plan: Plan) -> None:
-    """Each hand-over is a parent/child pair on different nodes, each such pair once, nodes named right."""
-    expected = [(job.id, dep) for job in plan.jobs for dep in dict.fromkeys(job.deps)
-                if plan.timings[dep].node != plan.timings[job.id].node]
-    assert [(h.child, h.parent) for h in plan.handovers] == expected
-    for handover in plan.handovers:
+def rebuilt(plan: Plan, child: str, parent: str) -> bool:
+    """Whether the child cannot read the parent by digest: the parent has no platform and the nodes' defaults differ."""
+    source, dest = plan.node(plan.timings[parent].node), plan.node(plan.timings[child].node)
+    return plan.job(parent).platform is None and source.default_platform != dest.default_platform
+
+
+def assert_cross_node_links_are_hand_overs_or_rebuilds(plan: Plan) -> None:
+    """Each parent/child pair on different nodes is a hand-over or a rebuild, once, in child order, nodes named right.
+
+    A hand-over costs its transfer; a rebuild the parent's whole estimate.
+    """
+    cross = [(job.id, dep) for job in plan.jobs for dep in dict.fromkeys(job.deps)
+             if plan.timings[dep].node != plan.timings[job.id].node]
+    assert [(h.child, h.parent) for h in plan.handovers] == [pair for pair in cross if not rebuilt(plan, *pair)]
+    assert [(h.child, h.parent) for h in plan.rebuilds] == [pair for pair in cross if rebuilt(plan, *pair)]
+    estimate = {task.id: task.duration for task in tasks(plan.jobs, History(), plan.nodes)}
+    for handover in (*plan.handovers, *plan.rebuilds):
         assert (handover.source, handover.dest) == (plan.timings[handover.parent].node, plan.timings[handover.child].node)
         assert handover.seconds > 0
+        if handover.rebuild:
+            assert handover.seconds == estimate[handover.parent], handover
+    assert all(not h.rebuild for h in plan.handovers) and all(h.rebuild for h in plan.rebuilds)
+
+
+def assert_argv_reads_hand_overs_and_re_solves_rebuilds(plan: Plan) -> None:
+    """A child's argv reads each parent handed over to it by digest and no other; a rebuilt parent is re-solved."""
+    handed = {(h.child, h.parent) for h in plan.handovers}
+    for job in plan.jobs:
+        argv = " ".join(plan.argv(job.id))
+        for dep in dict.fromkeys(job.deps):
+            assert (f"<hand-over of {dep}>" in argv) == ((job.id, dep) in handed), (job.id, dep)
+    assert {h.parent for h in plan.handovers} == {j.id for j in plan.jobs if plan.exports(j.id)}
+
+
+def test_the_linked_cases_on_amd_and_arm_show_both_hand_overs_and_rebuilds(corpus_dir: Path) -> None:
+    plans = [build_plan(result, two_nodes("amd+arm", case_platforms(result)))
+             for result in (printed_result(corpus_dir / case) for case in LINKED)]
+    assert any(plan.handovers for plan in plans) and any(plan.rebuilds for plan in plans)

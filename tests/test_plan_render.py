@@ -20,13 +20,20 @@ UPDATE = os.environ.get("BAKEPLAN_UPDATE_GOLDEN") == "1"
 
 
 def sample() -> Plan:
-    """A native base read by app on both platforms: app@linux/arm64 reads it on the arm node, a hand-over."""
+    """app on both platforms reads an amd64 base and a native conf; bin for each platform.
+
+    app@linux/arm64 runs on the arm node: it reads base@linux/amd64 from the
+    amd node by digest (a hand-over) and builds conf@native, built for amd64
+    on amd, again for arm64 (a rebuild).
+    """
     bake = result(
-        target("base"),
-        target("app", [AMD, ARM], {"b": "target:base"}),
+        target("base", [AMD]),
+        target("conf"),
+        target("app", [AMD, ARM], {"b": "target:base", "c": "target:conf"}),
         *[target(f"bin-{a}", [f"linux/{a}"], matrix={"goarch": a}, block="bin") for a in ("amd64", "arm64")],
     )
-    history = History({"base|native": (20.0,), "app|linux/amd64": (40.0,), "app|linux/arm64": (50.0,)})
+    history = History({"base|linux/amd64": (20.0,), "conf|native": (5.0,),
+                       "app|linux/amd64": (40.0,), "app|linux/arm64": (50.0,)})
     return build_plan(bake, [node("amd", AMD, slots=2), node("arm", ARM, slots=1)], history=history)
 
 
@@ -36,32 +43,49 @@ def test_json_follows_the_published_schema() -> None:
     data = json.loads(json_.render(sample()))
     jsonschema.validate(data, schema)
     assert data["version"] == json_.SCHEMA_VERSION == 2
+    assert data["handovers"] and data["rebuilds"]  # the sample exercises both lists
+
+
+def test_the_schema_requires_rebuilds_and_checks_them_like_hand_overs() -> None:
+    schema = json.loads(SCHEMA.read_text())
+    data = json.loads(json_.render(sample()))
+    with pytest.raises(jsonschema.ValidationError, match="'rebuilds' is a required property"):
+        jsonschema.validate({k: v for k, v in data.items() if k != "rebuilds"}, schema)
+    with pytest.raises(jsonschema.ValidationError, match="'dest' is a required property"):
+        jsonschema.validate({**data, "rebuilds": [{k: v for k, v in data["rebuilds"][0].items() if k != "dest"}]}, schema)
 
 
 def test_json_jobs_carry_node_times_placement_matrix_deps_and_argv() -> None:
     data = json.loads(json_.render(sample()))
     app = next(j for j in data["jobs"] if j["id"] == "app@linux/arm64")
     assert {k: app[k] for k in ("target", "platform", "matrix", "deps", "node", "start", "end", "placement", "critical")} == {
-        "target": "app", "platform": ARM, "matrix": {}, "deps": ["base@native"], "node": "arm",
-        "start": 60.0, "end": 114.0, "placement": "exact", "critical": True}
+        "target": "app", "platform": ARM, "matrix": {}, "deps": ["base@linux/amd64", "conf@native"], "node": "arm",
+        "start": 60.0, "end": 116.0, "placement": "exact", "critical": True}  # 6s rebuilding conf (> 4s hand-over), 50s app
+    # base is read by digest; conf is re-solved in app's invocation (no context set for it).
     assert app["argv"] == ["docker", "buildx", "bake", "--builder", "arm", "-f", "docker-bake.hcl",
                            "--set", "app.platform=linux/arm64",
-                           "--set", "app.contexts.b=oci-layout://<hand-over of base@native>@<digest>", "app"]
+                           "--set", "app.contexts.b=oci-layout://<hand-over of base@linux/amd64>@<digest>", "app"]
+    conf = next(j for j in data["jobs"] if j["id"] == "conf@native")
+    assert (conf["platform"], conf["built_platform"], conf["node"]) == (None, AMD, "amd")
     assert next(j for j in data["jobs"] if j["id"] == "bin-arm64@linux/arm64")["matrix"] == {"goarch": "arm64"}
-    assert data["makespan"] == 114.0 and data["lower_bound"]["value"] == 110.0
+    assert data["makespan"] == 116.0 and data["lower_bound"]["value"] == 110.0
 
 
-def test_json_lists_each_hand_over_and_no_longer_has_units() -> None:
+def test_json_lists_each_hand_over_and_each_rebuild_and_no_longer_has_units() -> None:
     data = json.loads(json_.render(sample()))
     assert data["handovers"] == [
-        {"child": "app@linux/arm64", "parent": "base@native", "source": "amd", "dest": "arm", "seconds": 4.0}]
+        {"child": "app@linux/arm64", "parent": "base@linux/amd64", "source": "amd", "dest": "arm", "seconds": 4.0}]
+    # conf's 5s plus the 1s export it is priced with.
+    assert data["rebuilds"] == [
+        {"child": "app@linux/arm64", "parent": "conf@native", "source": "amd", "dest": "arm", "seconds": 6.0}]
     assert "units" not in data and all("unit" not in job for job in data["jobs"])
 
 
-def test_json_the_exporting_parent_writes_its_hand_over_copy() -> None:
+def test_json_the_exporting_parent_writes_its_hand_over_copy_and_a_rebuilt_one_does_not() -> None:
     data = json.loads(json_.render(sample()))
-    base = next(j for j in data["jobs"] if j["id"] == "base@native")
-    assert base["argv"][-3:] == ["--set", "base.output=type=oci,dest=<hand-over dir>,tar=false", "base"]
+    argv = {j["id"]: j["argv"] for j in data["jobs"]}
+    assert argv["base@linux/amd64"][-3:] == ["--set", "base.output=type=oci,dest=<hand-over dir>,tar=false", "base"]
+    assert argv["conf@native"] == ["docker", "buildx", "bake", "--builder", "amd", "-f", "docker-bake.hcl", "conf"]
 
 
 def test_json_is_stable() -> None:
@@ -71,40 +95,45 @@ def test_json_is_stable() -> None:
 def test_table_lists_jobs_per_node_with_times_critical_marks_hand_overs_and_summary() -> None:
     text = table.render(sample())
     assert "arm  (linux/arm64; 1 slot)" in text
-    assert "app@linux/arm64" in text and "1m54s" in text and "█" in text
-    assert "\n  app@linux/arm64 reads base@native from amd (~4s)\n" in text
-    assert "5 jobs, 1 hand-over on 2 nodes" in text
-    assert "estimated makespan 1m54s; lower bound 1m50s" in text
-    assert "critical path (*): base@native -> app@linux/arm64" in text
+    assert "app@linux/arm64" in text and "1m56s" in text and "█" in text
+    assert "│   │ conf@native           │ linux/amd64 │ 21s   │ 27s   │" in text  # native: built for its node's platform
+    assert ("\n  app@linux/arm64 reads base@linux/amd64 from amd (~4s)"
+            "\n  app@linux/arm64 builds conf@native again for its own platform (~6s)\n") in text
+    assert "6 jobs, 1 hand-over, 1 rebuild on 2 nodes" in text
+    assert "estimated makespan 1m56s; lower bound 1m50s" in text
+    assert "critical path (*): base@linux/amd64 -> app@linux/arm64" in text
 
 
-def test_table_shows_hand_overs_under_the_node_that_reads_them() -> None:
+def test_table_shows_hand_overs_and_rebuilds_under_the_node_that_reads_them() -> None:
     text = table.render(sample())
     arm = text.index("arm  (linux/arm64")
-    assert text.index("reads base@native from amd") > arm
-    assert "reads" not in text[:arm]
+    assert text.index("reads base@linux/amd64 from amd") > arm
+    assert text.index("builds conf@native again") > arm
+    assert "reads" not in text[:arm] and "again" not in text[:arm]
 
 
 def test_without_hand_overs_the_table_has_no_reads_lines() -> None:
     bake = result(target("base", [AMD, ARM]), target("app", [AMD, ARM], {"b": "target:base"}))
     text = table.render(build_plan(bake, [node("amd", AMD), node("arm", ARM)]))
-    assert " reads " not in text and "4 jobs, 0 hand-overs on 2 nodes" in text
+    assert " reads " not in text and " again " not in text and "4 jobs, 0 hand-overs on 2 nodes" in text
 
 
-def test_dot_clusters_jobs_by_node_and_draws_links_and_hand_overs() -> None:
+def test_dot_clusters_jobs_by_node_and_draws_links_hand_overs_and_rebuilds() -> None:
     text = dot.render(sample())
     assert text.startswith("digraph bakeplan {")
     assert 'label="arm";' in text and 'label="amd";' in text
-    assert '  "base@native" -> "app@linux/amd64";\n' in text
-    assert '  "base@native" -> "app@linux/arm64" [style=dashed, color=blue, label="hand-over 4s"];\n' in text
+    assert '  "base@linux/amd64" -> "app@linux/amd64";\n' in text and '  "conf@native" -> "app@linux/amd64";\n' in text
+    assert '  "base@linux/amd64" -> "app@linux/arm64" [style=dashed, color=blue, label="hand-over 4s"];\n' in text
+    assert '  "conf@native" -> "app@linux/arm64" [style=dotted, color=orange, label="rebuilt 6s"];\n' in text
 
 
-def test_mermaid_draws_a_flowchart_with_hand_overs_dotted_and_the_critical_path_styled() -> None:
-    text = mermaid.render(sample())
+def test_mermaid_draws_a_flowchart_with_hand_overs_and_rebuilds_dotted_and_the_critical_path_styled() -> None:
+    text = mermaid.render(sample())  # j0 base, j1 conf, j2 app@linux/amd64, j3 app@linux/arm64
     assert text.startswith("flowchart LR\n")
     assert '  subgraph n1["arm"]\n' in text
-    assert "  j0 --> j1\n" in text and '  j0 -.->|"hand-over 4s"| j2\n' in text
-    assert "  class j0,j2 critical\n" in text
+    assert "  j0 --> j2\n  j1 --> j2\n" in text
+    assert '  j0 -.->|"hand-over 4s"| j3\n  j1 -.->|"rebuilt 6s"| j3\n' in text
+    assert "  class j0,j3 critical\n" in text
 
 
 @pytest.mark.parametrize("name", ["sample.txt", "sample.json", "sample.dot", "sample.mmd"])
@@ -162,3 +191,16 @@ def test_nodes_too_wide_for_the_terminal_are_listed_not_squeezed() -> None:
     assert "amd-builder-1 (declared)\n  builder: amd-builder-one\n  endpoint: tcp://10.0.0.12:1234\n" in text
     assert "  slots: 4  memory: ?  used: yes\n" in text and "down: left out: status error\n" in text
     assert "┏" in table.render_nodes([wide], width=160)
+
+
+def test_a_plan_with_only_rebuilds_counts_them_and_draws_them_in_every_format() -> None:
+    bake = result(target("base"), target("app", [AMD, ARM], {"b": "target:base"}))
+    plan = build_plan(bake, [node("amd", AMD, slots=2), node("arm", ARM)])
+    text = table.render(plan)
+    assert "\n  app@linux/arm64 builds base@native again for its own platform (~1m01s)\n" in text
+    assert " reads " not in text and "3 jobs, 0 hand-overs, 1 rebuild on 2 nodes" in text
+    assert '"base@native" -> "app@linux/arm64" [style=dotted, color=orange, label="rebuilt 61s"];' in dot.render(plan)
+    assert '  j0 -.->|"rebuilt 61s"| j2\n' in mermaid.render(plan)
+    data = json.loads(json_.render(plan))
+    jsonschema.validate(data, json.loads(SCHEMA.read_text()))
+    assert data["handovers"] == [] and [(r["child"], r["parent"]) for r in data["rebuilds"]] == [("app@linux/arm64", "base@native")]

@@ -16,6 +16,11 @@ directory, or a registry), so every child reads the very same image and a
 single-platform parent serves children on every node. The scheduler prices
 that transfer (`Problem.transfer`, learned per node pair) and keeps a child
 on its parent's node unless another node finishes it sooner.
+
+One exception: a parent without `platforms` is built for its node's own
+platform, so a child on a node of another platform cannot use that image; its
+invocation builds the parent again for its own node, as buildx would
+(`Plan.rebuilds`, priced as the parent's build time).
 """
 
 from __future__ import annotations
@@ -160,7 +165,7 @@ def build_plan(
     schedule = simulate(problem)
     placements = {p.task: p for p in schedule.placements}
     critical = set(schedule.critical_path)
-    links = _handovers(jobs, placements, nodes, problem.transfer, dict(zip((t.id for t in problem.tasks), problem.cost)))
+    links = _handovers(jobs, placements, nodes, problem.transfer, {t.id: t.duration - t.export for t in problem.tasks})
     handovers = tuple(h for h in links if not h.rebuild)
     return Plan(
         nodes=tuple(nodes), jobs=jobs,
@@ -179,7 +184,7 @@ def tasks(jobs: Sequence[Job], history: History, nodes: Sequence[Node]) -> list[
     export = history.export_default()
     exporting = may_export(jobs, nodes)
     return [Task(job.id, max(history.estimate(job), 0.0) + (export if job.id in exporting else 0.0),
-                 (job.platform,), tuple(d for d in job.deps)) for job in jobs]
+                 (job.platform,), tuple(d for d in job.deps), export if job.id in exporting else 0.0) for job in jobs]
 
 
 def capable_nodes(job: Job, nodes: Sequence[Node]) -> frozenset[str]:
@@ -209,21 +214,33 @@ def _timing(job: Job, placement: Placement, nodes: Sequence[Node], critical: boo
 
 
 def _handovers(jobs: Sequence[Job], placements: Mapping[str, Placement], nodes: Sequence[Node],
-               transfer: Callable[[str, str], float], cost: Mapping[str, float]) -> tuple[Handover, ...]:
-    """Every (child, parent) pair placed on different nodes: a hand-over, or a rebuild (see `Handover`)."""
+               transfer: Callable[[str, str], float], build: Mapping[str, float]) -> tuple[Handover, ...]:
+    """What each job's invocation fetches from other nodes: hand-overs, and rebuilds (see `Handover`).
+
+    As in a run (`runs.JobComposer.sources`): a parent that ran on the job's
+    own node is re-solved from that node's cache, and so is a rebuilt one,
+    whose own parents are then fetched in turn; any other is read by digest.
+    `build` is each job's build time, without its export.
+    """
     by_name = {n.name: n for n in nodes}
     by_id = {job.id: job for job in jobs}
     found = []
     for job in jobs:
         dest = placements[job.id].node
-        for dep in dict.fromkeys(d for d in job.deps if d in placements):
-            source = placements[dep].node
-            if source == dest:
-                continue
-            if handed_over(by_id[dep].platform is None, by_name[source], by_name[dest]):
-                found.append(Handover(job.id, dep, source, dest, transfer(source, dest)))
-            else:
-                found.append(Handover(job.id, dep, source, dest, cost[dep], rebuild=True))
+        queue, seen = [job.id], {job.id}
+        while queue:
+            for dep in by_id[queue.pop(0)].deps:
+                if dep in seen or dep not in placements:
+                    continue
+                seen.add(dep)
+                source = placements[dep].node
+                if source == dest:
+                    queue.append(dep)
+                elif handed_over(by_id[dep].platform is None, by_name[source], by_name[dest]):
+                    found.append(Handover(job.id, dep, source, dest, transfer(source, dest)))
+                else:
+                    found.append(Handover(job.id, dep, source, dest, build[dep], rebuild=True))
+                    queue.append(dep)
     return tuple(found)
 
 

@@ -69,6 +69,7 @@ class Task:
     duration: float
     platforms: tuple[str | None, ...] = (None,)
     deps: tuple[str, ...] = ()
+    export: float = 0.0  # of `duration`, the part spent exporting a copy for children elsewhere
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,17 +321,16 @@ def _place(problem: Problem, state: State, i: int, queues: dict[tuple[int, ...],
         if state.free[n] <= 0:
             continue
         node = problem.nodes[n]
-        end = state.now + _import(problem, sources, node.name) + _duration(problem, task, rank)
+        end = state.now + _import(problem, state, sources, node.name) + _duration(problem, task, rank)
         candidate = (end, rank, 1.0 - state.free[n] / node.slots, state.load[n], n)
         if best is None or candidate < best:
             best = candidate
     if best is None:
         return None
     end, rank, _, _, n = best
-    if rank == EMULATED and _wait_for_native(problem, state, i, queues, end):
-        return None
-    if _import(problem, sources, problem.nodes[n].name) > 0 and _wait_for_parent(problem, state, i, sources, end, queues):
-        return None
+    if rank == EMULATED or _import(problem, state, sources, problem.nodes[n].name) > 0:
+        if _wait_for_better(problem, state, i, sources, end, queues):
+            return None
     return Placement(task.id, problem.nodes[n].name, state.now, end, rank)
 
 
@@ -339,23 +339,26 @@ def _sources(problem: Problem, state: State, task: Task) -> tuple[tuple[str, int
     return tuple((state.done[d].node, problem.index[d]) for d in dict.fromkeys(task.deps) if d in state.done)
 
 
-def _import(problem: Problem, sources: Sequence[tuple[str, int]], dest: str) -> float:
-    """Seconds before task can build on `dest`: its dependencies' results imported side by side (the slowest).
+def _import(problem: Problem, state: State, sources: Sequence[tuple[str, int]], dest: str) -> float:
+    """Seconds before a task can build on `dest`: its dependencies' results fetched side by side (the slowest)."""
+    return max((_fetch(problem, state, source, dep, dest) for source, dep in sources), default=0.0)
 
-    A dependency without a platform is built for its node's own platform: on
-    a node of another platform the task needs it for that node's platform,
-    so it is built again there (what buildx does), not handed over.
+
+def _fetch(problem: Problem, state: State, source: str, dep: int, dest: str) -> float:
+    """Seconds to have dependency `dep` (built on `source`) on `dest`.
+
+    Nothing on its own node; a hand-over elsewhere. A dependency without a
+    platform is built for its node's own platform: on a node of another
+    platform the task needs it for that node's platform, so it is built
+    again there (what buildx does), after its own dependencies are fetched.
     """
-    return max((_fetch(problem, source, dep, dest) for source, dep in sources), default=0.0)
-
-
-def _fetch(problem: Problem, source: str, dep: int, dest: str) -> float:
     if source == dest:
         return 0.0
-    if not handed_over(problem.tasks[dep].platforms == (None,), problem.nodes[problem.node_index[source]],
-                       problem.nodes[problem.node_index[dest]]):
-        return problem.cost[dep]
-    return problem.transfer(source, dest)
+    task = problem.tasks[dep]
+    if handed_over(task.platforms == (None,), problem.nodes[problem.node_index[source]],
+                   problem.nodes[problem.node_index[dest]]):
+        return problem.transfer(source, dest)
+    return _import(problem, state, _sources(problem, state, task), dest) + task.duration - task.export
 
 
 def handed_over(native: bool, source: Node, dest: Node) -> bool:
@@ -366,28 +369,30 @@ def handed_over(native: bool, source: Node, dest: Node) -> bool:
     return source.name != dest.name and (not native or source.default_platform == dest.default_platform)
 
 
-def _wait_for_parent(problem: Problem, state: State, i: int, sources: Sequence[tuple[str, int]], end: float,
+def _wait_for_better(problem: Problem, state: State, i: int, sources: Sequence[tuple[str, int]], end: float,
                      queues: dict[tuple[int, ...], list[float]]) -> bool:
-    """Whether task i finishes before `end` by queueing for a slot on a node that holds its parents' results.
+    """Whether task i finishes before `end` by queueing for a busy node: a native one, or one holding its parents.
 
-    Tasks that decided to wait this round hold their slot in `queues`, so a
-    second child does not count on the slot the first one took.
+    Each node's finish counts what the task would fetch there. Tasks that
+    decided to wait this round hold their slot in `queues`, so a second task
+    does not count on the slot the first one took. A free node finishes no
+    sooner than `end` (the best free node's), so a task only ever waits for a
+    running one: the run always moves on.
     """
-    capable = dict(problem.capable[i])
     task = problem.tasks[i]
-    for source in dict.fromkeys(node for node, _ in sources):
-        n = problem.node_index.get(source)
-        if n is None or n not in capable or capable[n] == EMULATED:
-            continue
+    best: tuple[float, int] | None = None
+    for n, rank in problem.capable[i]:
         frees = _slot_queue(problem, state, (n,), queues)
-        if not frees:
+        if rank == EMULATED or not frees:
             continue
-        at = max(frees[0], state.now)
-        finish_at = at + _import(problem, sources, source) + _duration(problem, task, capable[n])
-        if finish_at < end:
-            heapq.heapreplace(frees, finish_at)
-            return True
-    return False
+        finish_at = max(frees[0], state.now) + _import(problem, state, sources, problem.nodes[n].name) \
+            + _duration(problem, task, rank)
+        if finish_at < end - 1e-9 and (best is None or finish_at < best[0]):
+            best = (finish_at, n)
+    if best is None:
+        return False
+    heapq.heapreplace(queues[(best[1],)], best[0])
+    return True
 
 
 def _slot_queue(problem: Problem, state: State, nodes: tuple[int, ...],
@@ -404,21 +409,6 @@ def _slot_queue(problem: Problem, state: State, nodes: tuple[int, ...],
 
 def _duration(problem: Problem, task: Task, rank: int) -> float:
     return task.duration * (problem.emulation_factor if rank == EMULATED else 1.0)
-
-
-def _wait_for_native(problem: Problem, state: State, i: int, queues: dict[tuple[int, ...], list[float]],
-                     end: float) -> bool:
-    """Whether task i finishes before `end` by queueing for a native slot (behind tasks already queued)."""
-    own = tuple(n for n, rank in problem.capable[i] if rank != EMULATED)
-    frees = _slot_queue(problem, state, own, queues)
-    if not frees:
-        return False
-    duration = problem.tasks[i].duration
-    at = max(frees[0], state.now)
-    if at + duration < end:
-        heapq.heapreplace(frees, at + duration)  # the queued task holds that slot until then
-        return True
-    return False
 
 
 def finish(problem: Problem, state: State, task: str, now: float) -> list[str]:

@@ -215,5 +215,4 @@ def _handed_contexts(job: Job, target: Target, sources: Mapping[str, str], by_id
 
 def planned_sources(plan: Plan, job: Job) -> dict[str, str]:
     """For a plan's display: each parent the job reads by digest, as a placeholder reference."""
-    handed = {h.parent for h in plan.handovers_into(job.id)}
-    return {dep: f"oci-layout://<hand-over of {dep}>@<digest>" for dep in job.deps if dep in handed}
+    return {h.parent: f"oci-layout://<hand-over of {h.parent}>@<digest>" for h in plan.handovers_into(job.id)}

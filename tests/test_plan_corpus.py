@@ -2,12 +2,16 @@
 
 Every case is planned once on three nodes; every case with `target:` links is
 also checked against the plan's invariants on two nodes of two slots each:
-slots never overcommitted at any instant, every child after its parents (and
-after their hand-over or rebuild when it runs on another node), every
-parent/child pair on different nodes either a hand-over or (a parent without
-platforms, the child's node of another default platform) a rebuild, and the
-child's argv reading exactly its hand-overs by digest; makespan at least the
-lower bound.
+slots never overcommitted at any instant; every child after its parents (and
+after what it fetches from other nodes); what each job's invocation fetches
+(hand-overs and rebuilds) exactly what a walk written here finds, walking as a
+run does (`runs.JobComposer.sources`): a parent on the job's own node is
+re-solved, a parent without platforms from a node of another default platform
+is built again, both walked on into their own parents, any other parent on
+another node is read by digest; each job's span the slowest fetch of its
+parents (none for one on its own node, whose job fetched what it read; for a
+rebuild, after that parent's own fetches) plus its own estimate; its argv
+reading exactly its hand-overs by digest; makespan at least the lower bound.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import jsonschema
 import pytest
@@ -23,7 +28,7 @@ from bakeplan.bake.model import BakeResult, Target
 from bakeplan.history import History
 from bakeplan.jobs import linked_targets
 from bakeplan.nodes import EMULATED, Node, platform_rank
-from bakeplan.plan import Plan, build_plan, tasks
+from bakeplan.plan import DEFAULT_HANDOVER, Plan, build_plan, tasks
 from bakeplan.render import json_
 from bakeplan.schedule import DEFAULT_EMULATION_FACTOR
 
@@ -101,9 +106,9 @@ def test_a_linked_corpus_plan_keeps_slots_order_hand_overs_and_rebuilds(corpus_d
     plan = build_plan(result, nodes)
     assert any(job.deps for job in plan.jobs)
     assert_slots_respected(plan, nodes)
-    assert_children_after_parents_and_their_hand_overs(plan)
-    assert_cross_node_links_are_hand_overs_or_rebuilds(plan)
-    assert_argv_reads_hand_overs_and_re_solves_rebuilds(plan)
+    assert_hand_overs_and_rebuilds_are_what_each_invocation_fetches(plan)
+    assert_children_after_parents_and_what_they_fetch(plan)
+    assert_argv_reads_exactly_the_hand_overs_by_digest(plan)
     assert plan.makespan == max(t.end for t in plan.timings.values())
     assert plan.makespan >= plan.lower_bound.value - 1e-9
     jsonschema.validate(json_.plan_data(plan), SCHEMA)
@@ -121,63 +126,145 @@ def assert_slots_respected(plan: Plan, nodes: Sequence[Node]) -> None:
             assert running <= node.slots, f"{node.name} runs {running} jobs at {at}s with {node.slots} slots"
 
 
-def assert_children_after_parents_and_their_hand_overs(plan: Plan) -> None:
-    """A child starts after its parents end; across nodes, its build also waits for the import or rebuild.
-
-    The import, or the rebuild of a parent the child cannot read, is spent in
-    the child's slot (its span is the slowest of them plus its own estimate),
-    so the build starts no sooner than each parent's end plus those seconds.
-    """
-    estimate = {task.id: task.duration for task in tasks(plan.jobs, History(), plan.nodes)}
-    into: dict[str, list[float]] = {}
-    for handover in (*plan.handovers, *plan.rebuilds):
-        into.setdefault(handover.child, []).append(plan.timings[handover.parent].end + handover.seconds)
-    for job in plan.jobs:
-        timing = plan.timings[job.id]
-        cost = estimate[job.id] * (DEFAULT_EMULATION_FACTOR if timing.rank == EMULATED else 1.0)
-        for dep in job.deps:
-            assert plan.timings[dep].end <= timing.start, f"{job.id} starts before its parent {dep} ends"
-        build_start = timing.end - cost
-        assert all(ready <= build_start + 1e-9 for ready in into.get(job.id, [])), f"{job.id} builds before its hand-over or rebuild"
-        imports = [h.seconds for h in (*plan.handovers, *plan.rebuilds) if h.child == job.id]
-        assert timing.end - timing.start == pytest.approx(max(imports, default=0.0) + cost), job.id
-
-
 def rebuilt(plan: Plan, child: str, parent: str) -> bool:
     """Whether the child cannot read the parent by digest: the parent has no platform and the nodes' defaults differ."""
     source, dest = plan.node(plan.timings[parent].node), plan.node(plan.timings[child].node)
     return plan.job(parent).platform is None and source.default_platform != dest.default_platform
 
 
-def assert_cross_node_links_are_hand_overs_or_rebuilds(plan: Plan) -> None:
-    """Each parent/child pair on different nodes is a hand-over or a rebuild, once, in child order, nodes named right.
+class Fetches(NamedTuple):
+    """What one job's invocation takes from other nodes, as `walk` finds it."""
 
-    A hand-over costs its transfer; a rebuild the parent's whole estimate.
+    read: tuple[str, ...]  # ancestors read by digest (hand-overs)
+    again: tuple[str, ...]  # ancestors built again in the invocation (rebuilds)
+    resolved: tuple[str, ...]  # the job and every ancestor its invocation re-solves (on its node, or built again)
+
+
+def walk(plan: Plan, job_id: str) -> Fetches:
+    """Depth first from a job, as a run composes its invocation; each ancestor counts the first time it is met.
+
+    A parent on the job's node is re-solved and a parent rebuilt there is
+    built again: the walk goes on into their parents. Any other parent on
+    another node is read by digest, and the walk stops there.
     """
-    cross = [(job.id, dep) for job in plan.jobs for dep in dict.fromkeys(job.deps)
-             if plan.timings[dep].node != plan.timings[job.id].node]
-    assert [(h.child, h.parent) for h in plan.handovers] == [pair for pair in cross if not rebuilt(plan, *pair)]
-    assert [(h.child, h.parent) for h in plan.rebuilds] == [pair for pair in cross if rebuilt(plan, *pair)]
+    dest = plan.timings[job_id].node
+    read: list[str] = []
+    again: list[str] = []
+    resolved = [job_id]
+
+    def visit(current: str) -> None:
+        for dep in plan.job(current).deps:
+            if dep in resolved or dep in read:
+                continue
+            elsewhere = plan.timings[dep].node != dest
+            if elsewhere and not rebuilt(plan, job_id, dep):
+                read.append(dep)
+                continue
+            if elsewhere:
+                again.append(dep)
+            resolved.append(dep)
+            visit(dep)
+
+    visit(job_id)
+    return Fetches(tuple(read), tuple(again), tuple(resolved))
+
+
+def assert_hand_overs_and_rebuilds_are_what_each_invocation_fetches(plan: Plan) -> None:
+    """Per job, its hand-overs and rebuilds are exactly the walk's reads and rebuilds, each (job, ancestor) once.
+
+    Listed in job order, with the ancestor's node and the job's; a hand-over
+    costs the default transfer (nothing is learned here), a rebuild the
+    ancestor's estimate without the export it is priced with.
+    """
+    fetches = {job.id: walk(plan, job.id) for job in plan.jobs}
+    assert {(h.child, h.parent) for h in plan.handovers} == {(c, a) for c, f in fetches.items() for a in f.read}
+    assert {(h.child, h.parent) for h in plan.rebuilds} == {(c, a) for c, f in fetches.items() for a in f.again}
+    order = {job.id: i for i, job in enumerate(plan.jobs)}
+    build = {task.id: task.duration - task.export for task in tasks(plan.jobs, History(), plan.nodes)}
+    for listed, rebuild in ((plan.handovers, False), (plan.rebuilds, True)):
+        assert len({(h.child, h.parent) for h in listed}) == len(listed), "a (job, ancestor) pair listed twice"
+        assert [order[h.child] for h in listed] == sorted(order[h.child] for h in listed), "not in job order"
+        for handover in listed:
+            assert handover.rebuild is rebuild, handover
+            assert (handover.source, handover.dest) == (plan.timings[handover.parent].node, plan.timings[handover.child].node)
+            assert handover.seconds == (build[handover.parent] if rebuild else DEFAULT_HANDOVER), handover
+
+
+def fetch_seconds(plan: Plan, job_id: str) -> float:
+    """Seconds the job's slot spends before its own build: its parents fetched side by side (the slowest).
+
+    A parent on the job's node costs nothing (its own job fetched what it
+    read, the node's cache answers the re-solve); a hand-over costs its
+    seconds; a rebuild its seconds after what that parent fetches in turn.
+    """
+    dest = plan.timings[job_id].node
+    listed = {h.parent: h for h in (*plan.handovers, *plan.rebuilds) if h.child == job_id}
+
+    def fetch(current: str) -> float:
+        slowest = 0.0
+        for dep in plan.job(current).deps:
+            if plan.timings[dep].node != dest:
+                handover = listed[dep]
+                slowest = max(slowest, handover.seconds + (fetch(dep) if handover.rebuild else 0.0))
+        return slowest
+
+    return fetch(job_id)
+
+
+def assert_children_after_parents_and_what_they_fetch(plan: Plan) -> None:
+    """A child starts after its parents end; its span is what it fetches (`fetch_seconds`) plus its own estimate.
+
+    The fetches are spent in the child's slot, so its build starts no sooner
+    than each ancestor it fetches ended plus that fetch's seconds.
+    """
     estimate = {task.id: task.duration for task in tasks(plan.jobs, History(), plan.nodes)}
-    for handover in (*plan.handovers, *plan.rebuilds):
-        assert (handover.source, handover.dest) == (plan.timings[handover.parent].node, plan.timings[handover.child].node)
-        assert handover.seconds > 0
-        if handover.rebuild:
-            assert handover.seconds == estimate[handover.parent], handover
-    assert all(not h.rebuild for h in plan.handovers) and all(h.rebuild for h in plan.rebuilds)
-
-
-def assert_argv_reads_hand_overs_and_re_solves_rebuilds(plan: Plan) -> None:
-    """A child's argv reads each parent handed over to it by digest and no other; a rebuilt parent is re-solved."""
-    handed = {(h.child, h.parent) for h in plan.handovers}
     for job in plan.jobs:
-        argv = " ".join(plan.argv(job.id))
-        for dep in dict.fromkeys(job.deps):
-            assert (f"<hand-over of {dep}>" in argv) == ((job.id, dep) in handed), (job.id, dep)
+        timing = plan.timings[job.id]
+        cost = estimate[job.id] * (DEFAULT_EMULATION_FACTOR if timing.rank == EMULATED else 1.0)
+        for dep in job.deps:
+            assert plan.timings[dep].end <= timing.start, f"{job.id} starts before its parent {dep} ends"
+        assert timing.end - timing.start == pytest.approx(fetch_seconds(plan, job.id) + cost), job.id
+        build_start = timing.end - cost
+        for handover in (*plan.handovers, *plan.rebuilds):
+            if handover.child == job.id:
+                assert plan.timings[handover.parent].end + handover.seconds <= build_start + 1e-9, handover
+
+
+def assert_argv_reads_exactly_the_hand_overs_by_digest(plan: Plan) -> None:
+    """Each job's argv sets, on every target its invocation re-solves, each context read by digest, and no other.
+
+    Only hand-over parents export their result.
+    """
+    for job in plan.jobs:
+        found = walk(plan, job.id)
+        handed = {h.parent for h in plan.handovers_into(job.id)}
+        assert handed == set(found.read), job.id
+        expected = set()
+        for holder in map(plan.job, found.resolved):
+            parents = {plan.job(d).target: d for d in holder.deps}
+            for name, value in plan.result.targets[holder.target].contexts.items():
+                dep = parents.get(value[len("target:"):]) if value.startswith("target:") else None
+                if dep in handed:
+                    expected.add(f"{holder.target}.contexts.{name}=oci-layout://<hand-over of {dep}>@<digest>")
+        argv = plan.argv(job.id)
+        digests = [value for flag, value in zip(argv, argv[1:]) if flag == "--set" and "<hand-over of" in value]
+        assert sorted(digests) == sorted(expected), job.id
+        assert {d.split("<hand-over of ", 1)[1].split(">@", 1)[0] for d in digests} == handed, job.id
+        assert " ".join(argv).count("<hand-over of") == len(digests), job.id
     assert {h.parent for h in plan.handovers} == {j.id for j in plan.jobs if plan.exports(j.id)}
 
 
-def test_the_linked_cases_on_amd_and_arm_show_both_hand_overs_and_rebuilds(corpus_dir: Path) -> None:
+def test_the_linked_cases_on_amd_and_arm_show_every_kind_of_fetch(corpus_dir: Path) -> None:
+    """Parents and further ancestors, read by digest and built again; a rebuilt parent reading its own parent by digest."""
     plans = [build_plan(result, two_nodes("amd+arm", case_platforms(result)))
              for result in (printed_result(corpus_dir / case) for case in LINKED)]
-    assert any(plan.handovers for plan in plans) and any(plan.rebuilds for plan in plans)
+    kinds = set()
+    for plan in plans:
+        read = {(h.child, h.parent) for h in plan.handovers}
+        for handover in (*plan.handovers, *plan.rebuilds):
+            direct = handover.parent in plan.job(handover.child).deps
+            kinds.add(("rebuild" if handover.rebuild else "hand-over", "parent" if direct else "ancestor"))
+            if handover.rebuild and any((handover.child, g) in read for g in plan.job(handover.parent).deps):
+                kinds.add(("rebuild", "reading by digest"))
+    assert kinds == {("hand-over", "parent"), ("hand-over", "ancestor"), ("rebuild", "parent"), ("rebuild", "ancestor"),
+                     ("rebuild", "reading by digest")}

@@ -24,11 +24,17 @@ had linked components as `units` and each job's `unit`, gone with them)::
         "critical": true,
         "argv": ["docker", "buildx", "bake", ...]  # the job's exact invocation on its node
       }],
-      "handovers": [{                           # a child reading a parent built on another node
-        "child": "app@linux/arm64", "parent": "base@native",
+      "handovers": [{                           # a job's invocation reading, by digest, a parent
+        "child": "app@linux/arm64",             # (or an ancestor reached through parents it
+        "parent": "base@linux/amd64",           # re-solves) built on another node
         "source": "amd", "dest": "arm",         # the parent's node, the child's node
         "seconds": 4.0                          # estimated import time, inside the child's span
-      }],                                       # in job order, then the child's deps order
+      }],                                       # in job order, then the order the child reaches them
+      "rebuilds": [{                            # same fields: a parent without platforms built for
+        "child": "app@linux/arm64",             # another platform, which the child builds again
+        "parent": "conf@native", "source": "amd", "dest": "arm",
+        "seconds": 5.0                          # estimated build time, inside the child's span
+      }],
       "makespan": 120.0,
       "lower_bound": {"value": 110.0, "critical_path": 110.0, "work": 60.0,
                       "classes": [{"nodes": "arm", "value": 90.0}]},

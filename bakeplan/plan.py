@@ -220,28 +220,49 @@ def _handovers(jobs: Sequence[Job], placements: Mapping[str, Placement], nodes: 
     As in a run (`runs.JobComposer.sources`): a parent that ran on the job's
     own node is re-solved from that node's cache, and so is a rebuilt one,
     whose own parents are then fetched in turn; any other is read by digest.
-    `build` is each job's build time, without its export.
+    What a parent on the job's own node fetched is in that node's cache: it
+    is listed (the invocation names it) at 0 seconds, as the scheduler counts
+    it. `build` is each job's build time, without its export.
     """
     by_name = {n.name: n for n in nodes}
     by_id = {job.id: job for job in jobs}
     found = []
     for job in jobs:
         dest = placements[job.id].node
-        queue, seen = [job.id], {job.id}
-        while queue:
-            for dep in by_id[queue.pop(0)].deps:
-                if dep in seen or dep not in placements:
-                    continue
-                seen.add(dep)
-                source = placements[dep].node
-                if source == dest:
-                    queue.append(dep)
-                elif handed_over(by_id[dep].platform is None, by_name[source], by_name[dest]):
-                    found.append(Handover(job.id, dep, source, dest, transfer(source, dest)))
-                else:
-                    found.append(Handover(job.id, dep, source, dest, build[dep], rebuild=True))
-                    queue.append(dep)
+
+        def kind(dep: str, dest: str = dest) -> str:
+            source = placements[dep].node
+            if source == dest:
+                return "here"
+            return "digest" if handed_over(by_id[dep].platform is None, by_name[source], by_name[dest]) else "rebuild"
+
+        # Everything the invocation names (it re-solves parents here and rebuilt ones, and goes on into theirs) ...
+        named = _reachable(job.id, by_id, placements, lambda dep: kind(dep) != "digest")
+        # ... and what its slot pays for: what a parent here fetched is in this node's cache already.
+        paid = set(_reachable(job.id, by_id, placements, lambda dep: kind(dep) == "rebuild"))
+        for dep in named:
+            how = kind(dep)
+            if how == "here":
+                continue
+            source = placements[dep].node
+            seconds = 0.0 if dep not in paid else transfer(source, dest) if how == "digest" else build[dep]
+            found.append(Handover(job.id, dep, source, dest, seconds, rebuild=how == "rebuild"))
     return tuple(found)
+
+
+def _reachable(start: str, by_id: Mapping[str, Job], placements: Mapping[str, Placement],
+               through: Callable[[str], bool]) -> list[str]:
+    """Ancestors of `start` met breadth first, going on only through those `through` accepts."""
+    queue, seen, order = [start], {start}, []
+    while queue:
+        for dep in by_id[queue.pop(0)].deps:
+            if dep in seen or dep not in placements:
+                continue
+            seen.add(dep)
+            order.append(dep)
+            if through(dep):
+                queue.append(dep)
+    return order
 
 
 def _by_child(handovers: Sequence[Handover]) -> dict[str, tuple[Handover, ...]]:

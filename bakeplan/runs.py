@@ -80,7 +80,8 @@ class JobComposer:
             return merge_argv(step, digests, docker=self.settings.docker, builder=builder)
         job = self.by_id[step.id]
         sources = self.sources(job, node, state)
-        self.imported[job.id] = tuple(dict.fromkeys(state.steps[d].node for d in sources))
+        # Learned from direct parents only: an ancestor a re-solved parent already brought here loads from cache.
+        self.imported[job.id] = tuple(dict.fromkeys(state.steps[d].node for d in sources if d in job.deps))
         export = ""
         self.exported.discard(job.id)
         if self.exports(job, node):

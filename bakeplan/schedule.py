@@ -371,7 +371,7 @@ def handed_over(native: bool, source: Node, dest: Node) -> bool:
 
 def _wait_for_better(problem: Problem, state: State, i: int, sources: Sequence[tuple[str, int]], end: float,
                      queues: dict[tuple[int, ...], list[float]]) -> bool:
-    """Whether task i finishes before `end` by queueing for a busy node: a native one, or one holding its parents.
+    """Whether task i finishes before `end` by queueing for a busy node (one holding its parents, a native one).
 
     Each node's finish counts what the task would fetch there. Tasks that
     decided to wait this round hold their slot in `queues`, so a second task
@@ -383,7 +383,7 @@ def _wait_for_better(problem: Problem, state: State, i: int, sources: Sequence[t
     best: tuple[float, int] | None = None
     for n, rank in problem.capable[i]:
         frees = _slot_queue(problem, state, (n,), queues)
-        if rank == EMULATED or not frees:
+        if not frees:
             continue
         finish_at = max(frees[0], state.now) + _import(problem, state, sources, problem.nodes[n].name) \
             + _duration(problem, task, rank)

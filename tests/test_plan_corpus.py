@@ -187,7 +187,28 @@ def assert_hand_overs_and_rebuilds_are_what_each_invocation_fetches(plan: Plan) 
         for handover in listed:
             assert handover.rebuild is rebuild, handover
             assert (handover.source, handover.dest) == (plan.timings[handover.parent].node, plan.timings[handover.child].node)
-            assert handover.seconds == (build[handover.parent] if rebuild else DEFAULT_HANDOVER), handover
+            full = build[handover.parent] if rebuild else DEFAULT_HANDOVER
+            assert handover.seconds == (full if handover.parent in paid_for(plan, handover.child) else 0.0), handover
+
+
+def paid_for(plan: Plan, job_id: str) -> set[str]:
+    """Ancestors the job's slot pays to fetch: its parents, and what the parents it rebuilds fetch in turn.
+
+    What a parent on the job's own node fetched is in that node's cache: the
+    invocation names it again at no cost.
+    """
+    dest = plan.timings[job_id].node
+    found: set[str] = set()
+
+    def visit(current: str) -> None:
+        for dep in plan.job(current).deps:
+            if dep not in found:
+                found.add(dep)
+                if plan.timings[dep].node != dest and rebuilt(plan, job_id, dep):
+                    visit(dep)
+
+    visit(job_id)
+    return found
 
 
 def fetch_seconds(plan: Plan, job_id: str) -> float:

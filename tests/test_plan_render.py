@@ -227,8 +227,6 @@ def test_a_grandparent_read_through_a_rebuilt_parent_is_listed_under_its_reader_
     assert [(h["child"], h["parent"], h["seconds"]) for h in data["rebuilds"]] == [("c@linux/arm64", "p@native", 10.0)]
 
 
-@pytest.mark.xfail(raises=AssertionError, reason="render.dot/mermaid draw only (parent -> child) links, styled when "
-                   "the pair is a hand-over: a hand-over from a grandparent (no direct link) is not drawn at all")
 def test_dot_and_mermaid_draw_a_hand_over_from_a_grandparent() -> None:
     plan = indirect()  # j0 g, j1 p, j2 c
     assert '"g@linux/amd64" -> "c@linux/arm64"' in dot.render(plan)

@@ -33,9 +33,17 @@ def render(plan: Plan) -> str:
                 lines.append(f"    {_q(job.id)} [label=\"{_escape(label)}\"{style}];")
         lines.append("  }")
     handovers = {(h.parent, h.child): h for h in (*plan.handovers, *plan.rebuilds)}
+    into: dict[str, list[Handover]] = {}
+    for handover in handovers.values():
+        into.setdefault(handover.child, []).append(handover)
     for job in plan.jobs:
-        for dep in dict.fromkeys(d for d in job.deps if d in plan.timings):
+        direct = dict.fromkeys(d for d in job.deps if d in plan.timings)
+        for dep in direct:
             lines.append(f"  {_q(dep)} -> {_q(job.id)}{_edge_style(handovers.get((dep, job.id)))};")
+        for handover in into.get(job.id, ()):  # an ancestor read through a re-solved parent
+            parent = handover.parent
+            if parent not in direct:
+                lines.append(f"  {_q(parent)} -> {_q(job.id)}{_edge_style(handover)};")
     lines.append("}")
     return "\n".join(lines) + "\n"
 

@@ -23,9 +23,17 @@ def render(plan: Plan) -> str:
                 lines.append(f"    {ids[job.id]}[\"{_text(job.id)}<br/>{timing.start:.0f}s-{timing.end:.0f}s\"]")
         lines.append("  end")
     handovers = {(h.parent, h.child): h for h in (*plan.handovers, *plan.rebuilds)}
+    into: dict[str, list[Handover]] = {}
+    for handover in handovers.values():
+        into.setdefault(handover.child, []).append(handover)
     for job in plan.jobs:
-        for dep in dict.fromkeys(d for d in job.deps if d in ids):
+        direct = dict.fromkeys(d for d in job.deps if d in ids)
+        for dep in direct:
             lines.append(f"  {ids[dep]} {_arrow(handovers.get((dep, job.id)))} {ids[job.id]}")
+        for handover in into.get(job.id, ()):  # an ancestor read through a re-solved parent
+            parent = handover.parent
+            if parent not in direct:
+                lines.append(f"  {ids[parent]} {_arrow(handover)} {ids[job.id]}")
     critical = [ids[j] for j in plan.critical_path]
     if critical:
         lines.append("  classDef critical stroke:#d00,stroke-width:3px")

@@ -675,3 +675,48 @@ def test_an_unwritable_run_directory_is_one_clear_error(
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Traceback" not in done.stderr and "internal error" not in done.stderr, done.stderr
     assert str(locked) in done.stderr and "--run-dir" in done.stderr, done.stderr
+
+
+# ---------------------------------------------------------------- g. --push: the parent's own push is the hand-over
+
+
+def test_with_push_a_pushed_parent_is_read_from_its_own_push_and_no_copy_is_made(
+    project: Path, buildkit_nodes: Cluster, node_builders: dict[str, str], registry: infra.Registry, marker: str,
+) -> None:
+    repo = registry.ref(f"pushed/base{marker}")
+    write_bake(project, parent_and_child(marker).replace(
+        'platforms = ["linux/amd64"]\n', f'platforms = ["linux/amd64"]\n  tags = ["{repo}:v1"]\n', 1))
+    bakeplan(buildkit_nodes.cli, project, *two_nodes(node_builders), "--push", "base", "child", attestations=True)
+    steps = latest_state(project)
+    assert {s["status"] for s in steps.values()} == {"succeeded"}
+    assert_child_outputs(project, marker)
+    handover = handover_of(steps, "base@linux/amd64")
+    assert handover == f"docker-image://{repo}@{digest_of(handover)}", handover  # the user's own push
+    assert not (run_dir(project) / "handover").exists()  # no extra copy was written
+    assert "type=oci" not in log_of(steps, "base@linux/amd64")
+    assert reads(builds(buildkit_nodes.buildctl, buildkit_nodes.arm64), f"child-{marker}") == handover
+    # The tag the user asked for is there, and the child read the amd64 manifest inside it.
+    pushed = json.loads(buildkit_nodes.cli.run("imagetools", "inspect", "--raw", f"{repo}:v1").stdout)
+    assert digest_of(handover) in [m["digest"] for m in pushed["manifests"]], pushed  # an index: attestations on
+
+
+# ---------------------------------------------------------------- h. a bake file on stdin is read once
+
+
+def test_a_bake_file_on_stdin_is_read_once_and_every_job_builds_from_it(
+    project: Path, buildkit_nodes: Cluster, node_builders: dict[str, str], marker: str,
+) -> None:
+    text = parent_and_child(marker)
+    done = subprocess.run([sys.executable, "-m", "bakeplan", "run", "--progress", "plain", "-f", "-",
+                           *two_nodes(node_builders), "child"], input=text, cwd=project,
+                          env=run_env(buildkit_nodes.cli, project), capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    assert not (project / "docker-bake.hcl").exists()
+    assert_child_outputs(project, marker)
+    steps = latest_state(project)
+    for job in steps:  # stdin was read once, by bakeplan: each build read its own resolved definition
+        name = job.replace("@", "_").replace("/", "_")
+        assert f"reading {run_dir(project)}/jobs/{name}.json" in log_of(steps, job), log_of(steps, job)
+    assert sorted(p.name for p in (run_dir(project) / "jobs").iterdir()) == [
+        "base_linux_amd64.json", "child_linux_amd64.json", "child_linux_arm64.json"]

@@ -25,7 +25,7 @@ tools:
 run: venv
 	$(BIN)/bakeplan plan -f matrices/go-cross/docker-bake.hcl
 
-test: venv tools
+test: venv tools typecheck
 	$(BIN)/python -m pytest
 
 typecheck: venv

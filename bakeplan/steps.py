@@ -125,7 +125,7 @@ def merge_argv(step: Step, digests: Sequence[str], *, docker: str = "docker", bu
 
 def job_invocation(
     job: Job,
-    jobs: Mapping[str, Job],
+    by_id: Mapping[str, Job],
     result: BakeResult,
     requested: frozenset[str],
     settings: JobSettings,
@@ -138,11 +138,11 @@ def job_invocation(
 ) -> Invocation:
     """The invocation building `job`: its target, the parents it re-solves, the parents it reads by digest.
 
-    `jobs` maps every job id to its job. `sources` maps a parent job id to the context value it is read by (absent:
-    re-solved here). `export` is the hand-over output entry (True: a
-    placeholder, for plans). `files` default to the settings' files.
+    `by_id` maps every job id to its job. `sources` maps a parent job id to
+    the context value it is read by (absent: re-solved here). `export` is the
+    hand-over output entry (True: a placeholder, for plans). `files` default
+    to the settings' files.
     """
-    by_id = jobs
     here = resolved_here(job, by_id, sources)
     target = result.targets[job.target]
     own = _own_settings(job, target, job.target in requested, settings, sources, by_id, export)

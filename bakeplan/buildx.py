@@ -16,6 +16,7 @@ clear `ToolError`.
 from __future__ import annotations
 
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -231,3 +232,102 @@ def platform_manifest(reference: str, platform: str | None, *, builder: str | No
 def _platform_text(platform: Mapping[str, object]) -> str:
     parts = [str(platform.get("os", "")), str(platform.get("architecture", ""))]
     return "/".join([*parts, str(platform["variant"])] if platform.get("variant") else parts)
+
+
+# ---------------------------------------------------------------- liveness
+
+
+# What buildx prints (its last `ERROR: ...` line, cmd/buildx/main.go) when the node itself
+# failed, not the build. Seen against remote-driver buildkitd nodes (buildx v0.36.1, tests/test_liveness_real.py):
+# - a daemon killed mid-build: `failed to receive status: rpc error: code = Unavailable desc =
+#   error reading from server: EOF` (gRPC's Unavailable, grpc-go codes.Unavailable);
+# - a daemon gone before the build: `context deadline exceeded` after the remote driver's 20 s
+#   `[internal] waiting for connection` (driver/remote/driver.go Bootstrap);
+# - a builder removed: `no builder "NAME" found` (store/storeutil);
+# - other drivers and endpoints: `connection refused`, `failed to dial`, and a unix socket that
+#   is gone, `connect: no such file or directory` (net.Dial errors as grpc-go reports them).
+# A build error that merely mentions such words (a RUN step's curl, a registry that refused a
+# push) is reported inside `failed to solve: ...` without a gRPC Unavailable: not a node fault.
+_ALWAYS_NODE = (re.compile(r"rpc error: code = Unavailable"), re.compile(r"(?:^|: )Unavailable: "))
+_NODE_UNLESS_SOLVING = (
+    re.compile(r"^context deadline exceeded$"),
+    re.compile(r"connection refused"),
+    re.compile(r"failed to dial"),
+    re.compile(r"connect: no such file or directory"),
+    re.compile(r"^no builder .* found$"),
+    re.compile(r"Cannot connect to the Docker daemon"),
+)
+
+
+def node_fault(log_lines: Sequence[str]) -> str:
+    """Why a failed `docker buildx` run says its node stopped answering ('' when it is a build error).
+
+    Only buildx's own `ERROR:` lines count, the last one that names a node fault.
+    """
+    for line in reversed(log_lines):
+        if not line.startswith("ERROR: "):
+            continue
+        message = line[len("ERROR: "):].strip()
+        if any(p.search(message) for p in _ALWAYS_NODE):
+            return message
+        if "failed to solve" not in message and any(p.search(message) for p in _NODE_UNLESS_SOLVING):
+            return message
+    return ""
+
+
+def probe_builder(builder: str | None, *, docker: str = "docker", env: Mapping[str, str] | None = None,
+                  timeout: float = 8.0) -> str:
+    """Whether a node answers: '' when `docker buildx inspect --bootstrap BUILDER` succeeds, else why not.
+
+    The timeout is short on purpose: a dead remote node makes buildx wait 20 s before it says so.
+    """
+    argv = [docker, "buildx", "inspect", "--bootstrap", *([builder] if builder else [])]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False,
+                              env=None if env is None else dict(env))
+    except subprocess.TimeoutExpired:
+        return f"no answer to `docker buildx inspect --bootstrap` in {timeout:.0f} s"
+    except OSError as error:
+        return f"cannot run {docker}: {error.strerror or error}"
+    if done.returncode == 0:
+        return ""
+    lines = (done.stderr + done.stdout).strip().splitlines()
+    return node_fault(lines) or (lines or ["failed"])[-1].removeprefix("ERROR: ")
+
+
+# ---------------------------------------------------------------- build history
+
+
+HISTORY_TIMEOUT = 5.0  # seconds per call: an estimate is not worth a slow plan
+
+
+def history_ls(builder: str | None, *, docker: str = "docker", env: Mapping[str, str] | None = None,
+               timeout: float = HISTORY_TIMEOUT) -> str:
+    """A builder's completed build records, newest first (`history ls --format json`, one object a line)."""
+    argv = [docker, "buildx", "history", "ls", "--format", "json", "--filter", "status=completed",
+            *(["--builder", builder] if builder else [])]
+    return _history_output(argv, env=env, timeout=timeout)
+
+
+def history_inspect(builder: str | None, ref: str, *, cwd: Path, docker: str = "docker",
+                    env: Mapping[str, str] | None = None, timeout: float = HISTORY_TIMEOUT) -> str:
+    """One build record in detail (`history inspect REF --format json`).
+
+    buildx reports the record's context relative to the working directory
+    when it lies inside it (commands/history/inspect.go), so `cwd` is where
+    relative contexts resolve from.
+    """
+    argv = [docker, "buildx", "history", "inspect", *(["--builder", builder] if builder else []), ref, "--format", "json"]
+    return _history_output(argv, cwd=cwd, env=env, timeout=timeout)
+
+
+def _history_output(argv: list[str], *, cwd: Path | None = None, env: Mapping[str, str] | None,
+                    timeout: float) -> str:
+    try:
+        done = _docker(argv, cwd=cwd, env=env, timeout=timeout)
+    except OSError as error:
+        raise ToolError(f"`{' '.join(argv)}`: {error}") from error
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["failed"])[-1]
+        raise ToolError(f"`{' '.join(argv)}`: {last}")
+    return done.stdout

@@ -6,6 +6,11 @@ one instant run (everything cached) cannot drag far. A job never seen before
 borrows from its matrix siblings (same block label and platform, then same
 block on any platform), else the default.
 
+Samples from the builders' own BuildKit history (`bakeplan.buildhistory`)
+fill in where bakeplan has measured nothing: at each step above bakeplan's
+own samples come first, then the builders'. They are read afresh for every
+plan and never saved, so nothing stale outlives the builders' records.
+
 Stored as JSON (`history.json` in the cache directory), written atomically
 (temporary file + rename) so a crash never leaves half a file behind.
 """
@@ -17,13 +22,14 @@ import json
 import os
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bakeplan.fsutil import user_cache_dir, write_atomic
 from bakeplan.jobs import NATIVE, Job
 
 DEFAULT_SECONDS = 60.0
+OWN, BUILDERS, DEFAULT = "history", "builders", "default"  # where an estimate came from
 KEEP = 9  # samples kept per key: odd, so the median is a sample
 VERSION = 1
 
@@ -34,15 +40,34 @@ class History:
 
     samples: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
     default: float = DEFAULT_SECONDS
+    # The same keys, read from the builders' BuildKit history; a fallback, never saved.
+    builders: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
 
     def estimate(self, job: Job) -> float:
         """The estimated duration of a job in seconds."""
+        return self.explain(job)[0]
+
+    def source(self, job: Job) -> str:
+        """Where a job's estimate comes from: `history` (bakeplan's runs), `builders` (BuildKit's) or `default`."""
+        return self.explain(job)[1]
+
+    def explain(self, job: Job) -> tuple[float, str]:
+        """A job's estimate and its source: the job itself, its block on its platform, then its block anywhere."""
         platform = job.platform or NATIVE
-        for key in (_key(job.target, platform), _key("block:" + job.block, platform)):
-            if self.samples.get(key):
-                return statistics.median(self.samples[key])
-        siblings = [statistics.median(v) for k, v in sorted(self.samples.items()) if k.startswith(f"block:{job.block}|") and v]
-        return statistics.median(siblings) if siblings else self.default
+        for key in (_key(job.target, platform), _key("block:" + job.block, platform), None):
+            for samples, source in ((self.samples, OWN), (self.builders, BUILDERS)):
+                found = _median(samples, key) if key else _siblings(samples, job.block)
+                if found is not None:
+                    return found, source
+        return self.default, DEFAULT
+
+    def measured(self, target: str, platform: str | None) -> bool:
+        """Whether bakeplan itself has measured this target on this platform."""
+        return bool(self.samples.get(_key(target, platform or NATIVE)))
+
+    def with_builders(self, samples: Mapping[str, tuple[float, ...]]) -> History:
+        """This history with the builders' samples as the fallback (replacing any earlier ones)."""
+        return replace(self, builders=dict(samples))
 
     def record(self, job: Job, seconds: float) -> History:
         """A new history with one more measurement of `job`."""
@@ -52,7 +77,7 @@ class History:
         samples = dict(self.samples)
         for key in (_key(job.target, platform), _key("block:" + job.block, platform)):
             samples[key] = (*samples.get(key, ()), float(seconds))[-KEEP:]
-        return History(samples, self.default)
+        return replace(self, samples=samples)
 
 
     def record_transfer(self, source: str, dest: str, seconds: float) -> History:
@@ -85,7 +110,7 @@ class History:
     def _add(self, key: str, seconds: float) -> History:
         if seconds < 0 or seconds != seconds:
             return self
-        return History({**self.samples, key: (*self.samples.get(key, ()), float(seconds))[-KEEP:]}, self.default)
+        return replace(self, samples={**self.samples, key: (*self.samples.get(key, ()), float(seconds))[-KEEP:]})
 
 
 _HANDOVER = "handover:"
@@ -94,6 +119,18 @@ _EXPORT = "export:|*"
 
 def _key(name: str, platform: str) -> str:
     return f"{name}|{platform}"
+
+
+def _median(samples: Mapping[str, tuple[float, ...]], key: str) -> float | None:
+    """The median of a key's samples, None without any."""
+    values = samples.get(key)
+    return statistics.median(values) if values else None
+
+
+def _siblings(samples: Mapping[str, tuple[float, ...]], block: str) -> float | None:
+    """The median of a block's per-platform medians (a matrix sibling on any platform)."""
+    found = [statistics.median(v) for k, v in sorted(samples.items()) if k.startswith(f"block:{block}|") and v]
+    return statistics.median(found) if found else None
 
 
 def default_path(env: Mapping[str, str] | None = None, *, project: Path | None = None) -> Path:

@@ -101,6 +101,9 @@ class PlainReporter:
         if state.status == RUNNING:
             self._line(f"retry  {step.label} on {state.node}: {state.reason}")
             return
+        if state.status == PENDING:
+            self._line(f"moved  {step.label} off {state.node}: {state.reason}")
+            return
         self._finished += 1
         took = f"{state.duration:.1f}s" if state.duration is not None else "-"
         count = f"{self._finished}/{self.total}" if self.total else str(self._finished)
@@ -172,7 +175,7 @@ class LiveReporter:
         """Print finished steps above the live area."""
         took = f"{state.duration:.1f}s" if state.duration is not None else "-"
         style = {SUCCEEDED: "green", FAILED: "bold red", CANCELLED: "yellow"}.get(state.status, "")
-        word = "retry" if state.status == RUNNING else state.status
+        word = {RUNNING: "retry", PENDING: "moved"}.get(state.status, state.status)
         self.console.print(f"[{style}]{word:<9}[/] {step.label} on {state.node} ({took})", highlight=False)
         if state.status == FAILED:
             for line in log_tail(state.log):
@@ -235,6 +238,11 @@ def summary_rows(state: RunState, steps: Sequence[Step]) -> list[tuple[str, str,
     return rows
 
 
+def down_lines(state: RunState) -> list[str]:
+    """One line per node that went down during the run, with why (and whether it came back)."""
+    return [f"node {node} went down: {reason}" for node, reason in sorted(state.down.items())]
+
+
 def render_summary(state: RunState, steps: Sequence[Step], stream: IO[str], *, rich_table: bool = False) -> None:
     """The final table and a one-line verdict."""
     rows = summary_rows(state, steps)
@@ -251,6 +259,8 @@ def render_summary(state: RunState, steps: Sequence[Step], stream: IO[str], *, r
         widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
         for row in (header, *rows):
             print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip(), file=stream)
+    for line in down_lines(state):
+        print(line, file=stream)
     counts = {k: state.count(k) for k in (SUCCEEDED, FAILED, SKIPPED, CANCELLED, PENDING)}
     parts = [f"{n} {k}" for k, n in counts.items() if n]
     print(f"{'ok' if state.ok else 'FAILED'}: {', '.join(parts) or 'nothing to do'}", file=stream, flush=True)

@@ -345,7 +345,7 @@ def run(plan: Plan, request: RunRequest, past: History, *, reporter: Reporter | 
     request.store.discard_partial()
     recorder = HistoryRecorder(plan, past, composer)
     options = RunOptions(run_dir=directory, cwd=Path.cwd(), retries=request.retries, fail_fast=request.fail_fast,
-                         handover=past.handover_default(4.0), transfers=past.transfers())
+                         handover=past.handover_default(4.0), transfers=past.transfers(), docker=request.settings.docker)
     state = execute(steps, plan.nodes, options, composer, previous=previous, runner=runner, reporter=reporter,
                     on_finished=recorder)
     if state.ok:

@@ -56,10 +56,15 @@ class StepState:
 
 @dataclass(frozen=True, slots=True)
 class RunState:
-    """Every step's state, in plan order, plus whether fail-fast has tripped."""
+    """Every step's state, in plan order, whether fail-fast has tripped, and the nodes that went down.
+
+    `down`: node -> why it was taken out of the run (its daemon stopped answering);
+    a node a health probe found again keeps its entry, saying so.
+    """
 
     steps: Mapping[str, StepState]
     stopped: bool = False
+    down: Mapping[str, str] = field(default_factory=dict)
 
     def count(self, status: str) -> int:
         """How many steps have this status."""
@@ -109,7 +114,30 @@ def mark_finished(state: RunState, step_id: str, code: int, now: float, *, fail_
     ok = code == 0 and not reason
     new = replace(old, status=SUCCEEDED if ok else FAILED, finished=now, exit_code=code,
                   result=dict(result or {}), reason=reason)
-    return RunState(steps={**state.steps, step_id: new}, stopped=state.stopped or (fail_fast and not ok))
+    return replace(state, steps={**state.steps, step_id: new}, stopped=state.stopped or (fail_fast and not ok))
+
+
+def mark_node_down(state: RunState, node: str, reason: str) -> RunState:
+    """`node` stopped answering (`reason`): it is out of the run until a probe finds it again."""
+    return replace(state, down={**state.down, node: reason})
+
+
+def mark_node_up(state: RunState, node: str) -> RunState:
+    """A health probe found a down `node` answering again: it is used again."""
+    return replace(state, down={**state.down, node: f"{state.down.get(node, 'down')}; back after a health probe"})
+
+
+def mark_moved(state: RunState, step_id: str, reason: str) -> RunState:
+    """The step's node went down under it: it waits to run on another node; the lost run is not an attempt."""
+    old = state.steps[step_id]
+    new = replace(old, status=PENDING, attempts=max(0, old.attempts - 1), reason=reason)
+    return replace(state, steps={**state.steps, step_id: new})
+
+
+def mark_unplaceable(state: RunState, step_id: str, reason: str, now: float) -> RunState:
+    """No node still up can build the step: it failed without a build, saying why."""
+    new = replace(state.steps[step_id], status=FAILED, finished=now, reason=reason)
+    return replace(state, steps={**state.steps, step_id: new})
 
 
 def mark_skipped(state: RunState, step_ids: Sequence[str], reason: str) -> RunState:
@@ -127,7 +155,7 @@ def mark_cancelled(state: RunState, reason: str, now: float) -> RunState:
         uid: replace(s, status=CANCELLED, finished=now, reason=reason) if s.status == RUNNING else s
         for uid, s in state.steps.items()
     }
-    return RunState(steps=states, stopped=True)
+    return replace(state, steps=states, stopped=True)
 
 
 def finish_stopped(state: RunState, reason: str = "not started (--fail-fast)") -> RunState:
@@ -147,6 +175,7 @@ def state_to_json(state: RunState) -> dict[str, object]:
     return {
         "version": STATE_VERSION,
         "stopped": state.stopped,
+        "down": dict(state.down),
         "steps": {
             uid: {
                 "status": s.status, "attempts": s.attempts, "node": s.node, "started": s.started,
@@ -165,7 +194,10 @@ def state_from_json(data: Mapping[str, object]) -> RunState:
     if data.get("version") != STATE_VERSION or not isinstance(raw, dict):
         raise BakeplanError("the run state file is from another bakeplan version", hint="Start a new run without --resume.")
     steps = {str(uid): StepState(**fields) for uid, fields in raw.items()}
-    return RunState(steps=steps, stopped=bool(data.get("stopped", False)))
+    down = data.get("down", {})
+    if not isinstance(down, dict):
+        raise BakeplanError("the run state file is not a bakeplan state", hint="Start a new run without --resume.")
+    return RunState(steps=steps, stopped=bool(data.get("stopped", False)), down={str(k): str(v) for k, v in down.items()})
 
 
 def write_state(path: Path, state: RunState) -> None:

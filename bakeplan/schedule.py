@@ -39,6 +39,12 @@ again in its slot). `simulate` drives them with estimated durations to
 produce a plan; `bakeplan run` drives them with real completion times. The
 functions update the `State` they are given and touch nothing else.
 
+Liveness. `node_down` takes a node out (its daemon stopped answering): its
+slots are no longer free, and the tasks running there go back to ready, to be
+placed on another node (what they lost is not a failure). `node_up` puts it
+back (a health probe says it answers again). `stranded` lists the ready tasks
+that no node still up can build; `give_up` fails one.
+
 Every task is in exactly one of `waiting`, `ready`, `running`, `done`,
 `failed` and `skipped`. A task skipped because one dependency failed stays
 skipped when its other dependencies finish later. `finish`, `fail` and
@@ -117,6 +123,7 @@ class State:
     `failed`: task id -> its placement with the real end (failed).
     `skipped`: task id -> the failed task it (transitively) needs.
     `free`: free slots per node (node order). `load`: work given per node.
+    `down`: nodes taken out (`node_down`): no free slot, nothing placed there until `node_up`.
     """
 
     now: float = 0.0
@@ -128,6 +135,7 @@ class State:
     skipped: dict[str, str] = field(default_factory=dict)
     free: list[int] = field(default_factory=list)
     load: list[float] = field(default_factory=list)
+    down: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,6 +445,11 @@ def fail(problem: Problem, state: State, task: str, now: float) -> list[str]:
     `waiting` to `skipped`, in input order.
     """
     state.failed[task] = _stop(problem, state, task, now, "fail")
+    return _skip_dependents(problem, state, task)
+
+
+def _skip_dependents(problem: Problem, state: State, task: str) -> list[str]:
+    """Move every waiting transitive dependent of a failed task to `skipped`; their ids in input order."""
     skipped: list[str] = []
     stack = list(problem.dependents[problem.index[task]])
     while stack:
@@ -448,6 +461,60 @@ def fail(problem: Problem, state: State, task: str, now: float) -> list[str]:
     skipped.sort(key=problem.index.__getitem__)
     state.skipped.update((tid, task) for tid in skipped)
     return skipped
+
+
+def node_down(problem: Problem, state: State, node: str, now: float) -> list[str]:
+    """Take `node` out at `now`: no slot there is free; the tasks running there go back to ready (returned).
+
+    Their lost time is not a failure: they are placed again by the next
+    `dispatch`, never on a node that is down. Taking a down node out again
+    changes nothing.
+    """
+    n = problem.node_index[node]
+    state.now = max(state.now, now)
+    state.down.add(node)
+    state.free[n] = 0
+    moved = sorted((t for t, p in state.running.items() if p.node == node), key=problem.index.__getitem__)
+    for task in moved:
+        del state.running[task]
+        _push_ready(problem, state, problem.index[task])
+    return moved
+
+
+def node_up(problem: Problem, state: State, node: str, now: float) -> None:
+    """Put a down `node` back at `now` (it answers again): its slots are free (nothing runs there)."""
+    n = problem.node_index[node]
+    state.now = max(state.now, now)
+    if node in state.down:
+        state.down.discard(node)
+        state.free[n] = problem.nodes[n].slots - sum(1 for p in state.running.values() if p.node == node)
+
+
+def stranded(problem: Problem, state: State) -> list[str]:
+    """The ready tasks that no node still up can build, in input order."""
+    found = [entry[-1] for key, heap in state.ready.items()
+             if all(problem.nodes[n].name in state.down for n in key) for entry in heap]
+    return [problem.tasks[i].id for i in sorted(found)]
+
+
+def give_up(problem: Problem, state: State, task: str, now: float) -> list[str]:
+    """A ready task that cannot run (no node up builds it) fails at `now`; return the tasks that now cannot run.
+
+    Its placement in `failed` names no node.
+    """
+    i = problem.index[task]
+    key = tuple(n for n, _ in problem.capable[i])
+    heap = state.ready.get(key, [])
+    entry = next((e for e in heap if e[-1] == i), None)
+    if entry is None:
+        raise ValueError(f"cannot give up task {task!r}: it is {status(problem, state, task)}, not ready")
+    heap.remove(entry)
+    heapq.heapify(heap)
+    if not heap:
+        del state.ready[key]
+    state.now = max(state.now, now)
+    state.failed[task] = Placement(task, "", now, now, min(rank for _, rank in problem.capable[i]))
+    return _skip_dependents(problem, state, task)
 
 
 def retry(problem: Problem, state: State, task: str, now: float) -> Placement:
@@ -467,10 +534,11 @@ def retry(problem: Problem, state: State, task: str, now: float) -> Placement:
 
 
 def _stop(problem: Problem, state: State, task: str, now: float, verb: str) -> Placement:
-    """Take a running task off its node at `now`: free its slot; its placement with the real end."""
+    """Take a running task off its node at `now`: free its slot (unless the node is down); its placement."""
     placement = _running(problem, state, task, verb)
     del state.running[task]
-    state.free[problem.node_index[placement.node]] += 1
+    if placement.node not in state.down:
+        state.free[problem.node_index[placement.node]] += 1
     state.now = max(state.now, now)
     return Placement(placement.task, placement.node, placement.start, now, placement.rank)
 

@@ -95,6 +95,26 @@ class Process:
             self.popen.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             pass
+        if "--root" in self.argv:
+            unmount_below(Path(self.argv[self.argv.index("--root") + 1]))
+
+
+def unmount_below(root: Path) -> None:
+    """Detach every mount below `root`, deepest first.
+
+    A buildkitd killed in the middle of a build leaves its overlay mounts
+    (a step's rootfs, cache mounts) behind; they keep the folder busy, and
+    pytest's removal of old temporary folders would then fail in every
+    later session on this machine.
+    """
+    prefix = str(root.resolve()) + "/"
+    try:
+        lines = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return
+    points = [line.split()[1] for line in lines if len(line.split()) > 1]
+    for point in sorted((p for p in points if p.startswith(prefix)), key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

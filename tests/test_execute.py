@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from bakeplan.buildx import node_fault
 from bakeplan.errors import BakeplanError
 from bakeplan.execute import NullReporter, RunOptions, execute
 from bakeplan.nodes import Node
-from bakeplan.runstate import RUNNING, RunState, StepState, read_state
+from bakeplan.runstate import FAILED, RUNNING, SUCCEEDED, RunState, StepState, read_state
 from bakeplan.steps import BAKE, MERGE, Step
 
 AMD, ARM = "linux/amd64", "linux/arm64"
@@ -60,14 +61,14 @@ class FakeHandle:
 
     code: int
     gate: threading.Event | None
-    exited: Callable[[], None]
+    exited: Callable[[], bool]  # whether its node was down
     interrupted: bool = False
 
     def wait(self) -> int:
         if self.gate is not None:
             self.gate.wait(timeout=10)
-        self.exited()
-        return 130 if self.interrupted else self.code
+        down = self.exited()
+        return 130 if self.interrupted else 1 if down else self.code
 
     def interrupt(self) -> None:
         self.interrupted = True
@@ -84,10 +85,12 @@ class RecordingRunner:
 
     Exit codes come from `codes` (step id -> one code per attempt, the last
     repeats); `gates` hold a step's processes until set; with `hold` every
-    process waits until `release_one()`.
+    process waits until `release_one()`. A process that ends while its node
+    is in `faults` prints buildx's error for a lost node and exits 1.
     """
 
     codes: Mapping[str, list[int]] = field(default_factory=dict)
+    faults: dict[str, str] = field(default_factory=dict)
     gates: Mapping[str, threading.Event] = field(default_factory=dict)
     hold: bool = False
     started: list[tuple[str, ...]] = field(default_factory=list)
@@ -110,11 +113,16 @@ class RecordingRunner:
         if self.hold:
             gate = threading.Event()
             self.held.append(gate)
-        return FakeHandle(codes[min(attempts, len(codes)) - 1], gate, lambda: self._exited(node))
+        return FakeHandle(codes[min(attempts, len(codes)) - 1], gate, lambda: self._exited(node, log))
 
-    def _exited(self, node: str) -> None:
+    def _exited(self, node: str, log: Path) -> bool:
         with self.lock:
             self.running[node] -= 1
+            fault = self.faults.get(node)
+        if fault:
+            with log.open("a") as out:
+                out.write(f"ERROR: {fault}\n")
+        return bool(fault)
 
     def release_one(self) -> None:
         """Let the oldest held process exit."""
@@ -126,11 +134,17 @@ class RecordingRunner:
 def run(tmp_path: Path, steps: Sequence[Step], runner: RecordingRunner | None = None,
         composer: FakeComposer | None = None, *, nodes: Sequence[Node] = NODES, previous: RunState | None = None,
         reporter: NullReporter | None = None, on_finished: Callable[[Step, StepState], None] | None = None,
-        **options: object) -> RunState:
-    settings = {"tick": 0.01, "grace": 2.0, **options}
+        probe: Callable[[Node], str] | None = None, **options: object) -> RunState:
+    settings = {"tick": 0.01, "grace": 2.0, "probe_interval": 0.01, **options}
     return execute(steps, nodes, RunOptions(run_dir=tmp_path / "run", **settings),  # type: ignore[arg-type]
                    composer or FakeComposer(), previous=previous, runner=runner or RecordingRunner(),
-                   reporter=reporter, on_finished=on_finished, _now=itertools.count(100).__next__)
+                   reporter=reporter, on_finished=on_finished, probe=probe or still_down,
+                   _now=itertools.count(100).__next__)
+
+
+def still_down(node: Node) -> str:
+    """A health probe that never finds a node again."""
+    return "context deadline exceeded"
 
 
 def ran(runner: RecordingRunner) -> list[str]:
@@ -451,3 +465,138 @@ def test_every_finished_step_is_reported_once(tmp_path: Path) -> None:
     steps = [step("a"), step("b", deps=("a",)), step("c", platform=ARM)]
     run(tmp_path, steps, RecordingRunner(codes={"c": [1]}), on_finished=lambda s, st: seen.append((s.id, st.status)))
     assert sorted(seen) == [("a", "succeeded"), ("b", "succeeded"), ("c", "failed")]
+
+
+# ---------------------------------------------------------------- liveness: a node that stops answering
+
+PAIR = (Node(name="n1", builder="bp-n1", platforms=(AMD,), slots=1),
+        Node(name="n2", builder="bp-n2", platforms=(AMD,), slots=1))
+EOF_ERROR = "failed to receive status: rpc error: code = Unavailable desc = error reading from server: EOF"
+
+
+def test_a_job_whose_node_went_down_runs_again_on_the_other_node_and_the_lost_run_is_no_attempt(tmp_path: Path) -> None:
+    runner = RecordingRunner(faults={"n1": EOF_ERROR})
+    state = run(tmp_path, [step("a", estimate=5), step("b", estimate=4)], runner, nodes=PAIR)
+    log = tmp_path / "run" / "logs" / "a.log"
+    assert state.steps["a"] == StepState(SUCCEEDED, 1, "n2", state.steps["a"].started, state.steps["a"].finished, 0,
+                                         str(log))  # no build retry was left (retries=0), none was used
+    assert statuses(state) == {"a": "succeeded", "b": "succeeded"} and state.ok
+    assert state.down == {"n1": EOF_ERROR}
+    assert sorted(runner.started) == [("build", "a", "--on", "n1"), ("build", "a", "--on", "n2"),
+                                      ("build", "b", "--on", "n2")]
+    assert log.read_text() == f"bakeplan: node n1 went down: {EOF_ERROR}; running again on n2\nran build a --on n2\n"
+    assert log_of(tmp_path, "a.lost-on-n1") == f"ran build a --on n1\nERROR: {EOF_ERROR}\n"
+    assert read_state(tmp_path / "run" / "state.json") == state
+
+
+def test_queued_jobs_never_go_to_a_down_node_and_build_retries_stay_where_they_are(tmp_path: Path) -> None:
+    runner = RecordingRunner(faults={"n1": EOF_ERROR}, codes={"c": [1, 0]})
+    steps = [step("a", estimate=9), *(step(s, estimate=1) for s in "bcdef")]
+    state = run(tmp_path, steps, runner, nodes=PAIR, retries=1)
+    assert set(statuses(state).values()) == {"succeeded"}
+    assert [argv[1] for argv in runner.started if argv[3] == "n1"] == ["a"]  # the first run there, then nothing
+    assert {sid: s.node for sid, s in state.steps.items()} == {sid: "n2" for sid in "abcdef"}
+    assert state.steps["c"].attempts == 2  # a build error: retried in place, on the healthy node
+    assert [argv for argv in runner.started if argv[1] == "c"] == [("build", "c", "--on", "n2")] * 2
+
+
+def test_every_job_running_on_a_node_that_went_down_is_stopped_and_placed_again(tmp_path: Path) -> None:
+    nodes = (Node(name="n1", platforms=(AMD,), slots=2), Node(name="n2", platforms=(AMD,), slots=1))
+    gates = {"a": threading.Event(), "c": threading.Event()}
+    runner = RecordingRunner(gates=gates)
+    steps = [step("a", estimate=9), step("b", estimate=8), step("c", estimate=7)]
+
+    class KillN1(NullReporter):  # a and c run on n1; once b ended on n2, n1 dies under a (c is stopped)
+        def tick(self, state: RunState) -> None:
+            if state.steps["b"].status == SUCCEEDED and not gates["a"].is_set():
+                runner.faults["n1"] = EOF_ERROR
+                gates["a"].set()
+
+    state = run(tmp_path, steps, runner, nodes=nodes, reporter=KillN1())
+    assert set(statuses(state).values()) == {"succeeded"}
+    assert {sid: s.node for sid, s in state.steps.items()} == {"a": "n2", "b": "n2", "c": "n2"}
+    assert sorted(runner.started) == [("build", "a", "--on", "n1"), ("build", "a", "--on", "n2"),
+                                      ("build", "b", "--on", "n2"), ("build", "c", "--on", "n1"),
+                                      ("build", "c", "--on", "n2")]
+    assert state.steps["c"].attempts == 1  # stopped by bakeplan, not failed
+    assert log_of(tmp_path, "c") == f"bakeplan: node n1 went down: {EOF_ERROR}; running again on n2\nran build c --on n2\n"
+
+
+def test_a_job_with_no_healthy_node_left_fails_saying_so_and_its_dependents_are_skipped(tmp_path: Path) -> None:
+    runner = RecordingRunner(faults={"n1": EOF_ERROR, "n2": "context deadline exceeded"})
+    steps = [step("a", estimate=5), step("b", estimate=4), step("child", deps=("a",)), step("arm", platform=ARM)]
+    probed: list[str] = []
+
+    def probe(node: Node) -> str:
+        probed.append(node.name)
+        return "context deadline exceeded"
+
+    state = run(tmp_path, steps, runner, nodes=(*PAIR, NODES[1]), probe=probe, retries=2)
+    assert statuses(state) == {"a": "failed", "b": "failed", "child": "skipped", "arm": "succeeded"}
+    assert state.steps["a"].status == FAILED and state.steps["a"].reason == (
+        f"no healthy node left for it: down are n1 ({EOF_ERROR}), n2 (context deadline exceeded)")
+    assert state.steps["child"].reason == "a failed"
+    assert state.down == {"n1": EOF_ERROR, "n2": "context deadline exceeded"}
+    assert sorted(ran(runner)) == ["a", "arm", "b"]  # no build retry on a dead node
+    assert set(probed) == {"n1", "n2"}  # each was probed before the jobs were given up
+
+
+def test_a_down_node_a_probe_finds_again_is_used_again(tmp_path: Path) -> None:
+    gate = threading.Event()
+    runner = RecordingRunner(faults={"n1": EOF_ERROR}, gates={"b": gate})
+    probes: list[str] = []
+
+    def probe(node: Node) -> str:  # the daemon was restarted: the first probe finds it
+        probes.append(node.name)
+        runner.faults.clear()
+        return ""
+
+    steps = [step("a", estimate=5), step("b", estimate=4)]
+    state = run(tmp_path, steps, runner, nodes=PAIR, probe=probe, on_finished=release_after("a", gate))
+    assert statuses(state) == {"a": "succeeded", "b": "succeeded"}
+    assert runner.started == [("build", "a", "--on", "n1"), ("build", "b", "--on", "n2"), ("build", "a", "--on", "n1")]
+    assert state.steps["a"].node == "n1" and state.steps["a"].attempts == 1
+    assert state.down == {"n1": f"{EOF_ERROR}; back after a health probe"}
+    assert probes == ["n1"]
+
+
+def test_a_job_whose_node_keeps_going_down_under_it_fails_in_the_end(tmp_path: Path) -> None:
+    runner = RecordingRunner(faults={"n1": EOF_ERROR})
+    state = run(tmp_path, [step("a")], runner, nodes=PAIR[:1], probe=lambda node: "")  # "back" every time
+    assert runner.started == [("build", "a", "--on", "n1")] * 4
+    assert state.steps["a"].status == FAILED and state.steps["a"].exit_code == 1
+    assert state.steps["a"].reason == f"node n1 went down under it 4 times: {EOF_ERROR}"
+    assert state.down == {"n1": f"{EOF_ERROR}; back after a health probe"}
+
+
+def test_a_down_node_is_not_probed_while_no_job_waits_for_it(tmp_path: Path) -> None:
+    probes: list[str] = []
+
+    def probe(node: Node) -> str:
+        probes.append(node.name)
+        return "down"
+
+    state = run(tmp_path, [step("a")], RecordingRunner(faults={"n1": EOF_ERROR}), nodes=PAIR, probe=probe)
+    assert statuses(state) == {"a": "succeeded"} and state.steps["a"].node == "n2"
+    assert len(probes) <= 1  # at most the one made when it went down while "a" waited
+
+
+@pytest.mark.parametrize(("lines", "fault"), [
+    ([f"ERROR: {EOF_ERROR}"], EOF_ERROR),
+    (["#2 [internal] waiting for connection", "#2 ERROR: context deadline exceeded", "------",
+      "ERROR: context deadline exceeded"], "context deadline exceeded"),
+    (['ERROR: no builder "bp-n1" found'], 'no builder "bp-n1" found'),
+    (["ERROR: failed to dial gRPC: dial unix /run/bk.sock: connect: no such file or directory"],
+     "failed to dial gRPC: dial unix /run/bk.sock: connect: no such file or directory"),
+    (["ERROR: failed to solve: Unavailable: connection error: connect: connection refused"],
+     "failed to solve: Unavailable: connection error: connect: connection refused"),
+    # Build errors that merely mention such words are not the node's fault.
+    (["#5 0.3 curl: (7) Failed to connect: Connection refused",
+      'ERROR: failed to solve: process "/bin/sh -c curl x" did not complete successfully: exit code: 7'], ""),
+    (["ERROR: failed to solve: failed to push 127.0.0.1:5000/x: dial tcp 127.0.0.1:5000: connect: connection refused"],
+     ""),
+    (["ERROR: failed to solve: 503 Service Unavailable"], ""),
+    (["connection refused"], ""),
+])
+def test_a_node_fault_is_told_from_a_build_error_by_buildxs_own_error_line(lines: list[str], fault: str) -> None:
+    assert node_fault(lines) == fault

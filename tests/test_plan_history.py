@@ -69,3 +69,40 @@ def test_each_project_has_its_own_default_history(tmp_path: Path) -> None:
     paths = {default_path(env, project=one), default_path(env, project=two)}
     assert len(paths) == 2 and all(p.parent == Path("/c") and p.name.startswith("history-") for p in paths)
     assert default_path(env, project=one) == default_path(env, project=project_dir(None, tmp_path / "one"))
+
+
+def test_builders_history_fills_in_a_job_bakeplan_never_ran() -> None:
+    from bakeplan.history import BUILDERS
+
+    history = History().with_builders({"app|linux/amd64": (10.0, 12.0, 50.0)})
+    assert history.estimate(job("app")) == 12.0  # the median of the builders' records
+    assert history.source(job("app")) == BUILDERS
+
+
+def test_bakeplan_own_samples_come_before_the_builders() -> None:
+    from bakeplan.history import OWN
+
+    history = History().record(job("app"), 30.0).with_builders({"app|linux/amd64": (10.0,)})
+    assert (history.estimate(job("app")), history.source(job("app"))) == (30.0, OWN)
+
+
+def test_the_builders_record_of_the_job_itself_beats_a_sibling_bakeplan_ran() -> None:
+    history = History().record(job("bin-a", block="bin"), 40.0).with_builders(
+        {"bin-b|linux/amd64": (5.0,), "block:bin|linux/amd64": (5.0,)})
+    assert history.estimate(job("bin-b", block="bin")) == 5.0
+    assert history.estimate(job("bin-c", block="bin")) == 40.0  # neither has bin-c: bakeplan's sibling first
+
+
+def test_siblings_in_the_builders_history_are_borrowed_as_bakeplan_own_are() -> None:
+    history = History().with_builders({"block:bin|linux/arm64": (90.0,)})
+    assert history.estimate(job("bin-c", block="bin")) == 90.0  # same block, another platform
+    assert history.source(job("other")) == "default" and history.estimate(job("other")) == DEFAULT_SECONDS
+
+
+def test_the_builders_samples_are_never_saved_and_survive_recording(tmp_path: Path) -> None:
+    path = tmp_path / "history.json"
+    history = History().with_builders({"app|linux/amd64": (10.0,)}).record(job("lib"), 3.0)
+    assert history.estimate(job("app")) == 10.0
+    save(history, path)
+    assert "app|" not in path.read_text()
+    assert load(path) == History().record(job("lib"), 3.0)

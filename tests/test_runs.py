@@ -497,6 +497,22 @@ def test_the_summary_lists_every_step_with_result_node_duration_and_log() -> Non
     ]
 
 
+def test_the_summary_names_each_node_that_went_down_and_why_after_the_table() -> None:
+    steps = [Step("a", "bake", "a"), Step("b", "bake", "b")]
+    state = RunState(steps={
+        "a": StepState(status=SUCCEEDED, attempts=1, node="n2", started=1.0, finished=3.0, exit_code=0, log="/l/a.log"),
+        "b": StepState(status=FAILED, finished=4.0, reason="no healthy node left for it: down are n1 (EOF)"),
+    }, down={"n1": "EOF", "n0": "context deadline exceeded; back after a health probe"})
+    out = io.StringIO()
+    render_summary(state, steps, out)
+    assert out.getvalue().splitlines()[3:] == [
+        "node n0 went down: context deadline exceeded; back after a health probe",
+        "node n1 went down: EOF",
+        "FAILED: 1 succeeded, 1 failed",
+    ]
+    assert "failed (no healthy node left for it: down are n1 (EOF))" in out.getvalue().splitlines()[2]
+
+
 def test_the_live_view_shows_each_nodes_running_steps_and_the_estimated_work_left(tmp_path: Path) -> None:
     steps = [Step("a", "bake", "a", estimate=30), Step("b", "bake", "b", estimate=10)]
     stream = io.StringIO()

@@ -10,7 +10,7 @@ import pytest
 from bakeplan.errors import BakeplanError
 from bakeplan.runstate import (
     CANCELLED, FAILED, PENDING, RUNNING, SKIPPED, STATE_VERSION, SUCCEEDED, RunState, StepState, finish_stopped,
-    mark_cancelled, mark_finished, mark_retried, mark_skipped, mark_started, read_state, start_state, state_from_json,
+    mark_cancelled, mark_finished, mark_moved, mark_node_down, mark_node_up, mark_retried, mark_unplaceable, mark_skipped, mark_started, read_state, start_state, state_from_json,
     state_to_json, write_state,
 )
 from bakeplan.steps import BAKE, MERGE, Step
@@ -87,14 +87,14 @@ FINISHED = RunState(steps={
     "base@linux/amd64": StepState(SUCCEEDED, 1, "amd", 1.0, 2.5, 0, "/l/base.log", result=HANDED),
     "app@linux/amd64": StepState(FAILED, 3, "arm", 2.5, 9.0, 2, "/l/app.log", "retry after exit 1"),
     "merge:app": StepState(SKIPPED, reason="app@linux/amd64 failed"),
-}, stopped=True)
+}, stopped=True, down={"n1": "context deadline exceeded"})
 
 
 def test_the_state_file_holds_every_field_and_reads_back_the_same_state(tmp_path: Path) -> None:
     path = tmp_path / "run" / "state.json"
     write_state(path, FINISHED)
     assert json.loads(path.read_text()) == {
-        "version": STATE_VERSION, "stopped": True, "steps": {
+        "version": STATE_VERSION, "stopped": True, "down": {"n1": "context deadline exceeded"}, "steps": {
             "base@linux/amd64": {"status": "succeeded", "attempts": 1, "node": "amd", "started": 1.0, "finished": 2.5,
                                  "exit_code": 0, "log": "/l/base.log", "reason": "", "result": HANDED},
             "app@linux/amd64": {"status": "failed", "attempts": 3, "node": "arm", "started": 2.5, "finished": 9.0,
@@ -105,6 +105,29 @@ def test_the_state_file_holds_every_field_and_reads_back_the_same_state(tmp_path
     assert read_state(path) == FINISHED
     assert list(read_state(path).steps) == list(FINISHED.steps)
     assert [p.name for p in path.parent.iterdir()] == ["state.json"]  # no temporary file left behind
+
+
+def test_a_node_going_down_moves_its_step_back_to_pending_without_counting_the_lost_run() -> None:
+    state = mark_started(start_state(STEPS), "base@linux/amd64", "n1", 10.0, "/l/base.log")
+    state = mark_node_down(state, "n1", "context deadline exceeded")
+    state = mark_moved(state, "base@linux/amd64", "node n1 went down: context deadline exceeded")
+    assert state == RunState(steps={
+        "base@linux/amd64": StepState(PENDING, 0, "n1", 10.0, None, None, "/l/base.log",
+                                      "node n1 went down: context deadline exceeded"),
+        "app@linux/amd64": StepState(), "merge:app": StepState()}, down={"n1": "context deadline exceeded"})
+    state = mark_started(state, "base@linux/amd64", "n2", 12.0, "/l/base.log")
+    assert state.steps["base@linux/amd64"] == StepState(RUNNING, 1, "n2", 12.0, None, None, "/l/base.log")
+    assert mark_node_up(state, "n1").down == {"n1": "context deadline exceeded; back after a health probe"}
+
+
+def test_a_step_no_node_can_build_fails_saying_why_and_the_state_keeps_the_down_nodes() -> None:
+    state = mark_node_down(start_state(STEPS), "n1", "connection refused")
+    state = mark_unplaceable(state, "app@linux/amd64", "no node up builds it: n1 is down (connection refused)", 3.0)
+    assert state.steps["app@linux/amd64"] == StepState(
+        FAILED, finished=3.0, reason="no node up builds it: n1 is down (connection refused)")
+    state = mark_finished(state, "base@linux/amd64", 0, 4.0)
+    assert mark_cancelled(state, "interrupted", 5.0).down == {"n1": "connection refused"}
+    assert state.down == {"n1": "connection refused"} and not state.ok
 
 
 @pytest.mark.parametrize("version", [None, 1, STATE_VERSION + 1])

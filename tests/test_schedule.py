@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from bakeplan.errors import CycleError, NoNodeError
 from bakeplan.nodes import COMPATIBLE, EMULATED, EXACT, Node, platform_rank
 from bakeplan.schedule import (
-    LowerBound, Placement, Problem, Schedule, State, Task, dispatch, fail, finish, prepare, retry, schedule, simulate,
-    start_state, status,
+    LowerBound, Placement, Problem, Schedule, State, Task, dispatch, fail, finish, give_up, node_down, node_up, prepare,
+    retry, schedule, simulate, start_state, status, stranded,
 )
 from test_plan_support import node
 
@@ -146,6 +146,81 @@ def test_after_a_retry_a_task_waiting_for_the_native_node_is_emulated_when_waiti
     assert dispatch(problem, state) == []  # native at 21 + 10 beats emulated 5 + 30
     retry(problem, state, "first", 21.0)  # native now frees at 42: 52 loses to 21 + 30
     assert dispatch(problem, state) == [Placement("second", "amd", 21.0, 51.0, EMULATED)]
+
+
+# ------------------------------------------------------------ liveness: nodes going down and coming back
+
+# Two one-slot nodes of one platform; "a" (longest) goes to n1, "b" to n2, "c" waits for a slot, "d" needs "a".
+LIVE = [Task("a", 4), Task("b", 3), Task("c", 2), Task("d", 1, deps=("a",))]
+
+
+def _live() -> tuple[Problem, State]:
+    problem = prepare(LIVE, [node("n1", AMD, slots=1), node("n2", AMD, slots=1)])
+    state = start_state(problem)
+    assert dispatch(problem, state) == [Placement("a", "n1", 0.0, 4.0, EXACT), Placement("b", "n2", 0.0, 3.0, EXACT)]
+    return problem, state
+
+
+def test_a_node_going_down_sends_its_running_task_back_to_ready_and_takes_its_slots_out() -> None:
+    problem, state = _live()
+    assert node_down(problem, state, "n1", 1.5) == ["a"]
+    assert state == State(
+        now=1.5, waiting={"d": 1}, ready={(0, 1): [(-5.0, 2, 0), (-2.0, 2, 2)]},
+        running={"b": Placement("b", "n2", 0.0, 3.0, EXACT)}, free=[0, 0], load=[4.0, 3.0], down={"n1"},
+    )
+    assert node_down(problem, state, "n1", 2.0) == []  # already down: nothing more to move
+    assert dispatch(problem, state) == []  # the only node up is busy; nothing ever lands on n1
+
+
+def test_a_task_moved_off_a_down_node_runs_on_the_next_free_node_up_and_is_not_a_failure() -> None:
+    problem, state = _live()
+    node_down(problem, state, "n1", 1.5)
+    assert finish(problem, state, "b", 3.0) == []
+    assert dispatch(problem, state) == [Placement("a", "n2", 3.0, 7.0, EXACT)]
+    assert finish(problem, state, "a", 7.0) == ["d"]
+    assert state == State(
+        now=7.0, waiting={}, ready={(0, 1): [(-2.0, 2, 2), (-1.0, 2, 3)]}, running={},
+        done={"b": Placement("b", "n2", 0.0, 3.0, EXACT), "a": Placement("a", "n2", 3.0, 7.0, EXACT)},
+        free=[0, 1], load=[4.0, 7.0], down={"n1"},
+    )
+
+
+def test_a_node_that_comes_back_gets_its_slots_again() -> None:
+    problem, state = _live()
+    node_down(problem, state, "n1", 1.0)
+    node_up(problem, state, "n1", 2.0)
+    assert state == State(
+        now=2.0, waiting={"d": 1}, ready={(0, 1): [(-5.0, 2, 0), (-2.0, 2, 2)]},
+        running={"b": Placement("b", "n2", 0.0, 3.0, EXACT)}, free=[1, 0], load=[4.0, 3.0], down=set(),
+    )
+    assert dispatch(problem, state) == [Placement("a", "n1", 2.0, 6.0, EXACT)]
+    node_up(problem, state, "n1", 2.5)  # a node that is up stays as it is
+    assert state.free == [0, 0]
+
+
+def test_ready_tasks_no_node_up_can_build_are_stranded_and_giving_up_skips_their_dependents() -> None:
+    problem, state = _live()
+    node_down(problem, state, "n1", 1.0)
+    assert stranded(problem, state) == []  # n2 still builds them
+    node_down(problem, state, "n2", 1.5)
+    assert stranded(problem, state) == ["a", "b", "c"]
+    assert give_up(problem, state, "a", 2.0) == ["d"]
+    assert state == State(
+        now=2.0, waiting={}, ready={(0, 1): [(-3.0, 2, 1), (-2.0, 2, 2)]}, running={},
+        failed={"a": Placement("a", "", 2.0, 2.0, EXACT)}, skipped={"d": "a"}, free=[0, 0], load=[4.0, 3.0],
+        down={"n1", "n2"},
+    )
+    with pytest.raises(ValueError, match="cannot give up task 'd': it is skipped, not ready"):
+        give_up(problem, state, "d", 2.0)
+
+
+def test_a_task_for_another_platform_is_not_stranded_by_a_node_it_never_used() -> None:
+    tasks = [Task("amd", 1, (AMD,)), Task("arm", 1, (ARM,))]
+    problem = prepare(tasks, [node("a", AMD, slots=1), node("r", ARM, slots=1)])
+    state = start_state(problem)
+    node_down(problem, state, "a", 0.0)
+    assert stranded(problem, state) == ["amd"]
+    assert dispatch(problem, state) == [Placement("arm", "r", 0.0, 1.0, EXACT)]
 
 
 def test_a_dependency_listed_twice_is_waited_for_once() -> None:
@@ -437,7 +512,7 @@ def _places(problem: Problem, state: State) -> dict[str, str]:
     assert sorted(tid for ids in places.values() for tid in ids) == sorted(t.id for t in problem.tasks)
     for n, each in enumerate(problem.nodes):
         busy = sum(1 for p in state.running.values() if p.node == each.name)
-        assert 0 <= state.free[n] and state.free[n] + busy == each.slots
+        assert 0 <= state.free[n] and state.free[n] + busy == (0 if each.name in state.down else each.slots)
     return found
 
 
@@ -474,3 +549,39 @@ def test_with_failures_and_retries_every_task_is_in_one_place_and_ends_done_fail
             blocked.add(task.id)
     assert _places(prepared, state) == {
         t: "skipped" if t in blocked else "failed" if t in failing else "done" for t in ids}
+
+
+@settings(max_examples=40, deadline=None)
+@given(problems(), st.data())
+def test_with_nodes_going_down_and_up_nothing_lands_on_a_down_node_and_every_task_ends(
+    problem: tuple[list[Task], list[Node]], data: st.DataObject,
+) -> None:
+    tasks, nodes = problem
+    prepared = prepare(tasks, nodes)
+    state = start_state(prepared)
+    events: list[tuple[float, int, str]] = []
+    names = [n.name for n in nodes]
+    while True:
+        for placement in dispatch(prepared, state):
+            assert placement.node not in state.down
+            heapq.heappush(events, (placement.end, prepared.index[placement.task], placement.task))
+        for tid in stranded(prepared, state):
+            give_up(prepared, state, tid, state.now)
+        _places(prepared, state)
+        if not events:
+            break
+        end, _, tid = heapq.heappop(events)
+        if tid not in state.running:
+            continue  # moved off a node that went down
+        change = data.draw(st.sampled_from(["finish", "down", "up"]))
+        node_name = data.draw(st.sampled_from(names))
+        if change == "down":
+            moved = node_down(prepared, state, node_name, end)
+            assert all(t not in state.running for t in moved)
+        elif change == "up":
+            node_up(prepared, state, node_name, end)
+        if tid in state.running:
+            finish(prepared, state, tid, end)
+        _places(prepared, state)
+    assert state.waiting == {} and state.ready == {} and state.running == {}
+    assert all(p.node == "" for t, p in state.failed.items())  # only given up, never failed in a build

@@ -13,6 +13,7 @@ from bakeplan.cli.options import (
 )
 
 if TYPE_CHECKING:
+    from bakeplan.history import History
     from bakeplan.nodes import Node
     from bakeplan.plan import Plan
 
@@ -46,20 +47,33 @@ def find_nodes(node: list[str] | None, nodes_file: str | None, builder: str | No
 
 def make_plan(names: list[str] | None, file: list[str] | None, set_: list[str] | None, var: list[str] | None,
               node: list[str] | None, nodes_file: str | None, builder: str | None,
-              only: list[str] | None, exclude: list[str] | None, history: str | None) -> Plan:
-    """Load the bake files (as `print` does), find nodes, and plan; shared by plan, run and ci."""
+              only: list[str] | None, exclude: list[str] | None, history: str | None) -> tuple[Plan, History]:
+    """Load the bake files (as `print` does), find nodes, and plan; the plan and the history it was estimated with."""
     from bakeplan import history as history_mod
     from bakeplan.bake.resolve import load
+    from bakeplan.buildhistory import builder_samples
     from bakeplan.jobs import Filter
     from bakeplan.plan import build_plan
 
     request = bake_request(names, file, set_, var)
     result = load(request)
     candidates = find_nodes(node, nodes_file, builder)
-    past = history_mod.load(Path(history) if history else history_mod.default_path(project=history_mod.project_dir(request.files, request.cwd)))
-    return build_plan(result, candidates, history=past,
+    project = history_mod.project_dir(request.files, request.cwd)
+    past = history_mod.load(Path(history) if history else history_mod.default_path(project=project))
+    past = past.with_builders(builder_samples(result.targets, candidates, request.cwd, project,
+                                                     measured=past.measured))
+    plan = build_plan(result, candidates, history=past,
                       only=[Filter.parse(f) for f in only or ()], exclude=[Filter.parse(f) for f in exclude or ()],
                       overrides=request.sets, variables=request.vars)
+    return plan, past
+
+
+def estimates_line(plan: Plan, history: History) -> str:
+    """How many estimates came from the builders' BuildKit history (empty when none did)."""
+    from bakeplan.history import BUILDERS
+
+    count = sum(history.source(job) == BUILDERS for job in plan.jobs)
+    return f"{count} of {len(plan.jobs)} estimates from the builders' build history\n" if count else ""
 
 
 def render(plan: Plan, fmt: Format) -> str:
@@ -90,8 +104,8 @@ def register(app: typer.Typer) -> None:
         fmt: Annotated[Format, typer.Option("--format", help="table, json, dot or mermaid.")] = Format.table,
     ) -> None:
         """Show which job runs where and when (a dry run): per node, estimated times, hand-overs, critical path."""
-        plan = make_plan(names, file, set_, var, node, nodes_file, builder, only, exclude, history)
-        typer.echo(render(plan, fmt), nl=False)
+        plan, past = make_plan(names, file, set_, var, node, nodes_file, builder, only, exclude, history)
+        typer.echo(render(plan, fmt) + (estimates_line(plan, past) if fmt == Format.table else ""), nl=False)
 
     @app.command("nodes")
     def nodes_command(

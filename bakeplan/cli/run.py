@@ -128,10 +128,15 @@ def _builders(nodes: Sequence[Node]) -> list[str]:
 def _plan(request: BakeRequest, loader: str, nodes: Sequence[Node], past: History, only: Many, exclude: Many) -> Plan:
     """Read the bake files and plan them on the nodes."""
     from bakeplan import buildx
+    from bakeplan import history as history_mod
     from bakeplan.bake.resolve import load
+    from bakeplan.buildhistory import builder_samples
     from bakeplan.plan import build_plan
 
     result = buildx.load_with_buildx(request) if loader == "buildx" else load(request)
+    project = history_mod.project_dir(request.files, request.cwd)
+    past = past.with_builders(builder_samples(result.targets, nodes, request.cwd, project,
+                                                     measured=past.measured))
     only_f, exclude_f = _filters(only, exclude)
     return build_plan(result, nodes, history=past, only=only_f, exclude=exclude_f)
 

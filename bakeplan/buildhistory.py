@@ -19,9 +19,11 @@ slow or forbidden gives no records, and the plan goes on without them.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
+from contextlib import suppress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ from pathlib import Path
 from bakeplan import buildx
 from bakeplan.bake.model import Target
 from bakeplan.errors import BakeplanError
+from bakeplan.fsutil import user_cache_dir, write_atomic
 from bakeplan.jobs import NATIVE
 from bakeplan.nodes import Node, normalize_platform
 
@@ -161,7 +164,8 @@ def read(builders: Sequence[str | None], cwd: Path, *, limit: int = LIMIT, budge
         return min(buildx.HISTORY_TIMEOUT, deadline - time.monotonic())
 
     ls = _ls or (lambda builder: buildx.history_ls(builder, timeout=left()))
-    inspect = _inspect or (lambda builder, ref, where: buildx.history_inspect(builder, ref, cwd=where, timeout=left()))
+    inspect = _inspect or _remembered(lambda builder, ref, where: buildx.history_inspect(builder, ref, cwd=where,
+                                                                                         timeout=left()))
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         listings = list(pool.map(lambda b: _quietly(lambda: ls(b), left), builders))
         wanted: dict[str, str | None] = {}  # two builders on one daemon list the same records: inspect each once
@@ -170,6 +174,33 @@ def read(builders: Sequence[str | None], cwd: Path, *, limit: int = LIMIT, budge
                 wanted.setdefault(ref, builder)
         texts = list(pool.map(lambda item: _quietly(lambda: inspect(item[1], item[0], cwd), left), wanted.items()))
     return [record for record in map(parse_inspect, (t for t in texts if t)) if record is not None]
+
+
+def _remembered(inspect: Inspector, folder: Path | None = None) -> Inspector:
+    """`inspect`, answered from disk for a record seen before.
+
+    A record never changes once completed, and `history inspect` costs a
+    `docker buildx` process, so each is asked once per working directory
+    (its paths are relative to it) and kept in the cache directory.
+    """
+    where = folder if folder is not None else Path(os.environ.get("BAKEPLAN_CACHE_DIR") or user_cache_dir(os.environ)
+                                                   or Path.home() / ".cache" / "bakeplan")
+    root = where / "buildkit-records"
+
+    def cached(builder: str | None, ref: str, cwd: Path) -> str:
+        key = hashlib.sha256(f"{cwd}\0{ref}".encode()).hexdigest()[:32]
+        path = root / f"{key}.json"
+        try:
+            return path.read_text()
+        except OSError:
+            pass
+        text = inspect(builder, ref, cwd)
+        if parse_inspect(text) is not None:  # only completed records: nothing half-known is kept
+            with suppress(OSError):
+                write_atomic(path, text.encode())
+        return text
+
+    return cached
 
 
 def _quietly(call: Callable[[], str], left: Callable[[], float]) -> str | None:
@@ -184,7 +215,8 @@ def _quietly(call: Callable[[], str], left: Callable[[], float]) -> str | None:
 
 def builder_samples(targets: Mapping[str, Target], nodes: Sequence[Node], cwd: Path, project: Path, *,
                     measured: Callable[[str, str | None], bool] = lambda target, platform: False,
-                    _read: Callable[[Sequence[str | None], Path], list[Record]] = read) -> Samples:
+                    limit: int = LIMIT, budget: float = BUDGET,
+                    _read: Callable[[Sequence[str | None], Path], list[Record]] | None = None) -> Samples:
     """History samples from the BuildKit history of the usable nodes' builders, for this project's targets.
 
     Nothing is read when bakeplan has `measured` every target on every
@@ -194,4 +226,5 @@ def builder_samples(targets: Mapping[str, Target], nodes: Sequence[Node], cwd: P
     unmeasured = [t for t in targets.values() if not all(measured(t.name, p) for p in t.platforms or (None,))]
     if not builders or not unmeasured:
         return {}
-    return samples(_read(builders, cwd), targets, cwd, roots=[project, cwd])
+    records = _read(builders, cwd) if _read is not None else read(builders, cwd, limit=limit, budget=budget)
+    return samples(records, targets, cwd, roots=[project, cwd])

@@ -198,6 +198,22 @@ def test_nothing_is_read_when_bakeplan_measured_every_job_itself() -> None:
     assert found["b|native"] == (2.15657213, 2.230446549)
 
 
+def test_a_completed_record_is_inspected_once_per_working_directory(tmp_path: Path) -> None:
+    ref = bh.completed_refs((DATA / "ls-arm64.jsonl").read_text())[0]
+    asked: list[tuple[str, Path]] = []
+
+    def inspect(builder: str | None, wanted: str, cwd: Path) -> str:
+        asked.append((wanted, cwd))
+        return inspected("arm64", wanted) if wanted == ref else '{"Status": "running"}'
+
+    remembered = bh._remembered(inspect, tmp_path)
+    assert remembered("b", ref, PROJECT) == remembered("b", ref, PROJECT) == inspected("arm64", ref)
+    remembered("b", ref, PROJECT / "sub")  # its paths are relative to where it was asked: asked again
+    remembered("b", "unfinished", PROJECT)
+    remembered("b", "unfinished", PROJECT)  # not completed: not kept
+    assert asked == [(ref, PROJECT), (ref, PROJECT / "sub"), ("unfinished", PROJECT), ("unfinished", PROJECT)]
+
+
 def test_the_fixtures_hold_no_machine_paths() -> None:
     """Captured in the project directory: contexts are relative there, so the files travel."""
     for path in DATA.iterdir():

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from bakeplan.runs import RunRequest
 
 Many = Optional[list[str]]
+# The builders' history is read before the first job starts: the newest records only, in a bounded time
+# (each record is read once and kept; see bakeplan.buildhistory).
+RUN_RECORDS, RUN_BUDGET = 20, 2.0
 
 
 class Progress(str, Enum):
@@ -136,7 +139,7 @@ def _plan(request: BakeRequest, loader: str, nodes: Sequence[Node], past: Histor
     result = buildx.load_with_buildx(request) if loader == "buildx" else load(request)
     project = history_mod.project_dir(request.files, request.cwd)
     past = past.with_builders(builder_samples(result.targets, nodes, request.cwd, project,
-                                                     measured=past.measured))
+                                                     measured=past.measured, limit=RUN_RECORDS, budget=RUN_BUDGET))
     only_f, exclude_f = _filters(only, exclude)
     return build_plan(result, nodes, history=past, only=only_f, exclude=exclude_f)
 

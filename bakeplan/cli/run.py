@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 Many = Optional[list[str]]
 # The builders' history is read before the first job starts: the newest records only, in a bounded time
 # (each record is read once and kept; see bakeplan.buildhistory).
-RUN_RECORDS, RUN_BUDGET = 20, 2.0
+RUN_RECORDS, RUN_BUDGET = 10, 1.0
 
 
 class Progress(str, Enum):

@@ -11,8 +11,13 @@ fill in where bakeplan has measured nothing: at each step above bakeplan's
 own samples come first, then the builders'. They are read afresh for every
 plan and never saved, so nothing stale outlives the builders' records.
 
+After each run the planned and measured seconds are kept too (per job, and
+the makespan from first job start to last job end) for the last `RUNS` runs,
+so `plan` can say how far its estimates tend to be off (`estimate_error`).
+
 Stored as JSON (`history.json` in the cache directory), written atomically
-(temporary file + rename) so a crash never leaves half a file behind.
+(temporary file + rename) so a crash never leaves half a file behind. The
+`runs` key was added later and is optional: older files load without it.
 """
 
 from __future__ import annotations
@@ -31,7 +36,29 @@ from bakeplan.jobs import NATIVE, Job
 DEFAULT_SECONDS = 60.0
 OWN, BUILDERS, DEFAULT = "history", "builders", "default"  # where an estimate came from
 KEEP = 9  # samples kept per key: odd, so the median is a sample
+RUNS = 5  # runs whose planned-versus-actual seconds are kept
 VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class RunAccuracy:
+    """One run's planned versus actual seconds: per job id, and for the makespan (None: not comparable)."""
+
+    jobs: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    makespan: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EstimateError:
+    """How far the estimates of the last `runs` runs were off, as fractions of the planned seconds.
+
+    `per_job`: the median absolute relative error over every job of those runs;
+    `makespan`: the signed mean relative error of their makespans (positive: late).
+    """
+
+    runs: int
+    per_job: float | None
+    makespan: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +69,8 @@ class History:
     default: float = DEFAULT_SECONDS
     # The same keys, read from the builders' BuildKit history; a fallback, never saved.
     builders: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    # Planned versus actual seconds of the last `RUNS` runs, oldest first.
+    runs: tuple[RunAccuracy, ...] = ()
 
     def estimate(self, job: Job) -> float:
         """The estimated duration of a job in seconds."""
@@ -79,6 +108,11 @@ class History:
             samples[key] = (*samples.get(key, ()), float(seconds))[-KEEP:]
         return replace(self, samples=samples)
 
+    def record_run(self, accuracy: RunAccuracy) -> History:
+        """A new history with one more run's planned-versus-actual seconds (a run with none is not kept)."""
+        if not accuracy.jobs and accuracy.makespan is None:
+            return self
+        return replace(self, runs=(*self.runs, accuracy)[-RUNS:])
 
     def record_transfer(self, source: str, dest: str, seconds: float) -> History:
         """A new history with one more measured hand-over import from node `source` to node `dest`."""
@@ -133,6 +167,22 @@ def _siblings(samples: Mapping[str, tuple[float, ...]], block: str) -> float | N
     return statistics.median(found) if found else None
 
 
+def estimate_error(runs: Sequence[RunAccuracy]) -> EstimateError | None:
+    """How far planned seconds were from actual ones in these runs; None without any comparable pair."""
+    per_job = [_relative(*pair) for run in runs for pair in run.jobs.values() if pair[0] > 0]
+    makespans = [_relative(*run.makespan) for run in runs if run.makespan is not None and run.makespan[0] > 0]
+    if not per_job and not makespans:
+        return None
+    compared = sum(any(planned > 0 for planned, _ in (*run.jobs.values(), run.makespan or (0.0, 0.0))) for run in runs)
+    return EstimateError(compared, statistics.median(abs(e) for e in per_job) if per_job else None,
+                         statistics.fmean(makespans) if makespans else None)
+
+
+def _relative(planned: float, actual: float) -> float:
+    """The signed error of `planned` as a fraction of it (positive: it took longer)."""
+    return (actual - planned) / planned
+
+
 def default_path(env: Mapping[str, str] | None = None, *, project: Path | None = None) -> Path:
     """`$BAKEPLAN_CACHE_DIR/history.json`, else `$XDG_CACHE_HOME/bakeplan/history.json`, else ~/.cache/...
 
@@ -172,12 +222,40 @@ def load(path: Path, *, default: float = DEFAULT_SECONDS) -> History:
         str(k): tuple(float(x) for x in v if isinstance(x, (int, float)))[-KEEP:]
         for k, v in sorted(raw.items()) if isinstance(v, list)
     }
-    return History(samples, default)
+    raw_runs = data.get("runs", [])  # absent before planned-versus-actual was kept
+    runs = [run for run in map(_load_run, raw_runs if isinstance(raw_runs, list) else ()) if run.jobs or run.makespan]
+    return History(samples, default, runs=tuple(runs[-RUNS:]))
+
+
+def _load_run(raw: object) -> RunAccuracy:
+    """One stored run's planned-versus-actual pairs; anything of the wrong shape is left out."""
+    if not isinstance(raw, dict):
+        return RunAccuracy()
+    jobs = raw.get("jobs")
+    pairs = {str(k): pair for k, v in sorted(jobs.items()) if (pair := _pair(v)) is not None} \
+        if isinstance(jobs, dict) else {}
+    return RunAccuracy(pairs, _pair(raw.get("makespan")))
+
+
+def _pair(raw: object) -> tuple[float, float] | None:
+    """`[planned, actual]` as stored, None when it is not two numbers."""
+    if isinstance(raw, list) and len(raw) == 2 and all(isinstance(x, (int, float)) for x in raw):
+        return float(raw[0]), float(raw[1])
+    return None
+
+
+def _dump_run(run: RunAccuracy) -> dict[str, object]:
+    data: dict[str, object] = {"jobs": {k: list(v) for k, v in sorted(run.jobs.items())}}
+    if run.makespan is not None:
+        data["makespan"] = list(run.makespan)
+    return data
 
 
 def save(history: History, path: Path) -> None:
     """Write the history atomically (temporary file in the same directory, then rename)."""
-    data = {"version": VERSION, "samples": {k: list(v) for k, v in sorted(history.samples.items())}}
+    data: dict[str, object] = {"version": VERSION, "samples": {k: list(v) for k, v in sorted(history.samples.items())}}
+    if history.runs:
+        data["runs"] = [_dump_run(run) for run in history.runs]
     write_atomic(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
 
 

@@ -237,12 +237,17 @@ class HistoryRecorder:
     `exporting to oci image format` step, and the child's `[context NAME]`
     steps that load the parent's image (`OCI load from client`, `load
     metadata for`), learned per (source node, destination node).
+
+    Each succeeded job's planned seconds (the estimate its step carried) and
+    measured ones are kept in `planned`; `finish` adds them and the makespan's
+    to the history as one run.
     """
 
     def __init__(self, plan: Plan, past: History, composer: JobComposer) -> None:
         self.jobs = {job.id: job for job in plan.jobs}
         self.history = past
         self.composer = composer
+        self.planned: dict[str, tuple[float, float]] = {}  # job id -> (planned, actual) seconds
 
     def __call__(self, step: Step, state: StepState) -> None:
         """Record a finished step."""
@@ -250,12 +255,28 @@ class HistoryRecorder:
         if state.status != SUCCEEDED or duration is None or step.id not in self.jobs:
             return
         self.history = self.history.record(self.jobs[step.id], duration)
+        self.planned[step.id] = (step.estimate, duration)
         exported, imported = handover_seconds(_read(state.log))
         if step.id in self.composer.exported and exported is not None:
             self.history = self.history.record_export(exported)
         sources = self.composer.imported.get(step.id, ())
         if imported is not None and len(sources) == 1:  # imports from several nodes overlap: not one pair's cost
             self.history = self.history.record_transfer(sources[0], state.node, imported)
+
+    def finish(self, plan: Plan, state: RunState, *, resumed: bool) -> History:
+        """The history with this run's planned-versus-actual seconds.
+
+        The makespan is compared only for a whole run that succeeded: a failed
+        run stops early, and a resumed one spans the pause between its parts.
+        """
+        makespan = None
+        if state.ok and not resumed:
+            ran = [state.steps[j] for j in plan.timings if j in state.steps]
+            starts = [s.started for s in ran if s.started is not None]
+            ends = [s.finished for s in ran if s.finished is not None]
+            if starts and ends:
+                makespan = (plan.makespan, max(ends) - min(starts))
+        return self.history.record_run(hist.RunAccuracy(dict(sorted(self.planned.items())), makespan))
 
 
 _VERTEX = re.compile(r"^#(\d+) (.*)$")
@@ -350,7 +371,7 @@ def run(plan: Plan, request: RunRequest, past: History, *, reporter: Reporter | 
                     on_finished=recorder)
     if state.ok:
         request.store.cleanup()
-    return state, steps, recorder.history
+    return state, steps, recorder.finish(plan, state, resumed=previous is not None)
 
 
 def read_previous(state_file: Path, plan: Plan) -> RunState | None:

@@ -216,3 +216,12 @@ def read_state(path: Path) -> RunState:
     except (OSError, ValueError, TypeError) as error:
         raise BakeplanError(f"cannot read run state {path}: {error}", hint="Start a new run without --resume.") from error
 
+
+
+def last_run_down(runs: Path) -> tuple[Path, Mapping[str, str]] | None:
+    """The latest run under `runs` and the nodes that went down in it (None: no run, or an unreadable one)."""
+    try:
+        directory = runs / (runs / "latest").read_text().strip()
+        return directory, read_state(directory / "state.json").down
+    except (OSError, BakeplanError):
+        return None

@@ -25,6 +25,22 @@ def test_nodes_lists_declared_nodes_as_json(app: typer.Typer) -> None:
         ("arm", "b", ["linux/arm64"], 3, None)]
 
 
+def test_nodes_say_which_went_down_in_the_last_run(app: typer.Typer, tmp_path: Path) -> None:
+    from bakeplan.runstate import RunState, mark_node_down, write_state
+
+    runs = tmp_path / "runs"
+    (runs / "r1").mkdir(parents=True)
+    (runs / "latest").write_text("r1\n")
+    write_state(runs / "r1" / "state.json", mark_node_down(RunState(steps={}), "k1", "daemon gone"))
+    flags = ["nodes", "--node", "name=k1,platforms=linux/amd64", "--node", "name=k2,platforms=linux/amd64",
+             "--run-dir", str(runs)]
+    out = CliRunner().invoke(app, [*flags, "--format", "json"])
+    assert out.exit_code == 0, out.output
+    assert [(n["name"], n["down_in_last_run"]) for n in json.loads(out.output)] == [("k1", "daemon gone"), ("k2", None)]
+    out = CliRunner().invoke(app, flags)
+    assert f"k1: went down in the last run ({runs / 'r1'}): daemon gone" in out.output
+
+
 def test_nodes_reads_the_nodes_file(app: typer.Typer, tmp_path: Path) -> None:
     config = tmp_path / "nodes.toml"
     config.write_text('[[node]]\nname = "amd"\nplatforms = ["linux/amd64"]\n[[node]]\nname = "none"\n')

@@ -3,7 +3,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bakeplan.history import DEFAULT_SECONDS, KEEP, History, default_path, load, record_all, save
+import pytest
+
+from bakeplan.history import DEFAULT_SECONDS, KEEP, EstimateError, History, default_path, load, record_all, save
 from bakeplan.jobs import Job
 
 
@@ -106,3 +108,120 @@ def test_the_builders_samples_are_never_saved_and_survive_recording(tmp_path: Pa
     save(history, path)
     assert "app|" not in path.read_text()
     assert load(path) == History().record(job("lib"), 3.0)
+
+
+# ---------------------------------------------------------------- planned versus actual
+
+
+def test_the_error_is_the_median_per_job_and_the_signed_mean_makespan() -> None:
+    from bakeplan.history import EstimateError, RunAccuracy, estimate_error
+
+    runs = [RunAccuracy({"a": (100.0, 110.0), "b": (50.0, 40.0)}, makespan=(200.0, 250.0)),
+            RunAccuracy({"a": (100.0, 130.0)}, makespan=(200.0, 300.0))]
+    assert estimate_error(runs) == EstimateError(runs=2, per_job=0.2, makespan=0.375)  # errors .1, .2, .3; +.25, +.5
+
+
+def test_an_early_makespan_is_a_negative_error_and_a_run_without_one_still_counts_its_jobs() -> None:
+    from bakeplan.history import EstimateError, RunAccuracy, estimate_error
+
+    runs = [RunAccuracy({"a": (10.0, 5.0)}), RunAccuracy(makespan=(100.0, 75.0))]
+    assert estimate_error(runs) == EstimateError(runs=2, per_job=0.5, makespan=-0.25)
+
+
+def test_there_is_no_error_without_a_comparable_pair() -> None:
+    from bakeplan.history import RunAccuracy, estimate_error
+
+    assert estimate_error([]) is None
+    assert estimate_error([RunAccuracy({"a": (0.0, 12.0)}, makespan=(0.0, 12.0))]) is None  # nothing was planned
+
+
+def test_only_the_last_runs_are_kept_and_empty_ones_not_at_all() -> None:
+    from bakeplan.history import RUNS, RunAccuracy
+
+    history = History().record_run(RunAccuracy())
+    assert history.runs == ()
+    for i in range(RUNS + 2):
+        history = history.record_run(RunAccuracy({"a": (10.0, float(i))}))
+    assert [run.jobs["a"][1] for run in history.runs] == [float(i) for i in range(2, RUNS + 2)]
+
+
+def test_planned_versus_actual_survives_save_and_load(tmp_path: Path) -> None:
+    from bakeplan.history import RunAccuracy
+
+    path = tmp_path / "history.json"
+    history = History().record(job("app"), 12.5).record_run(
+        RunAccuracy({"app@linux/amd64": (10.0, 12.5)}, makespan=(10.0, 13.0))).record_run(
+        RunAccuracy({"app@linux/amd64": (12.5, 11.0)}))
+    save(history, path)
+    assert load(path) == history
+    assert json.loads(path.read_text())["runs"] == [
+        {"jobs": {"app@linux/amd64": [10.0, 12.5]}, "makespan": [10.0, 13.0]},
+        {"jobs": {"app@linux/amd64": [12.5, 11.0]}}]
+
+
+def test_a_file_from_before_planned_versus_actual_loads_and_is_written_as_before(tmp_path: Path) -> None:
+    path = tmp_path / "history.json"
+    old = {"version": 1, "samples": {"app|linux/amd64": [12.5]}}
+    path.write_text(json.dumps(old))
+    history = load(path)
+    assert (history.samples, history.runs) == ({"app|linux/amd64": (12.5,)}, ())
+    save(history, path)
+    assert json.loads(path.read_text()) == old
+
+
+def test_stored_runs_of_the_wrong_shape_are_left_out(tmp_path: Path) -> None:
+    from bakeplan.history import RunAccuracy
+
+    path = tmp_path / "history.json"
+    path.write_text(json.dumps({"version": 1, "samples": {}, "runs": [
+        "junk", {"jobs": {"a": [1]}}, {"jobs": {"a": [10, 12], "b": "x"}, "makespan": [1, 2, 3]}]}))
+    assert load(path).runs == (RunAccuracy({"a": (10.0, 12.0)}),)
+    path.write_text(json.dumps({"version": 1, "samples": {}, "runs": {"not": "a list"}}))
+    assert load(path).runs == ()
+
+
+@pytest.mark.parametrize(("error", "line"), [
+    (EstimateError(3, 0.12, 0.08), "estimates on the last 3 runs: jobs off by a median of 12%, makespan 8% late on average\n"),
+    (EstimateError(1, 0.3, -0.05), "estimates on the last run: jobs off by a median of 30%, makespan 5% early on average\n"),
+    (EstimateError(2, 0.25, None), "estimates on the last 2 runs: jobs off by a median of 25%\n"),
+])
+def test_the_error_line_says_how_far_off_and_which_way(error: EstimateError, line: str) -> None:
+    from bakeplan.cli.plan import error_line
+
+    assert error_line(error) == line
+
+
+HCL = """
+target "app" { platforms = ["linux/amd64"] }
+"""
+NODE = ["--node", "name=amd,builder=b-amd,platforms=linux/amd64,slots=2"]
+
+
+def plan_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, history: History, *args: str) -> str:
+    import typer
+    from typer.testing import CliRunner
+
+    from bakeplan.cli import plan as plan_cli
+
+    app = typer.Typer()
+    plan_cli.register(app)
+    (tmp_path / "docker-bake.hcl").write_text(HCL)
+    save(history, tmp_path / "history.json")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BAKEPLAN_CACHE_DIR", str(tmp_path / "cache"))
+    out = CliRunner().invoke(app, ["plan", "app", *NODE, "--history", str(tmp_path / "history.json"), *args])
+    assert out.exit_code == 0, out.output
+    return out.output
+
+
+def test_plan_shows_the_expected_error_of_its_estimate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bakeplan.history import RunAccuracy
+
+    history = History().record_run(RunAccuracy({"app@linux/amd64": (50.0, 60.0)}, makespan=(50.0, 60.0)))
+    table = plan_output(tmp_path, monkeypatch, history)
+    assert table.endswith("estimates on the last run: jobs off by a median of 20%, makespan 20% late on average\n")
+    assert "estimates on" not in plan_output(tmp_path, monkeypatch, history, "--format", "json")
+
+
+def test_plan_says_nothing_of_errors_before_any_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "estimates on" not in plan_output(tmp_path, monkeypatch, History())

@@ -154,6 +154,14 @@ def test_nodes_table_shows_why_a_node_is_left_out() -> None:
     assert all(line == line.rstrip() for line in text.splitlines())
 
 
+def test_nodes_table_says_which_nodes_went_down_in_the_last_run() -> None:
+    nodes = [node("k1", AMD, slots=1), node("k2", AMD, slots=1)]
+    text = table.render_nodes(nodes, last_run=(".bakeplan/runs/r1", {"k1": "daemon gone; back after a health probe"}))
+    assert "k1: went down in the last run (.bakeplan/runs/r1): daemon gone; back after a health probe" in text
+    assert "k2: went down" not in text
+    assert "went down" not in table.render_nodes(nodes, last_run=(".bakeplan/runs/r1", {}))
+
+
 def test_durations_read_well() -> None:
     assert [table.duration(s) for s in (5, 12.5, 75, 3700)] == ["5s", "12.5s", "1m15s", "1h01m40s"]
 

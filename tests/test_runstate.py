@@ -13,6 +13,7 @@ from bakeplan.runstate import (
     mark_cancelled, mark_finished, mark_moved, mark_node_down, mark_node_up, mark_retried, mark_unplaceable, mark_skipped, mark_started, read_state, start_state, state_from_json,
     state_to_json, write_state,
 )
+from bakeplan.runstate import last_run_down
 from bakeplan.steps import BAKE, MERGE, Step
 
 STEPS = (Step("base@linux/amd64", BAKE, "base"), Step("app@linux/amd64", BAKE, "app", deps=("base@linux/amd64",)),
@@ -151,3 +152,13 @@ def test_an_unreadable_state_file_is_one_clear_error(tmp_path: Path, text: str) 
 def test_a_missing_state_file_is_one_clear_error(tmp_path: Path) -> None:
     with pytest.raises(BakeplanError, match=f"^cannot read run state {tmp_path}/state.json: "):
         read_state(tmp_path / "state.json")
+
+
+def test_the_last_runs_down_nodes_are_read_from_its_state(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    assert last_run_down(runs) is None  # no run yet
+    (runs / "r1").mkdir(parents=True)
+    (runs / "latest").write_text("r1\n")
+    assert last_run_down(runs) is None  # a run that wrote no state
+    write_state(runs / "r1" / "state.json", mark_node_down(RunState(steps={}), "k1", "daemon gone"))
+    assert last_run_down(runs) == (runs / "r1", {"k1": "daemon gone"})

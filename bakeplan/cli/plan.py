@@ -13,7 +13,7 @@ from bakeplan.cli.options import (
 )
 
 if TYPE_CHECKING:
-    from bakeplan.history import History
+    from bakeplan.history import EstimateError, History
     from bakeplan.nodes import Node
     from bakeplan.plan import Plan
 
@@ -69,11 +69,24 @@ def make_plan(names: list[str] | None, file: list[str] | None, set_: list[str] |
 
 
 def estimates_line(plan: Plan, history: History) -> str:
-    """How many estimates came from the builders' BuildKit history (empty when none did)."""
-    from bakeplan.history import BUILDERS
+    """Where the estimates came from and how far off they were lately (empty when there is nothing to say)."""
+    from bakeplan.history import BUILDERS, estimate_error
 
     count = sum(history.source(job) == BUILDERS for job in plan.jobs)
-    return f"{count} of {len(plan.jobs)} estimates from the builders' build history\n" if count else ""
+    builders = f"{count} of {len(plan.jobs)} estimates from the builders' build history\n" if count else ""
+    error = estimate_error(history.runs)
+    return builders + (error_line(error) if error is not None else "")
+
+
+def error_line(error: EstimateError) -> str:
+    """`estimates on the last 3 runs: jobs off by a median of 12%, makespan 8% late on average`."""
+    parts = []
+    if error.per_job is not None:
+        parts.append(f"jobs off by a median of {error.per_job:.0%}")
+    if error.makespan is not None:
+        parts.append(f"makespan {abs(error.makespan):.0%} {'late' if error.makespan >= 0 else 'early'} on average")
+    runs = "the last run" if error.runs == 1 else f"the last {error.runs} runs"
+    return f"estimates on {runs}: {', '.join(parts)}\n"
 
 
 def render(plan: Plan, fmt: Format) -> str:
@@ -111,14 +124,19 @@ def register(app: typer.Typer) -> None:
     def nodes_command(
         node: NodeSpecs = None, nodes_file: NodesFile = None, builder: Builder = None,
         fmt: Annotated[NodesFormat, typer.Option("--format", help="table or json.")] = NodesFormat.table,
+        run_dir: Annotated[str, typer.Option("--run-dir", help="Where runs keep their state (to say which nodes went down in the last).")] = ".bakeplan/runs",
     ) -> None:
-        """Show the nodes bakeplan found (declared, buildx builders, this machine) and why any is left out."""
+        """Show the nodes bakeplan found (declared, buildx builders, this machine), why any is left out, and which went down in the last run."""
         import json
 
         from bakeplan.render import json_, table
+        from bakeplan.runstate import last_run_down
 
         found = find_nodes(node, nodes_file, builder)
+        last = last_run_down(Path(run_dir))
+        down = dict(last[1]) if last else {}
         if fmt == NodesFormat.json:
-            typer.echo(json.dumps([json_.node_data(n) for n in found], indent=2))
+            typer.echo(json.dumps([{**json_.node_data(n), "down_in_last_run": down.get(n.name)} for n in found], indent=2))
         else:
-            typer.echo(table.render_nodes(found, width=terminal_width()), nl=False)
+            shown = (str(last[0]), down) if last else None
+            typer.echo(table.render_nodes(found, width=terminal_width(), last_run=shown), nl=False)

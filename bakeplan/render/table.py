@@ -13,7 +13,7 @@ column widths so the timelines line up from node to node.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from rich.console import Console
@@ -146,8 +146,12 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'s' * (number != 1)}"
 
 
-def render_nodes(nodes: Sequence[Node], *, width: int = DEFAULT_WIDTH) -> str:
+def render_nodes(nodes: Sequence[Node], *, width: int = DEFAULT_WIDTH,
+                 last_run: tuple[str, Mapping[str, str]] | None = None) -> str:
     """Every candidate node: where it came from, what it builds, its slots; then why any is left out.
+
+    `last_run` (its directory, node -> why it went down) adds what happened to
+    the nodes in the latest `bakeplan run`.
 
     The reasons (often a whole daemon error) are printed under the table, one
     line each. When the table does not fit the width, each node is printed as
@@ -166,7 +170,11 @@ def render_nodes(nodes: Sequence[Node], *, width: int = DEFAULT_WIDTH) -> str:
         text = buffer.getvalue()
     else:
         text = "".join(_node_lines(row) for row in rows)
-    return text + "".join(f"{note}\n" for node in nodes for note in _node_notes(node))
+    notes = "".join(f"{note}\n" for node in nodes for note in _node_notes(node))
+    if last_run is not None and last_run[1]:
+        where, down = last_run
+        notes += "".join(f"{name}: went down in the last run ({where}): {why}\n" for name, why in sorted(down.items()))
+    return text + notes
 
 
 _NODE_COLUMNS = ("node", "source", "builder", "endpoint", "status", "platforms", "slots", "memory", "used")

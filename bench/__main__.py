@@ -6,7 +6,8 @@ import importlib
 import sys
 import time
 
-MODULES = ("print_bench", "schedule_bench", "corpus_bench", "jobcpu_bench", "run_bench")
+MODULES = ("print_bench", "schedule_bench", "corpus_bench", "jobcpu_bench", "run_bench", "liveness_bench",
+           "estimate_bench")
 
 
 def main(argv: list[str]) -> int:

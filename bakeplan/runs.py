@@ -240,7 +240,9 @@ class HistoryRecorder:
 
     Each succeeded job's planned seconds (the estimate its step carried) and
     measured ones are kept in `planned`; `finish` adds them and the makespan's
-    to the history as one run.
+    to the history as one run. Only estimates that came from measurements
+    count (bakeplan's own or the builders'): a 60 s default is no estimate,
+    and comparing it would only say that nothing was known.
     """
 
     def __init__(self, plan: Plan, past: History, composer: JobComposer) -> None:
@@ -248,6 +250,7 @@ class HistoryRecorder:
         self.history = past
         self.composer = composer
         self.planned: dict[str, tuple[float, float]] = {}  # job id -> (planned, actual) seconds
+        self.informed = {job.id for job in plan.jobs if past.source(job) != hist.DEFAULT}
 
     def __call__(self, step: Step, state: StepState) -> None:
         """Record a finished step."""
@@ -255,7 +258,8 @@ class HistoryRecorder:
         if state.status != SUCCEEDED or duration is None or step.id not in self.jobs:
             return
         self.history = self.history.record(self.jobs[step.id], duration)
-        self.planned[step.id] = (step.estimate, duration)
+        if step.id in self.informed:
+            self.planned[step.id] = (step.estimate, duration)
         exported, imported = handover_seconds(_read(state.log))
         if step.id in self.composer.exported and exported is not None:
             self.history = self.history.record_export(exported)
@@ -270,7 +274,7 @@ class HistoryRecorder:
         run stops early, and a resumed one spans the pause between its parts.
         """
         makespan = None
-        if state.ok and not resumed:
+        if state.ok and not resumed and self.informed >= set(plan.timings):
             ran = [state.steps[j] for j in plan.timings if j in state.steps]
             starts = [s.started for s in ran if s.started is not None]
             ends = [s.finished for s in ran if s.finished is not None]

@@ -56,12 +56,12 @@ def check_builders(docker: str, builders: Sequence[str], env: Mapping[str, str] 
                             hint="Create it with `docker buildx create` (or start its buildkitd), or pick nodes with --node/--builder.")
 
 
-def _quiet(argv: Sequence[str], env: Mapping[str, str] | None) -> subprocess.CompletedProcess[str]:
+def _quiet(argv: Sequence[str], env: Mapping[str, str] | None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`_docker`, with a CLI that cannot run reported as exit 127 and its reason on stderr."""
     try:
-        return subprocess.run(list(argv), capture_output=True, text=True, timeout=120, check=False,
-                              env=None if env is None else dict(env))
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return subprocess.CompletedProcess(list(argv), 127, "", str(error))
+        return _docker(list(argv), env=env, timeout=timeout)
+    except ToolError as error:
+        return subprocess.CompletedProcess(list(argv), 127, "", error.message)
 
 
 def check_current_builder(nodes: Sequence[Node], *, docker: str = "docker") -> None:
@@ -73,10 +73,9 @@ def check_current_builder(nodes: Sequence[Node], *, docker: str = "docker") -> N
     if not any(n.excluded is None and not n.builder for n in nodes):
         return
     try:
-        done = subprocess.run([docker, "buildx", "inspect", "--bootstrap"], capture_output=True, text=True,
-                              timeout=120, check=False)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise ToolError(f"the current buildx builder cannot be reached: {error}",
+        done = _docker([docker, "buildx", "inspect", "--bootstrap"])
+    except ToolError as error:
+        raise ToolError(f"the current buildx builder cannot be reached: {error.message}",
                         hint="Start the docker daemon, pick a builder (--builder), or declare nodes with --node.") from error
     error_line = next((line.split(":", 1)[1].strip() for line in done.stdout.splitlines() if line.startswith("Error:")), "")
     if done.returncode != 0 or error_line:
@@ -110,7 +109,7 @@ def _own_builder(node: Node, *, create: bool) -> Node:
 
 def _docker(argv: list[str], *, cwd: Path | None = None, env: Mapping[str, str] | None = None,
             timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run a short docker CLI command; a missing CLI or a hang is one clear ToolError."""
+    """Run a short docker CLI command (the one way this module runs one); a missing CLI or a hang is one clear ToolError."""
     try:
         return subprocess.run(argv, capture_output=True, text=True, cwd=cwd, env=None if env is None else dict(env),
                               timeout=timeout, check=False)
@@ -119,6 +118,8 @@ def _docker(argv: list[str], *, cwd: Path | None = None, env: Mapping[str, str] 
     except subprocess.TimeoutExpired as error:
         raise ToolError(f"`{' '.join(argv)}` did not answer in {timeout:.0f} s",
                         hint="Check that the builder's endpoint is reachable.") from error
+    except OSError as error:
+        raise ToolError(f"cannot run {argv[0]}: {error.strerror or error}") from error
 
 
 def ensure_remote_builder(name: str, endpoint: str, *, docker: str = "docker") -> None:
@@ -160,13 +161,7 @@ def load_with_buildx(request: BakeRequest) -> BakeResult:
 def _buildx(args: Sequence[str], docker: str, env: Mapping[str, str] | None) -> str:
     """stdout of `docker buildx ARGS`; ToolError when docker or buildx is missing or fails."""
     argv = [docker, "buildx", *args]
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False,
-                              env=None if env is None else dict(env))
-    except FileNotFoundError as error:
-        raise ToolError(f"{docker} not found", hint="Install the docker CLI with the buildx plugin, or declare nodes with --node.") from error
-    except subprocess.TimeoutExpired as error:
-        raise ToolError(f"`{' '.join(argv)}` timed out", hint="Check that the builders' endpoints are reachable.") from error
+    done = _docker(argv, env=env, timeout=60)
     if done.returncode != 0:
         if not _has_buildx_plugin(docker, env):
             raise ToolError("the docker buildx plugin is not installed",
@@ -179,9 +174,7 @@ def _buildx(args: Sequence[str], docker: str, env: Mapping[str, str] | None) -> 
 
 def _has_buildx_plugin(docker: str, env: Mapping[str, str] | None) -> bool:
     """Whether `docker buildx version` works: without the plugin docker answers `buildx ...` with a bare usage error."""
-    done = subprocess.run([docker, "buildx", "version"], capture_output=True, text=True, timeout=60, check=False,
-                          env=None if env is None else dict(env))
-    return done.returncode == 0
+    return _quiet([docker, "buildx", "version"], env, timeout=60).returncode == 0
 
 
 def buildx_nodes(builder: str | None = None, *, docker: str = "docker", env: Mapping[str, str] | None = None) -> tuple[nd.BuilderNode, ...]:
@@ -224,14 +217,9 @@ def platform_manifest(reference: str, platform: str | None, *, builder: str | No
                         hint="Check that this machine can reach the hand-over registry.")
     wanted = nd.normalize_platform(platform) if platform else None
     for manifest in manifests:
-        if wanted is None or nd.normalize_platform(_platform_text(manifest.get("platform") or {})) == wanted:
+        if wanted is None or nd.normalize_platform(nd.platform_text(manifest.get("platform") or {})) == wanted:
             return str(manifest["digest"])
     return str(manifests[0]["digest"])
-
-
-def _platform_text(platform: Mapping[str, object]) -> str:
-    parts = [str(platform.get("os", "")), str(platform.get("architecture", ""))]
-    return "/".join([*parts, str(platform["variant"])] if platform.get("variant") else parts)
 
 
 # ---------------------------------------------------------------- liveness
@@ -283,12 +271,9 @@ def probe_builder(builder: str | None, *, docker: str = "docker", env: Mapping[s
     """
     argv = [docker, "buildx", "inspect", "--bootstrap", *([builder] if builder else [])]
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False,
-                              env=None if env is None else dict(env))
-    except subprocess.TimeoutExpired:
-        return f"no answer to `docker buildx inspect --bootstrap` in {timeout:.0f} s"
-    except OSError as error:
-        return f"cannot run {docker}: {error.strerror or error}"
+        done = _docker(argv, env=env, timeout=timeout)
+    except ToolError as error:
+        return error.message
     if done.returncode == 0:
         return ""
     lines = (done.stderr + done.stdout).strip().splitlines()
@@ -323,10 +308,7 @@ def history_inspect(builder: str | None, ref: str, *, cwd: Path, docker: str = "
 
 def _history_output(argv: list[str], *, cwd: Path | None = None, env: Mapping[str, str] | None,
                     timeout: float) -> str:
-    try:
-        done = _docker(argv, cwd=cwd, env=env, timeout=timeout)
-    except OSError as error:
-        raise ToolError(f"`{' '.join(argv)}`: {error}") from error
+    done = _docker(argv, cwd=cwd, env=env, timeout=timeout)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["failed"])[-1]
         raise ToolError(f"`{' '.join(argv)}`: {last}")

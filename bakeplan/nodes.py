@@ -426,7 +426,7 @@ def parse_ls_json(text: str) -> tuple[BuilderNode, ...]:
         raw_nodes = [n for n in entry.get("Nodes") or [] if n.get("Name")] or [{"Name": "", "Err": entry.get("Err", "")}]
         for raw in raw_nodes:
             error = str(raw.get("Err") or entry.get("Err") or "")
-            platforms = tuple(dict.fromkeys(normalize_platform(_platform_text(p)) for p in raw.get("Platforms") or []))
+            platforms = tuple(dict.fromkeys(normalize_platform(platform_text(p)) for p in raw.get("Platforms") or []))
             result.append(BuilderNode(
                 builder=str(entry.get("Name", "")), name=str(raw.get("Name", "")), driver=str(entry.get("Driver", "")),
                 endpoint=str(raw.get("Endpoint", "")), status="error" if error else str(raw.get("Status", "")),
@@ -435,8 +435,8 @@ def parse_ls_json(text: str) -> tuple[BuilderNode, ...]:
     return tuple(result)
 
 
-def _platform_text(value: object) -> str:
-    """A platform from buildx JSON: a string or an OCI platform object."""
+def platform_text(value: object) -> str:
+    """A platform from buildx or OCI JSON: a string or a platform object (`os`, `architecture`, `variant`)."""
     if isinstance(value, Mapping):
         parts = [str(value.get("os", "")), str(value.get("architecture", ""))]
         if value.get("variant"):

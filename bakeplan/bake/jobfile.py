@@ -121,7 +121,7 @@ def _escaped(value: JSONValue) -> JSONValue:
 
 def _policy(entry: Mapping[str, Any]) -> JSONValue:
     """A printed policy entry (Go field names) as the CSV string buildx parses, `{}` when empty."""
-    fields = [_csv_field(f"filename={file['Filename']}") for file in entry.get("Files") or ()]
+    fields = [schema.csv_pair("filename", str(file["Filename"])) for file in entry.get("Files") or ()]
     fields += [f"{name}=true" for name in ("reset", "disabled") if entry.get(name.capitalize())]
     if entry.get("Strict") is not None:
         fields.append(f"strict={str(entry['Strict']).lower()}")
@@ -129,13 +129,6 @@ def _policy(entry: Mapping[str, Any]) -> JSONValue:
     if level is not None:  # Go prints logrus.Level by its name; a number is the level's index
         fields.append(f"log-level={level if isinstance(level, str) else _LOG_LEVELS[level]}")
     return _escape(",".join(fields)) if fields else {}
-
-
-def _csv_field(field: str) -> str:
-    """One field of a go-csvvalue record, quoted when it holds a separator, quote or newline."""
-    if any(char in field for char in ',"\n\r'):
-        return '"' + field.replace('"', '""') + '"'
-    return field
 
 
 def render_definition(doc: Mapping[str, Any]) -> str:

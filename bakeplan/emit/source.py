@@ -27,7 +27,7 @@ from bakeplan.bake.model import BakeResult, JSONValue, Target
 from bakeplan.emit.model import Inputs, Job, Link
 from bakeplan.jobs import Filter, linked_targets, make_jobs, select
 from bakeplan.jobs import Job as PlannedJob
-from bakeplan.outputs import output_entries
+from bakeplan.outputs import output_entries, parse_entry
 
 _REMOTE = re.compile(r"^([a-z][a-z0-9+.-]*://|git@|github\.com/)")
 _IMAGE_PREFIXES = ("docker-image://", "target:")
@@ -101,7 +101,7 @@ def _secret_files(secrets: Sequence[JSONValue]) -> list[str]:
     """Secret source files (buildx's object form or `id=...,src=...` strings)."""
     found = []
     for secret in secrets:
-        attrs = _output_attrs(secret)
+        attrs = parse_entry(secret)
         src = attrs.get("src") or attrs.get("source")
         if src and attrs.get("type", "file") == "file":
             found.append(src)
@@ -124,11 +124,3 @@ def _join(context: str, name: str) -> str:
     return posixpath.normpath(name if context in (".", "./", "") else f"{context.rstrip('/')}/{name}")
 
 
-def _output_attrs(output: JSONValue) -> dict[str, str]:
-    if isinstance(output, Mapping):
-        return {str(k): str(v) for k, v in output.items()}
-    attrs: dict[str, str] = {}
-    for part in str(output).split(","):
-        key, _, value = part.strip().strip('"').partition("=")
-        attrs[key.strip()] = value.strip()
-    return attrs

@@ -83,9 +83,10 @@ class JobComposer:
         # Learned from direct parents only: an ancestor a re-solved parent already brought here loads from cache.
         self.imported[job.id] = tuple(dict.fromkeys(state.steps[d].node for d in sources if d in job.deps))
         export = ""
-        self.exported.discard(job.id)
         if self.exports(job, node):
             self.exported.add(job.id)
+        else:
+            self.exported.discard(job.id)  # a job moved to another node decides again
         if job.id in self.exported and not self.pushed(job):
             try:
                 self.store.prepare(job.id)

@@ -63,6 +63,13 @@ def missing(what: str) -> None:
     pytest.skip(reason)
 
 
+def need(*tools: str) -> None:
+    """Skip (or, in CI, fail) unless every named command is on PATH (jq, bash, ...: Debian's, see tools/install.sh)."""
+    for tool in tools:
+        if shutil.which(tool) is None:
+            missing(tool)
+
+
 @dataclass(frozen=True)
 class Buildx:
     """How to run the pinned `docker buildx` plugin."""

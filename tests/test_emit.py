@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import yaml
 from check_jsonschema.builtin_schemas import get_builtin_schema
 from jsonschema import Draft7Validator
 
+from conftest import need
 from bakeplan.bake.model import BakeResult, Target
 from bakeplan.cache import parse_backend
 from bakeplan.emit import github
@@ -473,9 +473,9 @@ def test_step_summary_lists_chunks() -> None:
     assert "`build-1-0`: 2 legs" in github.step_summary(plan_of(CHAIN))
 
 
-@pytest.mark.skipif(shutil.which("jq") is None or shutil.which("bash") is None, reason="jq or bash is not installed")
 def test_digest_and_merge_steps_run_under_bash(tmp_path: Path) -> None:
     """The workflow's own shell: each leg saves its digest, the merge passes them all to imagetools."""
+    need('jq', 'bash')
     plan = plan_of(CHAIN, push=True, handoff="ghcr.io/acme/handoff")
     jobs = yaml.safe_load(github.render_workflow(plan, ["bakeplan"], install="pip install bakeplan"))["jobs"]
     save = next(s for s in jobs["build-1-0"]["steps"] if s.get("name") == "Save digest")["run"]
@@ -557,8 +557,8 @@ def test_github_workflow_hands_parents_over_only_in_later_layers() -> None:
     assert "Hand over parents" not in text and "\n# warning: no --cache: parents are rebuilt" in text
 
 
-@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
 def test_github_hand_over_step_turns_parent_digests_into_sets(tmp_path: Path) -> None:
+    need('bash')
     plan = plan_of(CHAIN, handoff="reg.example/handoff")
     jobs = yaml.safe_load(github.render_workflow(plan, ["bakeplan"], install="pip install bakeplan"))["jobs"]
     step = next(s for s in jobs["build-1-0"]["steps"] if s.get("name") == "Hand over parents")
@@ -601,9 +601,9 @@ def fake_docker_printing(tmp_path: Path, raw: dict[str, Any]) -> Path:
     return bin_dir
 
 
-@pytest.mark.skipif(shutil.which("jq") is None or shutil.which("bash") is None, reason="jq or bash is not installed")
 @pytest.mark.parametrize(("raw", "saved"), [(INDEX, "sha256:image"), ({"mediaType": "manifest", "layers": []}, "sha256:top")])
 def test_a_single_platform_parent_saves_its_image_manifest_digest(tmp_path: Path, raw: dict[str, Any], saved: str) -> None:
+    need('jq', 'bash')
     plan = plan_of(CHAIN, handoff="reg.example/handoff")
     jobs = yaml.safe_load(github.render_workflow(plan, ["bakeplan"], install="pip install bakeplan"))["jobs"]
     save = next(s for s in jobs["build-0-0"]["steps"] if s.get("name") == "Save digest")["run"]
@@ -615,8 +615,8 @@ def test_a_single_platform_parent_saves_its_image_manifest_digest(tmp_path: Path
     assert (tmp_path / "docker.log").read_text() == "buildx imagetools inspect --raw reg.example/handoff@sha256:top\n"
 
 
-@pytest.mark.skipif(shutil.which("sh") is None, reason="sh is not installed")
 def test_shell_join_expands_only_the_digest_variables() -> None:
+    need('sh')
     from bakeplan.emit.commands import shell_join
 
     argv = ["echo", "a b", "$HOME", 'x=`q`"$HOME"@${D}', "${D}"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ import yaml
 from check_jsonschema.builtin_schemas import get_builtin_schema
 from jsonschema import Draft7Validator
 
+from conftest import need
 from bakeplan.bake.model import BakeResult, Target
 from bakeplan.cache import parse_backend
 from bakeplan.emit import gitlab
@@ -178,8 +178,8 @@ def test_a_leg_downloads_only_the_digest_artifacts_it_reads() -> None:
     assert '"app.contexts.b=docker-image://r/base@${DIGEST_BASE_LINUX_ARM64}"' in document["app-linux-arm64"]["script"][2]
 
 
-@pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed")
 def test_jobs_mode_digest_and_merge_scripts_run_under_sh(tmp_path: Path) -> None:
+    need('jq')
     document = validate(gitlab.render(plan_of(CHAIN, push=True, handoff="registry.gitlab.com/acme/handoff")))
     env = fake_docker(tmp_path)
     for leg, digest in (("app-linux-amd64", "sha256:01"), ("app-linux-arm64", "sha256:02")):

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from conftest import need
 from bakeplan.bake.model import BakeResult, Target
 from bakeplan.cache import parse_backend
 from bakeplan.emit import jenkins
@@ -75,8 +75,8 @@ def stage_steps(text: str, name: str) -> list[str]:
     return [m.group(0) for m in re.finditer(r"sh '''.*?'''|\S[^\n]*", body, re.DOTALL)]
 
 
-@pytest.mark.skipif(shutil.which("sh") is None, reason="sh is not installed")
 def test_a_child_stage_unstashes_its_parents_digest_and_bakes_with_it(tmp_path: Path) -> None:
+    need('sh')
     text = jenkins.render(plan_of(CHAIN, handoff="docker.io/acme/handoff"))
     steps = stage_steps(text, "app (arm64)")
     assert steps[0] == "unstash 'digest-base-linux-arm64'"

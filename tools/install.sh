@@ -49,6 +49,7 @@ install_debian() {
     command -v runc >/dev/null || missing+=(runc)
     [ -x /bin/busybox ] || missing+=(busybox-static)
     command -v docker-registry >/dev/null || missing+=(docker-registry)
+    command -v jq >/dev/null || missing+=(jq)  # the generated CI scripts read digests with jq
     [ ${#missing[@]} -eq 0 ] && return 0
     if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
         echo "install: need root and apt-get for: ${missing[*]}" >&2
@@ -62,7 +63,7 @@ install_debian() {
 install_buildx || failed+=("buildx $BUILDX_VERSION")
 ln -sf "$tools/bin/buildx" "$tools/docker/cli-plugins/docker-buildx"
 install_buildkit || failed+=("buildkitd $BUILDKIT_VERSION")
-install_debian || failed+=("runc/busybox-static/docker-registry (Debian)")
+install_debian || failed+=("runc/busybox-static/docker-registry/jq (Debian)")
 
 if [ ${#failed[@]} -gt 0 ]; then
     echo "install: could not install: ${failed[*]}; tests that need them will be skipped" >&2

@@ -23,7 +23,7 @@ tools:
 	bash tools/install.sh
 
 run: venv
-	$(BIN)/bakeplan plan -f matrices/go-cross/docker-bake.hcl
+	cd matrices/go-cross && $(CURDIR)/$(BIN)/bakeplan plan
 
 test: venv tools typecheck
 	$(BIN)/python -m pytest

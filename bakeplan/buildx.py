@@ -28,6 +28,7 @@ from pathlib import Path
 from bakeplan import nodes as nd
 from bakeplan.bake.model import BakeRequest, BakeResult, Target
 from bakeplan.cache import sanitize_tag
+from bakeplan.endpoint import diagnose
 from bakeplan.errors import BakeplanError, ToolError
 from bakeplan.nodes import Node
 
@@ -43,17 +44,42 @@ def check_docker(docker: str, env: Mapping[str, str] | None = None) -> None:
 def check_builders(docker: str, builders: Sequence[str], env: Mapping[str, str] | None = None) -> None:
     """Fail early when the buildx plugin is missing or a builder is unknown or unreachable (checked concurrently)."""
     names = list(dict.fromkeys(builders))
-    commands = [[docker, "buildx", "version"], *([docker, "buildx", "inspect", "--bootstrap", b] for b in names)]
-    with ThreadPoolExecutor(max_workers=min(8, len(commands))) as pool:
-        version, *results = pool.map(lambda argv: _quiet(argv, env), commands)
-    if version.returncode != 0:
+    with ThreadPoolExecutor(max_workers=min(8, len(names) + 1)) as pool:
+        version = pool.submit(_quiet, [docker, "buildx", "version"], env)
+        problems = list(pool.map(lambda name: _unreachable(name, docker, env), names))
+    if version.result().returncode != 0:
         raise ToolError("the docker buildx plugin is not installed",
                         hint="Install docker-buildx-plugin (or put docker-buildx in ~/.docker/cli-plugins).")
-    for builder, done in zip(names, results):
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["unreachable"])[-1]
-            raise ToolError(f"builder {builder!r} is unknown or unreachable: {last}",
+    for builder, problem in zip(names, problems):
+        if problem.startswith("TLS "):
+            raise ToolError(f"builder {builder!r} is unreachable: {problem}",
+                            hint="Fix its cacert, cert, key or servername (`docker buildx create --driver-opt ...`), "
+                                 "or pick nodes with --node/--builder.")
+        if problem:
+            raise ToolError(f"builder {builder!r} is unknown or unreachable: {problem}",
                             hint="Create it with `docker buildx create` (or start its buildkitd), or pick nodes with --node/--builder.")
+
+
+def _unreachable(builder: str, docker: str, env: Mapping[str, str] | None) -> str:
+    """Why a builder cannot be reached ('' when `inspect --bootstrap` succeeds).
+
+    A remote node that fails its TLS handshake or refuses the connection is
+    `diagnosed` first: that says why at once, where the bootstrap would wait
+    20 s and say `context deadline exceeded`.
+    """
+    problem = _diagnosis(builder, docker, env)
+    if problem:
+        return problem
+    done = _quiet([docker, "buildx", "inspect", "--bootstrap", builder], env)
+    return "" if done.returncode == 0 else (done.stderr.strip().splitlines() or ["unreachable"])[-1]
+
+
+def _diagnosis(builder: str, docker: str, env: Mapping[str, str] | None, timeout: float = 120) -> str:
+    """What `diagnosed` finds wrong with a builder's inactive remote nodes ('' when nothing: unknown, fine, or not remote)."""
+    listed = _quiet([docker, "buildx", "inspect", builder], env, timeout=timeout)
+    if listed.returncode != 0:
+        return ""
+    return next((d.error for n in nd.parse_inspect(listed.stdout) if (d := diagnosed(n)) is not n), "")
 
 
 def _quiet(argv: Sequence[str], env: Mapping[str, str] | None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -103,7 +129,7 @@ def _own_builder(node: Node, *, create: bool) -> Node:
         return node
     name = sanitize_tag(f"bakeplan-{node.name}".replace("/", "-"))
     if create:
-        ensure_remote_builder(name, node.endpoint)
+        ensure_remote_builder(name, node.endpoint, options=node.driver_opts)
     return replace(node, builder=name, excluded=None, shared=False)
 
 
@@ -122,14 +148,30 @@ def _docker(argv: list[str], *, cwd: Path | None = None, env: Mapping[str, str] 
         raise ToolError(f"cannot run {argv[0]}: {error.strerror or error}") from error
 
 
-def ensure_remote_builder(name: str, endpoint: str, *, docker: str = "docker") -> None:
-    """Create a single-node `remote` builder NAME for ENDPOINT unless it exists."""
-    if _docker([docker, "buildx", "inspect", name]).returncode == 0:
-        return
-    done = _docker([docker, "buildx", "create", "--name", name, "--driver", "remote", endpoint])
+def ensure_remote_builder(name: str, endpoint: str, *, options: Sequence[tuple[str, str]] = (),
+                          docker: str = "docker") -> None:
+    """Create a single-node `remote` builder NAME for ENDPOINT with the node's driver options unless it exists.
+
+    The options carry a TLS endpoint's `cacert`, `cert`, `key` and `servername`:
+    without them the new builder could not connect. An existing builder NAME
+    (bakeplan's own) on another endpoint or with other options, such as one
+    made before the node's certificates changed, is made again.
+    """
+    found = _docker([docker, "buildx", "inspect", name])
+    if found.returncode == 0:
+        if [(n.endpoint, n.driver_opts) for n in nd.parse_inspect(found.stdout)] == [(endpoint, tuple(sorted(options)))]:
+            return
+        _docker([docker, "buildx", "rm", name])
+    driver_opts = [arg for key, value in options for arg in ("--driver-opt", driver_opt_arg(f"{key}={value}"))]
+    done = _docker([docker, "buildx", "create", "--name", name, "--driver", "remote", *driver_opts, endpoint])
     if done.returncode != 0:
         raise ToolError(f"cannot create builder {name} for {endpoint}: {done.stderr.strip()}",
                         hint="Create one builder per node yourself, or declare nodes with --node.")
+
+
+def driver_opt_arg(text: str) -> str:
+    """One field as buildx reads `--driver-opt` (CSV, builder/builder.go csvToMap): quoted when it holds `,` or `"`."""
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text
 
 
 def load_with_buildx(request: BakeRequest) -> BakeResult:
@@ -177,13 +219,28 @@ def _has_buildx_plugin(docker: str, env: Mapping[str, str] | None) -> bool:
     return _quiet([docker, "buildx", "version"], env, timeout=60).returncode == 0
 
 
+def diagnosed(node: nd.BuilderNode) -> nd.BuilderNode:
+    """A remote node buildx calls `inactive`, with why when connecting to it ourselves tells (a TLS problem, a refused connect).
+
+    buildx hides the reason (driver/remote/driver.go `Info`), and a build there
+    would only say `context deadline exceeded` after 20 s.
+    """
+    if node.driver != "remote" or node.status != "inactive" or node.error:
+        return node
+    reason = diagnose(node.endpoint, dict(node.driver_opts))
+    return replace(node, error=reason) if reason else node
+
+
 def buildx_nodes(builder: str | None = None, *, docker: str = "docker", env: Mapping[str, str] | None = None) -> tuple[nd.BuilderNode, ...]:
-    """Every builder's nodes (`ls --format json`), refined by `inspect` for the `*` marks; one builder if named."""
+    """Every builder's nodes (`ls --format json`), refined by `inspect` for the `*` marks; one builder if named.
+
+    An inactive remote node is `diagnosed`: its exclusion then says why.
+    """
     names = [builder] if builder else list(dict.fromkeys(b.builder for b in nd.parse_ls_json(_buildx(["ls", "--format", "json"], docker, env))))
 
     def inspect(name: str) -> Sequence[nd.BuilderNode]:
         try:
-            return nd.parse_inspect(_buildx(["inspect", name], docker, env))
+            return tuple(map(diagnosed, nd.parse_inspect(_buildx(["inspect", name], docker, env))))
         except ToolError as error:
             return (nd.BuilderNode(name, "", "", "", "error", (), 0, error=error.message),)
 
@@ -268,7 +325,11 @@ def probe_builder(builder: str | None, *, docker: str = "docker", env: Mapping[s
     """Whether a node answers: '' when `docker buildx inspect --bootstrap BUILDER` succeeds, else why not.
 
     The timeout is short on purpose: a dead remote node makes buildx wait 20 s before it says so.
+    A remote node whose TLS handshake fails (or whose port refuses) is told at once by `diagnosed`.
     """
+    problem = _diagnosis(builder, docker, env, timeout=timeout) if builder else ""
+    if problem:
+        return problem
     argv = [docker, "buildx", "inspect", "--bootstrap", *([builder] if builder else [])]
     try:
         done = _docker(argv, env=env, timeout=timeout)

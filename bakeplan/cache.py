@@ -10,7 +10,10 @@ docker/buildx#3819). bakeplan computes one cache entry per job instead:
 - `s3:BUCKET[?region=R&...]` -> `type=s3,bucket=BUCKET,name=<tag>,region=R,...`
 
 where `<tag>` is `[<scope>-]<target>-<os>-<arch>[-<variant>]` (`native` for a
-job without a platform). `--cache-scope` names the run (usually the branch);
+job without a platform, whose builder is not known). A job that may build on
+a node of another platform than its target's (it cross-compiles from
+`$BUILDPLATFORM` stages) adds `-on-<os>-<arch>` for that node's platform:
+what its build-platform stages cache differs per node platform. `--cache-scope` names the run (usually the branch);
 `--cache-fallback NAME` adds read-only entries for scope NAME, e.g. a feature
 branch reads the default branch's cache. Tags keep only `[A-Za-z0-9_.-]`, may
 not start with `.` or `-`, and are at most 128 characters: a longer one is cut
@@ -90,10 +93,16 @@ def sanitize_tag(text: str) -> str:
     return f"{tag[: MAX_TAG - len(digest) - 1]}-{digest}"
 
 
-def job_tag(target: str, platform: str | None, scope: str = "") -> str:
-    """The cache tag of one job: `[<scope>-]<target>-<os>-<arch>[-<variant>]`."""
+def job_tag(target: str, platform: str | None, scope: str = "", built_on: str | None = None) -> str:
+    """The cache tag of one job: `[<scope>-]<target>-<os>-<arch>[-<variant>][-on-<os>-<arch>[-<variant>]]`.
+
+    `built_on` names the node's platform when the cache filled there differs
+    from one filled on the target platform (a cross-compiling job on a node
+    of another platform): the two never overwrite each other.
+    """
     parts = [scope] if scope else []
     parts += [target, *(platform or "native").split("/")]
+    parts += ["on", *built_on.split("/")] if built_on else []
     return sanitize_tag("-".join(parts))
 
 
@@ -112,10 +121,10 @@ def _entry(backend: CacheBackend, tag: str, *, export: bool) -> str:
     return ",".join([*fields, *extra, *(["mode=max"] if export else [])])
 
 
-def job_refs(backend: CacheBackend, target: str, platform: str | None) -> CacheRefs:
+def job_refs(backend: CacheBackend, target: str, platform: str | None, built_on: str | None = None) -> CacheRefs:
     """A job's own cache entry (read and written) plus its fallbacks (read only)."""
-    own = job_tag(target, platform, backend.scope)
-    fallback_tags = [job_tag(target, platform, name) for name in backend.fallbacks]
+    own = job_tag(target, platform, backend.scope, built_on)
+    fallback_tags = [job_tag(target, platform, name, built_on) for name in backend.fallbacks]
     sources = [own, *(t for t in fallback_tags if t != own)]
     return CacheRefs(
         cache_from=tuple(_entry(backend, tag, export=False) for tag in sources),

@@ -187,7 +187,8 @@ def execute(
     by_id = {step.id: step for step in steps}
     state = start_state(steps, previous)
     todo = [s for s in steps if state.steps[s.id].status != SUCCEEDED]
-    problem = prepare([Task(s.id, s.estimate, s.platforms, s.deps) for s in todo], usable(nodes),
+    problem = prepare([Task(s.id, s.estimate, s.platforms, s.deps, cpus=s.cpus, memory=s.memory) for s in todo],
+                      usable(nodes),
                       emulation_factor=options.emulation_factor, handover=options.handover,
                       transfers=options.transfers)
     live = _Live(problem=problem, sched=sched_start(problem, now=0.0), origin=_now())

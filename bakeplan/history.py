@@ -11,19 +11,30 @@ fill in where bakeplan has measured nothing: at each step above bakeplan's
 own samples come first, then the builders'. They are read afresh for every
 plan and never saved, so nothing stale outlives the builders' records.
 
+Each sample keeps the node it ran on. Node speeds (`speeds`) come from jobs
+measured on more than one node: duration = the job's own size x the node's
+slowness, fitted on the logarithms with medians (robust, like the
+estimates), so a node whose jobs take 1.6 times as long as the same jobs
+elsewhere gets speed 0.62 and the others about 1. A node needs `MIN_COMPARED`
+such jobs before its speed counts as learned. Estimates are then made
+node-neutral: each sample is scaled by the speed of the node that measured
+it, and the scheduler divides by the speed of the node it plans on.
+
 After each run the planned and measured seconds are kept too (per job, and
 the makespan from first job start to last job end) for the last `RUNS` runs,
 so `plan` can say how far its estimates tend to be off (`estimate_error`).
 
 Stored as JSON (`history.json` in the cache directory), written atomically
 (temporary file + rename) so a crash never leaves half a file behind. The
-`runs` key was added later and is optional: older files load without it.
+`runs` and `nodes` keys were added later and are optional: older files load
+without them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import statistics
 from collections.abc import Mapping, Sequence
@@ -38,6 +49,8 @@ OWN, BUILDERS, DEFAULT = "history", "builders", "default"  # where an estimate c
 KEEP = 9  # samples kept per key: odd, so the median is a sample
 RUNS = 5  # runs whose planned-versus-actual seconds are kept
 VERSION = 1
+MIN_COMPARED = 2  # jobs a node must share with other nodes before its speed is learned
+MIN_SECONDS = 1.0  # shorter jobs (all cached) say more about overheads than about a node's speed
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +84,11 @@ class History:
     builders: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
     # Planned versus actual seconds of the last `RUNS` runs, oldest first.
     runs: tuple[RunAccuracy, ...] = ()
+    # Per key of `samples`: the node each of its last samples ran on ('' : not known), aligned at the end.
+    placed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Caches, filled on first use (`replace` starts them afresh).
+    _speeds: dict[str, float] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _neutral: dict[str, tuple[float, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def estimate(self, job: Job) -> float:
         """The estimated duration of a job in seconds."""
@@ -83,12 +101,40 @@ class History:
     def explain(self, job: Job) -> tuple[float, str]:
         """A job's estimate and its source: the job itself, its block on its platform, then its block anywhere."""
         platform = job.platform or NATIVE
-        for key in (_key(job.target, platform), _key("block:" + job.block, platform), None):
-            for samples, source in ((self.samples, OWN), (self.builders, BUILDERS)):
+        own = self.neutral()
+        # A platform-less target's job takes the builder's default (`Job.default`): samples from before
+        # that, and BuildKit's records of it, are under `native`.
+        keys = (_key(job.target, platform), *((_key(job.target, NATIVE),) if job.default else ()),
+                _key("block:" + job.block, platform), *((_key("block:" + job.block, NATIVE),) if job.default else ()))
+        for key in (*keys, None):
+            for samples, source in ((own, OWN), (self.builders, BUILDERS)):
                 found = _median(samples, key) if key else _siblings(samples, job.block)
                 if found is not None:
                     return found, source
         return self.default, DEFAULT
+
+    def speeds(self) -> dict[str, float]:
+        """Learned speed per node name (1: as fast as the others; 0.625: jobs take 1.6 times as long)."""
+        if "" not in self._speeds:
+            self._speeds.update(learn_speeds(self.samples, self.placed))
+            self._speeds[""] = 1.0  # marks the cache filled: no node has an empty name
+        return {node: speed for node, speed in self._speeds.items() if node}
+
+    def neutral(self) -> Mapping[str, tuple[float, ...]]:
+        """Job samples as on a node of speed 1: each scaled by the speed of the node that measured it."""
+        speeds = self.speeds()
+        if not speeds or not self.samples:
+            return self.samples
+        if not self._neutral:
+            self._neutral.update((key, tuple(s * speeds.get(n, 1.0) for s, n in zip(values, self.nodes_of(key))))
+                                 for key, values in self.samples.items())
+        return self._neutral
+
+    def nodes_of(self, key: str) -> tuple[str, ...]:
+        """The node of each sample of `key` ('' where it was not recorded)."""
+        count = len(self.samples.get(key, ()))
+        known = self.placed.get(key, ())[-count:] if count else ()
+        return ("",) * (count - len(known)) + tuple(known)
 
     def measured(self, target: str, platform: str | None) -> bool:
         """Whether bakeplan itself has measured this target on this platform."""
@@ -98,15 +144,17 @@ class History:
         """This history with the builders' samples as the fallback (replacing any earlier ones)."""
         return replace(self, builders=dict(samples))
 
-    def record(self, job: Job, seconds: float) -> History:
-        """A new history with one more measurement of `job`."""
+    def record(self, job: Job, seconds: float, node: str = "") -> History:
+        """A new history with one more measurement of `job`, made on `node`."""
         if seconds < 0 or seconds != seconds:
             return self
         platform = job.platform or NATIVE
-        samples = dict(self.samples)
+        samples, placed = dict(self.samples), dict(self.placed)
         for key in (_key(job.target, platform), _key("block:" + job.block, platform)):
+            if node or key in placed:  # keys never measured on a known node stay out of `placed`
+                placed[key] = (*self.nodes_of(key), node)[-KEEP:]
             samples[key] = (*samples.get(key, ()), float(seconds))[-KEEP:]
-        return replace(self, samples=samples)
+        return replace(self, samples=samples, placed=placed)
 
     def record_run(self, accuracy: RunAccuracy) -> History:
         """A new history with one more run's planned-versus-actual seconds (a run with none is not kept)."""
@@ -153,6 +201,52 @@ _EXPORT = "export:|*"
 
 def _key(name: str, platform: str) -> str:
     return f"{name}|{platform}"
+
+
+def learn_speeds(samples: Mapping[str, tuple[float, ...]], placed: Mapping[str, tuple[str, ...]],
+                 *, rounds: int = 20) -> dict[str, float]:
+    """Each node's speed from jobs measured on several nodes: log seconds = job size + node slowness.
+
+    Alternating medians over the jobs' per-node medians (logarithms), the
+    slownesses centred on 0, so that speeds are relative to the typical node.
+    Only nodes sharing `MIN_COMPARED` jobs with another node get one.
+    """
+    rows = _comparable(samples, placed)
+    counts: dict[str, int] = {}
+    for row in rows:
+        for node in row:
+            counts[node] = counts.get(node, 0) + 1
+    slow = dict.fromkeys(sorted(counts), 0.0)
+    for _ in range(rounds):
+        sizes = [statistics.fmean(v - slow[n] for n, v in row.items()) for row in rows]
+        for node in slow:
+            slow[node] = statistics.median(row[node] - size for row, size in zip(rows, sizes) if node in row)
+        centre = statistics.fmean(slow.values()) if slow else 0.0
+        slow = {node: value - centre for node, value in slow.items()}
+    return {node: round(math.exp(-value), 3) for node, value in slow.items() if counts[node] >= MIN_COMPARED}
+
+
+def _comparable(samples: Mapping[str, tuple[float, ...]], placed: Mapping[str, tuple[str, ...]]) -> list[dict[str, float]]:
+    """Per job key measured on at least two nodes: node -> log of its median seconds there.
+
+    The block key of a target alone in its block (same name) repeats that
+    target's samples: it is left out.
+    """
+    rows: list[dict[str, float]] = []
+    for key in sorted(placed):
+        values = samples.get(key, ())
+        twin = key.removeprefix("block:")
+        if twin != key and samples.get(twin) == values and placed.get(twin) == placed[key]:
+            continue
+        nodes = placed[key][-len(values):] if values else ()
+        by_node: dict[str, list[float]] = {}
+        for seconds, node in zip(values[len(values) - len(nodes):], nodes):
+            if node and seconds >= MIN_SECONDS:
+                by_node.setdefault(node, []).append(seconds)
+        row = {node: math.log(statistics.median(v)) for node, v in sorted(by_node.items())}
+        if len(row) >= 2:
+            rows.append(row)
+    return rows
 
 
 def _median(samples: Mapping[str, tuple[float, ...]], key: str) -> float | None:
@@ -224,7 +318,15 @@ def load(path: Path, *, default: float = DEFAULT_SECONDS) -> History:
     }
     raw_runs = data.get("runs", [])  # absent before planned-versus-actual was kept
     runs = [run for run in map(_load_run, raw_runs if isinstance(raw_runs, list) else ()) if run.jobs or run.makespan]
-    return History(samples, default, runs=tuple(runs[-RUNS:]))
+    return History(samples, default, runs=tuple(runs[-RUNS:]), placed=_load_nodes(data.get("nodes"), samples))
+
+
+def _load_nodes(raw: object, samples: Mapping[str, tuple[float, ...]]) -> dict[str, tuple[str, ...]]:
+    """The stored node of each sample (absent before nodes were kept); anything of the wrong shape is left out."""
+    if not isinstance(raw, dict):
+        return {}
+    return {str(k): tuple(v)[-len(samples[k]):] for k, v in sorted(raw.items())
+            if k in samples and samples[k] and isinstance(v, list) and all(isinstance(x, str) for x in v)}
 
 
 def _load_run(raw: object) -> RunAccuracy:
@@ -256,6 +358,8 @@ def save(history: History, path: Path) -> None:
     data: dict[str, object] = {"version": VERSION, "samples": {k: list(v) for k, v in sorted(history.samples.items())}}
     if history.runs:
         data["runs"] = [_dump_run(run) for run in history.runs]
+    if history.placed:
+        data["nodes"] = {k: list(history.nodes_of(k)) for k in sorted(history.placed) if k in history.samples}
     write_atomic(path, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
 
 

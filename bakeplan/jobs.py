@@ -1,9 +1,12 @@
 """Resolved targets x platforms into jobs: the things bakeplan estimates, places and reports.
 
 A `Job` is one target built for one platform. A target without `platforms`
-builds for the node's own platform; its job says so explicitly with
-`platform=None` (shown as `native`) and is placed on any node, whose native
-platform it then takes.
+builds for the platform buildx gives it: the builder's default, its first
+node's platform (this machine's for the default builder). When that is known
+(`make_jobs(default_platform=...)`, from the nodes) the job takes it
+explicitly (`default=True`), so that moving the job never changes the image's
+architecture; otherwise (a CI file, whose runner is not known yet) its
+platform is None, shown as `native`, and it takes its node's.
 
 Dependencies come from `target:` named contexts, per platform: the child's job
 for platform P waits for the parent's job for P; a parent with a single
@@ -17,6 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bakeplan.bake.model import BakeResult, JSONValue, Target
+from bakeplan.demand import NONE, Demand
+from bakeplan.dockerfiles import Execution
 from bakeplan.errors import BakeplanError
 from bakeplan.nodes import normalize_platform
 
@@ -28,8 +33,12 @@ class Job:
     """One target built for one platform: one slot, one invocation, the unit of scheduling and reporting.
 
     `id` is `TARGET@PLATFORM` (`TARGET@native` when the target has no
-    platforms). `deps` are the ids of the jobs whose results this job reads
-    through `target:` contexts.
+    platforms and the builder's default is not known). `deps` are the ids of
+    the jobs whose results this job reads through `target:` contexts.
+    `default`: the target has no platforms and `platform` is the builder's
+    default. `execution`: where its RUN steps run (`bakeplan.dockerfiles`;
+    None: not read, they run on `platform`). `demand`: the CPUs and memory its
+    target's `resources` ask for (`bakeplan.demand`).
     """
 
     id: str
@@ -38,11 +47,19 @@ class Job:
     matrix: Mapping[str, JSONValue] = field(default_factory=dict)
     block: str = ""  # the block label the target came from (matrix siblings share it)
     deps: tuple[str, ...] = ()
+    default: bool = False
+    execution: Execution | None = None
+    demand: Demand = NONE
 
     @property
     def platform_label(self) -> str:
         """The platform as shown and filtered: the platform, or `native`."""
         return self.platform or NATIVE
+
+    @property
+    def node_platforms(self) -> tuple[str | None, ...]:
+        """The platforms a node must build to run this job ((None,): any node)."""
+        return self.execution.platforms(self.platform) if self.execution else (self.platform,)
 
 
 def job_id(target: str, platform: str | None) -> str:
@@ -56,12 +73,12 @@ def linked_targets(target: Target) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
-def _parent_platforms(child: str | None, parent: Target) -> str | None:
+def _parent_platforms(child: str | None, parent: Target, default: str | None) -> str | None:
     """The parent job platform that serves a child job on `child` (None: native)."""
     platforms = parent.platforms
     if len(platforms) <= 1:
         # buildx: a single-platform (or platform-less) parent serves every child platform.
-        return platforms[0] if platforms else None
+        return platforms[0] if platforms else default
     if child in platforms:
         return child
     raise BakeplanError(
@@ -71,12 +88,12 @@ def _parent_platforms(child: str | None, parent: Target) -> str | None:
     )
 
 
-def _target_jobs(target: Target, targets: Mapping[str, Target]) -> list[Job]:
+def _target_jobs(target: Target, targets: Mapping[str, Target], default: str | None) -> list[Job]:
     """The jobs of one target, one per platform, with dependencies."""
     jobs = []
-    for platform in target.platforms or (None,):
+    for platform in target.platforms or (default,):
         deps = tuple(
-            job_id(name, _parent_platforms(platform, targets[name]))
+            job_id(name, _parent_platforms(platform, targets[name], default))
             for name in linked_targets(target)
             if name in targets
         )
@@ -87,6 +104,7 @@ def _target_jobs(target: Target, targets: Mapping[str, Target]) -> list[Job]:
             matrix={key: _plain(value) for key, value in target.matrix.items()},
             block=target.block or target.name,
             deps=deps,
+            default=not target.platforms and default is not None,
         ))
     return jobs
 
@@ -115,13 +133,15 @@ def closure(result: BakeResult, names: Iterable[str]) -> tuple[str, ...]:
     return tuple(name for name in result.targets if name in wanted)
 
 
-def make_jobs(result: BakeResult, targets: Sequence[str] | None = None) -> tuple[Job, ...]:
+def make_jobs(result: BakeResult, targets: Sequence[str] | None = None, *,
+              default_platform: str | None = None) -> tuple[Job, ...]:
     """Every job of the given targets (default: all of `result`), in printed order then platform order.
 
-    Linked parents of the given targets are included (see `closure`).
+    Linked parents of the given targets are included (see `closure`). A
+    target without platforms builds for `default_platform` (None: its node's).
     """
     names = closure(result, result.targets if targets is None else targets)
-    return tuple(job for name in names for job in _target_jobs(result.targets[name], result.targets))
+    return tuple(job for name in names for job in _target_jobs(result.targets[name], result.targets, default_platform))
 
 
 # ---------------------------------------------------------------- filters
@@ -150,6 +170,7 @@ class Filter:
         """Whether the job has KEY matching VALUE."""
         if self.key == "platform":
             values = [job.platform_label] + ([normalize_platform(job.platform)] if job.platform else [])
+            values += [NATIVE] if job.default else []  # `--only platform=native` still finds platform-less targets
             return any(fnmatch.fnmatchcase(v, p) for v in values for p in {self.value, _normalized(self.value)})
         elif self.key == "target":
             values = [job.target, job.block]

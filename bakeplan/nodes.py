@@ -13,8 +13,19 @@ Sources, in the order `discover` merges them:
    builders are listed but left out, because buildx sends each platform to
    the first node that has it, so bakeplan cannot place a job on them.
    `--builder` restricts discovery to one builder.
-3. Slots and memory default to local capacity (psutil: usable cores after
-   cgroup quota and CPU affinity, like ninja; total memory).
+3. Capacity. Declared `slots` and `memory` win. A buildx node runs on the
+   host its BuildKit worker names (`org.mobyproject.buildkit.worker.hostname`
+   in `docker buildx inspect`'s labels); nodes on one host share that host's
+   slots (`host_pools`): four daemons on one 2-core machine have 2 slots
+   between them, not 8. A host is this machine when the node's endpoint is
+   local (a unix socket, loopback TCP) or its hostname is this machine's:
+   its slots and memory are detected (psutil: usable cores after cgroup
+   quota and CPU affinity, like ninja; total memory). BuildKit reports
+   neither for other hosts: their slots are assumed to be this machine's
+   core count, their memory unknown. A node's speed is learned from
+   finished jobs (`bakeplan.history.History.speeds`), else assumed 1. Each
+   figure keeps where it came from (`DECLARED`, `DETECTED`, `LEARNED`,
+   `ASSUMED`) for `bakeplan nodes`.
 
 Every candidate is kept in the list, with `excluded` saying why it is not
 used (inactive, no platforms, ...), so `bakeplan nodes` can show it.
@@ -39,6 +50,8 @@ from pathlib import Path
 from bakeplan.errors import BakeplanError, ToolError
 
 EXACT, COMPATIBLE, EMULATED = 0, 1, 2
+DECLARED, DETECTED, LEARNED, ASSUMED = "declared", "detected", "learned", "assumed"  # where a figure came from
+HOSTNAME_LABEL = "org.mobyproject.buildkit.worker.hostname"  # set by BuildKit's workers (worker/label)
 RANK_NAMES = {EXACT: "exact", COMPATIBLE: "compatible", EMULATED: "emulated"}
 
 
@@ -56,6 +69,10 @@ class Node:
     `shared` marks a healthy node of a multi-node builder that no single-node
     builder reaches: buildx cannot send a job to it alone (`run` can give it
     a builder of its own).
+    `host` names the machine the node runs on: nodes with the same host share
+    its slots ('' : a machine of its own). `speed` is relative to the
+    estimates (0.625: jobs take 1.6 times as long here). `slots_source`,
+    `memory_source` and `speed_source` say where each figure came from.
     """
 
     name: str
@@ -70,6 +87,12 @@ class Node:
     source: str = "declared"  # declared | buildx | local
     excluded: str | None = None
     shared: bool = False
+    host: str = ""
+    speed: float = 1.0
+    slots_source: str = DECLARED
+    memory_source: str = ASSUMED  # as the default memory (None) is
+    speed_source: str = ASSUMED
+    driver_opts: tuple[tuple[str, str], ...] = ()  # buildx driver options (a remote node's TLS files), sorted
 
     @property
     def native_platforms(self) -> tuple[str, ...]:
@@ -182,6 +205,36 @@ def total_memory() -> int:
     return memory
 
 
+@dataclass(frozen=True, slots=True)
+class Machine:
+    """The machine bakeplan runs on: its hostname, usable cores and memory (bytes)."""
+
+    host: str
+    slots: int
+    memory: int | None
+
+
+def this_machine() -> Machine:
+    """This machine as psutil and the hostname see it."""
+    import socket
+
+    return Machine(socket.gethostname(), usable_cores(), total_memory())
+
+
+_LOOPBACK = re.compile(r"^tcp://(127\.[0-9.]+|localhost|\[::1\])(:\d+)?(/.*)?$", re.IGNORECASE)
+
+
+def on_machine(endpoint: str, host: str, machine: Machine) -> bool:
+    """Whether a node at `endpoint` whose worker names `host` runs on `machine`.
+
+    A unix socket or named pipe is local by nature, so is loopback TCP; else
+    the worker's hostname decides (a remote daemon on this machine reports its name).
+    """
+    if endpoint.startswith(("unix://", "npipe://")) or _LOOPBACK.match(endpoint):
+        return True
+    return bool(host) and host == machine.host
+
+
 def local_platform() -> str:
     """This machine's platform as `linux/amd64`-style text."""
     import platform as _platform
@@ -207,7 +260,7 @@ def parse_size(text: str) -> int:
 
 
 def parse_node_spec(text: str) -> Node:
-    """Parse a `--node` flag: `name=N,builder=B,platforms=P1+P2,slots=2,memory=8g,endpoint=E`."""
+    """Parse a `--node` flag: `name=N,builder=B,platforms=P1+P2,slots=2,memory=8g,endpoint=E,host=H`."""
     fields: dict[str, str] = {}
     for part in text.split(","):
         key, sep, value = part.partition("=")
@@ -218,12 +271,17 @@ def parse_node_spec(text: str) -> Node:
 
 
 def node_from_mapping(fields: Mapping[str, object], *, where: str) -> Node:
-    """A declared node from `--node` fields or a `[[node]]` table."""
-    known = {"name", "builder", "platforms", "slots", "memory", "endpoint"}
+    """A declared node from `--node` fields or a `[[node]]` table.
+
+    Without `slots` a node takes one job at a time, without `memory` its
+    memory is unknown: both assumed. Declared nodes naming one `host` share
+    its slots (the most any of them declares).
+    """
+    known = {"name", "builder", "platforms", "slots", "memory", "endpoint", "host"}
     unknown = sorted(set(fields) - known)
     if unknown:
         raise BakeplanError(f"{where}: unknown node field(s) {', '.join(unknown)}", hint=f"Known fields: {', '.join(sorted(known))}.")
-    for key in ("name", "builder", "endpoint"):
+    for key in ("name", "builder", "endpoint", "host"):
         if key in fields and not isinstance(fields[key], str):
             raise BakeplanError(f"{where}: {key} must be a string, not {fields[key]!r}", hint=f'For example {key} = "arm".')
     name = str(fields.get("name") or fields.get("builder") or "")
@@ -243,6 +301,9 @@ def node_from_mapping(fields: Mapping[str, object], *, where: str) -> Node:
         memory=_memory(fields.get("memory"), where),
         source="declared",
         excluded=None if platforms else "no platforms declared",
+        host=str(fields.get("host", "")),
+        slots_source=DECLARED if "slots" in fields else ASSUMED,
+        memory_source=DECLARED if fields.get("memory") is not None else ASSUMED,
     )
 
 
@@ -356,6 +417,8 @@ class BuilderNode:
     native: int  # how many leading platforms are configured (`*`), else 1
     error: str = ""
     builder_nodes: int = 1  # how many nodes the builder holds
+    host: str = ""  # the worker's hostname label ('' : not reported)
+    driver_opts: tuple[tuple[str, str], ...] = ()  # `Driver Options` (remote: cacert, cert, key, servername), sorted
 
 
 def parse_inspect(text: str) -> tuple[BuilderNode, ...]:
@@ -363,13 +426,18 @@ def parse_inspect(text: str) -> tuple[BuilderNode, ...]:
 
     buildx prints `Key:<tab>value` lines (tabwriter-aligned); a builder that
     cannot load prints `Error:` before any `Nodes:`; a node that fails prints
-    `Error:` instead of `Status:`. Indented lines (labels, GC policy) are skipped.
+    `Error:` instead of `Status:`. Indented lines are labels and GC policy:
+    only the worker's hostname label is kept (` org.mobyproject.buildkit.worker.hostname:  vm`).
     """
     header: dict[str, str] = {}
     blocks: list[dict[str, str]] = []
     for line in text.splitlines():
         key, sep, value = line.partition(":")
-        if not sep or line.startswith((" ", "\t")):
+        if line.startswith((" ", "\t")):
+            if blocks and sep and key.strip() == HOSTNAME_LABEL:
+                blocks[-1].setdefault("Hostname", value.strip())
+            continue
+        if not sep:
             continue
         key, value = key.strip(), value.strip()
         if key == "Nodes":
@@ -394,7 +462,8 @@ def _builder_node(header: Mapping[str, str], block: Mapping[str, str], count: in
     return BuilderNode(
         builder=header.get("Name", ""), name=block.get("Name", ""), driver=header.get("Driver", ""),
         endpoint=block.get("Endpoint", ""), status="error" if error else block.get("Status", ""),
-        platforms=platforms, native=native, error=error, builder_nodes=count,
+        platforms=platforms, native=native, error=error, builder_nodes=count, host=block.get("Hostname", ""),
+        driver_opts=parse_driver_options(block.get("Driver Options", "")),
     )
 
 
@@ -410,6 +479,21 @@ def _parse_platforms(text: str) -> tuple[tuple[str, ...], int]:
     # BuildKit reports the worker's own platform first: native too, next to the configured ones.
     native = len(starred) + (1 if starred and rest and rest[0] not in starred else 0)
     return ordered, (max(1, native) if ordered else 0)
+
+
+_DRIVER_OPTION = re.compile(r'([A-Za-z0-9_.-]+)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_driver_options(text: str) -> tuple[tuple[str, str], ...]:
+    """`servername="h" cacert="/ca.pem"` (inspect's `Driver Options`, Go-quoted, in map order) -> sorted pairs."""
+    pairs = []
+    for key, quoted in _DRIVER_OPTION.findall(text):
+        try:
+            value = json.loads(f'"{quoted}"')  # Go's %q escapes, as far as they matter for paths and names
+        except ValueError:
+            value = quoted
+        pairs.append((key, str(value)))
+    return tuple(sorted(pairs))
 
 
 def parse_ls_json(text: str) -> tuple[BuilderNode, ...]:
@@ -431,6 +515,8 @@ def parse_ls_json(text: str) -> tuple[BuilderNode, ...]:
                 builder=str(entry.get("Name", "")), name=str(raw.get("Name", "")), driver=str(entry.get("Driver", "")),
                 endpoint=str(raw.get("Endpoint", "")), status="error" if error else str(raw.get("Status", "")),
                 platforms=platforms, native=1 if platforms else 0, error=error, builder_nodes=len(raw_nodes),
+                host=str((raw.get("Labels") or {}).get(HOSTNAME_LABEL, "")),
+                driver_opts=tuple(sorted((str(k), str(v)) for k, v in (raw.get("DriverOpts") or {}).items())),
             ))
     return tuple(result)
 
@@ -445,23 +531,41 @@ def platform_text(value: object) -> str:
     return str(value)
 
 
-def nodes_from_buildx(items: Sequence[BuilderNode], *, slots: int, memory: int | None) -> tuple[Node, ...]:
+def nodes_from_buildx(items: Sequence[BuilderNode], machine: Machine) -> tuple[Node, ...]:
     """Scheduling nodes from buildx builders, every candidate kept with why it is left out.
 
     A single-node builder is one node, addressed with `--builder`. A node in
     a multi-node builder cannot be addressed alone (buildx sends a platform
     to the first node that has it): it is listed, excluded, with the remedy
     (a single-node builder for its endpoint, or a declared node).
+    Capacity: see `buildx_capacity`.
     """
-    singles = {i.endpoint: i.builder for i in items if i.builder_nodes == 1 and not i.error and i.endpoint}
+    # Only a single-node builder that answers stands in for a multi-node builder's node on its endpoint.
+    singles = {i.endpoint: i.builder for i in items
+               if i.builder_nodes == 1 and not i.error and i.status != "inactive" and i.endpoint}
     out: list[Node] = []
     for item in items:
         reason = _exclusion(item, singles)
         name = item.builder if item.builder_nodes == 1 else f"{item.builder}/{item.name}"
-        out.append(Node(name=name, builder=item.builder, endpoint=item.endpoint, platforms=item.platforms,
-                        native=item.native, slots=slots, memory=memory, status=item.status, driver=item.driver,
-                        source="buildx", excluded=reason, shared=reason == _unaddressable(item)))
+        node = Node(name=name, builder=item.builder, endpoint=item.endpoint, platforms=item.platforms,
+                    native=item.native, status=item.status, driver=item.driver,
+                    source="buildx", excluded=reason, shared=reason == _unaddressable(item),
+                    driver_opts=item.driver_opts)
+        out.append(buildx_capacity(node, item.host, machine))
     return _unique(out)
+
+
+def buildx_capacity(node: Node, host: str, machine: Machine) -> Node:
+    """A buildx node's host, slots and memory: `machine`'s (detected) when it runs there.
+
+    Elsewhere BuildKit reports no cores or memory: the slots are assumed to be
+    `machine`'s core count and the memory is unknown (assumed: no limit).
+    Either way the node shares its slots with every node on the same host.
+    """
+    if on_machine(node.endpoint, host, machine):
+        return replace(node, host=machine.host, slots=machine.slots, memory=machine.memory,
+                       slots_source=DETECTED, memory_source=DETECTED if machine.memory else ASSUMED)
+    return replace(node, host=host, slots=machine.slots, memory=None, slots_source=ASSUMED, memory_source=ASSUMED)
 
 
 def _exclusion(item: BuilderNode, singles: Mapping[str, str]) -> str | None:
@@ -493,17 +597,19 @@ def discover(
     *,
     builder: str | None = None,
     _buildx_nodes: Callable[[str | None], Sequence[BuilderNode]] | None = None,
+    _machine: Machine | None = None,
 ) -> tuple[Node, ...]:
     """The candidate nodes: declared ones if any, else buildx's builders, else this machine.
 
-    `_buildx_nodes` lists a builder's nodes (default: `bakeplan.buildx.buildx_nodes`).
+    `_buildx_nodes` lists a builder's nodes (default: `bakeplan.buildx.buildx_nodes`);
+    `_machine` is this machine (default: `this_machine()`).
 
     With an explicit `builder` there is no fallback to this machine: the user
     asked for that builder, and planning elsewhere would hide that it is unusable.
     """
     if declared:
         return _unique(declared)
-    slots, memory = usable_cores(), total_memory()
+    machine = _machine or this_machine()
     try:
         items = (_buildx_nodes or _default_buildx_nodes)(builder)
     except ToolError as error:
@@ -511,13 +617,14 @@ def discover(
         reason = error.message
     else:
         reason = "no buildx builder has a usable node"
-    nodes = nodes_from_buildx(items, slots=slots, memory=memory)
+    nodes = nodes_from_buildx(items, machine)
     # A shared remote node becomes usable through a builder of its own (`run` makes one).
     if usable(nodes) or builder or any(n.shared and n.driver == "remote" for n in nodes):
         return nodes
     # Nothing usable from buildx: plan for this machine so `plan` still answers.
-    local = Node(name="local", platforms=(local_platform(),), slots=slots, memory=memory, source="local",
-                 status=f"fallback: {reason}")
+    local = Node(name="local", platforms=(local_platform(),), slots=machine.slots, memory=machine.memory,
+                 source="local", status=f"fallback: {reason}", host=machine.host, slots_source=DETECTED,
+                 memory_source=DETECTED if machine.memory else ASSUMED)
     return (*nodes, local)
 
 
@@ -537,6 +644,30 @@ def _unique(nodes: Sequence[Node]) -> tuple[Node, ...]:
         seen.add(node.name)
         out.append(node)
     return tuple(out)
+
+
+def host_pools(nodes: Sequence[Node]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(pool index per node, slots per pool): nodes naming one host share a pool, others have their own.
+
+    A pool holds the most slots any of its nodes has: one node alone may use
+    the whole host, all of them together no more than that.
+    """
+    index: dict[str, int] = {}
+    pools: list[int] = []
+    sizes: list[int] = []
+    for n, node in enumerate(nodes):
+        key = node.host or f"\0{n}"  # no host: a pool of its own
+        if key not in index:
+            index[key] = len(sizes)
+            sizes.append(0)
+        pools.append(index[key])
+        sizes[index[key]] = max(sizes[index[key]], node.slots)
+    return tuple(pools), tuple(sizes)
+
+
+def with_speeds(nodes: Sequence[Node], speeds: Mapping[str, float]) -> tuple[Node, ...]:
+    """The nodes with the speeds learned for them (by node name); the others keep theirs."""
+    return tuple(replace(n, speed=speeds[n.name], speed_source=LEARNED) if n.name in speeds else n for n in nodes)
 
 
 def usable(nodes: Sequence[Node]) -> tuple[Node, ...]:

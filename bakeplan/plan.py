@@ -17,25 +17,33 @@ single-platform parent serves children on every node. The scheduler prices
 that transfer (`Problem.transfer`, learned per node pair) and keeps a child
 on its parent's node unless another node finishes it sooner.
 
-One exception: a parent without `platforms` is built for its node's own
-platform, so a child on a node of another platform cannot use that image; its
-invocation builds the parent again for its own node, as buildx would
-(`Plan.rebuilds`, priced as the parent's build time).
+Platforms as buildx means them
+------------------------------
+A target without `platforms` builds for the builder's default platform (its
+first node's), which every job of it sets explicitly (`Job.default`), so the
+image is the same wherever it runs. Each job's Dockerfile says where its RUN
+steps run (`bakeplan.dockerfiles`): a job that only runs steps on
+`$BUILDPLATFORM` cross-compiles at native speed on any node; one that runs
+steps on its target platform needs a node of that platform or emulation.
+`Plan.reasons` says, per job, why it may go where it goes.
 """
 
 from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from bakeplan.bake.model import BakeResult
 from bakeplan.errors import BakeplanError, CycleError, NoNodeError
+from bakeplan.demand import fits_memory, format_bytes, target_demand
+from bakeplan.dockerfiles import classify
 from bakeplan.history import History
 from bakeplan.jobs import Filter, Job, make_jobs, select
-from bakeplan.nodes import Node, platform_rank, usable
+from bakeplan.nodes import EMULATED, Node, normalize_platform, platform_rank, usable, with_speeds
 from bakeplan.schedule import (
-    DEFAULT_EMULATION_FACTOR, LowerBound, Placement, Task, handed_over, prepare, simulate,
+    DEFAULT_EMULATION_FACTOR, LowerBound, Placement, Task, prepare, simulate,
 )
 
 DEFAULT_HANDOVER = 4.0  # seconds to export a result and import it on another node, before any is measured
@@ -55,19 +63,13 @@ class JobTiming:
 
 @dataclass(frozen=True, slots=True)
 class Handover:
-    """A child job reading a parent job's result built on another node (by digest).
-
-    With `rebuild` the child cannot read it: the parent has no platform and
-    was built for its node's, another than the child's node's, so the child
-    builds it again for its own (as buildx would); `seconds` is that build.
-    """
+    """A child job reading a parent job's result built on another node (by digest)."""
 
     child: str
     parent: str
     source: str  # the parent's node
     dest: str  # the child's node
-    seconds: float  # estimated import time (or rebuild time)
-    rebuild: bool = False
+    seconds: float  # estimated import time (0: an ancestor a parent here already brought)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +80,6 @@ class Plan:
     jobs: tuple[Job, ...]  # in printed order, then platform order
     timings: Mapping[str, JobTiming]  # job id -> node, estimated start/end
     handovers: tuple[Handover, ...]  # in child order
-    rebuilds: tuple[Handover, ...]  # platform-less parents a child on a node of another platform builds again
     makespan: float
     lower_bound: LowerBound
     critical_path: tuple[str, ...]  # job ids, first to last
@@ -91,6 +92,8 @@ class Plan:
     by_id: Mapping[str, Job] = field(default_factory=dict)  # job id -> job (filled by build_plan)
     exporting: frozenset[str] = frozenset()  # parents of the hand-overs
     incoming: Mapping[str, tuple[Handover, ...]] = field(default_factory=dict)  # child job id -> its hand-overs
+    reasons: Mapping[str, str] = field(default_factory=dict)  # job id -> why it may go where it goes
+    default_platform: str | None = None  # the builder's default: what platform-less targets build
 
     @property
     def ratio(self) -> float:
@@ -124,7 +127,8 @@ class Plan:
         sources = planned_sources(self, job)
         builder = self.builder_names.get(self.timings[job_id].node)
         invocation = job_invocation(job, self.by_id or {j.id: j for j in self.jobs}, self.result, self.requested,
-                                    settings, sources=sources, export=self.exports(job_id), builder=builder)
+                                    settings, sources=sources, export=self.exports(job_id), builder=builder,
+                                    node_platform=self.node(self.timings[job_id].node).default_platform)
         return bake_argv(invocation)
 
 
@@ -141,16 +145,21 @@ def build_plan(
     emulation_factor: float = DEFAULT_EMULATION_FACTOR,
     overrides: Sequence[str] = (),
     variables: Sequence[str] = (),
+    cwd: Path | None = None,
 ) -> Plan:
     """Plan every job of `result` (after --only/--exclude) on the usable `nodes`.
 
     `overrides` and `variables` are the user's `--set` and `--var`: already
-    applied in `result`, and repeated in each invocation's argv.
+    applied in `result`, and repeated in each invocation's argv. `cwd` is
+    where bake runs (contexts are relative to it; default: the current one).
 
     Raises CycleError for `target:` cycles and NoNodeError when no node can build a job.
     """
     history = History() if history is None else history
-    jobs = select(make_jobs(result), only, exclude)
+    nodes = with_speeds(nodes, history.speeds())  # what earlier runs learned of each node's speed
+    default = builder_default(nodes)
+    jobs = classified(select(make_jobs(result, default_platform=default), only, exclude), result,
+                      Path.cwd() if cwd is None else cwd)
     ready = usable(nodes)
     _check_nodes(jobs, nodes)
     try:
@@ -165,17 +174,17 @@ def build_plan(
     schedule = simulate(problem)
     placements = {p.task: p for p in schedule.placements}
     critical = set(schedule.critical_path)
-    links = _handovers(jobs, placements, nodes, problem.transfer, {t.id: t.duration - t.export for t in problem.tasks})
-    handovers = tuple(h for h in links if not h.rebuild)
+    handovers = _handovers(jobs, placements, problem.transfer)
     return Plan(
         nodes=tuple(nodes), jobs=jobs,
         timings={job.id: _timing(job, placements[job.id], nodes, job.id in critical) for job in jobs},
-        handovers=handovers, rebuilds=tuple(h for h in links if h.rebuild),
+        handovers=handovers,
         exporting=frozenset(h.parent for h in handovers), incoming=_by_child(handovers),
         makespan=schedule.makespan, lower_bound=schedule.lower_bound, critical_path=schedule.critical_path,
         result=result, requested=requested_targets(result),
         files=tuple(str(f) for f in result.files), overrides=tuple(overrides), variables=tuple(variables),
         builder_names={n.name: n.builder for n in nodes}, by_id={job.id: job for job in jobs},
+        reasons={job.id: placement_reason(job, ready) for job in jobs}, default_platform=default,
     )
 
 
@@ -184,12 +193,55 @@ def tasks(jobs: Sequence[Job], history: History, nodes: Sequence[Node]) -> list[
     export = history.export_default()
     exporting = may_export(jobs, nodes)
     return [Task(job.id, max(history.estimate(job), 0.0) + (export if job.id in exporting else 0.0),
-                 (job.platform,), tuple(d for d in job.deps), export if job.id in exporting else 0.0) for job in jobs]
+                 job.node_platforms, tuple(d for d in job.deps), export if job.id in exporting else 0.0,
+                 job.demand.cpus, job.demand.memory) for job in jobs]
 
 
 def capable_nodes(job: Job, nodes: Sequence[Node]) -> frozenset[str]:
     """The usable nodes that can build the job."""
-    return frozenset(n.name for n in nodes if n.excluded is None and platform_rank(n, job.platform) is not None)
+    return frozenset(n.name for n in nodes if n.excluded is None and _builds(n, job))
+
+
+def _builds(node: Node, job: Job) -> bool:
+    return all(platform_rank(node, p) is not None for p in job.node_platforms) and fits_memory(node, job.demand.memory)
+
+
+def builder_default(nodes: Sequence[Node]) -> str | None:
+    """The platform buildx gives a target without platforms: the first node's (its first platform).
+
+    buildx sends such a build to the builder's first node, which builds for
+    its worker's default platform. A first node without known platforms
+    (inactive) is passed over for the next one that has them.
+    """
+    return next((normalize_platform(n.platforms[0]) for n in nodes if n.platforms), None)
+
+
+def classified(jobs: Sequence[Job], result: BakeResult, cwd: Path) -> tuple[Job, ...]:
+    """The jobs with where their RUN steps run (`bakeplan.dockerfiles`) and what they ask of a node (`bakeplan.demand`)."""
+    demands = {name: target_demand(result.targets[name]) for name in dict.fromkeys(job.target for job in jobs)}
+    return tuple(replace(job, execution=classify(result.targets[job.target], cwd, job.platform), demand=demands[job.target])
+                 for job in jobs)
+
+
+def placement_reason(job: Job, nodes: Sequence[Node]) -> str:
+    """Why the job may go where it goes: its platform, where its RUN steps run, which nodes build it how."""
+    parts = [f"no platforms: the builder's default {job.platform}, set explicitly"] if job.default else []
+    if job.execution is not None and job.execution.reason:
+        parts.append(job.execution.reason)
+    ranks = {n.name: max((platform_rank(n, p) or 0) for p in job.node_platforms) for n in nodes if _builds(n, job)}
+    native = [name for name, rank in ranks.items() if rank != EMULATED]
+    emulated = [name for name, rank in ranks.items() if rank == EMULATED]
+    if job.demand.stated:
+        memory = f", {format_bytes(job.demand.memory)}" if job.demand.memory is not None else ""
+        parts.append(f"resources: {job.demand.cpus:g} CPU{'s' * (job.demand.cpus != 1)}{memory}")
+    needs = [p for p in job.node_platforms if p is not None]
+    where = "any node" if not needs else f"needs {' + '.join(needs)}"
+    where += f": natively on {', '.join(native) or 'no node'}" if native else ""
+    where += f"; emulated on {', '.join(emulated)}" if emulated else ""
+    small = [n for n in nodes if not fits_memory(n, job.demand.memory)]
+    where += f"; too little memory on {', '.join(n.name for n in small)}" if small else ""
+    parts.append(where)
+    return "; ".join(parts)
 
 
 def may_export(jobs: Sequence[Job], nodes: Sequence[Node]) -> frozenset[str]:
@@ -213,40 +265,28 @@ def _timing(job: Job, placement: Placement, nodes: Sequence[Node], critical: boo
     return JobTiming(placement.node, placement.start, placement.end, platform, critical, placement.rank)
 
 
-def _handovers(jobs: Sequence[Job], placements: Mapping[str, Placement], nodes: Sequence[Node],
-               transfer: Callable[[str, str], float], build: Mapping[str, float]) -> tuple[Handover, ...]:
-    """What each job's invocation fetches from other nodes: hand-overs, and rebuilds (see `Handover`).
+def _handovers(jobs: Sequence[Job], placements: Mapping[str, Placement],
+               transfer: Callable[[str, str], float]) -> tuple[Handover, ...]:
+    """What each job's invocation reads by digest from other nodes.
 
     As in a run (`runs.JobComposer.sources`): a parent that ran on the job's
-    own node is re-solved from that node's cache, and so is a rebuilt one,
-    whose own parents are then fetched in turn; any other is read by digest.
-    What a parent on the job's own node fetched is in that node's cache: it
-    is listed (the invocation names it) at 0 seconds, as the scheduler counts
-    it. `build` is each job's build time, without its export.
+    own node is re-solved from that node's cache, and the walk goes on into
+    its parents; any other is read by digest. What a parent on the job's own
+    node fetched is in that node's cache: it is listed (the invocation names
+    it) at 0 seconds, as the scheduler counts it.
     """
-    by_name = {n.name: n for n in nodes}
     by_id = {job.id: job for job in jobs}
     found = []
     for job in jobs:
         dest = placements[job.id].node
 
-        def kind(dep: str, dest: str = dest) -> str:
-            source = placements[dep].node
-            if source == dest:
-                return "here"
-            return "digest" if handed_over(by_id[dep].platform is None, by_name[source], by_name[dest]) else "rebuild"
+        def here(dep: str, dest: str = dest) -> bool:
+            return placements[dep].node == dest
 
-        # Everything the invocation names (it re-solves parents here and rebuilt ones, and goes on into theirs) ...
-        named = _reachable(job.id, by_id, placements, lambda dep: kind(dep) != "digest")
-        # ... and what its slot pays for: what a parent here fetched is in this node's cache already.
-        paid = set(_reachable(job.id, by_id, placements, lambda dep: kind(dep) == "rebuild"))
-        for dep in named:
-            how = kind(dep)
-            if how == "here":
-                continue
+        for dep in _reachable(job.id, by_id, placements, here):
             source = placements[dep].node
-            seconds = 0.0 if dep not in paid else transfer(source, dest) if how == "digest" else build[dep]
-            found.append(Handover(job.id, dep, source, dest, seconds, rebuild=how == "rebuild"))
+            if source != dest:
+                found.append(Handover(job.id, dep, source, dest, transfer(source, dest) if dep in job.deps else 0.0))
     return tuple(found)
 
 
@@ -307,8 +347,9 @@ def _check_nodes(jobs: Sequence[Job], nodes: Sequence[Node]) -> None:
             "no usable node" + "".join(f"\n  {name}: {', '.join(plats) or '(no platforms)'}" for name, plats in _node_listing(nodes)),
             hint="Declare nodes (bakeplan.toml or --node name=N,platforms=linux/amd64), or fix or pick a builder (--builder).")
     for job in jobs:
-        if not any(platform_rank(n, job.platform) is not None for n in ready):
-            error = NoNodeError(job.id, job.platform or "its native platform", _node_listing(nodes))
+        if not any(all(platform_rank(n, p) is not None for p in job.node_platforms) for n in ready):
+            missing = next((p for p in job.node_platforms if not any(platform_rank(n, p) is not None for n in ready)), None)
+            error = NoNodeError(job.id, missing or job.platform or "its native platform", _node_listing(nodes))
             readers = [j.id for j in jobs if job.id in j.deps]
             if readers:
                 who = f"{readers[0]} reads it" if len(readers) == 1 else f"{', '.join(readers[:5])} read it"

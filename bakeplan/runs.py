@@ -33,7 +33,6 @@ from bakeplan.invocation import bake_argv
 from bakeplan.jobs import Job
 from bakeplan.nodes import Node
 from bakeplan.plan import Plan, capable_nodes, tasks
-from bakeplan.schedule import handed_over
 from bakeplan.runner import Runner, file_name
 from bakeplan.runstate import SUCCEEDED, RunState, StepState
 from bakeplan.steps import BAKE, MERGE, JobSettings, Step, job_invocation, merge_argv, resolved_here, splits, steps_from_plan
@@ -96,7 +95,8 @@ class JobComposer:
         invocation = job_invocation(job, self.by_id, self.plan.result, self.plan.requested,
                                     self.entitled(export, sources), sources=sources, export=export,
                                     files=(str(self.definition(job, sources)),), builder=builder,
-                                    metadata_file=str(self.metadata(job)) if self.wants_digest(job) else "")
+                                    metadata_file=str(self.metadata(job)) if self.wants_digest(job) else "",
+                                    node_platform=self.nodes[node].default_platform)
         return bake_argv(invocation)
 
     def entitled(self, export: str, sources: Mapping[str, str]) -> JobSettings:
@@ -133,10 +133,7 @@ class JobComposer:
 
     def readable(self, parent: Job, source: str, dest: str) -> bool:
         """Whether a child on `dest` reads the parent's result from `source` (else it re-solves the parent)."""
-        nodes = self.nodes
-        if source not in nodes or dest not in nodes:
-            return source != dest
-        return handed_over(parent.platform is None, nodes[source], nodes[dest])
+        return source != dest
 
     def definition(self, job: Job, sources: Mapping[str, str]) -> Path:
         """Write the job's resolved definition: its target and the parents it re-solves, each on one platform."""
@@ -252,15 +249,16 @@ class HistoryRecorder:
         self.composer = composer
         self.planned: dict[str, tuple[float, float]] = {}  # job id -> (planned, actual) seconds
         self.informed = {job.id for job in plan.jobs if past.source(job) != hist.DEFAULT}
+        self.speeds = {node.name: node.speed for node in plan.nodes}
 
     def __call__(self, step: Step, state: StepState) -> None:
         """Record a finished step."""
         duration = state.duration
         if state.status != SUCCEEDED or duration is None or step.id not in self.jobs:
             return
-        self.history = self.history.record(self.jobs[step.id], duration)
-        if step.id in self.informed:
-            self.planned[step.id] = (step.estimate, duration)
+        self.history = self.history.record(self.jobs[step.id], duration, node=state.node)
+        if step.id in self.informed:  # the estimate on the node it ran on (`Node.speed`)
+            self.planned[step.id] = (step.estimate / self.speeds.get(state.node, 1.0), duration)
         exported, imported = handover_seconds(_read(state.log))
         if step.id in self.composer.exported and exported is not None:
             self.history = self.history.record_export(exported)
@@ -441,6 +439,6 @@ def dry_run_lines(plan: Plan, steps: Sequence[Step], settings: JobSettings) -> l
             job = by_id[step.id]
             argv = bake_argv(job_invocation(job, by_id, plan.result, plan.requested, settings,
                                             sources=planned_sources(plan, job), export=plan.exports(job.id),
-                                            builder=builder))
+                                            builder=builder, node_platform=plan.node(node).default_platform if node else None))
         lines += [f"# {step.id}" + (f" on {node}" if node else ""), shell_line(argv)]
     return lines

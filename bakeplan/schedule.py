@@ -29,7 +29,17 @@ unless another node with a free slot finishes it sooner, transfer included;
 and it waits for a busy parent node when that node frees a slot soon enough
 to finish it sooner than the free node would.
 
-Nodes have `slots`: at most that many tasks run on a node at once.
+Capacity. Nodes have `slots`: at most that many tasks run on a node at
+once. A task's demand (`Task.cpus`, `Task.memory`: the target's `resources`)
+counts against it, as Bazel's resource sets do: a task of 2.5 CPUs takes 3
+slots (at most all of a node's); a task never goes to a node with less
+memory than it states, and tasks stating memory run together on a host only
+as far as its memory goes. Nodes on one host (`Node.host`) also share the host's slots
+(`nodes.host_pools`): four daemons on one 2-core machine run two tasks at
+once between them. A node's `speed` scales every duration there: a task
+takes `duration / speed` on it (a node at 0.625 takes 1.6 times as long), so
+slower nodes finish later and get less work, and the lower bound counts
+their slots for less.
 
 Like dask's `local.py`, the state lives in one `State` object and small
 functions move it forward: `start_state`, `dispatch` (place what can start
@@ -56,12 +66,14 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Container, Mapping, Sequence
+import math
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from bakeplan.errors import CycleError, NoNodeError
-from bakeplan.nodes import EMULATED, Node, platform_rank
+from bakeplan.demand import fits_memory, format_bytes
+from bakeplan.errors import BakeplanError, CycleError, NoNodeError
+from bakeplan.nodes import EMULATED, Node, host_pools, platform_rank
 
 DEFAULT_EMULATION_FACTOR = 3.0
 K = TypeVar("K", frozenset[int], tuple[tuple[int, int], ...])
@@ -69,13 +81,15 @@ K = TypeVar("K", frozenset[int], tuple[tuple[int, int], ...])
 
 @dataclass(frozen=True, slots=True)
 class Task:
-    """Something to schedule: an id, its estimated duration, the platforms its node must build, its deps."""
+    """Something to schedule: an id, its estimated duration, the platforms its node must build ((None,): any), its deps."""
 
     id: str
     duration: float
     platforms: tuple[str | None, ...] = (None,)
     deps: tuple[str, ...] = ()
     export: float = 0.0  # of `duration`, the part spent exporting a copy for children elsewhere
+    cpus: float = 1.0  # CPU cores it uses (`bakeplan.demand`)
+    memory: int | None = None  # bytes it states it needs (None: not stated)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +107,8 @@ class Problem:
     node_index: Mapping[str, int]  # node name -> position in `nodes`
     handover: float = 0.0  # default seconds to import a dependency's result on another node
     transfers: Mapping[tuple[str, str], float] = field(default_factory=dict)  # learned (src, dst) seconds
+    pools: tuple[int, ...] = ()  # per node: its host's slot pool (`nodes.host_pools`)
+    pool_slots: tuple[int, ...] = ()  # per pool: how many tasks its nodes run at once together
 
     def transfer(self, source: str, dest: str) -> float:
         """Seconds to hand a result from node `source` over to node `dest` (0 on the same node)."""
@@ -122,7 +138,9 @@ class State:
     `done`: task id -> its placement with the real end (succeeded).
     `failed`: task id -> its placement with the real end (failed).
     `skipped`: task id -> the failed task it (transitively) needs.
-    `free`: free slots per node (node order). `load`: work given per node.
+    `free`: free slots per node (node order). `pool_free`: free slots per host pool.
+    `pool_memory`: memory not yet promised per host pool (None: not known).
+    `load`: work given per node.
     `down`: nodes taken out (`node_down`): no free slot, nothing placed there until `node_up`.
     """
 
@@ -134,6 +152,8 @@ class State:
     failed: dict[str, Placement] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     free: list[int] = field(default_factory=list)
+    pool_free: list[int] = field(default_factory=list)
+    pool_memory: list[int | None] = field(default_factory=list)
     load: list[float] = field(default_factory=list)
     down: set[str] = field(default_factory=set)
 
@@ -143,7 +163,7 @@ class LowerBound:
     """No schedule can finish before `value`: the largest of its parts."""
 
     critical_path: float
-    work: float  # total work / total slots
+    work: float  # total work / total capacity (slots at their speed, a shared host counted once)
     classes: tuple[tuple[str, float], ...]  # (node set, work only those nodes can do / their slots)
 
     @property
@@ -188,8 +208,9 @@ def prepare(
     index = {task.id: i for i, task in enumerate(tasks)}
     ranks: dict[str | None, tuple[int | None, ...]] = {}  # platform -> rank per node, computed once
     by_platforms: dict[tuple[str | None, ...], tuple[tuple[int, int], ...]] = {}
-    capable = tuple(by_platforms[t.platforms] if t.platforms in by_platforms
-                    else by_platforms.setdefault(t.platforms, _capable(t, nodes, ranks)) for t in tasks)
+    by_need: dict[tuple[tuple[str | None, ...], int | None], tuple[tuple[int, int], ...]] = {}
+    capable = tuple(by_need[t.platforms, t.memory] if (t.platforms, t.memory) in by_need
+                    else by_need.setdefault((t.platforms, t.memory), _capable(t, nodes, ranks)) for t in tasks)
     cost = tuple(_cost(t.duration, c, emulation_factor) for t, c in zip(tasks, capable))
     dependents: list[list[int]] = [[] for _ in tasks]
     for i, task in enumerate(tasks):
@@ -202,9 +223,10 @@ def prepare(
         priority[i] = cost[i] + max((priority[j] for j in dependents[i]), default=0.0)
     if fifo:
         priority = [-float(i) for i in range(len(tasks))]
+    pools, pool_slots = host_pools(nodes)
     return Problem(tuple(tasks), tuple(nodes), index, capable, cost, tuple(priority),
                    tuple(tuple(d) for d in dependents), emulation_factor, {n.name: i for i, n in enumerate(nodes)},
-                   handover, dict(transfers or {}))
+                   handover, dict(transfers or {}), pools=pools, pool_slots=pool_slots)
 
 
 def _capable(task: Task, nodes: Sequence[Node], cache: dict[str | None, tuple[int | None, ...]]) -> tuple[tuple[int, int], ...]:
@@ -213,10 +235,19 @@ def _capable(task: Task, nodes: Sequence[Node], cache: dict[str | None, tuple[in
         if p not in cache:
             cache[p] = tuple(platform_rank(node, p) for node in nodes)
     found = []
+    small = []  # nodes that build the platform but have less memory than the task states
     for n in range(len(nodes)):
         ranks = [cache[p][n] for p in task.platforms]
         if all(r is not None for r in ranks):
+            if not fits_memory(nodes[n], task.memory):
+                small.append(nodes[n])
+                continue
             found.append((n, max(r for r in ranks if r is not None)))
+    if not found and small:
+        raise BakeplanError(
+            f"no node has the memory {task.id} asks for ({format_bytes(task.memory or 0)}, resources.memory): "
+            + ", ".join(f"{n.name} has {format_bytes(n.memory or 0)}" for n in small),
+            hint="Lower resources.memory, or declare the node's real memory (memory=... in bakeplan.toml or --node).")
     if not found:
         platform = next((p for p in task.platforms if not any(platform_rank(n, p) is not None for n in nodes)), None)
         label = platform or "+".join(p or "native" for p in task.platforms)
@@ -265,7 +296,8 @@ def _find_cycle(tasks: Sequence[Task], index: Mapping[str, int], stuck: set[int]
 
 def start_state(problem: Problem, *, now: float = 0.0) -> State:
     """The state before anything ran: slots all free, tasks without deps ready."""
-    state = State(now=now, free=[n.slots for n in problem.nodes], load=[0.0] * len(problem.nodes))
+    state = State(now=now, free=[n.slots for n in problem.nodes], pool_free=list(problem.pool_slots),
+                  pool_memory=_pool_memory(problem), load=[0.0] * len(problem.nodes))
     for i, task in enumerate(problem.tasks):
         count = len({d for d in task.deps if d in problem.index})
         if count:
@@ -288,18 +320,22 @@ def dispatch(problem: Problem, state: State) -> list[Placement]:
     held: dict[tuple[int, ...], list[tuple[float, int, int]]] = {}  # waiting for a better node this round
     queues: dict[tuple[int, ...], list[float]] = {}  # per node set waited for: when each slot frees
     while True:
-        key = _best_ready(state)
+        key = _best_ready(problem, state)
         if key is None:
             break
         entry = heapq.heappop(state.ready[key])
         if not state.ready[key]:
             del state.ready[key]
+        if not any(_open(problem, state, n, entry[-1]) for n in key):
+            # Too big for what is free now (slots, memory): smaller tasks behind it may start meanwhile.
+            held.setdefault(key, []).append(entry)
+            continue
         placement = _place(problem, state, entry[-1], queues)
         if placement is None:
             held.setdefault(key, []).append(entry)
             continue
         n = problem.node_index[placement.node]
-        state.free[n] -= 1
+        _take(problem, state, entry[-1], n, -1)
         state.load[n] += placement.end - placement.start
         state.running[placement.task] = placement
         started.append(placement)
@@ -309,11 +345,48 @@ def dispatch(problem: Problem, state: State) -> list[Placement]:
     return started
 
 
-def _best_ready(state: State) -> tuple[int, ...] | None:
+def _open(problem: Problem, state: State, n: int, i: int | None = None) -> bool:
+    """Whether node n can start task i now (None: a one-slot task): slots of its own and of its host's, and memory."""
+    need = 1 if i is None else _need(problem, i, n)
+    memory = None if i is None else problem.tasks[i].memory
+    left = state.pool_memory[problem.pools[n]] if state.pool_memory else None
+    return (state.free[n] >= need and state.pool_free[problem.pools[n]] >= need
+            and (memory is None or left is None or left >= memory))
+
+
+def _need(problem: Problem, i: int, n: int) -> int:
+    """The slots task i takes on node n: its CPUs rounded up, at least 1, at most the node's and its host's."""
+    cpus = problem.tasks[i].cpus
+    whole = 1 if cpus <= 1.0 else math.ceil(cpus - 1e-9)
+    return max(1, min(whole, problem.nodes[n].slots, problem.pool_slots[problem.pools[n]]))
+
+
+def _take(problem: Problem, state: State, i: int, n: int, sign: int) -> None:
+    """Take (sign -1) or give back (+1) what task i holds on node n: its slots there and at its host, its memory."""
+    need = _need(problem, i, n)
+    state.free[n] += sign * need
+    state.pool_free[problem.pools[n]] += sign * need
+    memory = problem.tasks[i].memory
+    left = state.pool_memory[problem.pools[n]] if state.pool_memory else None
+    if memory is not None and left is not None:
+        state.pool_memory[problem.pools[n]] = left + sign * memory
+
+
+def _pool_memory(problem: Problem) -> list[int | None]:
+    """Per host pool, the memory its nodes report (the largest known; None when none is)."""
+    found: list[int | None] = [None] * len(problem.pool_slots)
+    for n, node in enumerate(problem.nodes):
+        p = problem.pools[n]
+        if node.memory is not None:
+            found[p] = max(found[p] or 0, node.memory)
+    return found
+
+
+def _best_ready(problem: Problem, state: State) -> tuple[int, ...] | None:
     """The capable-node set whose best ready task has the highest priority and a free node."""
     best: tuple[int, ...] | None = None
     for key, heap in state.ready.items():
-        if not any(state.free[n] > 0 for n in key):
+        if not any(_open(problem, state, n) for n in key):
             continue
         if best is None or heap[0] < state.ready[best][0]:
             best = key
@@ -326,10 +399,10 @@ def _place(problem: Problem, state: State, i: int, queues: dict[tuple[int, ...],
     sources = _sources(problem, state, task)
     best: tuple[float, int, float, float, int] | None = None
     for n, rank in problem.capable[i]:
-        if state.free[n] <= 0:
+        if not _open(problem, state, n, i):
             continue
         node = problem.nodes[n]
-        end = state.now + _import(problem, state, sources, node.name) + _duration(problem, task, rank)
+        end = state.now + _import(problem, state, sources, node.name) + _duration(problem, task, rank, n)
         candidate = (end, rank, 1.0 - state.free[n] / node.slots, state.load[n], n)
         if best is None or candidate < best:
             best = candidate
@@ -348,33 +421,13 @@ def _sources(problem: Problem, state: State, task: Task) -> tuple[tuple[str, int
 
 
 def _import(problem: Problem, state: State, sources: Sequence[tuple[str, int]], dest: str) -> float:
-    """Seconds before a task can build on `dest`: its dependencies' results fetched side by side (the slowest)."""
-    return max((_fetch(problem, state, source, dep, dest) for source, dep in sources), default=0.0)
+    """Seconds before a task can build on `dest`: its dependencies' results fetched side by side (the slowest).
 
-
-def _fetch(problem: Problem, state: State, source: str, dep: int, dest: str) -> float:
-    """Seconds to have dependency `dep` (built on `source`) on `dest`.
-
-    Nothing on its own node; a hand-over elsewhere. A dependency without a
-    platform is built for its node's own platform: on a node of another
-    platform the task needs it for that node's platform, so it is built
-    again there (what buildx does), after its own dependencies are fetched.
+    Nothing for one on `dest` itself; a hand-over by digest from any other
+    node (a platform-less parent has the builder's default platform set
+    explicitly, so its result is the same wherever it was built).
     """
-    if source == dest:
-        return 0.0
-    task = problem.tasks[dep]
-    if handed_over(task.platforms == (None,), problem.nodes[problem.node_index[source]],
-                   problem.nodes[problem.node_index[dest]]):
-        return problem.transfer(source, dest)
-    return _import(problem, state, _sources(problem, state, task), dest) + task.duration - task.export
-
-
-def handed_over(native: bool, source: Node, dest: Node) -> bool:
-    """Whether a child on `dest` reads its parent's result from `source` (else it builds the parent itself).
-
-    `native`: the parent has no platform of its own (it takes its node's).
-    """
-    return source.name != dest.name and (not native or source.default_platform == dest.default_platform)
+    return max((problem.transfer(source, dest) for source, _ in sources), default=0.0)
 
 
 def _wait_for_better(problem: Problem, state: State, i: int, sources: Sequence[tuple[str, int]], end: float,
@@ -394,7 +447,7 @@ def _wait_for_better(problem: Problem, state: State, i: int, sources: Sequence[t
         if not frees:
             continue
         finish_at = max(frees[0], state.now) + _import(problem, state, sources, problem.nodes[n].name) \
-            + _duration(problem, task, rank)
+            + _duration(problem, task, rank, n)
         if finish_at < end - 1e-9 and (best is None or finish_at < best[0]):
             best = (finish_at, n)
     if best is None:
@@ -405,18 +458,32 @@ def _wait_for_better(problem: Problem, state: State, i: int, sources: Sequence[t
 
 def _slot_queue(problem: Problem, state: State, nodes: tuple[int, ...],
                 queues: dict[tuple[int, ...], list[float]]) -> list[float]:
-    """When each slot of `nodes` frees (a heap), made once per dispatch round."""
+    """When each slot of `nodes` frees (a heap), made once per dispatch round.
+
+    A node's k-th slot is open once both its own k-th slot and its host
+    pool's k-th slot are free.
+    """
     if nodes not in queues:
-        names = {problem.nodes[n].name for n in nodes}
-        frees = [p.end for p in state.running.values() if p.node in names]
-        frees += [state.now] * sum(state.free[n] for n in nodes)
+        frees = [t for n in nodes for t in _opens(problem, state, n)]
         heapq.heapify(frees)
         queues[nodes] = frees
     return queues[nodes]
 
 
-def _duration(problem: Problem, task: Task, rank: int) -> float:
-    return task.duration * (problem.emulation_factor if rank == EMULATED else 1.0)
+def _opens(problem: Problem, state: State, n: int) -> list[float]:
+    """When each of node n's slots can next take a task: its own slots and its host pool's, paired in time order."""
+    pool = problem.pools[n]
+    members = {problem.nodes[m].name for m, p in enumerate(problem.pools) if p == pool}
+    own = sorted([p.end for p in state.running.values() if p.node == problem.nodes[n].name]
+                 + [state.now] * max(state.free[n], 0))
+    shared = sorted([p.end for p in state.running.values() if p.node in members]
+                    + [state.now] * max(state.pool_free[pool], 0))
+    return [max(a, b) for a, b in zip(own, shared)]
+
+
+def _duration(problem: Problem, task: Task, rank: int, n: int) -> float:
+    """The task's duration on node n: slower under emulation, scaled by the node's speed."""
+    return task.duration * (problem.emulation_factor if rank == EMULATED else 1.0) / problem.nodes[n].speed
 
 
 def finish(problem: Problem, state: State, task: str, now: float) -> list[str]:
@@ -473,11 +540,12 @@ def node_down(problem: Problem, state: State, node: str, now: float) -> list[str
     n = problem.node_index[node]
     state.now = max(state.now, now)
     state.down.add(node)
-    state.free[n] = 0
     moved = sorted((t for t, p in state.running.items() if p.node == node), key=problem.index.__getitem__)
     for task in moved:
         del state.running[task]
+        _take(problem, state, problem.index[task], n, +1)  # the host's other nodes may use what the lost tasks held
         _push_ready(problem, state, problem.index[task])
+    state.free[n] = 0  # after giving back what the moved tasks held: nothing starts here until `node_up`
     return moved
 
 
@@ -487,7 +555,8 @@ def node_up(problem: Problem, state: State, node: str, now: float) -> None:
     state.now = max(state.now, now)
     if node in state.down:
         state.down.discard(node)
-        state.free[n] = problem.nodes[n].slots - sum(1 for p in state.running.values() if p.node == node)
+        state.free[n] = problem.nodes[n].slots - sum(_need(problem, problem.index[t], n)
+                                                      for t, p in state.running.items() if p.node == node)
 
 
 def stranded(problem: Problem, state: State) -> list[str]:
@@ -525,7 +594,7 @@ def retry(problem: Problem, state: State, task: str, now: float) -> Placement:
     """
     old = _running(problem, state, task, "retry")
     n = problem.node_index[old.node]
-    duration = _duration(problem, problem.tasks[problem.index[task]], old.rank)
+    duration = _duration(problem, problem.tasks[problem.index[task]], old.rank, n)
     new = Placement(old.task, old.node, old.start, now + duration, old.rank)
     state.running[task] = new
     state.load[n] += duration
@@ -538,7 +607,7 @@ def _stop(problem: Problem, state: State, task: str, now: float, verb: str) -> P
     placement = _running(problem, state, task, verb)
     del state.running[task]
     if placement.node not in state.down:
-        state.free[problem.node_index[placement.node]] += 1
+        _take(problem, state, problem.index[task], problem.node_index[placement.node], +1)
     state.now = max(state.now, now)
     return Placement(placement.task, placement.node, placement.start, now, placement.rank)
 
@@ -614,14 +683,18 @@ def lower_bound(problem: Problem) -> LowerBound:
 
     A node class is a set of nodes that is the only place some tasks can run
     (a union of tasks' capable-node sets). Its capacity counts each node's
-    slots at the speed it builds those tasks: 1 natively, 1/emulation_factor
-    when it can only emulate them. No schedule finishes those tasks sooner.
+    slots at the speed it builds those tasks: its `speed` natively, divided
+    by emulation_factor when it can only emulate them; nodes sharing a host
+    count no more than the host's slots at their best speed. No schedule
+    finishes those tasks sooner.
     """
     groups: dict[frozenset[int], tuple[float, dict[int, float]]] = {}
     ranked: dict[tuple[tuple[int, int], ...], tuple[float, dict[int, float]]] = {}  # same nodes, same ranks
-    for task, capable in zip(problem.tasks, problem.capable):
-        _add_work(groups, frozenset(n for n, _ in capable), task.duration, capable, problem.emulation_factor)
-        _add_work(ranked, capable, task.duration, capable, problem.emulation_factor)
+    for i, (task, capable) in enumerate(zip(problem.tasks, problem.capable)):
+        # A task taking k slots does k slots' worth of work (the fewest it takes on any node it can go to).
+        work = task.duration * min(_need(problem, i, n) for n, _ in capable)
+        _add_work(problem, groups, frozenset(n for n, _ in capable), work, capable)
+        _add_work(problem, ranked, capable, work, capable)
     everything = frozenset(range(len(problem.nodes)))
     values = {key: _class_bound(problem, key, groups) for key in _node_classes(list(groups))}
     total = values.pop(everything, None)
@@ -637,13 +710,23 @@ def lower_bound(problem: Problem) -> LowerBound:
     return LowerBound(_longest_path(problem), total, classes)
 
 
-def _add_work(table: dict[K, tuple[float, dict[int, float]]], key: K, duration: float,
-              capable: Sequence[tuple[int, int]], factor: float) -> None:
+def _add_work(problem: Problem, table: dict[K, tuple[float, dict[int, float]]], key: K, duration: float,
+              capable: Sequence[tuple[int, int]]) -> None:
     """Add a task's work to its group, and its nodes' best speed for the group."""
     work, speed = table.get(key, (0.0, {}))
     for n, rank in capable:
-        speed[n] = max(speed.get(n, 0.0), 1.0 / factor if rank == EMULATED else 1.0)
+        rate = problem.nodes[n].speed / (problem.emulation_factor if rank == EMULATED else 1.0)
+        speed[n] = max(speed.get(n, 0.0), rate)
     table[key] = (work + duration, speed)
+
+
+def _capacity(problem: Problem, nodes: Iterable[int], rate: Callable[[int], float]) -> float:
+    """The most work per second `nodes` do at `rate(n)` per slot, each host pool's slots counted once."""
+    pools: dict[int, tuple[float, float]] = {}  # pool -> (best rate, all its nodes' slots at their rates)
+    for n in nodes:
+        best, total = pools.get(problem.pools[n], (0.0, 0.0))
+        pools[problem.pools[n]] = (max(best, rate(n)), total + problem.nodes[n].slots * rate(n))
+    return sum(min(problem.pool_slots[p] * best, total) for p, (best, total) in pools.items())
 
 
 def _weighted_bound(problem: Problem, groups: Sequence[tuple[float, dict[int, float]]], *, limit: int = 7) -> float:
@@ -654,15 +737,15 @@ def _weighted_bound(problem: Problem, groups: Sequence[tuple[float, dict[int, fl
     because each slot-second does at most that much priced work. Pricing
     emulated work up shows that native and emulated work share the same slots.
     """
-    if len(groups) > limit or all(speed == 1.0 for _, speeds in groups for speed in speeds.values()):
+    if len(groups) > limit or all(speed == problem.nodes[n].speed for _, speeds in groups for n, speed in speeds.items()):
         return 0.0
     best = 0.0
     for prices in itertools.product((0.0, 1.0, problem.emulation_factor), repeat=len(groups)):
         work = sum(p * w for p, (w, _) in zip(prices, groups))
         if work <= 0:
             continue
-        capacity = sum(node.slots * max(p * speeds.get(n, 0.0) for p, (_, speeds) in zip(prices, groups))
-                       for n, node in enumerate(problem.nodes))
+        capacity = _capacity(problem, range(len(problem.nodes)),
+                             lambda n: max(p * speeds.get(n, 0.0) for p, (_, speeds) in zip(prices, groups)))
         if capacity > 0:
             best = max(best, work / capacity)
     return best
@@ -682,16 +765,16 @@ def _class_bound(problem: Problem, key: frozenset[int], groups: Mapping[frozense
     """Work that only nodes in `key` can do, over their speed-weighted slots."""
     members = [groups[g] for g in groups if g <= key]
     work = sum(w for w, _ in members)
-    capacity = sum(problem.nodes[n].slots * max((speed.get(n, 0.0) for _, speed in members), default=0.0) for n in key)
+    capacity = _capacity(problem, sorted(key), lambda n: max((speed.get(n, 0.0) for _, speed in members), default=0.0))
     return work / capacity if capacity > 0 else 0.0
 
 
 def _longest_path(problem: Problem) -> float:
-    """The critical-path length with best-node costs."""
+    """The critical-path length with each task on its fastest node."""
     order = _topological(problem.tasks, problem.index, problem.dependents)
     finish_at = [0.0] * len(problem.tasks)
     for i in order:
-        finish_at[i] += problem.cost[i]
+        finish_at[i] += min(_duration(problem, problem.tasks[i], rank, n) for n, rank in problem.capable[i])
         for j in problem.dependents[i]:
             finish_at[j] = max(finish_at[j], finish_at[i])
     return max(finish_at, default=0.0)

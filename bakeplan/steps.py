@@ -28,6 +28,7 @@ from bakeplan.bake.model import BakeResult, Target
 from bakeplan.cache import CacheBackend, job_refs
 from bakeplan.invocation import Invocation, TargetSettings, user_sets
 from bakeplan.jobs import Job
+from bakeplan.nodes import normalize_platform
 from bakeplan.outputs import image_names, job_exports, pushes, repositories
 
 if TYPE_CHECKING:
@@ -75,6 +76,8 @@ class Step:
     estimate: float = 0.0
     tags: tuple[str, ...] = ()  # a merge's tags
     merge_repo: str = ""
+    cpus: float = 1.0  # what a bake asks of its node (`bakeplan.demand`)
+    memory: int | None = None
 
     @property
     def label(self) -> str:
@@ -85,7 +88,8 @@ class Step:
 def steps_from_plan(plan_jobs: Sequence[Job], result: BakeResult, requested: frozenset[str],
                     estimates: Mapping[str, float], *, push: bool) -> tuple[Step, ...]:
     """A bake step per job (plan order), then a merge per requested pushed target split over jobs."""
-    steps = [Step(job.id, BAKE, job.target, (job.platform,), job.deps, estimates.get(job.id, 0.0)) for job in plan_jobs]
+    steps = [Step(job.id, BAKE, job.target, job.node_platforms, job.deps, estimates.get(job.id, 0.0),
+                  cpus=job.demand.cpus, memory=job.demand.memory) for job in plan_jobs]
     by_target: dict[str, list[Job]] = {}
     for job in plan_jobs:
         by_target.setdefault(job.target, []).append(job)
@@ -135,18 +139,21 @@ def job_invocation(
     files: Sequence[str] | None = None,
     builder: str | None = None,
     metadata_file: str = "",
+    node_platform: str | None = None,
 ) -> Invocation:
     """The invocation building `job`: its target, the parents it re-solves, the parents it reads by digest.
 
     `by_id` maps every job id to its job. `sources` maps a parent job id to
     the context value it is read by (absent: re-solved here). `export` is the
     hand-over output entry (True: a placeholder, for plans). `files` default
-    to the settings' files.
+    to the settings' files. `node_platform` is the platform of the node it
+    runs on (its build platform), for the cache refs of cross-compiling jobs.
     """
     here = resolved_here(job, by_id, sources)
     target = result.targets[job.target]
-    own = _own_settings(job, target, job.target in requested, settings, sources, by_id, export)
-    parents = [_parent_settings(by_id[j], result.targets[by_id[j].target], settings, sources, by_id) for j in here[1:]]
+    own = _own_settings(job, target, job.target in requested, settings, sources, by_id, export, node_platform)
+    parents = [_parent_settings(by_id[j], result.targets[by_id[j].target], settings, sources, by_id, node_platform)
+               for j in here[1:]]
     all_settings = (own, *parents)
     return Invocation(
         names=(job.target,),
@@ -177,11 +184,11 @@ def resolved_here(job: Job, by_id: Mapping[str, Job], sources: Mapping[str, str]
 
 
 def _own_settings(job: Job, target: Target, requested: bool, settings: JobSettings, sources: Mapping[str, str],
-                  by_id: Mapping[str, Job], export: str | bool) -> TargetSettings:
+                  by_id: Mapping[str, Job], export: str | bool, node_platform: str | None) -> TargetSettings:
     """The job's own target: its platform, outputs (its share, or none when only linked), cache, contexts."""
     extra = (export if isinstance(export, str) else "type=oci,dest=<hand-over dir>,tar=false",) if export else ()
     outputs, tags = job_exports(target, job.platform, requested=requested, push=settings.push, extra=extra)
-    refs = job_refs(settings.cache, job.target, job.platform) if settings.cache else None
+    refs = job_refs(settings.cache, job.target, job.platform, built_on(job, node_platform)) if settings.cache else None
     return TargetSettings(
         name=job.target, platform=job.platform, outputs=outputs, tags=tags,
         cache_from=refs.cache_from if refs else (), cache_to=refs.cache_to if refs else (),
@@ -191,14 +198,27 @@ def _own_settings(job: Job, target: Target, requested: bool, settings: JobSettin
 
 
 def _parent_settings(parent: Job, target: Target, settings: JobSettings, sources: Mapping[str, str],
-                     by_id: Mapping[str, Job]) -> TargetSettings:
-    """A parent re-solved in a child's invocation: the one platform the child needs, its cache to read."""
-    refs = job_refs(settings.cache, parent.target, parent.platform) if settings.cache else None
+                     by_id: Mapping[str, Job], node_platform: str | None) -> TargetSettings:
+    """A parent re-solved in a child's invocation: the one platform the child needs, its cache to read.
+
+    A parent without platforms gets the builder's default explicitly when
+    known (`Job.default`), as it does in its own invocation.
+    """
+    refs = job_refs(settings.cache, parent.target, parent.platform, built_on(parent, node_platform)) if settings.cache else None
     return TargetSettings(
-        name=parent.target, platform=parent.platform if splits(target) else None,
+        name=parent.target, platform=parent.platform if splits(target) or parent.default else None,
         cache_from=refs.cache_from if refs else (), cache_replace=bool(settings.cache and settings.cache.replace),
         contexts=_handed_contexts(parent, target, sources, by_id),
     )
+
+
+def built_on(job: Job, node_platform: str | None) -> str | None:
+    """The node platform a job's cache names: set when its build-platform stages run on another
+    platform than its target's (then what they cache differs from the target node's)."""
+    if not node_platform or not job.platform or job.execution is None or not job.execution.build:
+        return None
+    node = normalize_platform(node_platform)
+    return node if node != normalize_platform(job.platform) else None
 
 
 def _handed_contexts(job: Job, target: Target, sources: Mapping[str, str], by_id: Mapping[str, Job]) -> tuple[tuple[str, str], ...]:

@@ -7,7 +7,7 @@ import sys
 import time
 
 MODULES = ("print_bench", "schedule_bench", "corpus_bench", "jobcpu_bench", "run_bench", "liveness_bench",
-           "estimate_bench")
+           "estimate_bench", "capacity_bench")
 
 
 def main(argv: list[str]) -> int:

@@ -92,7 +92,10 @@ def seeded_history(result: BakeResult, case: str) -> History:
 
 def best_cost(job: Job, nodes: Sequence[Node], history: History) -> float:
     """The job's estimate on its best node: emulated (x the planner's factor) when no node builds it natively."""
-    ranks = [rank for rank in (platform_rank(node, job.platform) for node in nodes) if rank is not None]
+    ranks = []
+    for node in nodes:
+        found = [platform_rank(node, p) for p in job.node_platforms]
+        ranks += [max(r for r in found if r is not None)] if None not in found else []
     return history.estimate(job) * (DEFAULT_EMULATION_FACTOR if min(ranks) == EMULATED else 1.0)
 
 
@@ -129,7 +132,9 @@ def _table(rows: Sequence[Row]) -> None:
           + ("never above the planner's bound" if not looser else
              "ABOVE the planner's bound for " + ", ".join(f"{_short(r.case)}/{r.nodes}/{r.durations}" for r in looser)))
     print("links: (child, parent) job pairs; 2 x amd64 builds arm64 emulated; Alfresco, aptos and autoware "
-          "set no platforms (native jobs), so both node sets plan them alike")
+          "set no platforms: their jobs build the builder's default (the first node's, amd64), so on "
+          "amd64+arm64 only the amd64 node takes them (their Dockerfiles are not in the corpus: assumed to "
+          "run on the target platform)")
 
 
 def main() -> None:

@@ -7,6 +7,9 @@ Fixtures (all session-scoped; helpers live in `tests/infra.py`):
 
 - `buildx`: the docker CLI with the pinned buildx plugin, DOCKER_CONFIG=.tools/docker
   (no builders are created there; use `docker_cli` for anything that writes config).
+- `each_buildx`: parametrized, an `infra.DockerCLI` with the pinned buildx, then
+  one with the oldest buildx the README claims (BUILDX_OLDEST_VERSION, built
+  into .tools/buildx-oldest by `make tools`), each in a DOCKER_CONFIG of its own.
 - `corpus_dir`: ../shared/corpus/bake.
 - `docker_cli`: an `infra.DockerCLI` (docker + pinned buildx) with its own
   DOCKER_CONFIG in a temp dir; every builder below is created there.
@@ -31,6 +34,11 @@ Fixtures (all session-scoped; helpers live in `tests/infra.py`):
   temp dir; the daemons' buildkitd.toml marks `registry_port` as plain HTTP.
 - `busybox_base`: (context dir factory, Dockerfile prelude): `FROM scratch` +
   `COPY busybox`, so `RUN` steps work without pulling any image.
+- `tls_node`: a `TLSNode`: one more daemon (linux/amd64) that also listens on
+  `tcp://127.0.0.1:PORT` with mutual TLS (certificates made by the openssl CLI),
+  and in a DOCKER_CONFIG of its own the remote builders `bp-tls` (right
+  certificates), `bp-tls-badclient` (client certificate of another CA) and
+  `bp-tls-badca` (trusts another CA).
 
 Example::
 
@@ -43,7 +51,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -93,6 +101,28 @@ def buildx() -> Buildx:
         missing("the buildx plugin (.tools/docker/cli-plugins/docker-buildx)")
     env = dict(os.environ, DOCKER_CONFIG=str(TOOLS / "docker"), BUILDX_NO_DEFAULT_ATTESTATIONS="1")
     return Buildx(docker=str(docker), env=env)
+
+
+@pytest.fixture(scope="session", params=["pinned", "oldest"])
+def each_buildx(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> infra.DockerCLI:
+    """The docker CLI with the pinned buildx, then with the oldest the README claims, each in a DOCKER_CONFIG of its own."""
+    docker = _require("docker", "the docker CLI")
+    plugin = TOOLS / "docker" / "cli-plugins" / "docker-buildx"
+    if request.param == "oldest":
+        plugin = TOOLS / "buildx-oldest" / "docker-buildx"
+        version = pinned_versions()["BUILDX_OLDEST_VERSION"]
+        stamp = plugin.parent / ".version"
+        if not plugin.exists() or not stamp.exists() or stamp.read_text().strip() != version:
+            missing(f"buildx {version}, the oldest the README claims (.tools/buildx-oldest/docker-buildx)")
+    elif not plugin.exists():
+        missing("the buildx plugin (.tools/docker/cli-plugins/docker-buildx)")
+    return infra.isolated_docker_config(tmp_path_factory.mktemp(f"buildx-{request.param}"), docker, plugin)
+
+
+def pinned_versions() -> dict[str, str]:
+    """tools/versions.env: the tool versions `make tools` installs."""
+    lines = (ROOT / "tools" / "versions.env").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
 
 
 @pytest.fixture(scope="session")
@@ -257,3 +287,57 @@ def amd64_pair(
             infra.remove_builder(docker_cli, name)
         for daemon in daemons:
             daemon.process.stop()
+
+
+# --- a node over TCP with mutual TLS -----------------------------------------
+
+
+@dataclass(frozen=True)
+class TLSNode:
+    """A buildkitd on `tcp://127.0.0.1:PORT` with mutual TLS, and builders that reach it with good and bad certificates.
+
+    `cli` has a DOCKER_CONFIG of its own holding only these builders (and a
+    DOCKER_HOST that answers nowhere, so buildx's `default` builder is left
+    out on every machine): discovery there sees exactly them.
+    """
+
+    daemon: infra.Daemon
+    files: infra.TLSFiles  # the CA the daemon trusts, its server certificate, a client certificate
+    other_ca: infra.Certificate  # a CA the daemon does not know
+    stranger: infra.Certificate  # a client certificate signed by `other_ca`
+    cli: infra.DockerCLI
+    good: str  # the right CA and client certificate
+    bad_client: str  # a client certificate signed by another CA: buildkitd refuses it
+    bad_ca: str  # trusts another CA: the server's certificate is refused
+
+
+@pytest.fixture(scope="session")
+def tls_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TLSNode]:
+    """A buildkitd (linux/amd64) on 127.0.0.1 with test-made certificates; builders bp-tls, bp-tls-badclient, bp-tls-badca."""
+    openssl = _require("openssl", "the openssl CLI (Debian package openssl)")
+    buildkitd = _require("buildkitd", "buildkitd (.tools/bin/buildkitd)")
+    buildctl = _require("buildctl", "buildctl (.tools/bin/buildctl)")
+    docker = _require("docker", "the docker CLI")
+    _require("runc", "runc (Debian package runc)")
+    if os.geteuid() != 0:
+        missing("root (rootful buildkitd)")
+    plugin = TOOLS / "docker" / "cli-plugins" / "docker-buildx"
+    if not plugin.exists():
+        missing("the buildx plugin (.tools/docker/cli-plugins/docker-buildx)")
+    workdir = tmp_path_factory.mktemp("bktls")  # short: unix socket paths are limited to 108 bytes
+    files = infra.tls_certificates(workdir / "certs", openssl=openssl)
+    other_ca = infra.make_ca(workdir / "other", "other-ca", openssl=openssl)
+    stranger = infra.issue_certificate(other_ca, workdir / "other", "stranger", usage="client", openssl=openssl)
+    cli = infra.isolated_docker_config(workdir, docker, plugin)
+    cli = replace(cli, env={**cli.env, "DOCKER_HOST": f"unix://{workdir}/no-docker.sock"})
+    daemon = infra.start_buildkitd(workdir, "tls", ["linux/amd64"], buildkitd=buildkitd, buildctl=buildctl,
+                                   tls=files.server)
+    try:
+        good = infra.create_tls_builder(cli, "bp-tls", daemon, files.client)
+        bad_client = infra.create_tls_builder(cli, "bp-tls-badclient", daemon, stranger, ca=files.ca.cert,
+                                              bootstrap=False)
+        bad_ca = infra.create_tls_builder(cli, "bp-tls-badca", daemon, files.client, ca=other_ca.cert, bootstrap=False)
+        yield TLSNode(daemon=daemon, files=files, other_ca=other_ca, stranger=stranger, cli=cli, good=good,
+                      bad_client=bad_client, bad_ca=bad_ca)
+    finally:
+        daemon.process.stop()

@@ -17,6 +17,11 @@ started in its own process group, so `stop()` leaves nothing behind.
 - `busybox_context()`: a build context holding Debian's static busybox, used as
   `FROM scratch` + `COPY busybox` base for `RUN` steps without any registry.
 - `start_registry()`: Debian's `docker-registry` (distribution 2.8) on 127.0.0.1.
+- `tls_certificates()`: a CA, a server certificate for 127.0.0.1 and a client
+  certificate, made with the openssl CLI; `start_buildkitd(..., tls=...)` then
+  also listens on `tcp://127.0.0.1:PORT` with mutual TLS, and
+  `create_tls_builder()` makes a `remote` builder that connects with a client
+  certificate (buildx's `cacert`, `cert`, `key`, `servername` driver options).
 """
 
 from __future__ import annotations
@@ -160,6 +165,7 @@ class Daemon:
     socket: Path
     process: Process
     config: Path | None = None
+    tcp: str = ""  # "tcp://127.0.0.1:PORT" when the daemon also listens with mutual TLS
 
     @property
     def addr(self) -> str:
@@ -186,8 +192,15 @@ def start_buildkitd(
     buildctl: str,
     config_text: str = "",
     timeout: float = 60.0,
+    tls: Certificate | None = None,
 ) -> Daemon:
-    """Start a rootful buildkitd (OCI worker, overlayfs) and wait until it answers."""
+    """Start a rootful buildkitd (OCI worker, overlayfs) and wait until it answers.
+
+    With `tls` (a server certificate) it also listens on a free
+    `tcp://127.0.0.1:PORT` that demands a client certificate signed by
+    `tls.ca` (buildkitd's `--tlscacert`); the unix socket stays plain
+    (buildkitd never puts TLS on unix sockets), so the helpers here keep using it.
+    """
     home = workdir / name
     root = home / "root"
     root.mkdir(parents=True, exist_ok=True)
@@ -202,11 +215,17 @@ def start_buildkitd(
     argv += ["--oci-worker-net=host", "--oci-worker-gc=false"]
     for platform in platforms:
         argv += ["--oci-worker-platform", platform]
+    tcp = f"tcp://127.0.0.1:{free_port()}" if tls else ""
+    if tls:
+        argv += ["--addr", tcp, "--tlscacert", str(tls.ca), "--tlscert", str(tls.cert), "--tlskey", str(tls.key)]
     env = dict(os.environ, PATH=f"{TOOLS_BIN}:{os.environ.get('PATH', '')}")
     process = spawn(argv, home / "buildkitd.log", env)
-    daemon = Daemon(name=name, platforms=tuple(platforms), root=root, socket=sock, process=process, config=config)
+    daemon = Daemon(name=name, platforms=tuple(platforms), root=root, socket=sock, process=process, config=config,
+                    tcp=tcp)
     try:
         wait_for_buildkitd(daemon, buildctl, timeout=timeout)
+        if tcp:
+            wait_for_port(daemon, timeout=timeout)
     except BaseException:
         process.stop()
         raise
@@ -231,6 +250,21 @@ def wait_for_buildkitd(daemon: Daemon, buildctl: str, *, timeout: float) -> None
                 return
         time.sleep(0.2)
     raise InfraError(f"buildkitd {daemon.name} did not answer in {timeout}s:\n{daemon.process.log_tail()}")
+
+
+def wait_for_port(daemon: Daemon, *, timeout: float) -> None:
+    """Wait until the daemon's TCP address accepts connections (or give up)."""
+    host, _, port = daemon.tcp.removeprefix("tcp://").rpartition(":")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not daemon.process.alive():
+            raise InfraError(f"buildkitd {daemon.name} exited:\n{daemon.process.log_tail()}")
+        try:
+            with socket.create_connection((host, int(port)), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise InfraError(f"buildkitd {daemon.name} did not listen on {daemon.tcp} in {timeout}s:\n{daemon.process.log_tail()}")
 
 
 def prune_buildkitd(daemon: Daemon, buildctl: str) -> None:
@@ -285,6 +319,24 @@ def create_builder(cli: DockerCLI, name: str, daemons: Sequence[Daemon]) -> str:
     return name
 
 
+def create_tls_builder(cli: DockerCLI, name: str, daemon: Daemon, client: Certificate, *,
+                       ca: Path | None = None, servername: str = "127.0.0.1", bootstrap: bool = True) -> str:
+    """A single-node `remote` builder NAME for the daemon's TCP address, connecting with `client`.
+
+    `ca` is the CA the builder trusts for the server (default: the one that
+    signed `client`). buildx's remote driver takes these as driver options
+    (driver/remote/factory.go: absolute paths; `servername` defaults to the
+    endpoint's host). A builder meant to fail is created without `bootstrap`.
+    """
+    if not daemon.tcp:
+        raise InfraError(f"buildkitd {daemon.name} was started without tls=")
+    options = f"cacert={ca or client.ca},cert={client.cert},key={client.key},servername={servername}"
+    cli.run("create", "--name", name, "--driver", "remote", "--driver-opt", options, daemon.tcp)
+    if bootstrap:
+        cli.run("inspect", "--bootstrap", name, timeout=120)
+    return name
+
+
 def remove_builder(cli: DockerCLI, name: str) -> None:
     """Forget a builder (the remote driver leaves the daemons running)."""
     subprocess.run(cli.argv("rm", name), env=cli.env, capture_output=True, check=False, timeout=60)
@@ -306,6 +358,85 @@ FROM scratch AS busybox
 COPY busybox /bin/busybox
 RUN ["/bin/busybox", "--install", "-s", "/bin"]
 """
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """A PEM certificate, its private key, and the certificate of the CA that signed it (a CA: itself)."""
+
+    cert: Path
+    key: Path
+    ca: Path
+
+
+@dataclass(frozen=True)
+class TLSFiles:
+    """What a mutual-TLS test needs: a CA, a server certificate signed by it, a client certificate signed by it."""
+
+    ca: Certificate
+    server: Certificate
+    client: Certificate
+
+
+# openssl req needs a config with a distinguished_name section; the `ext`
+# section, written per certificate, holds every extension it gets.
+_OPENSSL_CONFIG = "[req]\ndistinguished_name = dn\nprompt = no\n[dn]\n[ext]\n"
+_EXTENSIONS = {
+    "ca": ["basicConstraints = critical,CA:TRUE", "keyUsage = critical,keyCertSign,cRLSign",
+           "subjectKeyIdentifier = hash"],
+    # Go's crypto/tls checks the extended key usage of both sides and only
+    # reads a server's name from its subjectAltName, never from its CN.
+    "server": ["basicConstraints = critical,CA:FALSE", "keyUsage = critical,digitalSignature",
+               "extendedKeyUsage = serverAuth"],
+    "client": ["basicConstraints = critical,CA:FALSE", "keyUsage = critical,digitalSignature",
+               "extendedKeyUsage = clientAuth"],
+}
+
+
+def _openssl(openssl: str, *args: str) -> None:
+    done = subprocess.run([openssl, *args], capture_output=True, text=True, timeout=60, check=False)
+    if done.returncode != 0:
+        raise InfraError(f"openssl {' '.join(args)} failed ({done.returncode}):\n{done.stderr}")
+
+
+def _key_and_config(openssl: str, directory: Path, name: str, extensions: Sequence[str]) -> tuple[Path, Path]:
+    """A new P-256 key `name.key` and an openssl config `name.cnf` whose `ext` section holds `extensions`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    key, config = directory / f"{name}.key", directory / f"{name}.cnf"
+    config.write_text(_OPENSSL_CONFIG + "".join(f"{line}\n" for line in extensions))
+    _openssl(openssl, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", str(key))
+    key.chmod(0o600)
+    return key, config
+
+
+def make_ca(directory: Path, name: str, *, openssl: str = "openssl") -> Certificate:
+    """A self-signed certificate authority `CN=name` valid for two days (name.pem, name.key)."""
+    key, config = _key_and_config(openssl, directory, name, _EXTENSIONS["ca"])
+    cert = directory / f"{name}.pem"
+    _openssl(openssl, "req", "-new", "-x509", "-config", str(config), "-extensions", "ext", "-key", str(key),
+             "-subj", f"/CN={name}", "-days", "2", "-out", str(cert))
+    return Certificate(cert=cert, key=key, ca=cert)
+
+
+def issue_certificate(ca: Certificate, directory: Path, name: str, *, usage: str, ip: str | None = None,
+                      openssl: str = "openssl") -> Certificate:
+    """A `server` or `client` certificate `CN=name` signed by `ca` (with `ip` as its subjectAltName)."""
+    lines = [*_EXTENSIONS[usage], *([f"subjectAltName = IP:{ip}"] if ip else [])]
+    key, config = _key_and_config(openssl, directory, name, lines)
+    request, cert = directory / f"{name}.csr", directory / f"{name}.pem"
+    _openssl(openssl, "req", "-new", "-config", str(config), "-key", str(key), "-subj", f"/CN={name}", "-out", str(request))
+    _openssl(openssl, "x509", "-req", "-in", str(request), "-CA", str(ca.cert), "-CAkey", str(ca.key),
+             "-set_serial", str(int.from_bytes(os.urandom(8), "big") >> 1), "-days", "2",
+             "-extfile", str(config), "-extensions", "ext", "-out", str(cert))
+    return Certificate(cert=cert, key=key, ca=ca.cert)
+
+
+def tls_certificates(directory: Path, *, ip: str = "127.0.0.1", openssl: str = "openssl") -> TLSFiles:
+    """A CA in `directory` and, signed by it, a server certificate for `ip` and a client certificate."""
+    ca = make_ca(directory, "ca", openssl=openssl)
+    server = issue_certificate(ca, directory, "server", usage="server", ip=ip, openssl=openssl)
+    client = issue_certificate(ca, directory, "client", usage="client", openssl=openssl)
+    return TLSFiles(ca=ca, server=server, client=client)
 
 
 def free_port() -> int:

@@ -116,3 +116,21 @@ def test_real_buildx_keeps_or_replaces_the_users_cache_as_asked(
     assert printed["cache-from"] == expected_from
     own = {"mode": "max", "ref": "r/c:app-linux-arm64", "type": "registry"}
     assert printed["cache-to"] == ([own] if replace else [{"type": "inline"}, own])
+
+
+def test_a_cross_compiled_jobs_cache_names_the_node_platform_it_was_filled_on() -> None:
+    from bakeplan.dockerfiles import Execution
+    from bakeplan.jobs import Job
+    from bakeplan.steps import built_on
+
+    assert job_tag("bin", "linux/arm64", "main", "linux/amd64") == "main-bin-linux-arm64-on-linux-amd64"
+    cross = Job("bin@linux/arm64", "bin", "linux/arm64", execution=Execution(target=False, build=True))
+    assert built_on(cross, "linux/amd64") == "linux/amd64"
+    assert built_on(cross, "linux/arm64/v8") is None  # on its own platform: the plain name
+    # Nothing runs on the build platform (or nothing was read): one cache whatever the node.
+    assert built_on(Job("img@linux/arm64", "img", "linux/arm64", execution=Execution(target=False)), "linux/amd64") is None
+    assert built_on(Job("img@linux/arm64", "img", "linux/arm64"), "linux/amd64") is None
+    emulated = Job("app@linux/arm64", "app", "linux/arm64", execution=Execution(target=True, build=True))
+    assert built_on(emulated, "linux/amd64") == "linux/amd64"  # its $BUILDPLATFORM stages ran as amd64
+    refs = job_refs(parse_backend("registry:r/c"), "bin", "linux/arm64", "linux/amd64")
+    assert refs.cache_to == ("type=registry,ref=r/c:bin-linux-arm64-on-linux-amd64,mode=max",)

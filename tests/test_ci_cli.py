@@ -150,12 +150,16 @@ def test_the_workflow_plan_job_fails_clearly_when_the_workflow_is_stale(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     workflow = yaml.safe_load(run(capsys, "github", "--workflow"))
-    command = workflow["jobs"]["plan"]["steps"][-1]["run"]
-    assert command == "bakeplan ci github --expect-chunks build-0-0,build-1-0"
-    assert json.loads(run(capsys, "github", "--expect-chunks", "build-0-0,build-1-0"))["matrices"]
+    command = next(s for s in workflow["jobs"]["plan"]["steps"] if s.get("id") == "plan")["run"]
+    assert command == "bakeplan ci github --expect-chunks build-0-0,build-1-0 --expect-no-merges"
+    assert json.loads(run(capsys, "github", "--expect-chunks", "build-0-0,build-1-0", "--expect-no-merges"))["matrices"]
     with pytest.raises(SystemExit):
         main(["ci", "github", "--expect-chunks", "build-0-0"])
     assert "regenerate the workflow" in capsys.readouterr().err
+    # A target that now pushes a multi-platform image needs a merge job the workflow lacks.
+    with pytest.raises(SystemExit):
+        main(["ci", "github", "--push", "--expect-chunks", "build-0-0,build-1-0", "--expect-no-merges"])
+    assert "but the workflow has no merge job" in capsys.readouterr().err
 
 
 def test_errors_are_one_clear_line(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -239,6 +243,91 @@ def test_rebuilt_parents_are_reported_on_stderr_with_a_warning_without_cache(
 
 def test_the_workflow_plan_job_passes_the_handoff_option_on(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     workflow = yaml.safe_load(run(capsys, "github", "--workflow", *HANDOFF))
-    assert workflow["jobs"]["plan"]["steps"][-1]["run"] == (
-        "bakeplan ci github --handoff registry:ghcr.io/acme/handoff --expect-chunks build-0-0,build-1-0"
+    assert next(s for s in workflow["jobs"]["plan"]["steps"] if s.get("id") == "plan")["run"] == (
+        "bakeplan ci github --handoff registry:ghcr.io/acme/handoff --expect-chunks build-0-0,build-1-0 --expect-no-merges"
     )
+
+
+@pytest.mark.parametrize(("install", "source", "step"), [
+    (None, "bakeplan==0.1.0", "python -m pip install --no-input bakeplan==0.1.0"),
+    ("bakeplan==0.1.0", "bakeplan==0.1.0", "python -m pip install --no-input bakeplan==0.1.0"),
+    ("dist/bakeplan-0.1.0-py3-none-any.whl", None, "python -m pip install --no-input ./dist/bakeplan-0.1.0-py3-none-any.whl"),
+    ("git+https://example.com/acme/bakeplan.git@" + "a" * 40, None,
+     "python -m pip install --no-input git+https://example.com/acme/bakeplan.git@" + "a" * 40),
+])
+def test_the_workflow_installs_a_pinned_source(
+    project: Path, capsys: pytest.CaptureFixture[str], install: str | None, source: str | None, step: str
+) -> None:
+    import bakeplan
+
+    workflow = yaml.safe_load(run(capsys, "github", "--workflow", *(["--install", install] if install else [])))
+    [installing] = [s for s in workflow["jobs"]["plan"]["steps"] if s.get("name") == "Install bakeplan"]
+    assert installing["run"] == step
+    assert source is None or source == f"bakeplan=={bakeplan.__version__}"  # the default pins the running version
+
+
+@pytest.mark.parametrize("install", ["bakeplan", "bakeplan>=0.1", "git+https://example.com/acme/bakeplan.git@main",
+                                     "../bakeplan-0.1.0-py3-none-any.whl", "pip install bakeplan"])
+def test_an_unpinned_install_source_is_refused(project: Path, capsys: pytest.CaptureFixture[str], install: str) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["ci", "github", "--workflow", "--install", install])
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err.startswith(f"error: bad --install {install!r}: not a pinned source of bakeplan")
+
+
+def test_the_workflow_runs_one_ref_at_a_time_and_grants_package_writes_only_to_pushing_jobs(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workflow = yaml.safe_load(run(capsys, "github", "--workflow", "--push", "--login", "ghcr.io"))
+    assert workflow["concurrency"] == {"group": "bake-${{ github.ref }}", "cancel-in-progress": False}
+    assert workflow["permissions"] == {"contents": "read"} and "permissions" not in workflow["jobs"]["plan"]
+    assert all(job["permissions"] == {"contents": "read", "packages": "write"}
+               for name, job in workflow["jobs"].items() if name != "plan")
+    uploads = [s for job in workflow["jobs"].values() for s in job["steps"] if "upload-artifact" in s.get("uses", "")]
+    assert uploads and all(s["with"]["overwrite"] is True for s in uploads)  # "re-run all jobs" uploads again
+
+
+@pytest.mark.parametrize("system", ["gitlab", "jenkins"])
+def test_the_gha_cache_is_refused_outside_github(project: Path, capsys: pytest.CaptureFixture[str], system: str) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["ci", system, "--cache", "gha"])
+    assert exit_info.value.code == 1
+    assert capsys.readouterr().err.startswith(f"error: --cache gha needs GitHub Actions' cache service, which {system}")
+
+
+def test_files_generated_in_a_subdirectory_run_from_the_repository_root(
+    project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = project.parent / "repo"
+    shutil.copytree(project, repo / "images" / "web")
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    monkeypatch.chdir(repo / "images" / "web")
+    workflow = yaml.safe_load(run(capsys, "github", "--workflow"))
+    [plan_step] = [s for s in workflow["jobs"]["plan"]["steps"] if s.get("id") == "plan"]
+    assert plan_step["working-directory"] == "images/web"
+    assert all(s["with"]["workdir"] == "images/web" for job in workflow["jobs"].values() for s in job["steps"]
+               if s.get("id") == "bake")
+    assert yaml.safe_load(run(capsys, "gitlab"))["default"]["before_script"] == ["cd -- images/web || exit 1"]
+    assert "dir('images/web') {" in run(capsys, "jenkins")
+
+
+def test_inside_github_actions_outputs_over_the_limit_go_to_the_legs_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 2,000 legs pushing with a registry cache and a fallback scope: about 1.3 MB of matrix rows.
+    targets = "".join(f'target "t{i:04d}" {{\n  platforms = ["linux/amd64", "linux/arm64"]\n'
+                      f'  tags = ["ghcr.io/acme/t{i:04d}:1"]\n}}\n' for i in range(1000))
+    group = 'group "default" {\n  targets = [' + ", ".join(f'"t{i:04d}"' for i in range(1000)) + "]\n}\n"
+    (tmp_path / "docker-bake.hcl").write_text(group + targets)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "out"))
+    monkeypatch.setenv("RUNNER_TEMP", str(tmp_path / "temp"))
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    run(capsys, "github", "--push", "--cache", "registry:ghcr.io/acme/cache", "--cache-fallback", "main")
+    values = parse_output((tmp_path / "out").read_text())
+    assert values["spill"] == "true" and sum(len(k) + len(v.encode()) for k, v in values.items()) <= 1024 * 1024
+    legs = json.loads((tmp_path / "temp" / "bakeplan-legs" / "legs.json").read_text())
+    assert len(legs) == 2000 and "t0999.cache-from+=type=registry,ref=ghcr.io/acme/cache:main-t0999-linux-arm64" in (
+        legs["t0999-linux-arm64"]["set"])
+    rows = json.loads(values["matrix_0_7"])["include"]
+    assert rows[-1]["id"] == "t0999-linux-arm64" and rows[-1]["set"] == "" and rows[-1]["spill"] is True

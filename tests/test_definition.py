@@ -232,7 +232,8 @@ def test_variable_cycles_fail_with_the_path(src: str) -> None:
 
 def test_an_undefined_variable_fails_even_in_a_target_nobody_asked_for() -> None:
     error = fails('target "ok" { tags = ["a"] }\ntarget "bad" { tags = [UNDEF] }\n')
-    assert error.detail == 'Unknown variable; There is no variable named "UNDEF".'
+    # gohcl reports a failed expression twice (its value is also unknown): buildx counts the other one
+    assert error.detail == 'Unknown variable; There is no variable named "UNDEF"., and 1 other diagnostic(s)'
     assert error.location == Location("f0.hcl", 2, 24)
 
 
@@ -350,18 +351,18 @@ target "t" {
         ),
         (
             'function "f" {\n  params = [a]\n  result = a\n}\ntarget "t" {\n args = { x = f() }\n}\n',
-            'Not enough function arguments; Function "f" expects 1 argument(s). Missing value for "a".',
+            'Not enough function arguments; Function "f" expects 1 argument(s). Missing value for "a"., and 1 other diagnostic(s)',
             6,
         ),
         (
             'function "f" {\n  params = [a]\n  result = a\n}\ntarget "t" {\n args = { x = f(null) }\n}\n',
-            'Invalid function argument; Invalid value for "a" parameter: argument must not be null.',
+            'Invalid function argument; Invalid value for "a" parameter: argument must not be null., and 1 other diagnostic(s)',
             6,
         ),
         (
             'function "f" {\n  params = [a]\n  result = "${a}" + 1\n}\ntarget "t" {\n args = { x = f("z") }\n}\n',
             'Error in function call; Call to function "f" failed: f0.hcl:3,12: Invalid operand; Unsuitable value'
-            " for left operand: a number is required..",
+            " for left operand: a number is required.., and 1 other diagnostic(s)",
             6,
         ),
     ],
@@ -427,3 +428,48 @@ def test_number_overrides_parse_like_go(text: str, expected: str) -> None:
 def test_bad_number_overrides_fail(text: str) -> None:
     src = 'variable "N" { default = 1 }\ntarget "t" {}\n'
     assert "failed to parse N as number" in fails(src, env={"N": text}).detail
+
+
+BASE_1 = 'target "base" {\n  dockerfile = "a.Dockerfile"\n  args = { A = "1" }\n}\n'
+BASE_2 = 'target "base" {\n  tags = ["x"]\n  args = { B = "2" }\n}\n'
+BASE_3 = 'target "base" {\n  dockerfile = "c.Dockerfile"\n  args = { C = "3" }\n}\n'
+READER = 'target "app" {\n  dockerfile = target.base.dockerfile\n  tags = target.base.tags\n  args = target.base.args\n}\n'
+
+
+@pytest.mark.parametrize(
+    ("sources", "expected"),
+    [
+        # read after both blocks: the first block's struct, merged (`tags`, sorted last, stores it last)
+        ((BASE_1 + BASE_2 + READER,), {"dockerfile": "a.Dockerfile", "tags": ["x"], "args": {"A": "1", "B": "2"}}),
+        # read before or between the blocks: the last block's own struct
+        ((READER + BASE_1 + BASE_2,), {"dockerfile": None, "tags": ["x"], "args": {"B": "2"}}),
+        ((BASE_1 + READER, BASE_2), {"dockerfile": None, "tags": ["x"], "args": {"B": "2"}}),
+        # three blocks: `tags` stores the first (merged), then the third: the third's own
+        ((BASE_1 + BASE_2 + BASE_3 + READER,), {"dockerfile": "c.Dockerfile", "tags": None, "args": {"C": "3"}}),
+        # only `args`, which every block decoded already: what Parse stored last, the last block's own
+        ((BASE_1 + BASE_2 + 'target "app" {\n  args = target.base.args\n}\n',), {"args": {"B": "2"}}),
+    ],
+)
+def test_references_to_a_target_of_several_blocks_read_the_struct_stored_last(sources: tuple[str, ...], expected: dict[str, Any]) -> None:
+    assert attrs(define(*sources), "app") == expected
+
+
+@pytest.mark.parametrize(
+    ("sources", "first", "others"),
+    [
+        # every failed expression in every block counts twice, the first (in source order) is shown
+        (('target "a" {\n  tags = [nope]\n}\ntarget "b" {\n  dockerfile = nope\n  args = { x = upper(1, 2) }\n}\n',), (2, 11), 5),
+        # a reference cycle ends its block with one diagnostic
+        (('target "a" {\n  tags = target.a.tags\n}\n',), (2, 10), 0),
+    ],
+)
+def test_failures_in_blocks_are_counted_as_buildx_counts_them(sources: tuple[str, ...], first: tuple[int, int], others: int) -> None:
+    error = fails(*sources)
+    assert error.location is not None and (error.location.line, error.location.column) == first
+    assert error.detail.endswith(f", and {others} other diagnostic(s)") if others else "other diagnostic" not in error.detail
+
+
+def test_a_target_of_several_blocks_reading_itself_is_a_cycle() -> None:
+    error = fails('target "a" {\n  dockerfile = target.a.dockerfile\n}\n', 'target "a" {\n  dockerfile = "D"\n}\n')
+    assert error.detail == "Invalid expression; reference cycle not allowed for target.a.dockerfile"
+    assert error.location == Location("f0.hcl", 2, 16)

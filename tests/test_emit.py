@@ -287,7 +287,7 @@ def test_splitting_is_deterministic_and_adding_a_leg_only_touches_the_last_chunk
 
 
 def render_text(plan: CIPlan) -> str:
-    return github.render_matrix(plan) + github.render_workflow(plan, ["bakeplan", "ci", "github"], install="pip install bakeplan")
+    return github.render_matrix(plan) + github.render_workflow(plan, ["bakeplan", "ci", "github"], install="bakeplan==0.1.0")
 
 
 def test_a_split_layer_waits_for_every_chunk_holding_a_dependency() -> None:
@@ -448,7 +448,7 @@ def validate(document: Any, schema_name: str) -> None:
 @pytest.mark.parametrize("push", [False, True])
 def test_workflow_is_valid_for_the_github_schema(res: BakeResult, push: bool) -> None:
     plan = plan_of(res, push=push, cache=parse_backend("gha"), handoff="ghcr.io/acme/handoff" if push else None)
-    text = github.render_workflow(plan, ["bakeplan", "ci", "github", "--push"], install="pip install bakeplan", login="ghcr.io")
+    text = github.render_workflow(plan, ["bakeplan", "ci", "github", "--push"], install="bakeplan==0.1.0", login="ghcr.io")
     document = yaml.safe_load(text)
     validate(document, "vendor.github-workflows")
     assert list(document["jobs"])[0] == "plan"
@@ -458,15 +458,16 @@ def test_workflow_is_valid_for_the_github_schema(res: BakeResult, push: bool) ->
 
 def test_workflow_wires_outputs_needs_and_merge() -> None:
     plan = plan_of(CHAIN, push=True, handoff="ghcr.io/acme/handoff")
-    jobs = yaml.safe_load(github.render_workflow(plan, ["bakeplan", "ci", "github", "--since", "HEAD~1"], install="pip install bakeplan"))["jobs"]
+    jobs = yaml.safe_load(github.render_workflow(plan, ["bakeplan", "ci", "github", "--since", "HEAD~1"], install="bakeplan==0.1.0"))["jobs"]
     assert jobs["plan"]["steps"][0]["with"] == {"fetch-depth": 0}
-    assert jobs["plan"]["steps"][-1]["run"] == "bakeplan ci github --since 'HEAD~1'"
+    assert next(s for s in jobs["plan"]["steps"] if s.get("id") == "plan")["run"] == "bakeplan ci github --since 'HEAD~1'"
     assert jobs["build-2-0"]["needs"] == ["plan", "build-1-0"]
     assert jobs["build-2-0"]["strategy"]["matrix"] == "${{ fromJSON(needs.plan.outputs.matrix_2_0) }}"
     assert jobs["plan"]["outputs"]["count_2_0"] == "${{ steps.plan.outputs.count_2_0 }}"
-    merge = jobs["merge"]["steps"][-1]["run"]
-    assert "docker buildx imagetools create -t ghcr.io/acme/app:1 -t ghcr.io/acme/app:latest" in merge
-    assert 'set -- "$@" "ghcr.io/acme/app@$(cat "$file")"' in merge
+    # What is merged, where from and under which tags comes from the plan job, at run time.
+    assert jobs["merge"]["steps"][-1]["env"] == {"MERGES": "${{ needs.plan.outputs.merges }}"}
+    assert json.loads(github.outputs(plan)["merges"]) == [
+        {"target": "app", "repository": "ghcr.io/acme/app", "tags": ["ghcr.io/acme/app:1", "ghcr.io/acme/app:latest"]}]
 
 
 def test_step_summary_lists_chunks() -> None:
@@ -477,7 +478,7 @@ def test_digest_and_merge_steps_run_under_bash(tmp_path: Path) -> None:
     """The workflow's own shell: each leg saves its digest, the merge passes them all to imagetools."""
     need('jq', 'bash')
     plan = plan_of(CHAIN, push=True, handoff="ghcr.io/acme/handoff")
-    jobs = yaml.safe_load(github.render_workflow(plan, ["bakeplan"], install="pip install bakeplan"))["jobs"]
+    jobs = yaml.safe_load(github.render_workflow(plan, ["bakeplan"], install="bakeplan==0.1.0"))["jobs"]
     save = next(s for s in jobs["build-1-0"]["steps"] if s.get("name") == "Save digest")["run"]
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -487,12 +488,19 @@ def test_digest_and_merge_steps_run_under_bash(tmp_path: Path) -> None:
     for leg, digest in (("app-linux-amd64", "sha256:aa"), ("app-linux-arm64", "sha256:bb")):
         metadata = json.dumps({"app": {"containerimage.digest": digest}, "base": {"containerimage.digest": "sha256:ff"}})
         subprocess.run(["bash", "-c", save], env={**env, "LEG": leg, "METADATA": metadata}, check=True)
-    merge = next(s for s in jobs["merge"]["steps"] if s.get("name") == "Merge app")["run"]
-    done = subprocess.run(["bash", "-c", merge], env=env, capture_output=True, text=True, check=True)
+    merge = next(s for s in jobs["merge"]["steps"] if s.get("name") == "Merge manifests")["run"]
+    merges = github.outputs(plan)["merges"]
+    done = subprocess.run(["bash", "-eo", "pipefail", "-c", merge], env={**env, "MERGES": merges},
+                          capture_output=True, text=True, check=True)
     assert done.stdout.splitlines() == [
         "buildx", "imagetools", "create", "-t", "ghcr.io/acme/app:1", "-t", "ghcr.io/acme/app:latest",
         "ghcr.io/acme/app@sha256:aa", "ghcr.io/acme/app@sha256:bb",
     ]
+    # A target the plan job lists whose legs saved no digest fails the merge instead of tagging nothing.
+    missing = json.dumps([{"target": "other", "repository": "ghcr.io/acme/other", "tags": ["ghcr.io/acme/other:1"]}])
+    done = subprocess.run(["bash", "-eo", "pipefail", "-c", merge], env={**env, "MERGES": missing},
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 1 and done.stderr == "other: no digests were saved\n"
 
 
 @pytest.mark.parametrize("item", ["arm64=ubuntu-24.04-arm", "ubuntu=big-box"])
@@ -544,23 +552,24 @@ def test_github_rows_name_the_parent_artifacts_and_the_sets_they_complete() -> N
 
 def test_github_workflow_hands_parents_over_only_in_later_layers() -> None:
     plan = plan_of(CHAIN, handoff="reg.example/handoff")
-    jobs = yaml.safe_load(github.render_workflow(plan, ["bakeplan"], install="pip install bakeplan"))["jobs"]
+    jobs = yaml.safe_load(github.render_workflow(plan, ["bakeplan"], install="bakeplan==0.1.0"))["jobs"]
     names = [step.get("name") for step in jobs["build-1-0"]["steps"]]
     assert names.index("Download parent digests") < names.index("Hand over parents") < names.index("Bake")
     assert "Hand over parents" not in [step.get("name") for step in jobs["build-0-0"]["steps"]]
     bake = next(step for step in jobs["build-1-0"]["steps"] if step.get("name") == "Bake")
-    assert bake["with"]["set"] == "${{ matrix.set }}\n${{ steps.handoff.outputs.set }}"
+    own = "${{ matrix.spill && steps.leg.outputs.set || matrix.set }}"  # the legs artifact's, when spilled
+    assert bake["with"]["set"] == f"{own}\n${{{{ steps.handoff.outputs.set }}}}"
     save = next(step for step in jobs["build-0-0"]["steps"] if step.get("name") == "Save digest")
     assert save["if"] == "matrix.digest"
     # Without a registry nothing is handed over, and the file says so.
-    text = github.render_workflow(plan_of(CHAIN), ["bakeplan"], install="pip install bakeplan")
+    text = github.render_workflow(plan_of(CHAIN), ["bakeplan"], install="bakeplan==0.1.0")
     assert "Hand over parents" not in text and "\n# warning: no --cache: parents are rebuilt" in text
 
 
 def test_github_hand_over_step_turns_parent_digests_into_sets(tmp_path: Path) -> None:
     need('bash')
     plan = plan_of(CHAIN, handoff="reg.example/handoff")
-    jobs = yaml.safe_load(github.render_workflow(plan, ["bakeplan"], install="pip install bakeplan"))["jobs"]
+    jobs = yaml.safe_load(github.render_workflow(plan, ["bakeplan"], install="bakeplan==0.1.0"))["jobs"]
     step = next(s for s in jobs["build-1-0"]["steps"] if s.get("name") == "Hand over parents")
     row = next(r for r in github.matrix(plan.chunks[1])["include"] if r["id"] == "app-linux-arm64")
     for name, digest in (("base/base-linux-arm64", "sha256:aa"), ("tools/tools-linux-amd64", "sha256:bb")):
@@ -605,7 +614,7 @@ def fake_docker_printing(tmp_path: Path, raw: dict[str, Any]) -> Path:
 def test_a_single_platform_parent_saves_its_image_manifest_digest(tmp_path: Path, raw: dict[str, Any], saved: str) -> None:
     need('jq', 'bash')
     plan = plan_of(CHAIN, handoff="reg.example/handoff")
-    jobs = yaml.safe_load(github.render_workflow(plan, ["bakeplan"], install="pip install bakeplan"))["jobs"]
+    jobs = yaml.safe_load(github.render_workflow(plan, ["bakeplan"], install="bakeplan==0.1.0"))["jobs"]
     save = next(s for s in jobs["build-0-0"]["steps"] if s.get("name") == "Save digest")["run"]
     env = {"PATH": f"{fake_docker_printing(tmp_path, raw)}:/usr/bin:/bin", "RUNNER_TEMP": str(tmp_path),
            "TARGET": "tools", "LEG": "tools-linux-amd64", "MANIFEST": "true", "REPOSITORY": "reg.example/handoff",
@@ -625,3 +634,26 @@ def test_shell_join_expands_only_the_digest_variables() -> None:
     done = subprocess.run(["sh", "-c", line], env={"D": "sha256:0", "HOME": "/h", "PATH": "/usr/bin:/bin"},
                           capture_output=True, text=True, check=True)
     assert done.stdout == 'a b $HOME x=`q`"$HOME"@sha256:0 sha256:0\n'
+
+
+def test_outputs_over_githubs_limit_move_the_overrides_to_the_legs_artifact(tmp_path: Path) -> None:
+    need("bash", "jq")
+    plan = plan_of(CHAIN, cache=parse_backend("registry:ghcr.io/acme/cache", fallbacks=["main"]), handoff="reg.example/h")
+    full = github.outputs(plan)
+    assert full["spill"] == "false" and json.loads(full["matrix_1_0"])["include"][0]["set"]
+    small = github.outputs(plan, limit=sum(len(k) + len(v) for k, v in full.items()) - 1)
+    assert small["spill"] == "true"
+    rows = [r for c in plan.chunks for r in json.loads(small[github.output_name(c)])["include"]]
+    assert all(r["spill"] and r["set"] == r["handoff"] == "" for r in rows)
+    with pytest.raises(BakeplanError, match="bytes of job outputs even without their overrides"):
+        github.outputs(plan, limit=100)
+    # The build job's step reads the leg's own overrides back from the artifact, as the row held them.
+    (tmp_path / github.LEGS_ARTIFACT).mkdir()
+    (tmp_path / github.LEGS_ARTIFACT / github.LEGS_FILE).write_text(github.spilled_legs(plan))
+    jobs = yaml.safe_load(github.render_workflow(plan, ["bakeplan"], install="bakeplan==0.1.0"))["jobs"]
+    assert "spill" in jobs["plan"]["outputs"]
+    step = next(s for s in jobs["build-1-0"]["steps"] if s.get("id") == "leg")
+    row = next(r for r in github.matrix(plan.chunks[1])["include"] if r["id"] == "app-linux-arm64")
+    env = {"PATH": "/usr/bin:/bin", "RUNNER_TEMP": str(tmp_path), "GITHUB_OUTPUT": str(tmp_path / "out"), "LEG": row["id"]}
+    subprocess.run(["bash", "-eo", "pipefail", "-c", step["run"]], env=env, check=True)
+    assert parse_github_output((tmp_path / "out").read_text()) == {"set": row["set"], "handoff": row["handoff"]}

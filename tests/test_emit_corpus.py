@@ -54,7 +54,7 @@ def test_real_definitions_become_valid_layered_ci_plans(corpus_dir: Path, name: 
     linked = any(str(v).removeprefix("target:") in result.targets for t in result.targets.values()
                  for v in t.contexts.values() if str(v).startswith("target:"))
     assert (max(leg.layer for leg in plan.legs) > 0) == linked  # links between printed targets make layers
-    workflow = yaml.safe_load(github.render_workflow(plan, ["bakeplan", "ci", "github"], install="pip install bakeplan"))
+    workflow = yaml.safe_load(github.render_workflow(plan, ["bakeplan", "ci", "github"], install="bakeplan==0.1.0"))
     assert not list(Draft7Validator(get_builtin_schema("vendor.github-workflows")).iter_errors(workflow))
     pipeline = yaml.safe_load(gitlab.render(plan_for(result, "gitlab", gitlab.MATRIX_LIMIT)))
     assert not list(Draft7Validator(get_builtin_schema("vendor.gitlab-ci")).iter_errors(pipeline))

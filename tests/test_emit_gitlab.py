@@ -217,3 +217,73 @@ def test_without_a_registry_the_pipeline_says_which_parents_each_child_rebuilds(
         "# warning: no --cache: parents are rebuilt from scratch in every child leg: base",
     ]
     assert validate(text)["app-linux-arm64"]["script"][1].endswith(" --set base.platform=linux/arm64 app")
+
+
+def linked_wide(count: int) -> BakeResult:
+    """`count` single-platform children of one two-platform parent: a second layer of `count` legs."""
+    children = {f"c{i:03d}": {"platforms": ["linux/amd64"], "contexts": {"base": "target:base"}} for i in range(count)}
+    return result(base={"platforms": ["linux/amd64", "linux/arm64"], "tags": ["registry.gitlab.com/acme/base:1"]},
+                  after={"platforms": ["linux/amd64"], "contexts": {"c": "target:c000"}}, **children)
+
+
+def needs_counted(document: dict[str, Any]) -> dict[str, int]:
+    """Each job's needs as GitLab counts them: every instance of a parallel:matrix job."""
+    size = {name: len(job.get("parallel", {}).get("matrix", [None])) for name, job in document.items() if isinstance(job, dict)}
+    return {name: sum(size[n if isinstance(n, str) else n["job"]] for n in job["needs"])
+            for name, job in document.items() if isinstance(job, dict) and "needs" in job}
+
+
+@pytest.mark.parametrize("mode", ["jobs", "matrix"])
+def test_no_job_needs_more_than_50_and_a_wide_layer_waits_by_stage_instead(mode: str) -> None:
+    document = validate(gitlab.render(plan_of(linked_wide(120), push=True), mode=mode))
+    assert max(needs_counted(document).values()) <= gitlab.NEEDS_LIMIT
+    if mode == "matrix":
+        # build-2-0 would need the 120 instances of build-1-0: it follows the stages instead.
+        assert "needs" not in document["build-2-0"] and document["build-2-0"]["stage"] == "build-2"
+        assert document["build-1-0"]["needs"] == ["build-0-0"]  # two instances: needs stay
+    else:
+        assert "c000-linux-amd64" in document["after-linux-amd64"]["needs"]  # a leg needs few: they stay
+
+
+def test_image_and_service_are_options_and_none_drops_the_service() -> None:
+    plan = plan_of(CHAIN)
+    default = yaml.safe_load(gitlab.render(plan))
+    assert default["default"] == {"image": "docker:29", "services": ["docker:29-dind"]}
+    assert default["variables"]["DOCKER_TLS_CERTDIR"] == "/certs"
+    shell = yaml.safe_load(gitlab.render(plan, image="docker:28.3", service=None))
+    assert shell["default"] == {"image": "docker:28.3"} and "DOCKER_TLS_CERTDIR" not in shell["variables"]
+
+
+def test_a_pipeline_generated_in_a_subdirectory_runs_there_and_keeps_artifacts_from_the_root() -> None:
+    emit = EmitOptions(runners_for("gitlab"), limit=gitlab.MATRIX_LIMIT, push=True)
+    plan = build_plan(jobs_from_result(CHAIN), BakeCall(files=("docker-bake.hcl",), workdir="images/app"), emit)
+    document = validate(gitlab.render(plan))
+    assert document["default"]["before_script"] == ["cd -- images/app || exit 1"]
+    assert document["app-linux-arm64"]["artifacts"]["paths"] == ["images/app/digests/app/app-linux-arm64"]
+
+
+def test_a_runner_with_its_own_builder_and_jq_skips_creating_and_installing_them(tmp_path: Path) -> None:
+    need("sh")
+    document = yaml.safe_load(gitlab.render(plan_of(CHAIN, push=True)))
+    script = document["app-linux-arm64"]["script"]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("docker", "apk", "jq"):
+        (bin_dir / name).write_text(f'#!/bin/sh\necho "{name} $*" >> "$LOG"\n')
+        (bin_dir / name).chmod(0o755)
+    setup = [line for line in script if "buildx create" in line or "apk add" in line]
+    env = {"PATH": str(bin_dir), "LOG": str(tmp_path / "log")}  # only the stubs: the machine's jq is not seen
+    subprocess.run(["/bin/sh", "-ec", "\n".join(setup)], env={**env, "BUILDX_BUILDER": "mine"}, check=True)
+    assert not (tmp_path / "log").exists()
+    (bin_dir / "jq").unlink()
+    subprocess.run(["/bin/sh", "-ec", "\n".join(setup)], env=env, check=True)
+    assert (tmp_path / "log").read_text().splitlines() == [
+        "docker buildx create --use --driver docker-container", "apk add --no-cache jq"]
+
+
+def test_pipelines_over_gitlabs_job_limit_say_so() -> None:
+    assert gitlab.limit_lines(500, 100) == []
+    [jobs] = gitlab.limit_lines(501, 100)
+    assert jobs.startswith("warning: 501 jobs, over GitLab.com's limit of 500")
+    text = gitlab.render(plan_of(wide(501)), mode="matrix")
+    assert "# warning: 501 jobs" in text.split("stages:")[0]

@@ -50,7 +50,7 @@ def structure(text: str) -> list[str]:
 
 def test_layers_become_parallel_stages_with_agent_labels() -> None:
     plan = plan_of(CHAIN, push=True, cache=parse_backend("registry:docker.io/acme/cache"), handoff="docker.io/acme/handoff")
-    text = jenkins.render(plan, login="docker.io")
+    text = jenkins.render(plan, login=jenkins.Login("docker.io", "hub"))
     lines = structure(text)
     assert "".join(lines).count("{") == "".join(lines).count("}")
     assert re.findall(r"stage\('([^']*)'\)", text) == [
@@ -66,6 +66,12 @@ def test_layers_become_parallel_stages_with_agent_labels() -> None:
     assert "stash name: 'digest-app-linux-arm64', includes: 'digests/app/app-linux-arm64'" in text
     assert "unstash 'digest-app-linux-amd64'" in text
     assert any("imagetools create -t docker.io/acme/app:1" in s for s in literals)
+    # Credentials are bound around the steps that log in, from the credential named.
+    binding = ("withCredentials([usernamePassword(credentialsId: 'hub', usernameVariable: 'REGISTRY_USER', "
+               "passwordVariable: 'REGISTRY_PASSWORD')]) {")
+    assert text.count(binding) == 5  # four legs and the merge
+    assert all(("docker login" in s) == ("docker buildx bake" in s or "imagetools create" in s)
+               for s in literals if "docker " in s and "docker buildx inspect" not in s.splitlines()[0])
 
 
 def stage_steps(text: str, name: str) -> list[str]:
@@ -79,20 +85,26 @@ def test_a_child_stage_unstashes_its_parents_digest_and_bakes_with_it(tmp_path: 
     need('sh')
     text = jenkins.render(plan_of(CHAIN, handoff="docker.io/acme/handoff"))
     steps = stage_steps(text, "app (arm64)")
-    assert steps[0] == "unstash 'digest-base-linux-arm64'"
+    # A reused workspace may hold an earlier build's digests: gone before the parents' are unstashed.
+    assert steps[:2] == ["sh 'rm -rf digests'", "unstash 'digest-base-linux-arm64'"]
+    steps = steps[2:]
     # What unstash brings, then each `sh` step in a shell of its own, as Jenkins runs them.
     (tmp_path / "digests" / "base").mkdir(parents=True)
     (tmp_path / "digests" / "base" / "base-linux-arm64").write_text("sha256:b4\n")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "docker").write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n')
+    # The stub logs every call, and prints the bake's arguments.
+    (bin_dir / "docker").write_text('#!/bin/sh\necho "$*" >> "$LOG"\n'
+                                    '[ "$2" = bake ] && for a in "$@"; do printf "%s\\n" "$a"; done; exit 0\n')
     (bin_dir / "docker").chmod(0o755)
     printed = []
-    for step in steps[1:]:
+    for step in steps:
         [script] = strings(step)
-        done = subprocess.run(["sh", "-ec", script], cwd=tmp_path, env={"PATH": f"{bin_dir}:/usr/bin:/bin"},
+        done = subprocess.run(["sh", "-ec", script], cwd=tmp_path, env={"PATH": f"{bin_dir}:/usr/bin:/bin", "EXECUTOR_NUMBER": "3", "LOG": str(tmp_path / "log")},
                               capture_output=True, text=True, check=True)
         printed.append(done.stdout.splitlines())
+    # The executor's own builder (two executors of one agent never race to create one), then the bake.
+    assert (tmp_path / "log").read_text().splitlines()[0] == "buildx inspect bakeplan-3"
     assert printed[-1] == [
         "buildx", "bake", "-f", "docker-bake.hcl", "--set", "app.platform=linux/arm64",
         "--set", "app.contexts.base=docker-image://docker.io/acme/handoff@sha256:b4", "app",
@@ -111,9 +123,9 @@ def test_groovy_literals_escape_quotes_backslashes_and_newlines() -> None:
 
 def test_emulated_platforms_install_binfmt_first() -> None:
     text = jenkins.render(plan_of(result(x={"platforms": ["linux/s390x"]})))
-    literals = strings(text)
-    assert literals.index("docker run --privileged --rm tonistiigi/binfmt --install linux/s390x") < next(
-        i for i, s in enumerate(literals) if s.startswith("docker buildx bake")
+    lines = [line for s in strings(text) for line in s.splitlines()]
+    assert lines.index("docker run --privileged --rm tonistiigi/binfmt --install linux/s390x") < next(
+        i for i, line in enumerate(lines) if line.startswith("docker buildx bake")
     )
 
 
@@ -135,3 +147,30 @@ def test_multi_line_scripts_use_triple_quotes_and_survive_escaping() -> None:
     step = jenkins.shell(script)
     assert step.startswith("sh '''\n")
     assert strings(step) == ["\n" + script]
+
+
+def test_a_700_leg_plan_keeps_every_generated_method_small_by_construction() -> None:
+    """The JVM caps a method at 64 KB and a constant at 64 KB: nothing the plan's size multiplies may land in one."""
+    targets = {f"t{i:03d}": {"platforms": ["linux/amd64", "linux/arm64"], "tags": [f"docker.io/acme/t{i:03d}:1"]}
+               for i in range(350)}
+    text = jenkins.render(plan_of(result(**targets), push=True))
+    pipeline, functions = text.split("\n}\n", 1)
+    # The pipeline block holds one stage per layer and the merge, whatever the number of legs.
+    assert re.findall(r"stage\('([^']*)'\)", pipeline) == ["build-0", "merge"]
+    assert len(structure(pipeline)) < 60  # lines of code, string constants aside
+    parts = re.findall(r"\nMap (build0Part\d+)\(\) \{\n(.*?)\n\}\n", functions, re.DOTALL)
+    assert [name for name, _ in parts] == [f"build0Part{n}" for n in range(700 // jenkins.PER_METHOD + 1)]
+    branches = [len(re.findall(r"^        \('[^']*'\): \{ bakeLeg\(", body, re.MULTILINE)) for _, body in parts]
+    assert sum(branches) == 700 and max(branches) == jenkins.PER_METHOD
+    assert all(f"branches.putAll({name}())" in pipeline for name, _ in parts)
+    assert functions.count("\nvoid bakeLeg(") == 1
+    # The merge: 700 unstashes from a few string constants, 350 merges in `sh` steps of at most PER_METHOD.
+    assert pipeline.count("unstash name") == 2 and pipeline.count("        sh '''") == -(-350 // jenkins.PER_METHOD)
+    assert max(len(s.encode()) for s in strings(text)) < 65535
+
+
+def test_a_small_layer_stays_a_declarative_parallel_block() -> None:
+    targets = {f"t{i}": {"platforms": ["linux/amd64"]} for i in range(jenkins.PER_METHOD)}
+    text = jenkins.render(plan_of(result(**targets)))
+    assert text.count("parallel {") == 1 and "bakeLeg" not in text
+    assert "parallel(branches)" in jenkins.render(plan_of(result(**targets)), _per_method=jenkins.PER_METHOD - 1)

@@ -7,7 +7,7 @@ import pytest
 from bakeplan import buildx, nodes
 from bakeplan.errors import BakeplanError, ToolError
 from bakeplan.nodes import (
-    BuilderNode, Node, _cgroup_quota, declared_nodes, discover, load_config, nodes_from_buildx, normalize_platform, parse_inspect,
+    ASSUMED, DECLARED, DETECTED, LEARNED, BuilderNode, Machine, Node, _cgroup_quota, host_pools, with_speeds, declared_nodes, discover, load_config, nodes_from_buildx, normalize_platform, parse_inspect,
     parse_ls_json, parse_node_spec, parse_size, usable, usable_cores,
 )
 
@@ -61,7 +61,7 @@ def test_without_stars_the_first_reported_platform_is_native() -> None:
 
 def test_a_single_node_builder_is_a_node_and_multi_node_members_say_why_not() -> None:
     items = [*parse_inspect(RUNNING), *parse_inspect((DATA / "inspect-two-inactive.txt").read_text())]
-    nodes = nodes_from_buildx(items, slots=4, memory=None)
+    nodes = nodes_from_buildx(items, Machine("vm", 4, None))
     assert [(n.name, n.builder, n.excluded is None) for n in nodes] == [
         ("solo", "solo", True), ("two/two-amd64", "two", False), ("two/two-arm64", "two", False)]
     assert "not reachable" in (nodes[1].excluded or "")
@@ -70,7 +70,7 @@ def test_a_single_node_builder_is_a_node_and_multi_node_members_say_why_not() ->
 def test_a_multi_node_member_covered_by_a_single_node_builder_points_to_it() -> None:
     member = BuilderNode("both", "both0", "remote", "unix:///a.sock", "running", ("linux/amd64",), 1, "", 2)
     single = BuilderNode("a", "a0", "remote", "unix:///a.sock", "running", ("linux/amd64",), 1, "", 1)
-    nodes = nodes_from_buildx([member, single], slots=1, memory=None)
+    nodes = nodes_from_buildx([member, single], Machine("vm", 1, None))
     assert nodes[0].excluded == "in multi-node builder both; used through single-node builder a"
     assert usable(nodes) == (nodes[1],)
 
@@ -80,7 +80,7 @@ def test_only_a_healthy_member_without_a_builder_of_its_own_is_marked_shared() -
     alone = BuilderNode("both", "both1", "remote", "unix:///b.sock", "running", ("linux/arm64",), 1, "", 2)
     down = BuilderNode("both", "both2", "remote", "unix:///c.sock", "inactive", (), 1, "", 2)
     single = BuilderNode("a", "a0", "remote", "unix:///a.sock", "running", ("linux/amd64",), 1, "", 1)
-    nodes = nodes_from_buildx([covered, alone, down, single], slots=1, memory=None)
+    nodes = nodes_from_buildx([covered, alone, down, single], Machine("vm", 1, None))
     assert [(n.name, n.shared) for n in nodes] == [
         ("both/both0", False), ("both/both1", True), ("both/both2", False), ("a", False)]
 
@@ -98,7 +98,8 @@ def test_discover_falls_back_to_this_machine_when_buildx_has_nothing_usable() ->
 
 def test_node_flag() -> None:
     node = parse_node_spec("name=arm,builder=b-arm,platforms=linux/arm64+linux/arm/v7,slots=2,memory=8g")
-    assert node == Node("arm", "b-arm", platforms=("linux/arm64", "linux/arm/v7"), native=2, slots=2, memory=8 * 2**30)
+    assert node == Node("arm", "b-arm", platforms=("linux/arm64", "linux/arm/v7"), native=2, slots=2, memory=8 * 2**30,
+                        memory_source="declared")
 
 
 @pytest.mark.parametrize("spec, message", [
@@ -186,8 +187,8 @@ def test_real_ls_json_lists_every_builder_and_the_broken_default() -> None:
 
 def test_real_builders_become_nodes_with_reasons() -> None:
     items = [*_real("inspect-amd64-running.txt"), *_real("inspect-two-running.txt"), *_real("inspect-conf-running.txt")]
-    nodes = nodes_from_buildx(items, slots=2, memory=None)
-    alone = nodes_from_buildx(_real("inspect-two-running.txt"), slots=2, memory=None)
+    nodes = nodes_from_buildx(items, Machine("vm", 2, None))
+    alone = nodes_from_buildx(_real("inspect-two-running.txt"), Machine("vm", 2, None))
     assert alone[1].excluded == ("in multi-node builder bp-two: buildx picks its first node per platform; "
                                  "create a single-node builder for unix:///tmp/bk/arm64/buildkitd.sock")
     assert [(n.name, n.excluded) for n in nodes] == [
@@ -204,7 +205,7 @@ def test_discovers_the_real_test_cluster(docker_cli: object, two_node_builder: s
 
     cli = docker_cli
     items = buildx_nodes(docker=cli.docker, env=cli.env)  # type: ignore[attr-defined]
-    nodes = {n.name: n for n in nodes_from_buildx(items, slots=1, memory=None)}
+    nodes = {n.name: n for n in nodes_from_buildx(items, Machine("vm", 1, None))}
     amd, arm = nodes[node_builders["amd64"]], nodes[node_builders["arm64"]]
     assert (amd.excluded, amd.builder, amd.native_platforms) == (None, node_builders["amd64"], ("linux/amd64",))
     assert (arm.excluded, arm.builder, arm.native_platforms) == (None, node_builders["arm64"], ("linux/arm64",))
@@ -273,3 +274,61 @@ def test_discover_does_not_fall_back_to_this_machine_when_shared_remote_nodes_ca
                for i, p in enumerate(("linux/amd64", "linux/arm64"))]
     found = discover((), _buildx_nodes=lambda b: members)
     assert [(n.name, n.shared) for n in found] == [("two/two0", True), ("two/two1", True)]
+
+
+# ---------------------------------------------------------------- capacity: hosts, slots, memory, speed
+
+VM = Machine("vm", 2, 8 * 2**30)
+
+
+def test_the_worker_hostname_label_is_read_from_real_inspect_and_ls_output() -> None:
+    assert [n.host for n in _real("inspect-two-running.txt")] == ["vm", "vm"]
+    assert [n.host for n in parse_ls_json((DATA / "ls-running.jsonl").read_text())] == ["vm"] * 5 + [""]
+    (solo,) = parse_inspect(RUNNING)  # labels without a hostname, then GC policy lines
+    assert solo.host == ""
+
+
+def test_daemons_on_this_machine_share_its_detected_slots_and_memory() -> None:
+    nodes = usable(nodes_from_buildx([*_real("inspect-amd64-running.txt"), *_real("inspect-conf-running.txt")], VM))
+    assert [(n.name, n.host, n.slots, n.slots_source, n.memory, n.memory_source) for n in nodes] == [
+        ("bp-amd64", "vm", 2, DETECTED, 8 * 2**30, DETECTED), ("bp-conf", "vm", 2, DETECTED, 8 * 2**30, DETECTED)]
+    assert host_pools(nodes) == ((0, 0), (2,))
+
+
+@pytest.mark.parametrize("endpoint, host, expected", [
+    ("tcp://10.0.0.7:1234", "build-7", ("build-7", 2, None, ASSUMED)),  # elsewhere: this machine's cores, assumed
+    ("tcp://10.0.0.7:1234", "", ("", 2, None, ASSUMED)),  # no hostname: a host of its own
+    ("tcp://10.0.0.7:1234", "vm", ("vm", 2, 8 * 2**30, DETECTED)),  # reports this machine's name
+    ("tcp://127.0.0.1:1234", "elsewhere", ("vm", 2, 8 * 2**30, DETECTED)),  # loopback is here, whatever it says
+    ("docker-container://buildx_buildkit_b0", "1f0c2d3e4a5b", ("1f0c2d3e4a5b", 2, None, ASSUMED)),
+])
+def test_where_a_buildx_node_runs_decides_its_slots_and_memory(endpoint: str, host: str,
+                                                               expected: tuple[object, ...]) -> None:
+    item = BuilderNode("b", "b0", "remote", endpoint, "running", ("linux/amd64",), 1, host=host)
+    (node,) = nodes_from_buildx([item], VM)
+    assert (node.host, node.slots, node.memory, node.slots_source) == expected
+    assert node.memory_source == (DETECTED if node.memory else ASSUMED)
+
+
+def test_nodes_naming_one_host_share_a_pool_of_the_most_slots_any_of_them_has() -> None:
+    nodes = [Node("a", slots=4, host="box"), Node("b", slots=1), Node("c", slots=2, host="box"), Node("d", slots=1)]
+    assert host_pools(nodes) == ((0, 1, 0, 2), (4, 1, 1))
+
+
+def test_declared_figures_win_and_missing_ones_are_assumed() -> None:
+    full = parse_node_spec("name=a,platforms=linux/amd64,slots=3,memory=4g,host=box")
+    bare = parse_node_spec("name=b,platforms=linux/amd64")
+    assert (full.slots, full.slots_source, full.memory, full.memory_source, full.host) == (3, DECLARED, 4 * 2**30, DECLARED, "box")
+    assert (bare.slots, bare.slots_source, bare.memory, bare.memory_source, bare.host) == (1, ASSUMED, None, ASSUMED, "")
+    assert discover([full, bare], _buildx_nodes=lambda b: pytest.fail("must not ask buildx")) == (full, bare)
+
+
+def test_the_fallback_to_this_machine_is_detected() -> None:
+    nodes = discover([], _buildx_nodes=lambda b: (), _machine=VM)
+    assert [(n.name, n.host, n.slots, n.slots_source, n.memory_source) for n in nodes] == [
+        ("local", "vm", 2, DETECTED, DETECTED)]
+
+
+def test_learned_speeds_replace_the_assumed_one_by_node_name() -> None:
+    nodes = with_speeds([Node("a"), Node("b")], {"b": 0.625, "gone": 2.0})
+    assert [(n.speed, n.speed_source) for n in nodes] == [(1.0, ASSUMED), (0.625, LEARNED)]

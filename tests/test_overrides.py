@@ -1,4 +1,4 @@
-"""`--set` overrides, as buildx's newOverrides/AddOverrides (checked against buildx v0.36)."""
+"""`--set` overrides, as buildx's newOverrides/AddOverrides (checked against buildx v0.38)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bakeplan.bake.model import BakeRequest
-from bakeplan.bake.overrides import glob_match, remove_dupes
+from bakeplan.bake.overrides import BuildFlags, glob_match, parse_call, remove_dupes
 from bakeplan.bake.printing import print_document
 from bakeplan.bake.resolve import RawBlock, build_config, result_from_config
 from bakeplan.bake.schema import RawAttribute
@@ -56,7 +56,11 @@ def overridden(*sets: str, names: tuple[str, ...] = ("app",), env: dict[str, str
         (("app.attest=type=sbom",), "attest", [{"type": "sbom"}]),
         (("app.resources.memory=1g", "app.resources.cpu-shares=3"), "resources", {"memory": "1g", "cpu-shares": 3}),
         (("app.no-cache=1",), "no-cache", True),
-        (("app.network=host",), "network", ""),  # buildx collects network as a list, then sets the empty Value
+        (("app.network=host",), "network", "host"),
+        (("app.tag=new:1", "app.tags+=new:2"), "tags", ["app:1", "new:1", "new:2"]),  # v0.38: singular keys are aliases
+        (("app.label.l=v", "app.labels.m=w"), "labels", {"l": "v", "m": "w"}),
+        (("app.secret=id=x,env=Y",), "secret", [{"id": "x", "env": "Y"}]),
+        (("app.attest=", "app.attest=type=provenance"), "attest", [{"type": "provenance"}]),  # an empty value clears
         (("app.context=sub/..",), "context", "."),
     ],
 )
@@ -91,11 +95,14 @@ def test_overrides_reach_linked_targets() -> None:
         ("app=1", "invalid override key app, expected target.name"),
         ("app.tags", "invalid override app.tags, expected target.name=value"),
         ("nope.tags=1", "could not find any target matching 'nope'"),
-        ("app.args=1", "invalid key app.args, args requires name"),
+        ("app.args=1", "invalid key app.args, arg requires name"),
+        ("app.tags.x=1", "invalid key app.tags.x, tag does not support subkeys"),
+        ("app.secrets.s1=x", "invalid key app.secrets.s1, secret does not support subkeys"),
         ("app.nosuch=1", "unknown key: nosuch"),
         ("app.no-cache=maybe", "invalid value maybe for boolean key no-cache"),
         ("app.secret.s9=env=S2", 'secret "s9" must be declared before it can be overridden'),
-        ("app.secret+=x", "invalid key app.secret\\+, secret requires name"),
+        ("app.secret+=x", "invalid value for outputs: invalid field 'x' must be a key=value pair"),
+        ("app.secret.s1+=x", "invalid key app.secret.s1\\+, secret does not support append"),
         ("app.resources.cpu-shares=x", "invalid value x for int64 key resources.cpu-shares"),
         ("[.tags=x", "could not match targets with '\\[': syntax error in pattern"),
     ],
@@ -115,3 +122,36 @@ def test_glob_match_is_go_path_match(pattern: str, name: str, matches: bool) -> 
 
 def test_remove_dupes_keeps_buildx_swap_order() -> None:
     assert remove_dupes(["a", "a", "b", "c"]) == ["a", "c", "b"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (BuildFlags(), ()),
+        (BuildFlags(push=True, load=True), ("*.push=true", "*.load=true")),
+        (BuildFlags(no_cache=True, pull=False), ("*.no-cache=true", "*.pull=false")),
+        (BuildFlags(sbom="true", provenance="0"), ("*.attest=type=sbom,disabled=false", "*.attest=type=provenance,disabled=true")),
+        (BuildFlags(provenance="mode=max"), ("*.attest=type=provenance,mode=max",)),
+        (BuildFlags(call="check"), ("*.call=lint",)),
+        (BuildFlags(call="outline,format=json,ignorestatus=1"), ("*.call=outline",)),
+        (BuildFlags(call="build"), ()),
+        (BuildFlags(provenance="true", call="targets", push=True), ("*.push=true", "*.call=targets", "*.attest=type=provenance,disabled=false")),
+    ],
+)
+def test_build_flags_become_buildx_overrides_in_its_order(flags: BuildFlags, expected: tuple[str, ...]) -> None:
+    assert flags.overrides() == expected
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [("a,b", "invalid print value: a,b"), ("x,foo=bar", "invalid print field: foo=bar"), ("x,ignorestatus=maybe", "invalid ignorestatus print value: maybe")],
+)
+def test_bad_call_values_are_buildx_errors(call: str, message: str) -> None:
+    with pytest.raises(BakeplanError, match=message):
+        parse_call(call)
+
+
+def test_build_flags_apply_after_the_users_sets() -> None:
+    sets = ("app.call=outline", "app.no-cache=true", *BuildFlags(call="check", no_cache=False).overrides())
+    app = overridden(*sets)["app"]
+    assert app["call"] == "lint" and app["no-cache"] is False

@@ -81,90 +81,90 @@ def test_a_handed_over_parent_exports_once_and_its_reader_takes_it_by_digest() -
     assert "app.contexts.b" not in " ".join(plan.argv("app@linux/amd64"))  # same node: re-solved
 
 
-def test_a_platformless_parent_is_built_again_by_a_child_on_a_node_of_another_platform() -> None:
-    # base@native is built for amd's own platform; app@linux/arm64 needs it for arm64, so (as buildx
-    # does) app's invocation on arm builds base again instead of reading an amd64 image by digest.
+def test_a_platformless_parent_builds_the_builders_default_and_is_handed_over_to_a_child_of_another_platform() -> None:
+    # buildx builds a target without platforms for its builder's default (the first node's platform):
+    # bakeplan sets it explicitly, so base is an amd64 image wherever it runs, and app's arm64 job on arm
+    # reads that very image by digest.
     bake = result(target("base"), target("app", [AMD, ARM], {"b": "target:base"}))
     plan = build_plan(bake, NODES)
-    assert [j.id for j in plan.jobs] == ["base@native", "app@linux/amd64", "app@linux/arm64"]
-    assert plan.handovers == ()
-    # 60s: base's default estimate; the 1s export base is priced with (a child might have read it) is not built again.
-    assert plan.rebuilds == (Handover("app@linux/arm64", "base@native", "amd", "arm", 60.0, rebuild=True),)
-    assert plan.argv("app@linux/arm64") == (
-        "docker", "buildx", "bake", "--builder", "arm", "-f", "docker-bake.hcl", "--set", "app.platform=linux/arm64", "app")
-    assert not plan.exports("base@native")
-    timing = plan.timings["app@linux/arm64"]
-    assert (timing.start, timing.end) == (61.0, 61.0 + 60.0 + 60.0)  # after base (60s + 1s export): base again, then app
+    assert plan.default_platform == AMD
+    assert [(j.id, j.default) for j in plan.jobs] == [
+        ("base@linux/amd64", True), ("app@linux/amd64", False), ("app@linux/arm64", False)]
+    assert plan.handovers == (Handover("app@linux/arm64", "base@linux/amd64", "amd", "arm", 4.0),)
+    assert plan.argv("base@linux/amd64") == (
+        "docker", "buildx", "bake", "--builder", "amd", "-f", "docker-bake.hcl",
+        "--set", "base.platform=linux/amd64", "--set", f"base.output={HANDOVER_DIR}", "base")
+    assert plan.argv("app@linux/arm64")[-3:] == (
+        "--set", "app.contexts.b=oci-layout://<hand-over of base@linux/amd64>@<digest>", "app")
+    # app on amd re-solves base there, with base's platform set as in base's own invocation.
+    assert plan.argv("app@linux/amd64")[-5:] == (
+        "--set", "app.platform=linux/amd64", "--set", "base.platform=linux/amd64", "app")
+    assert plan.reasons["base@linux/amd64"].startswith("no platforms: the builder's default linux/amd64, set explicitly; ")
 
 
-def busy_parent_node(second: Node) -> Plan:
-    """base (10s, native) on node amd, which then builds a 500s amd64-only `tool` reading base.
+@pytest.mark.parametrize(("first", "default"), [(AMD, AMD), (ARM, ARM)])
+def test_the_builders_default_is_its_first_nodes_platform(first: str, default: str) -> None:
+    other = ARM if first == AMD else AMD
+    plan = build_plan(result(target("app")), [node("one", first), node("two", other)])
+    assert [j.id for j in plan.jobs] == [f"app@{default}"]
+    assert plan.timings[f"app@{default}"].node == "one"  # the only node that builds it natively
 
-    app (30s, native, reads base) would wait 500s for amd, so it runs on `second`.
-    """
+
+def test_a_platformless_job_never_moves_to_a_node_of_another_platform() -> None:
+    # amd is busy with a 500s tool for 500s; arm is idle, but app (no platforms, so amd64) would come out
+    # arm64 there: it waits for amd.
     bake = result(target("base"), target("app", contexts={"b": "target:base"}), target("tool", [AMD], {"b": "target:base"}))
     history = History({"base|native": (10.0,), "app|native": (30.0,), "tool|linux/amd64": (500.0,)})
-    return build_plan(bake, [node("amd", AMD), second], history=history)
-
-
-def test_a_platformless_child_on_a_node_of_another_platform_builds_its_platformless_parent_again() -> None:
-    plan = busy_parent_node(node("arm", ARM))
-    timing = plan.timings["app@native"]
-    assert (timing.node, timing.platform) == ("arm", ARM)
+    plan = build_plan(bake, [node("amd", AMD), node("arm", ARM)], history=history)
+    timing = plan.timings["app@linux/amd64"]
+    assert (timing.node, timing.platform, timing.start, timing.end) == ("amd", AMD, 510.0, 540.0)
     assert plan.handovers == ()
-    # base's 10s, without the 1s export it is priced with (amd builds it in 11s).
-    assert plan.rebuilds == (Handover("app@native", "base@native", "amd", "arm", 10.0, rebuild=True),)
-    assert plan.argv("app@native") == ("docker", "buildx", "bake", "--builder", "arm", "-f", "docker-bake.hcl", "app")
-    assert not plan.exports("base@native")  # no child reads it by digest
-    assert "--set" not in plan.argv("base@native")
-    assert (timing.start, timing.end) == (11.0, 11.0 + 10.0 + 30.0)  # the rebuild is spent in the child's slot
+    assert "needs linux/amd64: natively on amd" in plan.reasons["app@linux/amd64"]
 
 
 def test_a_platformless_parent_is_handed_over_between_two_nodes_of_the_same_platform() -> None:
-    plan = busy_parent_node(node("amd2", AMD))
-    timing = plan.timings["app@native"]
+    bake = result(target("base"), target("app", contexts={"b": "target:base"}), target("tool", [AMD], {"b": "target:base"}))
+    history = History({"base|native": (10.0,), "app|native": (30.0,), "tool|linux/amd64": (500.0,)})
+    plan = build_plan(bake, [node("amd", AMD), node("amd2", AMD)], history=history)
+    timing = plan.timings["app@linux/amd64"]
     assert (timing.node, timing.platform) == ("amd2", AMD)
-    assert plan.handovers == (Handover("app@native", "base@native", "amd", "amd2", 4.0),) and plan.rebuilds == ()
-    assert plan.argv("app@native")[-3:] == (
-        "--set", "app.contexts.b=oci-layout://<hand-over of base@native>@<digest>", "app")
-    assert plan.exports("base@native")
-    assert plan.argv("base@native")[-3:] == ("--set", f"base.output={HANDOVER_DIR}", "base")
+    assert plan.handovers == (Handover("app@linux/amd64", "base@linux/amd64", "amd", "amd2", 4.0),)
+    assert plan.argv("app@linux/amd64")[-3:] == (
+        "--set", "app.contexts.b=oci-layout://<hand-over of base@linux/amd64>@<digest>", "app")
+    assert plan.exports("base@linux/amd64")
     assert timing.end - timing.start == 4.0 + 30.0
 
 
-@pytest.mark.parametrize(("platforms", "rebuilt"), [
-    ((AMD,), False), ((AMD, ARM), False), ((ARM, AMD), True), ((ARM,), True)])
-def test_a_platformless_parent_is_handed_over_only_to_a_node_of_the_same_default_platform(
-        platforms: tuple[str, ...], rebuilt: bool) -> None:
-    # A node's default platform is its first: the one a platform-less job is built for there.
-    plan = busy_parent_node(node("other", *platforms))
-    assert plan.timings["app@native"].platform == platforms[0]
-    assert [(h.child, h.dest, h.rebuild) for h in (*plan.handovers, *plan.rebuilds)] == [("app@native", "other", rebuilt)]
-    assert ("contexts.b=" in " ".join(plan.argv("app@native"))) is not rebuilt
+def cross(name: str, platforms: list[str] | None = None, contexts: dict[str, str] | None = None) -> object:
+    """A target whose Dockerfile only runs steps on $BUILDPLATFORM (it cross-compiles)."""
+    built = target(name, platforms, contexts)
+    fields = dict(built.fields)
+    fields["dockerfile-inline"] = ("FROM --platform=$BUILDPLATFORM golang AS build\nRUN go build -o /out/app .\n"
+                                   "FROM scratch\nCOPY --from=build /out/app /\n")
+    return type(built)(built.name, fields)
 
 
-def test_a_child_emulates_on_its_parents_node_when_building_the_parent_again_natively_costs_more() -> None:
-    # base (100s + 1s export) runs on amd, 0-101. amd also builds arm64 under emulation: app ends at 101 + 3 x 10s.
-    # On arm, app would first build base again (100s, without the export): 101 + 100 + 10. Once the scheduler
-    # stalled here, waiting for the free arm node without pricing that rebuild.
-    nodes = [Node("amd", "amd", platforms=(AMD, ARM), native=1), node("arm", ARM)]
-    history = History({"base|native": (100.0,), "app|linux/arm64": (10.0,)})
-    plan = build_plan(result(target("base"), target("app", [ARM], {"b": "target:base"})), nodes, history=history)
-    timing = plan.timings["app@linux/arm64"]
-    assert (timing.node, timing.start, timing.end) == ("amd", 101.0, 131.0) and plan.rebuilds == ()
+def test_a_cross_compiling_job_goes_to_an_idle_node_of_another_platform() -> None:
+    # Two arm64 jobs, one arm node, an idle amd node: the cross-compiling one may build arm64 on amd.
+    bake = result(cross("bin", [ARM]), target("img", [ARM]))
+    history = History({"bin|linux/arm64": (30.0,), "img|linux/arm64": (60.0,)})
+    plan = build_plan(bake, [node("amd", AMD), node("arm", ARM)], history=history)
+    assert (plan.timings["img@linux/arm64"].node, plan.timings["bin@linux/arm64"].node) == ("arm", "amd")
+    assert plan.timings["bin@linux/arm64"].platform == ARM and plan.makespan == 60.0
+    assert plan.reasons["bin@linux/arm64"] == (
+        "dockerfile-inline of target 'bin': every RUN runs on $BUILDPLATFORM (stage 'build'): cross-compiles on any node; "
+        "any node: natively on amd, arm")
+    assert "needs linux/arm64: natively on arm" in plan.reasons["img@linux/arm64"]
 
 
-def test_a_child_waits_for_its_busy_parents_node_when_emulating_there_beats_building_the_parent_again() -> None:
-    # base (100s + 1s export) on amd, 0-101; y (20s, amd64 only, ranked before app) then takes amd's slot, 101-121.
-    # On the free arm node app first builds base again: 101 + 100 + 10 = 211; waiting for amd and emulating
-    # app there (3 x 10s) ends at 121 + 30 = 151.
-    nodes = [Node("amd", "amd", platforms=(AMD, ARM), native=1), node("arm", ARM)]
-    history = History({"base|native": (100.0,), "app|linux/arm64": (10.0,), "y|linux/amd64": (20.0,)})
-    bake = result(target("base"), target("app", [ARM], {"b": "target:base"}), target("y", [AMD], {"b": "target:base"}))
-    plan = build_plan(bake, nodes, history=history)
-    assert (plan.timings["y@linux/amd64"].start, plan.timings["y@linux/amd64"].end) == (101.0, 121.0)
-    timing = plan.timings["app@linux/arm64"]
-    assert (timing.node, timing.start, timing.end) == ("amd", 121.0, 151.0) and plan.rebuilds == ()
+def test_a_job_that_runs_steps_on_its_target_platform_is_emulated_only_where_a_node_lists_the_platform() -> None:
+    # amd lists arm64 under emulation; arm is busy 100s. img (RUN in its target stage) either waits for arm
+    # (100 + 20) or emulates on amd (3 x 20 = 60): it emulates. A node that does not list arm64 never takes it.
+    nodes = [Node("amd", "amd", platforms=(AMD, ARM), native=1), node("arm", ARM), node("amd2", AMD)]
+    history = History({"long|linux/arm64": (100.0,), "img|linux/arm64": (20.0,)})
+    plan = build_plan(result(target("long", [ARM]), target("img", [ARM])), nodes, history=history)
+    assert (plan.timings["img@linux/arm64"].node, plan.timings["img@linux/arm64"].end) == ("amd", 60.0)
+    assert plan.reasons["img@linux/arm64"].endswith("needs linux/arm64: natively on arm; emulated on amd")
 
 
 def test_a_grandparent_read_through_a_parent_re_solved_on_the_same_node_is_read_by_digest_there_too() -> None:
@@ -176,33 +176,13 @@ def test_a_grandparent_read_through_a_parent_re_solved_on_the_same_node_is_read_
     # c names g too (it re-solves p, which reads g), but p already brought g onto arm: c pays nothing for it.
     assert plan.handovers == (Handover("p@linux/arm64", "g@linux/amd64", "amd", "arm", 4.0),
                               Handover("c@linux/arm64", "g@linux/amd64", "amd", "arm", 0.0))
-    assert plan.rebuilds == () and plan.exports("g@linux/amd64") and not plan.exports("p@linux/arm64")
+    assert plan.exports("g@linux/amd64") and not plan.exports("p@linux/arm64")
     assert plan.argv("c@linux/arm64")[-5:] == (
         "--set", "c.platform=linux/arm64",
         "--set", "p.contexts.g=oci-layout://<hand-over of g@linux/amd64>@<digest>", "c")
     # g: 20s + 1s export; p: 4s hand-over + 30s; c: 40s, the read of g already on arm (p's job loaded it) charged nothing.
     assert [(plan.timings[j].start, plan.timings[j].end) for j in ("g@linux/amd64", "p@linux/arm64", "c@linux/arm64")] == [
         (0.0, 21.0), (21.0, 55.0), (55.0, 95.0)]
-
-
-def test_a_rebuilt_parent_reads_its_own_parent_by_digest_in_the_childs_invocation() -> None:
-    # p (no platform) runs on amd beside its parent g (amd64 only). c (arm64) cannot read p, built for amd64:
-    # its invocation on arm builds p again, and reads p's parent g by digest for that.
-    bake = result(target("g", [AMD]), target("p", contexts={"g": "target:g"}), target("c", [ARM], {"p": "target:p"}))
-    history = History({"g|linux/amd64": (20.0,), "p|native": (10.0,), "c|linux/arm64": (30.0,)})
-    plan = build_plan(bake, NODES, history=history)
-    assert plan.handovers == (Handover("c@linux/arm64", "g@linux/amd64", "amd", "arm", 4.0),)
-    assert plan.rebuilds == (Handover("c@linux/arm64", "p@native", "amd", "arm", 10.0, rebuild=True),)  # no export
-    assert plan.exports("g@linux/amd64") and not plan.exports("p@native")
-    assert plan.argv("c@linux/arm64") == (
-        "docker", "buildx", "bake", "--builder", "arm", "-f", "docker-bake.hcl", "--set", "c.platform=linux/arm64",
-        "--set", "p.contexts.g=oci-layout://<hand-over of g@linux/amd64>@<digest>", "c")
-    assert plan.argv("p@native") == ("docker", "buildx", "bake", "--builder", "amd", "-f", "docker-bake.hcl", "p")
-    # g 0-21 (20s + 1s export) and p 21-32 (10s + 1s export) on amd (on arm p would first wait 4s for g);
-    # c on arm: g's 4s hand-over, then p again (10s), then c (30s).
-    assert [(plan.timings[j].node, plan.timings[j].start, plan.timings[j].end)
-            for j in ("g@linux/amd64", "p@native", "c@linux/arm64")] == [
-        ("amd", 0.0, 21.0), ("amd", 21.0, 32.0), ("arm", 32.0, 32.0 + 4.0 + 10.0 + 30.0)]
 
 
 def test_the_hand_over_time_is_learned_per_node_pair() -> None:
@@ -217,21 +197,28 @@ def test_the_hand_over_time_is_learned_per_node_pair() -> None:
 def test_a_child_runs_after_its_parent_on_one_node_without_hand_over() -> None:
     history = History({"base|native": (10.0,), "app|native": (30.0,)})
     plan = build_plan(result(target("base"), target("app", contexts={"b": "target:base"})), NODES, history=history)
-    assert [(j, plan.timings[j].node, plan.timings[j].start, plan.timings[j].end) for j in ("base@native", "app@native")] == [
-        ("base@native", "amd", 0.0, 11.0), ("app@native", "amd", 11.0, 41.0)]  # 1s: the export, priced before placing
-    assert plan.handovers == () and plan.makespan == 41.0 and plan.critical_path == ("base@native", "app@native")
+    jobs = ("base@linux/amd64", "app@linux/amd64")
+    assert [(j, plan.timings[j].node, plan.timings[j].start, plan.timings[j].end) for j in jobs] == [
+        (jobs[0], "amd", 0.0, 10.0), (jobs[1], "amd", 10.0, 40.0)]  # amd64 jobs: no other node reads base, no export
+    assert plan.handovers == () and plan.makespan == 40.0 and plan.critical_path == jobs
 
 
 def test_on_one_node_nothing_is_exported() -> None:
     history = History({"base|native": (10.0,), "app|native": (30.0,)})
     plan = build_plan(result(target("base"), target("app", contexts={"b": "target:base"})), [node("amd", AMD, slots=2)],
                       history=history)
-    assert plan.timings["app@native"].start == 10.0 and plan.makespan == 40.0
+    assert plan.timings["app@linux/amd64"].start == 10.0 and plan.makespan == 40.0
 
 
-def test_a_native_job_takes_the_platform_of_its_node() -> None:
+def test_a_platformless_job_takes_its_builders_default_platform_explicitly() -> None:
     plan = build_plan(result(target("app")), [node("arm", ARM)])
-    assert plan.timings["app@native"].platform == ARM
+    assert plan.timings["app@linux/arm64"].platform == ARM
+    assert plan.argv("app@linux/arm64")[-3:] == ("--set", "app.platform=linux/arm64", "app")
+
+
+def test_without_a_known_platform_a_platformless_job_takes_its_nodes() -> None:
+    plan = build_plan(result(target("app")), [Node("any", "any")])
+    assert [j.id for j in plan.jobs] == ["app@native"] and plan.default_platform is None
     assert "--set" not in plan.argv("app@native")
 
 
@@ -297,7 +284,7 @@ def test_a_node_without_a_builder_gets_no_builder_flag() -> None:
 def test_jobs_of_a_plan_match_make_jobs() -> None:
     bake = result(target("base"), target("app", [AMD, ARM], {"b": "target:base"}))
     plan = build_plan(bake, [node("both", AMD, ARM, slots=2)])
-    assert [j.id for j in plan.jobs] == [j.id for j in make_jobs(bake)]
+    assert [j.id for j in plan.jobs] == [j.id for j in make_jobs(bake, default_platform=AMD)]
     assert {plan.timings[j.id].node for j in plan.jobs} == {"both"} and plan.handovers == ()
 
 

@@ -76,7 +76,7 @@ def _plan(app: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *ar
 
 def test_plan_json_from_a_real_bake_file(app: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = json.loads(_plan(app, tmp_path, monkeypatch, "--format", "json"))
-    assert data["version"] == 2
+    assert data["version"] == 3
     assert [(j["id"], j["node"], j["matrix"]) for j in data["jobs"]] == [
         ("app@linux/amd64", "amd", {}), ("app@linux/arm64", "arm", {}),
         ("base@linux/amd64", "amd", {}), ("base@linux/arm64", "arm", {}),

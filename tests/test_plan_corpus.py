@@ -4,14 +4,12 @@ Every case is planned once on three nodes; every case with `target:` links is
 also checked against the plan's invariants on two nodes of two slots each:
 slots never overcommitted at any instant; every child after its parents (and
 after what it fetches from other nodes); what each job's invocation fetches
-(hand-overs and rebuilds) exactly what a walk written here finds, walking as a
-run does (`runs.JobComposer.sources`): a parent on the job's own node is
-re-solved, a parent without platforms from a node of another default platform
-is built again, both walked on into their own parents, any other parent on
-another node is read by digest; each job's span the slowest fetch of its
-parents (none for one on its own node, whose job fetched what it read; for a
-rebuild, after that parent's own fetches) plus its own estimate; its argv
-reading exactly its hand-overs by digest; makespan at least the lower bound.
+(its hand-overs) exactly what a walk written here finds, walking as a run does
+(`runs.JobComposer.sources`): a parent on the job's own node is re-solved and
+walked on into its own parents, any other parent is read by digest; each
+job's span the slowest fetch of its parents (none for one on its own node,
+whose job fetched what it read) plus its own estimate; its argv reading
+exactly its hand-overs by digest; makespan at least the lower bound.
 """
 
 from __future__ import annotations
@@ -88,7 +86,8 @@ def test_every_corpus_plan_places_each_job_once_on_a_capable_node(corpus_dir: Pa
     by_node = {n.name: n for n in nodes}
     for job in plan.jobs:
         timing = plan.timings[job.id]
-        assert platform_rank(by_node[timing.node], job.platform) is not None
+        assert all(platform_rank(by_node[timing.node], p) is not None for p in job.node_platforms)
+        assert job.platform is not None  # a target without platforms builds the builder's default
         assert all(plan.timings[d].end <= timing.start for d in job.deps)
     assert plan.makespan >= plan.lower_bound.value - 1e-9
     assert build_plan(result, nodes) == plan
@@ -100,13 +99,13 @@ def test_the_linked_cases_include_the_known_ones(corpus_dir: Path) -> None:
 
 @pytest.mark.parametrize("kind", ["amd+arm", "amd x2"])
 @pytest.mark.parametrize("case", LINKED or ["(no corpus)"])
-def test_a_linked_corpus_plan_keeps_slots_order_hand_overs_and_rebuilds(corpus_dir: Path, case: str, kind: str) -> None:
+def test_a_linked_corpus_plan_keeps_slots_order_and_hand_overs(corpus_dir: Path, case: str, kind: str) -> None:
     result = printed_result(corpus_dir / case)
     nodes = two_nodes(kind, case_platforms(result))
     plan = build_plan(result, nodes)
     assert any(job.deps for job in plan.jobs)
     assert_slots_respected(plan, nodes)
-    assert_hand_overs_and_rebuilds_are_what_each_invocation_fetches(plan)
+    assert_hand_overs_are_what_each_invocation_fetches(plan)
     assert_children_after_parents_and_what_they_fetch(plan)
     assert_argv_reads_exactly_the_hand_overs_by_digest(plan)
     assert plan.makespan == max(t.end for t in plan.timings.values())
@@ -126,110 +125,64 @@ def assert_slots_respected(plan: Plan, nodes: Sequence[Node]) -> None:
             assert running <= node.slots, f"{node.name} runs {running} jobs at {at}s with {node.slots} slots"
 
 
-def rebuilt(plan: Plan, child: str, parent: str) -> bool:
-    """Whether the child cannot read the parent by digest: the parent has no platform and the nodes' defaults differ."""
-    source, dest = plan.node(plan.timings[parent].node), plan.node(plan.timings[child].node)
-    return plan.job(parent).platform is None and source.default_platform != dest.default_platform
-
-
 class Fetches(NamedTuple):
     """What one job's invocation takes from other nodes, as `walk` finds it."""
 
     read: tuple[str, ...]  # ancestors read by digest (hand-overs)
-    again: tuple[str, ...]  # ancestors built again in the invocation (rebuilds)
-    resolved: tuple[str, ...]  # the job and every ancestor its invocation re-solves (on its node, or built again)
+    resolved: tuple[str, ...]  # the job and every ancestor its invocation re-solves on its node
 
 
 def walk(plan: Plan, job_id: str) -> Fetches:
     """Depth first from a job, as a run composes its invocation; each ancestor counts the first time it is met.
 
-    A parent on the job's node is re-solved and a parent rebuilt there is
-    built again: the walk goes on into their parents. Any other parent on
-    another node is read by digest, and the walk stops there.
+    A parent on the job's node is re-solved: the walk goes on into its
+    parents. A parent on another node is read by digest, and the walk stops there.
     """
     dest = plan.timings[job_id].node
     read: list[str] = []
-    again: list[str] = []
     resolved = [job_id]
 
     def visit(current: str) -> None:
         for dep in plan.job(current).deps:
             if dep in resolved or dep in read:
                 continue
-            elsewhere = plan.timings[dep].node != dest
-            if elsewhere and not rebuilt(plan, job_id, dep):
+            if plan.timings[dep].node != dest:
                 read.append(dep)
                 continue
-            if elsewhere:
-                again.append(dep)
             resolved.append(dep)
             visit(dep)
 
     visit(job_id)
-    return Fetches(tuple(read), tuple(again), tuple(resolved))
+    return Fetches(tuple(read), tuple(resolved))
 
 
-def assert_hand_overs_and_rebuilds_are_what_each_invocation_fetches(plan: Plan) -> None:
-    """Per job, its hand-overs and rebuilds are exactly the walk's reads and rebuilds, each (job, ancestor) once.
+def assert_hand_overs_are_what_each_invocation_fetches(plan: Plan) -> None:
+    """Per job, its hand-overs are exactly the walk's reads, each (job, ancestor) once.
 
     Listed in job order, with the ancestor's node and the job's; a hand-over
-    costs the default transfer (nothing is learned here), a rebuild the
-    ancestor's estimate without the export it is priced with.
+    of a parent costs the default transfer (nothing is learned here), one of
+    a further ancestor (a parent here already brought it) nothing.
     """
     fetches = {job.id: walk(plan, job.id) for job in plan.jobs}
     assert {(h.child, h.parent) for h in plan.handovers} == {(c, a) for c, f in fetches.items() for a in f.read}
-    assert {(h.child, h.parent) for h in plan.rebuilds} == {(c, a) for c, f in fetches.items() for a in f.again}
     order = {job.id: i for i, job in enumerate(plan.jobs)}
-    build = {task.id: task.duration - task.export for task in tasks(plan.jobs, History(), plan.nodes)}
-    for listed, rebuild in ((plan.handovers, False), (plan.rebuilds, True)):
-        assert len({(h.child, h.parent) for h in listed}) == len(listed), "a (job, ancestor) pair listed twice"
-        assert [order[h.child] for h in listed] == sorted(order[h.child] for h in listed), "not in job order"
-        for handover in listed:
-            assert handover.rebuild is rebuild, handover
-            assert (handover.source, handover.dest) == (plan.timings[handover.parent].node, plan.timings[handover.child].node)
-            full = build[handover.parent] if rebuild else DEFAULT_HANDOVER
-            assert handover.seconds == (full if handover.parent in paid_for(plan, handover.child) else 0.0), handover
-
-
-def paid_for(plan: Plan, job_id: str) -> set[str]:
-    """Ancestors the job's slot pays to fetch: its parents, and what the parents it rebuilds fetch in turn.
-
-    What a parent on the job's own node fetched is in that node's cache: the
-    invocation names it again at no cost.
-    """
-    dest = plan.timings[job_id].node
-    found: set[str] = set()
-
-    def visit(current: str) -> None:
-        for dep in plan.job(current).deps:
-            if dep not in found:
-                found.add(dep)
-                if plan.timings[dep].node != dest and rebuilt(plan, job_id, dep):
-                    visit(dep)
-
-    visit(job_id)
-    return found
+    listed = plan.handovers
+    assert len({(h.child, h.parent) for h in listed}) == len(listed), "a (job, ancestor) pair listed twice"
+    assert [order[h.child] for h in listed] == sorted(order[h.child] for h in listed), "not in job order"
+    for handover in listed:
+        assert (handover.source, handover.dest) == (plan.timings[handover.parent].node, plan.timings[handover.child].node)
+        paid = handover.parent in plan.job(handover.child).deps
+        assert handover.seconds == (DEFAULT_HANDOVER if paid else 0.0), handover
 
 
 def fetch_seconds(plan: Plan, job_id: str) -> float:
-    """Seconds the job's slot spends before its own build: its parents fetched side by side (the slowest).
+    """Seconds the job's slot spends before its own build: its parents on other nodes fetched side by side.
 
     A parent on the job's node costs nothing (its own job fetched what it
-    read, the node's cache answers the re-solve); a hand-over costs its
-    seconds; a rebuild its seconds after what that parent fetches in turn.
+    read, the node's cache answers the re-solve).
     """
-    dest = plan.timings[job_id].node
-    listed = {h.parent: h for h in (*plan.handovers, *plan.rebuilds) if h.child == job_id}
-
-    def fetch(current: str) -> float:
-        slowest = 0.0
-        for dep in plan.job(current).deps:
-            if plan.timings[dep].node != dest:
-                handover = listed[dep]
-                slowest = max(slowest, handover.seconds + (fetch(dep) if handover.rebuild else 0.0))
-        return slowest
-
-    return fetch(job_id)
+    listed = {h.parent: h for h in plan.handovers if h.child == job_id}
+    return max((listed[dep].seconds for dep in plan.job(job_id).deps if dep in listed), default=0.0)
 
 
 def assert_children_after_parents_and_what_they_fetch(plan: Plan) -> None:
@@ -246,7 +199,7 @@ def assert_children_after_parents_and_what_they_fetch(plan: Plan) -> None:
             assert plan.timings[dep].end <= timing.start, f"{job.id} starts before its parent {dep} ends"
         assert timing.end - timing.start == pytest.approx(fetch_seconds(plan, job.id) + cost), job.id
         build_start = timing.end - cost
-        for handover in (*plan.handovers, *plan.rebuilds):
+        for handover in plan.handovers:
             if handover.child == job.id:
                 assert plan.timings[handover.parent].end + handover.seconds <= build_start + 1e-9, handover
 
@@ -276,16 +229,12 @@ def assert_argv_reads_exactly_the_hand_overs_by_digest(plan: Plan) -> None:
 
 
 def test_the_linked_cases_on_amd_and_arm_show_every_kind_of_fetch(corpus_dir: Path) -> None:
-    """Parents and further ancestors, read by digest and built again; a rebuilt parent reading its own parent by digest."""
+    """Parents and further ancestors read by digest; platform-less parents among them, with the builder's default."""
     plans = [build_plan(result, two_nodes("amd+arm", case_platforms(result)))
              for result in (printed_result(corpus_dir / case) for case in LINKED)]
     kinds = set()
     for plan in plans:
-        read = {(h.child, h.parent) for h in plan.handovers}
-        for handover in (*plan.handovers, *plan.rebuilds):
+        for handover in plan.handovers:
             direct = handover.parent in plan.job(handover.child).deps
-            kinds.add(("rebuild" if handover.rebuild else "hand-over", "parent" if direct else "ancestor"))
-            if handover.rebuild and any((handover.child, g) in read for g in plan.job(handover.parent).deps):
-                kinds.add(("rebuild", "reading by digest"))
-    assert kinds == {("hand-over", "parent"), ("hand-over", "ancestor"), ("rebuild", "parent"), ("rebuild", "ancestor"),
-                     ("rebuild", "reading by digest")}
+            kinds.add(("parent" if direct else "ancestor", "default platform" if plan.job(handover.parent).default else "own"))
+    assert kinds == {("parent", "own"), ("ancestor", "own"), ("parent", "default platform")}

@@ -20,11 +20,11 @@ UPDATE = os.environ.get("BAKEPLAN_UPDATE_GOLDEN") == "1"
 
 
 def sample() -> Plan:
-    """app on both platforms reads an amd64 base and a native conf; bin for each platform.
+    """app on both platforms reads an amd64 base and a platform-less conf; bin for each platform.
 
-    app@linux/arm64 runs on the arm node: it reads base@linux/amd64 from the
-    amd node by digest (a hand-over) and builds conf@native, built for amd64
-    on amd, again for arm64 (a rebuild).
+    conf builds for the builder's default platform (amd64). app@linux/arm64
+    runs on the arm node: it reads base and conf from the amd node by digest
+    (two hand-overs).
     """
     bake = result(
         target("base", [AMD]),
@@ -42,50 +42,55 @@ def test_json_follows_the_published_schema() -> None:
     jsonschema.Draft202012Validator.check_schema(schema)
     data = json.loads(json_.render(sample()))
     jsonschema.validate(data, schema)
-    assert data["version"] == json_.SCHEMA_VERSION == 2
-    assert data["handovers"] and data["rebuilds"]  # the sample exercises both lists
+    assert data["version"] == json_.SCHEMA_VERSION == 3
+    assert data["handovers"] and "rebuilds" not in data
 
 
-def test_the_schema_requires_rebuilds_and_checks_them_like_hand_overs() -> None:
+def test_the_schema_requires_each_jobs_reason_and_checks_hand_overs() -> None:
     schema = json.loads(SCHEMA.read_text())
     data = json.loads(json_.render(sample()))
-    with pytest.raises(jsonschema.ValidationError, match="'rebuilds' is a required property"):
-        jsonschema.validate({k: v for k, v in data.items() if k != "rebuilds"}, schema)
+    with pytest.raises(jsonschema.ValidationError, match="'reason' is a required property"):
+        jsonschema.validate({**data, "jobs": [{k: v for k, v in data["jobs"][0].items() if k != "reason"}]}, schema)
     with pytest.raises(jsonschema.ValidationError, match="'dest' is a required property"):
-        jsonschema.validate({**data, "rebuilds": [{k: v for k, v in data["rebuilds"][0].items() if k != "dest"}]}, schema)
+        jsonschema.validate({**data, "handovers": [{k: v for k, v in data["handovers"][0].items() if k != "dest"}]}, schema)
 
 
 def test_json_jobs_carry_node_times_placement_matrix_deps_and_argv() -> None:
     data = json.loads(json_.render(sample()))
     app = next(j for j in data["jobs"] if j["id"] == "app@linux/arm64")
     assert {k: app[k] for k in ("target", "platform", "matrix", "deps", "node", "start", "end", "placement", "critical")} == {
-        "target": "app", "platform": ARM, "matrix": {}, "deps": ["base@linux/amd64", "conf@native"], "node": "arm",
-        "start": 60.0, "end": 115.0, "placement": "exact", "critical": True}  # 5s rebuilding conf (> 4s hand-over), 50s app
-    # base is read by digest; conf is re-solved in app's invocation (no context set for it).
+        "target": "app", "platform": ARM, "matrix": {}, "deps": ["base@linux/amd64", "conf@linux/amd64"], "node": "arm",
+        "start": 60.0, "end": 114.0, "placement": "exact", "critical": True}  # 4s hand-overs side by side, 50s app
+    # base and conf are read by digest.
     assert app["argv"] == ["docker", "buildx", "bake", "--builder", "arm", "-f", "docker-bake.hcl",
                            "--set", "app.platform=linux/arm64",
-                           "--set", "app.contexts.b=oci-layout://<hand-over of base@linux/amd64>@<digest>", "app"]
-    conf = next(j for j in data["jobs"] if j["id"] == "conf@native")
-    assert (conf["platform"], conf["built_platform"], conf["node"]) == (None, AMD, "amd")
+                           "--set", "app.contexts.b=oci-layout://<hand-over of base@linux/amd64>@<digest>",
+                           "--set", "app.contexts.c=oci-layout://<hand-over of conf@linux/amd64>@<digest>", "app"]
+    assert (app["default_platform"], app["runs_on"]) == (False, [ARM])
+    assert app["reason"].endswith("needs linux/arm64: natively on arm")
+    conf = next(j for j in data["jobs"] if j["id"] == "conf@linux/amd64")
+    assert (conf["platform"], conf["default_platform"], conf["built_platform"], conf["node"]) == (AMD, True, AMD, "amd")
+    assert conf["reason"].startswith("no platforms: the builder's default linux/amd64, set explicitly; ")
     assert next(j for j in data["jobs"] if j["id"] == "bin-arm64@linux/arm64")["matrix"] == {"goarch": "arm64"}
-    assert data["makespan"] == 115.0 and data["lower_bound"]["value"] == 110.0  # arm: bin-arm64 60s + app 50s
+    assert data["makespan"] == 114.0 and data["lower_bound"]["value"] == 110.0  # arm: bin-arm64 60s + app 50s
 
 
-def test_json_lists_each_hand_over_and_each_rebuild_and_no_longer_has_units() -> None:
+def test_json_lists_each_hand_over_and_no_longer_has_units() -> None:
     data = json.loads(json_.render(sample()))
     assert data["handovers"] == [
-        {"child": "app@linux/arm64", "parent": "base@linux/amd64", "source": "amd", "dest": "arm", "seconds": 4.0}]
-    # conf's 5s: the 1s export it is priced with on amd (6s there) is not built again.
-    assert data["rebuilds"] == [
-        {"child": "app@linux/arm64", "parent": "conf@native", "source": "amd", "dest": "arm", "seconds": 5.0}]
+        {"child": "app@linux/arm64", "parent": "base@linux/amd64", "source": "amd", "dest": "arm", "seconds": 4.0},
+        {"child": "app@linux/arm64", "parent": "conf@linux/amd64", "source": "amd", "dest": "arm", "seconds": 4.0}]
     assert "units" not in data and all("unit" not in job for job in data["jobs"])
 
 
-def test_json_the_exporting_parent_writes_its_hand_over_copy_and_a_rebuilt_one_does_not() -> None:
+def test_json_the_exporting_parents_write_their_hand_over_copy_and_others_do_not() -> None:
     data = json.loads(json_.render(sample()))
     argv = {j["id"]: j["argv"] for j in data["jobs"]}
     assert argv["base@linux/amd64"][-3:] == ["--set", "base.output=type=oci,dest=<hand-over dir>,tar=false", "base"]
-    assert argv["conf@native"] == ["docker", "buildx", "bake", "--builder", "amd", "-f", "docker-bake.hcl", "conf"]
+    assert argv["conf@linux/amd64"] == ["docker", "buildx", "bake", "--builder", "amd", "-f", "docker-bake.hcl",
+                                        "--set", "conf.platform=linux/amd64",
+                                        "--set", "conf.output=type=oci,dest=<hand-over dir>,tar=false", "conf"]
+    assert argv["bin-amd64@linux/amd64"][-3:] == ["--set", "bin-amd64.platform=linux/amd64", "bin-amd64"]
 
 
 def test_json_is_stable() -> None:
@@ -95,44 +100,46 @@ def test_json_is_stable() -> None:
 def test_table_lists_jobs_per_node_with_times_critical_marks_hand_overs_and_summary() -> None:
     text = table.render(sample())
     assert "arm  (linux/arm64; 1 slot)" in text
-    assert "app@linux/arm64" in text and "1m55s" in text and "█" in text
-    assert "│   │ conf@native           │ linux/amd64 │ 21s   │ 27s   │" in text  # native: built for its node's platform
+    assert "app@linux/arm64" in text and "1m54s" in text and "█" in text
+    assert "│   │ conf@linux/amd64      │ linux/amd64 │ 21s   │ 27s   │" in text
     assert ("\n  app@linux/arm64 reads base@linux/amd64 from amd (~4s)"
-            "\n  app@linux/arm64 builds conf@native again for its own platform (~5s)\n") in text
-    assert "6 jobs, 1 hand-over, 1 rebuild on 2 nodes" in text
-    assert "estimated makespan 1m55s; lower bound 1m50s" in text
+            "\n  app@linux/arm64 reads conf@linux/amd64 from amd (~4s)\n") in text
+    assert "\nwhere jobs may go:\n" in text
+    assert "\n  conf@linux/amd64:\n    no platforms: the builder's default linux/amd64, set explicitly; " in text
+    assert "6 jobs, 2 hand-overs on 2 nodes" in text
+    assert "estimated makespan 1m54s; lower bound 1m50s" in text
     assert "critical path (*): base@linux/amd64 -> app@linux/arm64" in text
 
 
-def test_table_shows_hand_overs_and_rebuilds_under_the_node_that_reads_them() -> None:
+def test_table_shows_hand_overs_under_the_node_that_reads_them() -> None:
     text = table.render(sample())
     arm = text.index("arm  (linux/arm64")
     assert text.index("reads base@linux/amd64 from amd") > arm
-    assert text.index("builds conf@native again") > arm
-    assert "reads" not in text[:arm] and "again" not in text[:arm]
+    assert text.index("reads conf@linux/amd64 from amd") > arm
+    assert "reads" not in text[:arm]
 
 
 def test_without_hand_overs_the_table_has_no_reads_lines() -> None:
     bake = result(target("base", [AMD, ARM]), target("app", [AMD, ARM], {"b": "target:base"}))
     text = table.render(build_plan(bake, [node("amd", AMD), node("arm", ARM)]))
-    assert " reads " not in text and " again " not in text and "4 jobs, 0 hand-overs on 2 nodes" in text
+    assert " reads " not in text and "4 jobs, 0 hand-overs on 2 nodes" in text
 
 
-def test_dot_clusters_jobs_by_node_and_draws_links_hand_overs_and_rebuilds() -> None:
+def test_dot_clusters_jobs_by_node_and_draws_links_and_hand_overs() -> None:
     text = dot.render(sample())
     assert text.startswith("digraph bakeplan {")
     assert 'label="arm";' in text and 'label="amd";' in text
-    assert '  "base@linux/amd64" -> "app@linux/amd64";\n' in text and '  "conf@native" -> "app@linux/amd64";\n' in text
+    assert '  "base@linux/amd64" -> "app@linux/amd64";\n' in text and '  "conf@linux/amd64" -> "app@linux/amd64";\n' in text
     assert '  "base@linux/amd64" -> "app@linux/arm64" [style=dashed, color=blue, label="hand-over 4s"];\n' in text
-    assert '  "conf@native" -> "app@linux/arm64" [style=dotted, color=orange, label="rebuilt 5s"];\n' in text
+    assert '  "conf@linux/amd64" -> "app@linux/arm64" [style=dashed, color=blue, label="hand-over 4s"];\n' in text
 
 
-def test_mermaid_draws_a_flowchart_with_hand_overs_and_rebuilds_dotted_and_the_critical_path_styled() -> None:
+def test_mermaid_draws_a_flowchart_with_hand_overs_dotted_and_the_critical_path_styled() -> None:
     text = mermaid.render(sample())  # j0 base, j1 conf, j2 app@linux/amd64, j3 app@linux/arm64
     assert text.startswith("flowchart LR\n")
     assert '  subgraph n1["arm"]\n' in text
     assert "  j0 --> j2\n  j1 --> j2\n" in text
-    assert '  j0 -.->|"hand-over 4s"| j3\n  j1 -.->|"rebuilt 5s"| j3\n' in text
+    assert '  j0 -.->|"hand-over 4s"| j3\n  j1 -.->|"hand-over 4s"| j3\n' in text
     assert "  class j0,j3 critical\n" in text
 
 
@@ -197,45 +204,31 @@ def test_nodes_too_wide_for_the_terminal_are_listed_not_squeezed() -> None:
     text = table.render_nodes([wide, Node("down", excluded="status error")], width=80)
     assert "┏" not in text and max(len(line) for line in text.splitlines()) <= 80
     assert "amd-builder-1 (declared)\n  builder: amd-builder-one\n  endpoint: tcp://10.0.0.12:1234\n" in text
-    assert "  slots: 4  memory: ?  used: yes\n" in text and "down: left out: status error\n" in text
-    assert "┏" in table.render_nodes([wide], width=160)
-
-
-def test_a_plan_with_only_rebuilds_counts_them_and_draws_them_in_every_format() -> None:
-    bake = result(target("base"), target("app", [AMD, ARM], {"b": "target:base"}))
-    plan = build_plan(bake, [node("amd", AMD, slots=2), node("arm", ARM)])
-    text = table.render(plan)
-    # base's default 60s, without the 1s export it is priced with on amd.
-    assert "\n  app@linux/arm64 builds base@native again for its own platform (~1m00s)\n" in text
-    assert " reads " not in text and "3 jobs, 0 hand-overs, 1 rebuild on 2 nodes" in text
-    assert '"base@native" -> "app@linux/arm64" [style=dotted, color=orange, label="rebuilt 60s"];' in dot.render(plan)
-    assert '  j0 -.->|"rebuilt 60s"| j2\n' in mermaid.render(plan)
-    data = json.loads(json_.render(plan))
-    jsonschema.validate(data, json.loads(SCHEMA.read_text()))
-    assert data["handovers"] == [] and [(r["child"], r["parent"]) for r in data["rebuilds"]] == [("app@linux/arm64", "base@native")]
+    assert "  slots: 4 (declared)  memory: ? (assumed)  speed: 1.00 (assumed)  used: yes\n" in text
+    assert "down: left out: status error\n" in text
+    assert "┏" in table.render_nodes([wide], width=200)  # host, slots, memory, speed and their sources take room
 
 
 def indirect() -> Plan:
-    """g (amd64) and p (no platform, reads g) on amd; c (arm64, reads p) on arm builds p again and reads g by digest."""
+    """g (amd64) and p (no platform: amd64, reads g) on amd; c (arm64, reads p) on arm reads p by digest."""
     bake = result(target("g", [AMD]), target("p", contexts={"g": "target:g"}), target("c", [ARM], {"p": "target:p"}))
     history = History({"g|linux/amd64": (20.0,), "p|native": (10.0,), "c|linux/arm64": (30.0,)})
     return build_plan(bake, [node("amd", AMD, slots=2), node("arm", ARM)], history=history)
 
 
-def test_a_grandparent_read_through_a_rebuilt_parent_is_listed_under_its_reader_in_the_table_and_json() -> None:
+def test_a_child_reads_its_platformless_parent_by_digest_in_the_table_and_json() -> None:
     plan = indirect()
     text = table.render(plan)
-    assert ("\n  c@linux/arm64 reads g@linux/amd64 from amd (~4s)"
-            "\n  c@linux/arm64 builds p@native again for its own platform (~10s)\n") in text
-    assert "3 jobs, 1 hand-over, 1 rebuild on 2 nodes" in text
-    assert "estimated makespan 1m16s" in text  # c: 32s + 4s hand-over of g + 10s p again + 30s
+    assert "\n  c@linux/arm64 reads p@linux/amd64 from amd (~4s)\n" in text
+    assert "3 jobs, 1 hand-over on 2 nodes" in text
+    assert "estimated makespan 1m05s" in text  # c: after g (20s) and p (10s + 1s export), 4s hand-over of p, 30s
     data = json.loads(json_.render(plan))
     jsonschema.validate(data, json.loads(SCHEMA.read_text()))
-    assert [(h["child"], h["parent"], h["seconds"]) for h in data["handovers"]] == [("c@linux/arm64", "g@linux/amd64", 4.0)]
-    assert [(h["child"], h["parent"], h["seconds"]) for h in data["rebuilds"]] == [("c@linux/arm64", "p@native", 10.0)]
+    assert [(h["child"], h["parent"], h["seconds"]) for h in data["handovers"]] == [("c@linux/arm64", "p@linux/amd64", 4.0)]
 
 
 def test_dot_and_mermaid_draw_a_hand_over_from_a_grandparent() -> None:
-    plan = indirect()  # j0 g, j1 p, j2 c
+    bake = result(target("g", [AMD]), target("p", [ARM], {"g": "target:g"}), target("c", [ARM], {"p": "target:p"}))
+    plan = build_plan(bake, [node("amd", AMD, slots=2), node("arm", ARM)])  # j0 g, j1 p, j2 c: c re-solves p, reads g
     assert '"g@linux/amd64" -> "c@linux/arm64"' in dot.render(plan)
-    assert '  j0 -.->|"hand-over 4s"| j2\n' in mermaid.render(plan)
+    assert '  j0 -.->|"hand-over 0s"| j2\n' in mermaid.render(plan)

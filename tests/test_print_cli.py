@@ -46,7 +46,8 @@ def test_print_takes_files_sets_and_vars(tmp_path: Path) -> None:
     [
         ({}, ["print"], "couldn't find a bake definition"),
         ({"docker-bake.hcl": HCL}, ["print", "-f", "missing.hcl"], "open missing.hcl: no such file or directory"),
-        ({"compose.yaml": "services: {}\n"}, ["print"], "compose files are not supported"),
+        ({"compose.yaml": "services: {}\n"}, ["print"], "failed to find target default"),
+        ({"compose.yaml": "volumes: {}\n"}, ["print"], "empty compose file"),
         ({"docker-bake.hcl": 'target "a" {\n  tags = [nope]\n}\n'}, ["print", "a"], "docker-bake.hcl:2:"),
         ({"docker-bake.hcl": HCL}, ["print", "nosuch"], "failed to find target nosuch"),
         ({"docker-bake.hcl": HCL}, ["print", "--set", "app"], "invalid override key app, expected target.name"),
@@ -76,14 +77,15 @@ def test_print_does_not_import_networkx(tmp_path: Path) -> None:
 
 def test_default_lookup_order_and_bake_file_env(tmp_path: Path) -> None:
     for name in ("docker-bake.override.hcl", "docker-bake.hcl", "docker-bake.json", "other.hcl"):
-        (tmp_path / name).write_text("")
+        (tmp_path / name).write_text("# not empty: buildx skips empty files\n")
     names = [f.name for f in find_files(BakeRequest(cwd=tmp_path))]
     assert names == ["docker-bake.json", "docker-bake.hcl", "docker-bake.override.hcl"]
     from_env = find_files(BakeRequest(cwd=tmp_path, env={"BUILDX_BAKE_FILE": "other.hcl:docker-bake.hcl"}))
     assert [f.name for f in from_env] == ["other.hcl", "docker-bake.hcl"]
-    with pytest.raises(BakeplanError, match="compose files are not supported"):
-        (tmp_path / "docker-compose.yml").write_text("services: {}\n")
-        find_files(BakeRequest(cwd=tmp_path))
+    for name in ("docker-compose.yml", "compose.yaml"):
+        (tmp_path / name).write_text("services: {}\n")
+    names = [f.name for f in find_files(BakeRequest(cwd=tmp_path))]
+    assert names == ["compose.yaml", "docker-compose.yml", "docker-bake.json", "docker-bake.hcl", "docker-bake.override.hcl"]
 
 
 def test_parse_cache_reuses_trees_and_survives_corrupt_entries(tmp_path: Path) -> None:
@@ -136,3 +138,20 @@ def test_file_relative_paths_mode_is_refused_not_ignored(tmp_path: Path) -> None
     (tmp_path / "docker-bake.hcl").write_text(HCL)
     with pytest.raises(BakeplanError, match="BUILDX_BAKE_FILE_RELATIVE_PATHS is not supported"):
         load(BakeRequest(env={"BUILDX_BAKE_FILE_RELATIVE_PATHS": "true"}, cwd=tmp_path))
+
+
+def test_print_takes_buildx_build_flags(tmp_path: Path) -> None:
+    (tmp_path / "docker-bake.hcl").write_text(HCL)
+    proc = run(tmp_path, "print", "--push", "--no-cache", "--pull", "--sbom", "true", "--provenance", "mode=max", "--check")
+    assert proc.returncode == 0, proc.stderr
+    app = json.loads(proc.stdout)["target"]["app"]
+    assert app["output"] == [{"push": "true", "type": "image"}]
+    assert app["attest"] == [{"type": "sbom"}, {"mode": "max", "type": "provenance"}]
+    assert (app["no-cache"], app["pull"], app["call"]) == (True, True, "lint")
+
+
+def test_a_malformed_call_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "docker-bake.hcl").write_text(HCL)
+    proc = run(tmp_path, "print", "--call", "outline,colour=red")
+    assert proc.returncode == 1
+    assert "invalid print field: colour=red" in proc.stderr

@@ -654,20 +654,21 @@ MIXED = (Node("amd", builder="b-amd", platforms=(AMD,), slots=1), Node("arm", bu
          Node("amd2", builder="b-amd2", platforms=(AMD,), slots=1))
 
 
-def test_a_platformless_parent_is_handed_only_to_a_node_of_its_own_platform(tmp_path: Path) -> None:
+def test_platformless_targets_build_the_builders_default_on_every_node_that_runs_it(tmp_path: Path) -> None:
     plan = plan_of(tmp_path, NATIVE, nodes=MIXED)
-    handed = "oci-layout:///run/handover/base_native@sha256:b"
-    state = ran({"base@native": "amd"}, {"base@native": handed})
+    assert sorted(j.id for j in plan.jobs) == ["app@linux/amd64", "base@linux/amd64"]
+    handed = "oci-layout:///run/handover/base_linux_amd64@sha256:b"
+    state = ran({"base@linux/amd64": "amd"}, {"base@linux/amd64": handed})
     make = composer(plan, tmp_path / "run")
-    # Another amd64 node reads the very image built on `amd`.
-    on_amd2 = make.argv(step_of(plan, "app@native"), "amd2", state)
+    # Another amd64 node reads the very image built on `amd`, and builds app for amd64 explicitly.
+    on_amd2 = make.argv(step_of(plan, "app@linux/amd64"), "amd2", state)
     assert ("--set", f"app.contexts.base={handed}") == on_amd2[-3:-1]
-    # The arm64 node builds base for its own platform, as buildx would: an amd64 image is no base for it.
-    on_arm = make.argv(step_of(plan, "app@native"), "arm", state)
-    assert not any("contexts" in arg for arg in on_arm)
-    targets = definition(tmp_path / "run", "app_native")["target"]
-    assert isinstance(targets, dict) and set(targets) == {"app", "base"}
-    # So the parent exports for `amd2` (same platform), and would not for an arm64-only cluster.
-    assert make.exports(plan.job("base@native"), "amd")
+    targets = definition(tmp_path / "run", "app_linux_amd64")["target"]
+    assert isinstance(targets, dict) and targets["app"]["platforms"] == ["linux/amd64"]
+    # The arm64 node would make arm64 images of them: it never takes them.
+    assert make.capable["app@linux/amd64"] == frozenset({"amd", "amd2"})
+    assert step_of(plan, "app@linux/amd64").platforms == ("linux/amd64",)
+    # So the parent exports for `amd2`, and would not where amd is the only amd64 node.
+    assert make.exports(plan.job("base@linux/amd64"), "amd")
     assert not composer(plan_of(tmp_path, NATIVE, nodes=MIXED[:2]), tmp_path / "run2").exports(
-        plan.job("base@native"), "amd")
+        plan.job("base@linux/amd64"), "amd")

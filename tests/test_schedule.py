@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bakeplan.errors import CycleError, NoNodeError
-from bakeplan.nodes import COMPATIBLE, EMULATED, EXACT, Node, platform_rank
+from bakeplan.nodes import COMPATIBLE, EMULATED, EXACT, Node, host_pools, platform_rank
 from bakeplan.schedule import (
     LowerBound, Placement, Problem, Schedule, State, Task, dispatch, fail, finish, give_up, node_down, node_up, prepare,
     retry, schedule, simulate, start_state, status, stranded,
@@ -26,7 +26,7 @@ def test_one_dispatch_step_starts_the_longest_path_first_and_leaves_this_state()
     assert started == [Placement("long", "a", 0.0, 5.0, EXACT)]
     assert state == State(
         now=0.0, waiting={"after": 1}, ready={(0,): [(-3.0, 1, 0)]},
-        running={"long": Placement("long", "a", 0.0, 5.0, EXACT)}, done={}, free=[0], load=[5.0],
+        running={"long": Placement("long", "a", 0.0, 5.0, EXACT)}, done={}, free=[0], pool_free=[0], pool_memory=[None], load=[5.0],
     )
 
 
@@ -39,7 +39,7 @@ def test_one_finish_step_frees_the_slot_and_releases_dependents_with_the_real_en
     assert released == ["after"]
     assert state == State(
         now=4.5, waiting={}, ready={(0,): [(-2.0, 1, 1)]}, running={},
-        done={"first": Placement("first", "a", 0.0, 4.5, EXACT)}, free=[1], load=[1.0],
+        done={"first": Placement("first", "a", 0.0, 4.5, EXACT)}, free=[1], pool_free=[1], pool_memory=[None], load=[1.0],
     )
 
 
@@ -51,7 +51,7 @@ def test_a_failure_skips_every_transitive_dependent_and_nothing_else() -> None:
     assert fail(problem, state, "a", 1.0) == ["b", "c"]
     assert state == State(
         now=1.0, waiting={}, ready={}, running={"d": Placement("d", "n", 0.0, 1.0, EXACT)}, done={},
-        failed={"a": Placement("a", "n", 0.0, 1.0, EXACT)}, skipped={"b": "a", "c": "a"}, free=[1], load=[2.0],
+        failed={"a": Placement("a", "n", 0.0, 1.0, EXACT)}, skipped={"b": "a", "c": "a"}, free=[1], pool_free=[1], pool_memory=[None], load=[2.0],
     )
 
 
@@ -73,12 +73,12 @@ def test_a_dependent_skipped_by_one_failed_parent_stays_skipped_when_its_other_p
     assert fail(problem, state, "a", 1.0) == ["c"]
     assert state == State(
         now=1.0, waiting={}, ready={(0,): [(-4.0, 1, 3)]}, running={"b": Placement("b", "n", 0.0, 2.0, EXACT)},
-        done={}, failed={"a": Placement("a", "n", 0.0, 1.0, EXACT)}, skipped={"c": "a"}, free=[1], load=[3.0],
+        done={}, failed={"a": Placement("a", "n", 0.0, 1.0, EXACT)}, skipped={"c": "a"}, free=[1], pool_free=[1], pool_memory=[None], load=[3.0],
     )
     assert finish(problem, state, "b", 2.5) == []
     assert state == State(
         now=2.5, waiting={}, ready={(0,): [(-4.0, 1, 3)]}, running={}, done={"b": Placement("b", "n", 0.0, 2.5, EXACT)},
-        failed={"a": Placement("a", "n", 0.0, 1.0, EXACT)}, skipped={"c": "a"}, free=[2], load=[3.0],
+        failed={"a": Placement("a", "n", 0.0, 1.0, EXACT)}, skipped={"c": "a"}, free=[2], pool_free=[2], pool_memory=[None], load=[3.0],
     )
     assert dispatch(problem, state) == [Placement("d", "n", 2.5, 6.5, EXACT)]  # never the skipped "c"
 
@@ -88,12 +88,12 @@ def test_a_dependent_whose_other_parent_finished_first_is_skipped_when_one_paren
     assert finish(problem, state, "b", 1.0) == []
     assert state == State(
         now=1.0, waiting={"c": 1}, ready={(0,): [(-4.0, 1, 3)]}, running={"a": Placement("a", "n", 0.0, 1.0, EXACT)},
-        done={"b": Placement("b", "n", 0.0, 1.0, EXACT)}, free=[1], load=[3.0],
+        done={"b": Placement("b", "n", 0.0, 1.0, EXACT)}, free=[1], pool_free=[1], pool_memory=[None], load=[3.0],
     )
     assert fail(problem, state, "a", 2.5) == ["c"]
     assert state == State(
         now=2.5, waiting={}, ready={(0,): [(-4.0, 1, 3)]}, running={}, done={"b": Placement("b", "n", 0.0, 1.0, EXACT)},
-        failed={"a": Placement("a", "n", 0.0, 2.5, EXACT)}, skipped={"c": "a"}, free=[2], load=[3.0],
+        failed={"a": Placement("a", "n", 0.0, 2.5, EXACT)}, skipped={"c": "a"}, free=[2], pool_free=[2], pool_memory=[None], load=[3.0],
     )
 
 
@@ -114,13 +114,13 @@ def test_a_retry_keeps_the_slot_and_the_first_start_and_moves_the_estimated_end(
     assert retry(problem, state, "a", 2.5) == Placement("a", "n", 0.0, 4.5, EXACT)
     assert state == State(
         now=2.5, waiting={"b": 1}, ready={(0,): [(-1.0, 1, 2)]}, running={"a": Placement("a", "n", 0.0, 4.5, EXACT)},
-        free=[0], load=[4.0],
+        free=[0], pool_free=[0], pool_memory=[None], load=[4.0],
     )
     assert dispatch(problem, state) == []  # the retry still holds the only slot
     assert finish(problem, state, "a", 4.0) == ["b"]
     assert state == State(
         now=4.0, waiting={}, ready={(0,): [(-1.0, 1, 1), (-1.0, 1, 2)]}, running={},
-        done={"a": Placement("a", "n", 0.0, 4.0, EXACT)}, free=[1], load=[4.0],
+        done={"a": Placement("a", "n", 0.0, 4.0, EXACT)}, free=[1], pool_free=[1], pool_memory=[None], load=[4.0],
     )
 
 
@@ -132,7 +132,7 @@ def test_a_retried_task_that_fails_in_the_end_skips_its_dependents() -> None:
     assert fail(problem, state, "a", 4.0) == ["b"]
     assert state == State(
         now=4.0, waiting={}, ready={(0,): [(-1.0, 1, 2)]}, running={}, failed={"a": Placement("a", "n", 0.0, 4.0, EXACT)},
-        skipped={"b": "a"}, free=[1], load=[4.0],
+        skipped={"b": "a"}, free=[1], pool_free=[1], pool_memory=[None], load=[4.0],
     )
 
 
@@ -166,7 +166,7 @@ def test_a_node_going_down_sends_its_running_task_back_to_ready_and_takes_its_sl
     assert node_down(problem, state, "n1", 1.5) == ["a"]
     assert state == State(
         now=1.5, waiting={"d": 1}, ready={(0, 1): [(-5.0, 2, 0), (-2.0, 2, 2)]},
-        running={"b": Placement("b", "n2", 0.0, 3.0, EXACT)}, free=[0, 0], load=[4.0, 3.0], down={"n1"},
+        running={"b": Placement("b", "n2", 0.0, 3.0, EXACT)}, free=[0, 0], pool_free=[1, 0], pool_memory=[None, None], load=[4.0, 3.0], down={"n1"},
     )
     assert node_down(problem, state, "n1", 2.0) == []  # already down: nothing more to move
     assert dispatch(problem, state) == []  # the only node up is busy; nothing ever lands on n1
@@ -181,7 +181,7 @@ def test_a_task_moved_off_a_down_node_runs_on_the_next_free_node_up_and_is_not_a
     assert state == State(
         now=7.0, waiting={}, ready={(0, 1): [(-2.0, 2, 2), (-1.0, 2, 3)]}, running={},
         done={"b": Placement("b", "n2", 0.0, 3.0, EXACT), "a": Placement("a", "n2", 3.0, 7.0, EXACT)},
-        free=[0, 1], load=[4.0, 7.0], down={"n1"},
+        free=[0, 1], pool_free=[1, 1], pool_memory=[None, None], load=[4.0, 7.0], down={"n1"},
     )
 
 
@@ -191,7 +191,7 @@ def test_a_node_that_comes_back_gets_its_slots_again() -> None:
     node_up(problem, state, "n1", 2.0)
     assert state == State(
         now=2.0, waiting={"d": 1}, ready={(0, 1): [(-5.0, 2, 0), (-2.0, 2, 2)]},
-        running={"b": Placement("b", "n2", 0.0, 3.0, EXACT)}, free=[1, 0], load=[4.0, 3.0], down=set(),
+        running={"b": Placement("b", "n2", 0.0, 3.0, EXACT)}, free=[1, 0], pool_free=[1, 0], pool_memory=[None, None], load=[4.0, 3.0], down=set(),
     )
     assert dispatch(problem, state) == [Placement("a", "n1", 2.0, 6.0, EXACT)]
     node_up(problem, state, "n1", 2.5)  # a node that is up stays as it is
@@ -207,7 +207,7 @@ def test_ready_tasks_no_node_up_can_build_are_stranded_and_giving_up_skips_their
     assert give_up(problem, state, "a", 2.0) == ["d"]
     assert state == State(
         now=2.0, waiting={}, ready={(0, 1): [(-3.0, 2, 1), (-2.0, 2, 2)]}, running={},
-        failed={"a": Placement("a", "", 2.0, 2.0, EXACT)}, skipped={"d": "a"}, free=[0, 0], load=[4.0, 3.0],
+        failed={"a": Placement("a", "", 2.0, 2.0, EXACT)}, skipped={"d": "a"}, free=[0, 0], pool_free=[1, 1], pool_memory=[None, None], load=[4.0, 3.0],
         down={"n1", "n2"},
     )
     with pytest.raises(ValueError, match="cannot give up task 'd': it is skipped, not ready"):
@@ -430,12 +430,79 @@ def test_children_waiting_for_one_busy_parent_node_queue_behind_each_other() -> 
     assert dispatch(problem, state) == [Placement("D", "a", 10.0, 110.0, EXACT), Placement("C2", "b", 10.0, 115.0, EXACT)]
 
 
+# ------------------------------------------------------------ capacity: hosts shared by nodes, node speeds
+
+def _host_pair(slots: int = 2) -> list[Node]:
+    """Two daemons of one platform on one host with `slots` cores, as buildx discovery finds them."""
+    return [Node("d1", platforms=(AMD,), slots=slots, host="vm"), Node("d2", platforms=(AMD,), slots=slots, host="vm")]
+
+
+def _most_at_once(plan: Schedule) -> int:
+    return max(sum(1 for q in plan.placements if q.start <= p.start < q.end) for p in plan.placements)
+
+
+def test_two_nodes_on_one_host_share_its_slots_in_the_plan() -> None:
+    tasks = [Task(f"t{i}", 10, (AMD,)) for i in range(8)]
+    shared = schedule(tasks, _host_pair())
+    assert shared.makespan == 40.0 and _most_at_once(shared) == 2
+    assert {p.node for p in shared.placements} == {"d1", "d2"}  # both used, never more than the host at once
+    apart = schedule(tasks, [Node("d1", platforms=(AMD,), slots=2), Node("d2", platforms=(AMD,), slots=2)])
+    assert apart.makespan == 20.0 and _most_at_once(apart) == 4
+
+
+def test_a_host_slot_taken_on_one_node_is_not_free_on_the_other() -> None:
+    problem = prepare([Task(f"t{i}", 10, (AMD,)) for i in range(3)], _host_pair())
+    state = start_state(problem)
+    assert dispatch(problem, state) == [Placement("t0", "d1", 0.0, 10.0, EXACT), Placement("t1", "d2", 0.0, 10.0, EXACT)]
+    assert (state.free, state.pool_free, problem.pools, problem.pool_slots) == ([1, 1], [0], (0, 0), (2,))
+    finish(problem, state, "t1", 10.0)
+    assert (state.free, state.pool_free) == ([1, 2], [1])
+    assert dispatch(problem, state) == [Placement("t2", "d2", 10.0, 20.0, EXACT)]
+
+
+def test_a_node_going_down_hands_its_host_slots_to_the_other_node_on_that_host() -> None:
+    problem = prepare([Task(f"t{i}", 10, (AMD,)) for i in range(3)], _host_pair())
+    state = start_state(problem)
+    dispatch(problem, state)  # t0 on d1, t1 on d2: the host is full
+    assert node_down(problem, state, "d1", 2.0) == ["t0"]
+    assert (state.free, state.pool_free) == ([0, 1], [1])
+    assert dispatch(problem, state) == [Placement("t0", "d2", 2.0, 12.0, EXACT)]
+    assert (state.free, state.pool_free) == ([0, 0], [0])
+
+
+def test_a_slower_node_takes_proportionally_longer_and_gets_less_work() -> None:
+    nodes = [Node("quick", platforms=(AMD,), slots=1), Node("slow", platforms=(AMD,), slots=1, speed=1 / 1.6)]
+    plan = schedule([Task(f"t{i}", 10, (AMD,)) for i in range(13)], nodes)
+    on = {name: [p for p in plan.placements if p.node == name] for name in ("quick", "slow")}
+    assert all(p.end - p.start == pytest.approx(16.0) for p in on["slow"])
+    assert (len(on["quick"]), len(on["slow"])) == (8, 5)  # 80 s against 5 x 16 = 80 s
+    assert plan.makespan == pytest.approx(80.0)
+
+
+def test_the_lower_bound_counts_a_shared_host_once_and_slow_slots_for_less() -> None:
+    tasks = [Task(f"t{i}", 10, (AMD,)) for i in range(8)]
+    assert schedule(tasks, _host_pair()).lower_bound.work == pytest.approx(40.0)  # 80 s of work on 2 host slots
+    slow = [Node("a", platforms=(AMD,), slots=2, speed=0.5)]
+    bound = schedule(tasks, slow).lower_bound
+    assert (bound.work, bound.critical_path) == (pytest.approx(80.0), pytest.approx(20.0))
+
+
+def test_a_retry_on_a_slow_node_is_estimated_at_that_node_s_speed() -> None:
+    problem = prepare([Task("a", 10, (AMD,))], [Node("slow", platforms=(AMD,), slots=1, speed=0.5)])
+    state = start_state(problem)
+    assert dispatch(problem, state) == [Placement("a", "slow", 0.0, 20.0, EXACT)]
+    assert retry(problem, state, "a", 20.0) == Placement("a", "slow", 0.0, 40.0, EXACT)
+
+
 # ------------------------------------------------------------ invariants on random problems
 
 PLATFORMS = [AMD, ARM, "linux/arm/v7", "linux/386"]
 NODE_SETS = [
     [node("amd", AMD, slots=2), node("arm", ARM, slots=1)],
     [node("amd1", AMD), node("amd2", AMD, slots=3), node("arm", ARM, slots=2), Node("emu", platforms=(AMD, ARM), slots=1)],
+    # Two daemons on one 3-core host (one emulates arm64), a slow arm node, a fast amd one.
+    [Node("h1", platforms=(AMD,), slots=3, host="box"), Node("h2", platforms=(AMD, ARM), slots=3, host="box"),
+     Node("slow", platforms=(ARM,), slots=1, speed=0.5), Node("fast", platforms=(AMD,), slots=1, speed=2.0)],
 ]
 
 
@@ -462,6 +529,12 @@ def _check(plan: Schedule, tasks: list[Task], nodes: list[Node]) -> None:
         mine = [p for p in plan.placements if p.node == n.name]
         for p in mine:
             assert sum(1 for q in mine if q.start <= p.start < q.end) <= n.slots
+    pools, sizes = host_pools(nodes)
+    for pool, size in enumerate(sizes):
+        members = {n.name for n, p in zip(nodes, pools) if p == pool}
+        shared = [p for p in plan.placements if p.node in members]
+        for p in shared:
+            assert sum(1 for q in shared if q.start <= p.start < q.end) <= size
     assert plan.makespan >= plan.lower_bound.value - 1e-9
 
 
@@ -513,6 +586,9 @@ def _places(problem: Problem, state: State) -> dict[str, str]:
     for n, each in enumerate(problem.nodes):
         busy = sum(1 for p in state.running.values() if p.node == each.name)
         assert 0 <= state.free[n] and state.free[n] + busy == (0 if each.name in state.down else each.slots)
+    for pool, size in enumerate(problem.pool_slots):
+        members = {each.name for each, p in zip(problem.nodes, problem.pools) if p == pool}
+        assert state.pool_free[pool] + sum(1 for p in state.running.values() if p.node in members) == size
     return found
 
 

@@ -499,9 +499,12 @@ def test_json_errors() -> None:
 
 def test_json_files_go_through_the_json_reader(tmp_path: Path) -> None:
     bake = tmp_path / "docker-bake.json"
-    bake.write_bytes(b'\xef\xbb\xbf{"target": {"a": {"context": "."}}}')
+    bake.write_bytes(b'{"target": {"a": {"context": "."}}}')
     body = s.parse_file(bake)
     assert body.blocks[0].labels == ("a",)
+    bake.write_bytes(b'\xef\xbb\xbf{"target": {"a": {}}}')  # HCL's JSON reader, unlike its native one, has no BOM rule
+    with pytest.raises(BakeFileError, match="docker-bake.json:1:1: Invalid start of value"):
+        s.parse_file(bake)
 
 
 # --- golden: literal templates against real buildx ---------------------------

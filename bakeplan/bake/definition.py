@@ -46,9 +46,11 @@ friendly name of the declared type ("list of string", None when untyped),
 
 Where buildx is not deterministic, bakeplan picks one behaviour:
 - matrix combinations: first key outermost, values in list order (matrix.py);
-- `target.NAME.ATTR` when NAME is defined by several blocks: the last block
-  of that name in source order answers (null when it does not set ATTR), which
-  is what buildx v0.36.1 returns when it resolves blocks in file order;
+- `target.NAME.ATTR` when NAME is defined by several blocks: the struct
+  hclparser stored last before the reading block is decoded, visiting the
+  reader's attributes sorted by name (buildx: Go map order, which is that
+  order 7 times in 8); read after all the blocks, that is often the first
+  block merged with the others (see `_Parser.load_references`);
 - errors: the first one in source order (see below).
 Known simplifications: a top-level attribute is always evaluated in the
 global scope (buildx evaluates it in the scope of whatever first references
@@ -60,7 +62,12 @@ validations, user functions, block names (matrices), then every target and
 group block (an error in a target that was not asked for still fails, as in
 buildx), then the remaining top-level attributes. buildx visits Go maps at
 random here; bakeplan goes in source order, so with several errors the
-first one in the files is reported.
+first one in the files is reported, followed by buildx's count of the others
+(", and N other diagnostic(s)": every target and group block is decoded, and
+a failed expression counts twice, as gohcl also reports its unknown value).
+Values that do not fit their field are found later (`resolve.build_config`
+counts those the same way), so when an expression also fails they are left
+out of the count.
 """
 
 from __future__ import annotations
@@ -232,6 +239,93 @@ def reference_value(kind: str, value: Value | None) -> Value:
     return cty.convert(value, want)
 
 
+@dataclass(slots=True)
+class _Duplicate:
+    """The blocks of one target name and hclparser's state for them (see `_Parser.load_references`)."""
+
+    instances: list[_Instance]
+    done: list[set[str]] = field(default_factory=list)  # per block: attributes decoded
+    busy: list[set[str]] = field(default_factory=list)  # per block: attributes a reference started to decode
+    passed: int = 0  # blocks Parse's loop has decoded (and merged into the first)
+    snapshot: tuple[int, frozenset[str], int] | None = None  # (block, its decoded attributes, passed) stored last
+
+    def __post_init__(self) -> None:
+        self.done = [set() for _ in self.instances]
+        self.busy = [set() for _ in self.instances]
+
+    def store(self, index: int) -> None:
+        """Block `index` stores (a copy of) its struct under the name."""
+        self.snapshot = (index, frozenset(self.done[index]), self.passed)
+
+
+def _target_references(expr: object) -> list[tuple[str, str | None]]:
+    """The `target.NAME[.ATTR]` traversals of an expression, in source order (hcl's Variables())."""
+    out: list[tuple[str, str | None]] = []
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, tuple):
+            stack.extend(reversed(node))
+            continue
+        if isinstance(node, ast.ScopeTraversal):
+            steps = node.steps
+            if node.name == "target" and steps and isinstance(steps[0], ast.AttrStep):
+                attr = steps[1].name if len(steps) > 1 and isinstance(steps[1], ast.AttrStep) else None
+                out.append((steps[0].name, attr))
+        if isinstance(node, (str, Location)):
+            continue
+        stack.extend(reversed([getattr(node, slot) for slot in getattr(node, "__slots__", ()) if slot != "loc"]))
+    return out
+
+
+def start_range(expr: ast.Expr) -> Location:
+    """hclsyntax's StartRange, where gohcl reports a decoded value that does not fit its field.
+
+    A template's is its first part's: just inside the quote (past an empty
+    string's), or the first interpolation's expression; a heredoc's is the
+    start of its text on the next line. bakeplan's syntax tree keeps no
+    heredoc marker, so a string ending in a newline counts as a heredoc, and
+    an indented (`<<-`) one is assumed unindented.
+    """
+    loc = expr.loc
+    if loc.file.endswith(".json"):
+        return loc
+    if isinstance(expr, ast.Template) and expr.parts and isinstance(expr.parts[0], ast.Interpolation):
+        return expr.parts[0].expr.loc
+    if isinstance(expr, ast.Template):
+        text = "".join(part for part in expr.parts if isinstance(part, str))
+    elif isinstance(expr, ast.Literal) and expr.kind == "string" and isinstance(expr.value, str):
+        text = expr.value
+    else:
+        return loc
+    if text.endswith("\n"):
+        return Location(loc.file, loc.line + 1, 1)
+    return Location(loc.file, loc.line, loc.column + (2 if text == "" else 1))
+
+
+_MERGED_MAPS = frozenset({"args", "labels", "extra-hosts", "contexts"})
+_MERGED_LISTS = frozenset({"annotations", "policy", "no-cache-filter", "ulimits", "entitlements", "inherits", "attest", "secret", "ssh", "cache-from"})
+
+
+def _merged_field(attr: str, values: list[Value]) -> Value | None:
+    """One field of the first block's struct after Target.Merge of the later blocks (values as references show them)."""
+    present = [v for v in values if v.v is not None]
+    if not present:
+        return None
+    if attr in _MERGED_MAPS:
+        items: dict[str, Value] = {}
+        for value in present:
+            items.update({k: v for k, v in value.v.items() if v.v is not None})
+        return cty.map_val(items, STRING) if items else present[-1]
+    if attr in _MERGED_LISTS and all(isinstance(v.v, tuple) for v in present):
+        elems = [e for value in present for e in value.v]
+        return cty.tuple_val(elems)
+    if attr == "description":
+        texts = [v for v in present if v.v != ""]
+        return texts[-1] if texts else present[0]
+    return present[-1]
+
+
 # ------------------------------------------------------------------ the parser
 
 
@@ -243,6 +337,7 @@ class _Planned:
     evaluate: Callable[[Env], Value]
     location: Location
     name_location: Location
+    decode_location: Location  # where gohcl reports a value that does not fit (hcl's StartRange)
 
 
 @dataclass(slots=True)
@@ -287,6 +382,8 @@ class _Parser:
         self.user_functions: dict[str, Function] = {}
         self.busy_functions: list[str] = []
         self.instances: dict[str, dict[str, list[_Instance]]] | None = None
+        self.duplicates: dict[str, _Duplicate] = {}  # target names written as several blocks
+        self._references: dict[tuple[int, str], list[tuple[str, str | None, Location]]] = {}  # (block, attribute) -> target refs
         self._plans: dict[int, dict[str, _Planned]] = {}
         # (kind, label) -> generated names in order (buildx ParseMeta.Renamed)
         self.renamed: dict[tuple[str, str], dict[str, None]] = {}
@@ -365,14 +462,95 @@ class _Parser:
         return self._field_value(found, attr, field_kind, loc)
 
     def _field_value(self, instances: list[_Instance], attr: str, kind: str, loc: Location) -> Value:
-        # buildx stores each resolved block's whole decoded struct under its name, so the
-        # last block of that name wins, even for attributes only an earlier block sets
-        last = instances[-1]
-        value = self._instance_attr(last, attr, loc) if attr in last.plan else None
+        duplicate = self.duplicates.get(instances[0].name) if instances[0].kind == "target" else None
+        if duplicate is None:
+            last = instances[-1]
+            value = self._instance_attr(last, attr, loc) if attr in last.plan else None
+        else:
+            value = self._snapshot_value(duplicate, attr, kind, loc)
         try:
             return reference_value(kind, value)
         except cty.ConversionError as exc:
             raise error("Unsuitable value type", f"Unsuitable value: {exc}", loc) from None
+
+    # -- several blocks of one target: what a reference sees
+    #
+    # hclparser decodes each block into its own struct and stores a copy of
+    # the struct it decoded last under the name (`resolveBlock`); Parse then
+    # merges every later block into the first one's struct (`Target.Merge`).
+    # A reference `target.N.X` first decodes X in every block of N that has
+    # not decoded X yet, in order, each storing its struct again. So the value
+    # a block reads is the struct stored last before it is decoded: the first
+    # block's (merged with the blocks Parse has passed by then) or a later
+    # block's own. buildx visits a block's attributes in Go map order, which
+    # for a small map is the insertion order 7 times in 8: gohcl's schema
+    # order, names sorted. bakeplan always visits them sorted by name.
+
+    def load_references(self, instance: _Instance) -> None:
+        """hclparser loadDeps for a block about to be decoded: the snapshots its `target.` references store."""
+        duplicate = self.duplicates.get(instance.name) if instance.kind == "target" else None
+        index = duplicate.instances.index(instance) if duplicate is not None else -1
+        for name in sorted(instance.plan):
+            if duplicate is not None and name in duplicate.done[index]:
+                continue
+            self._reference_all(instance.block, name, set())
+
+    def block_decoded(self, instance: _Instance) -> None:
+        """A block decoded by Parse's own loop: it stores its struct, then merges into the first block."""
+        duplicate = self.duplicates.get(instance.name) if instance.kind == "target" else None
+        if duplicate is None:
+            return
+        index = duplicate.instances.index(instance)
+        duplicate.done[index].update(instance.plan)
+        duplicate.store(index)
+        duplicate.passed = index + 1
+
+    def _reference_all(self, block: ast.Block, attr: str, visiting: set[tuple[int, str]]) -> None:
+        """loadDeps of one attribute's expression: each `target.N.X` it reads, in order."""
+        key = (id(block), attr)
+        references = self._references.get(key)
+        if references is None:  # once per block, not per matrix combination
+            found = _find_attribute(block, attr)
+            refs = [] if found is None else _target_references(found.expr)
+            references = self._references[key] = [(n, a, expr_loc(found.expr)) for n, a in refs] if found else []
+        for name, target_attr, where in references:
+            self._reference(name, target_attr, where, visiting)
+
+    def _reference(self, name: str, attr: str | None, where: Location, visiting: set[tuple[int, str]]) -> None:
+        """resolveBlock of every block of `name` for `attr` (None: the whole block)."""
+        duplicate = self.duplicates.get(name)
+        if duplicate is None:
+            return
+        for index, instance in enumerate(duplicate.instances):
+            if attr is None:  # the whole block: nothing marked in progress, so guard the recursion here
+                if (id(instance.block), "") in visiting:
+                    continue
+                visiting.add((id(instance.block), ""))
+                undone = [a for a in sorted(instance.plan) if a not in duplicate.done[index]]
+            elif attr in duplicate.done[index]:
+                continue  # already decoded: resolveBlock returns before storing anything
+            elif attr in duplicate.busy[index]:  # never cleared, as hclparser's progressB
+                raise error("Invalid expression", f"reference cycle not allowed for target.{name}.{attr}", where)
+            else:
+                duplicate.busy[index].add(attr)
+                undone = [attr]
+            for item in undone:
+                self._reference_all(instance.block, item, visiting)
+            duplicate.done[index].update(undone)
+            duplicate.store(index)
+
+    def _snapshot_value(self, duplicate: _Duplicate, attr: str, kind: str, loc: Location) -> Value | None:
+        if duplicate.snapshot is None:  # nothing stored yet (a reference outside any block): the last block's own
+            last = duplicate.instances[-1]
+            return self._instance_attr(last, attr, loc) if attr in last.plan else None
+        index, done, passed = duplicate.snapshot
+        if index == 0 and passed >= 2:  # the first block's struct, with the blocks Parse merged into it
+            present = [i for i in duplicate.instances[:passed] if attr in i.plan]
+            return _merged_field(attr, [reference_value(kind, self._instance_attr(i, attr, loc)) for i in present])
+        instance = duplicate.instances[index]
+        if attr not in done or attr not in instance.plan:
+            return None
+        return self._instance_attr(instance, attr, loc)
 
     def _global_names(self) -> list[str]:
         return [*self.builtins, *self.variables, *self.attrs]
@@ -616,6 +794,7 @@ class _Parser:
                 by_name[instance.kind].setdefault(instance.name, []).append(instance)
                 generated.setdefault(instance.name, None)
         self.instances = by_name
+        self.duplicates = {name: _Duplicate(found) for name, found in by_name["target"].items() if len(found) > 1}
         return instances
 
     def _block_instances(self, block: ast.Block) -> list[_Instance]:
@@ -666,25 +845,41 @@ class _Parser:
         if plan is None:
             kinds = self.fields[block.type]
             plan = {
-                a.name: _Planned(a.name, self.compiler.compile(a.expr), expr_loc(a.expr), a.loc)
+                a.name: _Planned(a.name, self.compiler.compile(a.expr), expr_loc(a.expr), a.loc, start_range(a.expr))
                 for a in block.body.attributes
                 if a.name in kinds
             }
             self._plans[id(block)] = plan
         return plan
 
-    def evaluate_instance(self, instance: _Instance) -> RawBlock:
-        """All decodable attributes of one block instance, as a RawBlock."""
+    def evaluate_instance(self, instance: _Instance, failures: list[tuple[BakeFileError, int]]) -> RawBlock | None:
+        """All decodable attributes of one block instance, as a RawBlock; None when some failed (see `failures`)."""
         attributes: dict[str, Attribute] = {}
         block = instance.block
         values = instance.values
         env = instance.env
         tracked = self.compiler.refers_to_blocks  # without block references no cycle can form
+        if tracked and self.duplicates:
+            self.load_references(instance)
+        failed = len(failures)
         for name, planned in instance.plan.items():
             value = values.get(name)
             if value is None:
-                value = self._instance_attr(instance, name, planned.location) if tracked else planned.evaluate(env)
-            attributes[name] = Attribute(name, value, planned.location, planned.name_location)
+                try:
+                    value = self._instance_attr(instance, name, planned.location) if tracked else planned.evaluate(env)
+                except BakeFileError as exc:
+                    if "cycle not allowed" in exc.detail:  # hclparser's loadDeps: ends the block, one diagnostic
+                        failures.append((exc, 1))
+                        return None
+                    # gohcl decodes every attribute; a failed expression also gives an unknown
+                    # value, which FromCtyValue reports again ("value must be known").
+                    failures.append((exc, 2))
+                    continue
+            attributes[name] = Attribute(name, value, planned.decode_location, planned.name_location)
+        if len(failures) > failed:
+            return None
+        if tracked and self.duplicates:
+            self.block_decoded(instance)
         if instance.kind == "group" and "targets" not in attributes:
             raise error(
                 "Missing required argument",
@@ -935,6 +1130,31 @@ def read_definition(
             gc.enable()
 
 
+def _evaluate_blocks(parser: _Parser, instances: list[_Instance]) -> tuple[RawBlock, ...]:
+    """Every block, as hclparser.Parse decodes them: a failed block does not stop the others.
+
+    The first failure (in source order) is reported with buildx's count of the
+    other diagnostics: ", and N other diagnostic(s)".
+    """
+    blocks: list[RawBlock] = []
+    failures: list[tuple[BakeFileError, int]] = []
+    for instance in instances:
+        try:
+            found = parser.evaluate_instance(instance, failures)
+        except BakeFileError as exc:
+            failures.append((exc, 1))
+            continue
+        if found is not None:
+            blocks.append(found)
+    if not failures:
+        return tuple(blocks)
+    first = failures[0][0]
+    others = sum(count for _, count in failures) - 1
+    if others == 0:
+        raise first
+    raise BakeFileError(f"{first.detail}, and {others} other diagnostic(s)", first.location, hint=first.hint) from first
+
+
 def _read(
     bodies: Sequence[ast.Body],
     env: Mapping[str, str],
@@ -956,7 +1176,7 @@ def _read(
     parser.validate()
     parser.resolve_functions()
     instances = parser.expand_blocks()
-    blocks = tuple(parser.evaluate_instance(instance) for instance in instances)
+    blocks = _evaluate_blocks(parser, instances)
     parser.resolve_globals()
     renamed = {label: tuple(found) for (_, label), found in parser.renamed.items() if list(found) != [label]}
     return Definition(blocks, listing, renamed)

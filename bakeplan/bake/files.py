@@ -4,7 +4,12 @@ Without `-f`, buildx looks in the working directory for compose files and
 then `docker-bake.json`, `docker-bake.hcl`, `docker-bake.override.json`,
 `docker-bake.override.hcl`, skipping missing ones; `BUILDX_BAKE_FILE` (split on
 `BUILDX_BAKE_FILE_SEPARATOR`, default `:`) replaces that lookup. With `-f`,
-every file must exist. Compose files are not supported by bakeplan.
+every file must exist.
+
+As buildx's ParseFiles: `*.yml` / `*.yaml` files are compose files, `*.json` /
+`*.hcl` are bake files, and any other name is a compose file when it loads as
+one (bakeplan.bake.compose), a bake file otherwise. Compose targets come first;
+HCL/JSON blocks of the same name merge into them.
 """
 
 from __future__ import annotations
@@ -41,13 +46,6 @@ def is_compose_name(name: str) -> bool:
     return name.lower().endswith((".yml", ".yaml"))
 
 
-def _compose_error(name: str) -> BakeplanError:
-    return BakeplanError(
-        f"{name}: compose files are not supported by bakeplan",
-        hint="Write the targets in a docker-bake.hcl (or .json) file, or pass the bake files with -f.",
-    )
-
-
 def requested_names(request: BakeRequest) -> tuple[list[str], bool]:
     """The file names to read and whether they come from the default lookup."""
     if request.files:
@@ -75,10 +73,11 @@ def find_files(request: BakeRequest, *, _stdin: bytes | None = None) -> list[Bak
                 continue
             if path.is_dir():
                 raise BakeplanError(f"read {name}: is a directory", hint="Pass a bake file, not a directory, with -f.")
-            raise BakeplanError(f"open {name}: no such file or directory", hint="Check the -f paths (relative to the working directory).")
-        if is_compose_name(name):
-            raise _compose_error(name)
-        found.append(BakeFile(name, path, path.read_bytes()))
+            if not path.exists():
+                raise BakeplanError(f"open {name}: no such file or directory", hint="Check the -f paths (relative to the working directory).")
+        data = path.read_bytes()  # also /dev/null and other non-regular files, as buildx opens them
+        if data:  # buildx skips a file it reads no bytes from (bake.ReadLocalFiles)
+            found.append(BakeFile(name, path, data))
     if not found:
         raise BakeplanError(
             "couldn't find a bake definition",
@@ -214,17 +213,59 @@ def _store(entry: Path, payload: bytes) -> None:
 # ------------------------------------------------------------- evaluation
 
 
+def compose_env(request: BakeRequest) -> dict[str, str]:
+    """What compose interpolation reads: the environment, `.env`, then --var."""
+    from bakeplan.bake import composeload
+
+    return composeload.compose_env(lookup_env(request), variable_overrides(request.vars), request.cwd)
+
+
+def split_compose(found: Sequence[BakeFile], request: BakeRequest) -> tuple[list[BakeFile], list[BakeFile]]:
+    """(compose files, HCL/JSON files), each in load order, as buildx's validateComposeFile sorts them.
+
+    Only a name that is neither *.hcl nor *.json loads the compose reader (a bake-only project never does).
+    """
+    composed: list[BakeFile] = []
+    bake: list[BakeFile] = []
+    env: dict[str, str] | None = None
+    for file in found:
+        if is_compose_name(file.name):
+            composed.append(file)
+        elif not file.name.endswith((".json", ".hcl")) and file.data:
+            from bakeplan.bake import compose
+
+            env = compose_env(request) if env is None else env
+            is_compose = compose.validates(compose.ComposeFile(file.name, file.data), env, request.cwd)
+            (composed if is_compose else bake).append(file)
+        else:
+            bake.append(file)
+    return composed, bake
+
+
 def read_definition(found: Sequence[BakeFile], request: BakeRequest, *, store_parse: bool = True) -> Any:
-    """Parse (through the cache) and evaluate the files: `bakeplan.bake.definition.Definition`."""
+    """Parse (through the cache) and evaluate the HCL/JSON files: `bakeplan.bake.definition.Definition`."""
+    _, bake = split_compose(found, request)
+    return _evaluate(bake, request, store_parse)
+
+
+def _evaluate(bake: Sequence[BakeFile], request: BakeRequest, store_parse: bool) -> Any:
     from bakeplan.bake.definition import read_definition as evaluate
 
-    bodies = [parse_body(file, request.env, store=store_parse) for file in found]
+    bodies = [parse_body(file, request.env, store=store_parse) for file in bake]
     return evaluate(bodies, env=lookup_env(request), vars=variable_overrides(request.vars))
 
 
 def read_blocks(found: Sequence[BakeFile], request: BakeRequest, *, store_parse: bool = True) -> Sequence[Any]:
-    """The evaluated target and group blocks, in source order."""
-    blocks: Sequence[Any] = read_definition(found, request, store_parse=store_parse).blocks
+    """The target and group blocks: the compose files' first, then the evaluated HCL/JSON blocks in source order."""
+    composed, bake = split_compose(found, request)
+    blocks: list[Any] = []
+    if composed:
+        from bakeplan.bake import compose
+
+        files = [compose.ComposeFile(file.name, file.data) for file in composed]
+        blocks = compose.to_blocks(compose.read_compose(files, compose_env(request), request.cwd))
+    if bake or not composed:
+        blocks.extend(_evaluate(bake, request, store_parse).blocks)
     return blocks
 
 
@@ -276,6 +317,8 @@ def evaluation_key(found: Sequence[BakeFile], request: BakeRequest) -> str | Non
 
     if any(marker in file.data for file in found for marker in _IMPURE):
         return None
+    if any(not file.name.endswith((".hcl", ".json")) for file in found):
+        return None  # compose files read `.env` and any variable: parsed every time (a few ms)
     env = lookup_env(request)
     tokens: set[bytes] = set()
     for file in found:

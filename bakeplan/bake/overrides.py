@@ -6,9 +6,14 @@ names and collects, per target, one `Override` per key; applying
 `Target.AddOverrides` does (docker/buildx bake/bake.go).
 
 Order: buildx applies one target's overrides in Go map order, which is random:
-`--set '*.output=type=docker' --set '*.push=true'` prints three different
-outputs from run to run. bakeplan applies them in the order their keys were
-first given on the command line.
+`--set '*.output=type=docker' --set '*.push=true'` (or `--push`) prints
+different outputs from run to run, each target on its own. bakeplan applies
+them in the order their keys were first given on the command line, buildx's
+usual answer (a small Go map iterates in insertion order 7 times in 8).
+
+Build flags (`BuildFlags`: `--push`, `--load`, `--call`, `--no-cache`,
+`--pull`, `--sbom`, `--provenance`) are the `--set`s buildx derives from them,
+after the user's own. Key names and their semantics are buildx v0.38's.
 """
 
 from __future__ import annotations
@@ -23,10 +28,19 @@ from bakeplan.bake import schema
 from bakeplan.bake.schema import DecodeError, TargetFields
 from bakeplan.errors import BakeplanError
 
-# Keys whose values accumulate into a list (repeated --set appends).
+# buildx v0.38's newOverrides: plural key names are aliases of singular ones, so
+# `--set t.tags=a --set t.tag+=b` is one override of one key.
+ALIASES = {
+    "annotations": "annotation", "args": "arg", "entitlements": "entitlement", "extra-hosts": "extra-host",
+    "labels": "label", "platforms": "platform", "resources": "resource", "tags": "tag", "ulimits": "ulimit",
+    "secrets": "secret",
+}
+# Keys whose values accumulate into a list (repeated --set appends; `KEY=` clears).
 LIST_KEYS = frozenset(
-    {"output", "cache-to", "cache-from", "tags", "platform", "secrets", "ssh", "attest", "entitlements", "network", "annotations", "policy"}
+    {"output", "cache-to", "cache-from", "tag", "platform", "ssh", "attest", "entitlement", "annotation", "policy", "ulimit", "no-cache-filter"}
 )
+NAMED_KEYS = frozenset({"contexts", "label", "extra-host"})
+SCALAR_KEYS = frozenset({"context", "dockerfile", "target", "call", "no-cache", "shm-size", "network", "pull", "push", "load"})
 
 
 @dataclass(slots=True)
@@ -36,6 +50,7 @@ class Override:
     value: str = ""
     values: list[str] = field(default_factory=list)
     append: bool = False
+    clear: bool = False  # an empty `KEY=` without `+`: the list starts again from nothing
 
 
 Overrides = dict[str, dict[str, Override]]
@@ -153,43 +168,133 @@ def parse_overrides(sets: Sequence[str], target_names: Sequence[str], env: Mappi
         keys = skey.split(".", 2)
         if len(keys) < 2:
             raise OverrideError(f"invalid override key {skey}, expected target.name")
-        if not has_value and keys[1] != "args":
+        if keys[1] == "secrets" and len(keys) != 2:
+            raise OverrideError(f"invalid key {key_part}, secret does not support subkeys")
+        keys[1] = ALIASES.get(keys[1], keys[1])
+        if not has_value and keys[1] != "arg":
             raise OverrideError(f"invalid override {text}, expected target.name=value")
         okey = ".".join(keys[1:])
         for name in expand_targets(keys[0], target_names):
             per_target = result.setdefault(name, {})
             override = per_target.get(okey) or Override()
-            if not _fill(override, keys, key_part, append, has_value, value, env):
+            if not _fill(override, keys, key_part, append, value if has_value else None, env):
                 continue
             per_target[okey] = override
     return result
 
 
-def _fill(override: Override, keys: list[str], key_part: str, append: bool, has_value: bool, value: str, env: Mapping[str, str]) -> bool:
-    """Record one --set into `override`; False when buildx skips it (args.X from an unset env)."""
+def _fill(override: Override, keys: list[str], key_part: str, append: bool, value: str | None, env: Mapping[str, str]) -> bool:
+    """Record one --set into `override`; False when buildx skips it (arg.X from an unset env)."""
     head = keys[1]
-    if head in LIST_KEYS:
-        if has_value:
-            override.append = append
-            override.values.append(value)
+    if head in LIST_KEYS or (head == "secret" and len(keys) == 2):
+        if head != "secret" and len(keys) != 2:
+            raise OverrideError(f"invalid key {key_part}, {head} does not support subkeys")
+        if value is not None:
+            _fill_list(override, append, value)
         return True
-    if head in ("resources", "secret"):
+    if head == "secret":  # secret.ID: a new source for a declared secret
+        if append:
+            raise OverrideError(f"invalid key {key_part}, secret does not support append")
+    elif head in ("resource", "arg") or head in NAMED_KEYS:
         if len(keys) != 3:
             raise OverrideError(f"invalid key {key_part}, {head} requires name")
-        if append:
-            raise OverrideError(f"invalid key {key_part}, {head} does not support append")
-        override.value = value
-        return True
-    if head in ("args", "contexts") and len(keys) != 3:
-        raise OverrideError(f"invalid key {key_part}, {head} requires name")
-    if head == "args" and not has_value:
-        # `--set t.args.X` (no `=`) takes X from the environment, or is ignored.
+        if head == "resource" and append:
+            raise OverrideError(f"invalid key {key_part}, resource does not support append")
+    elif head in SCALAR_KEYS and len(keys) != 2:
+        raise OverrideError(f"invalid key {key_part}, {head} does not support subkeys")
+    if head == "arg" and value is None and env_lookup_allowed(env):
+        # `--set t.arg.X` (no `=`) takes X from the environment, or is ignored.
         if keys[2] not in env:
             return False
         override.value = env[keys[2]]
-    if has_value:
+    if value is not None:
         override.value = value
     return True
+
+
+def _fill_list(override: Override, append: bool, value: str) -> None:
+    if not append and value == "":
+        override.clear = True
+        override.values = []
+    else:
+        override.values.append(value)
+    override.append = append and not override.clear
+
+
+def env_lookup_allowed(env: Mapping[str, str]) -> bool:
+    """False when BUILDX_BAKE_DISABLE_VARS_ENV_LOOKUP is a true boolean."""
+    try:
+        return not schema.parse_bool_go(env["BUILDX_BAKE_DISABLE_VARS_ENV_LOOKUP"])
+    except (KeyError, DecodeError):
+        return True
+
+
+# ------------------------------------------------------------- build flags
+
+
+@dataclass(frozen=True, slots=True)
+class BuildFlags:
+    """The `docker buildx bake` build flags that shape the definition (`--push`, `--no-cache`, ...)."""
+
+    push: bool = False
+    load: bool = False
+    call: str = ""  # --call (or "check" from --check); "" and "build" change nothing
+    no_cache: bool | None = None  # None: not given
+    pull: bool | None = None
+    sbom: str = ""
+    provenance: str = ""
+
+    def overrides(self) -> tuple[str, ...]:
+        """The `--set`s buildx turns them into, appended after the user's own (commands/bake.go runBake)."""
+        out: list[str] = []
+        if self.push:
+            out.append("*.push=true")
+        if self.load:
+            out.append("*.load=true")
+        call = parse_call(self.call)
+        if call is not None:
+            out.append(f"*.call={call}")
+        for key, flag in (("no-cache", self.no_cache), ("pull", self.pull)):
+            if flag is not None:
+                out.append(f"*.{key}={'true' if flag else 'false'}")
+        for kind, value in (("sbom", self.sbom), ("provenance", self.provenance)):
+            if value:
+                out.append(f"*.attest={canonical_attest(kind, value)}")
+        return tuple(out)
+
+
+def canonical_attest(kind: str, value: str) -> str:
+    """buildflags.CanonicalizeAttest: `--sbom=true` is `type=sbom,disabled=false`, `--sbom=K=V` is `type=sbom,K=V`."""
+    try:
+        return f"type={kind},disabled={'false' if schema.parse_bool_go(value) else 'true'}"
+    except DecodeError:
+        return f"type={kind},{value}"
+
+
+def parse_call(text: str) -> str | None:
+    """buildflags.ParseCallFunc: the method name `--call` asks for, None for a plain build."""
+    if text == "":
+        return None
+    try:
+        fields = schema.csv_fields(text)
+    except DecodeError as error:
+        raise BakeplanError(str(error)) from None
+    name = ""
+    for item in fields:
+        key, sep, value = item.partition("=")
+        if not sep:
+            if name:
+                raise BakeplanError(f"invalid print value: {text}", hint='Use --call NAME[,format=json][,ignorestatus=true], e.g. --call check.')
+            name = item
+        elif key == "ignorestatus":
+            try:
+                schema.parse_bool_go(value)
+            except DecodeError as error:
+                raise BakeplanError(f"invalid ignorestatus print value: {value}: {error}") from None
+        elif key != "format":
+            raise BakeplanError(f"invalid print field: {item}", hint="--call takes format= and ignorestatus= besides the method name.")
+    name = "lint" if name == "check" else name  # "check" is the alias buildx keeps for "lint"
+    return None if name == "build" else name
 
 
 # ------------------------------------------------------------------ applying
@@ -202,25 +307,21 @@ def apply_overrides(target: TargetFields, overrides: Mapping[str, Override] | No
     secret_overrides: dict[str, Override] = {}
     for key, override in overrides.items():
         head, _, sub = key.partition(".")
-        has_sub = "." in key
+        if head == "secret" and sub:
+            secret_overrides[sub] = override
+            continue
         try:
-            if head == "secret":
-                if not has_sub:
-                    raise OverrideError("invalid format for secret, expecting secret.<id>=<value>")
-                secret_overrides[sub] = override
-                continue
-            _apply_one(target, head, sub, has_sub, override)
+            _apply_one(target, head, sub, override)
         except DecodeError as error:
             raise OverrideError(f"invalid override {key}: {error}") from None
     for ident, override in secret_overrides.items():
         _update_secret(target, ident, override.value)
 
 
-def _set_map_entry(target: TargetFields, field_name: str, sub: str, has_sub: bool, value: str) -> None:
-    if not has_sub:
-        example = "<hostname>=<ip>" if field_name == "extra-hosts" else "<name>=<value>"
-        raise OverrideError(f"invalid format for {field_name}, expecting {field_name}.{example}")
-    target.setdefault(field_name, {})[sub] = value
+# The target field each canonical (singular) override key sets.
+_FIELD = {"arg": "args", "label": "labels", "extra-host": "extra-hosts", "tag": "tags", "platform": "platforms",
+          "ulimit": "ulimits", "annotation": "annotations", "entitlement": "entitlements", "secret": "secret"}
+_SCALARS = frozenset({"context", "dockerfile", "target", "call", "shm-size", "network"})
 
 
 def _parse_bool(key: str, value: str) -> bool:
@@ -234,25 +335,25 @@ def _replace_or_append(target: TargetFields, name: str, override: Override, item
     target[name] = (list(target.get(name) or []) + items) if override.append else items
 
 
-def _apply_one(target: TargetFields, head: str, sub: str, has_sub: bool, override: Override) -> None:
+def _apply_one(target: TargetFields, head: str, sub: str, override: Override) -> None:
     value = override.value
-    simple = {"context": "context", "dockerfile": "dockerfile", "target": "target", "call": "call", "shm-size": "shm-size", "network": "network"}
-    if head in simple:
-        target[simple[head]] = value
-    elif head in ("args", "contexts", "labels", "extra-hosts"):
-        _set_map_entry(target, head, sub, has_sub, value)
-    elif head in ("tags", "platform", "no-cache-filter", "ulimits"):
-        field_name = "platforms" if head == "platform" else head
-        _replace_or_append(target, field_name, override, list(override.values))
-    elif head in ("annotations", "entitlements"):
-        target[head] = list(target.get(head) or []) + list(override.values)
+    name = _FIELD.get(head, head)
+    if head in _SCALARS:
+        target[name] = value
+    elif head in ("arg", "contexts", "label", "extra-host"):
+        target.setdefault(name, {})[sub] = value  # newOverrides made sure of the sub key
+    elif head in ("tag", "platform", "no-cache-filter", "ulimit"):
+        _replace_or_append(target, name, override, list(override.values))
+    elif head in ("annotation", "entitlement"):
+        # Both always add to what the target has, unless an empty `KEY=` cleared it.
+        target[name] = [*([] if override.clear else target.get(name) or []), *override.values]
     elif head == "policy":
         policies = [schema.parse_policy_fields(schema.csv_fields(v)) for v in override.values]
         _replace_or_append(target, "policy", override, list(policies))
     elif head in ("cache-from", "cache-to"):
         entries = schema.parse_cache_entries(override.values)
         target[head] = merge_cache(target.get(head), entries) if override.append else (entries or None)
-    elif head in ("secrets", "ssh", "output", "attest"):
+    elif head in ("secret", "ssh", "output", "attest"):
         _apply_entries(target, head, override)
     elif head in ("no-cache", "pull"):
         target[head] = _parse_bool(head, value)
@@ -260,31 +361,34 @@ def _apply_one(target: TargetFields, head: str, sub: str, has_sub: bool, overrid
         flag = _parse_bool(head, value)
         outputs = list(target.get("output") or [])
         target["output"] = (_set_push(outputs, flag) if head == "push" else _set_load(outputs, flag)) or None
-    elif head == "resources":
-        _set_resource(target, sub, has_sub, value)
+    elif head == "resource":
+        _set_resource(target, sub, value)
     else:
         raise OverrideError(f"unknown key: {head}")
 
 
 def _apply_entries(target: TargetFields, head: str, override: Override) -> None:
     texts = [v for v in override.values if v != ""]
-    if head == "secrets":
-        secrets = [schema.parse_secret_text(v) for v in texts]
-        target["secret"] = merge_by_id(target.get("secret"), secrets) if override.append else secrets
-    elif head == "ssh":
-        keys = [schema.parse_ssh_text(v) for v in texts]
-        target["ssh"] = merge_by_id(target.get("ssh"), keys) if override.append else keys
-    elif head == "output":
-        outputs = [schema.parse_export_text(v) for v in texts]
-        target["output"] = merge_exports(target.get("output"), outputs) if override.append else outputs
-    else:
-        attests = [schema.parse_attest_text(v) for v in texts]
-        target["attest"] = merge_attests(target.get("attest"), attests)
+    try:
+        if head == "secret":
+            secrets = [schema.parse_secret_text(v) for v in texts]
+            target["secret"] = merge_by_id(target.get("secret"), secrets) if override.append else secrets
+        elif head == "ssh":
+            keys = [schema.parse_ssh_text(v) for v in texts]
+            target["ssh"] = merge_by_id(target.get("ssh"), keys) if override.append else keys
+        elif head == "output":
+            outputs = [schema.parse_export_text(v) for v in texts]
+            target["output"] = merge_exports(target.get("output"), outputs) if override.append else outputs
+        else:
+            attests = [schema.parse_attest_text(v) for v in texts]
+            current = None if override.clear else target.get("attest")
+            target["attest"] = merge_attests(current, attests)
+    except DecodeError as error:
+        # buildx wraps every one of these but attest's as "outputs" (bake.go AddOverrides).
+        raise OverrideError(f"invalid value for {'attest' if head == 'attest' else 'outputs'}: {error}") from None
 
 
-def _set_resource(target: TargetFields, sub: str, has_sub: bool, value: str) -> None:
-    if not has_sub:
-        raise OverrideError("invalid format for resources, expecting resources.<name>=<value>")
+def _set_resource(target: TargetFields, sub: str, value: str) -> None:
     numeric = dict(schema.RESOURCE_KEYS)
     if sub not in numeric:
         raise OverrideError(f"unknown resources key {sub}")

@@ -95,7 +95,7 @@ def print_document(result: BakeResult) -> dict[str, Any]:
         doc["group"] = {}
         for name in sorted(result.groups):
             body: dict[str, Any] = {"description": descriptions[name]} if descriptions.get(name) else {}
-            body["targets"] = list(result.groups[name])
+            body["targets"] = list(result.groups[name]) or (None if name in getattr(result, "nil_groups", ()) else [])
             doc["group"][name] = body
     doc["target"] = {name: dict(result.targets[name].fields) for name in sorted(result.targets)}
     return doc

@@ -32,7 +32,7 @@ from bakeplan.bake import overrides as ov
 from bakeplan.bake import schema
 from bakeplan.bake.model import BakeRequest, BakeResult, Target
 from bakeplan.bake.schema import RawAttribute, TargetFields
-from bakeplan.errors import BakeplanError, CycleError, Location
+from bakeplan.errors import BakeFileError, BakeplanError, CycleError, Location
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,7 @@ class PrintResult(BakeResult):
     """A `BakeResult` plus what only `--print` shows: group descriptions."""
 
     group_descriptions: Mapping[str, str] = field(default_factory=dict)
+    nil_groups: frozenset[str] = frozenset()  # groups whose empty target list buildx prints as null
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,7 @@ class ConfigGroup:
     name: str
     targets: list[str]
     description: str = ""
+    nil: bool = False  # no targets list at all (`targets = null`, a compose file without builds): prints null
 
 
 @dataclass(slots=True)
@@ -103,10 +105,16 @@ def build_config(blocks: Iterable[RawBlock]) -> Config:
     targets: dict[str, ConfigTarget] = {}
     groups: list[ConfigGroup] = []
     renamed: dict[str, list[str]] = {}
+    blocks = list(blocks)
     for block in blocks:
-        fields = schema.decode_block(block.kind, block.attributes)
+        try:
+            fields = schema.decode_block(block.kind, block.attributes)
+        except BakeFileError as error:
+            raise _counted(error, blocks) from None
         if block.kind == "group":
-            group = ConfigGroup(block.name, _dedup(fields.get("targets") or []), fields.get("description", ""))
+            group = ConfigGroup(
+                block.name, _dedup(fields.get("targets") or []), fields.get("description", ""), "targets" not in fields
+            )
             # A later group block of the same name replaces the earlier one in
             # place (hclparser.Parse: groups have no Merge method).
             index = next((i for i, g in enumerate(groups) if g.name == block.name), None)
@@ -129,6 +137,20 @@ def build_config(blocks: Iterable[RawBlock]) -> Config:
         if names != [label]:
             groups.append(ConfigGroup(label, names))
     return Config(groups, targets)
+
+
+def _counted(first: BakeFileError, blocks: Sequence[RawBlock]) -> BakeFileError:
+    """The first value that does not fit, with buildx's count of the others (gohcl decodes every attribute)."""
+    count = 0
+    for block in blocks:
+        for name, attribute in block.attributes.items():
+            try:
+                schema.decode_block(block.kind, {name: attribute})
+            except BakeFileError:
+                count += 1
+    if count <= 1:
+        return first
+    return BakeFileError(f"{first.detail}, and {count - 1} other diagnostic(s)", first.location, hint=first.hint)
 
 
 def _dedup(items: Iterable[str]) -> list[str]:
@@ -337,7 +359,7 @@ def _default_group(groups: dict[str, ConfigGroup], requested: Sequence[str]) -> 
         groups["default"] = ConfigGroup("default", [*groups["default"].targets, name], groups["default"].description)
     if "default" in groups:
         group = groups["default"]
-        groups["default"] = ConfigGroup("default", sorted(_dedup(group.targets)), group.description)
+        groups["default"] = ConfigGroup("default", sorted(_dedup(group.targets)), group.description, group.nil)
 
 
 def _load_links(resolver: Resolver, name: str, target: TargetFields, targets: dict[str, TargetFields], visited: list[str]) -> None:
@@ -678,6 +700,7 @@ def result_from_config(config: Config, request: BakeRequest, files: tuple[Path, 
         files=files,
         requested=tuple(names),
         group_descriptions={name: group.description for name, group in groups.items() if group.description},
+        nil_groups=frozenset(name for name, group in groups.items() if group.nil and not group.targets),
     )
 
 

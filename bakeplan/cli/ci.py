@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from bakeplan.cli.options import Exclude, Files, Names, Only, Sets, Vars, bake_request
+from bakeplan.cli.options import Exclude, Files, Names, NoCache, Only, Provenance, Pull, Sbom, Sets, Vars, bake_request, definition_sets
 
 if TYPE_CHECKING:
     from bakeplan.emit.build import CIRequest
@@ -31,7 +31,10 @@ Since = Annotated[Optional[str], typer.Option("--since", help="Only jobs whose i
 Login = Annotated[Optional[str], typer.Option("--login", help="Log in to this registry before pushing.", show_default=False)]
 Output = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of stdout.", show_default=False)]
 
-INSTALL = "python -m pip install bakeplan"
+Install = Annotated[Optional[str], typer.Option("--install", metavar="SOURCE", help="The pinned bakeplan the workflow's plan job installs: bakeplan==VERSION (default: this version), a wheel's path in the repository, or git+URL@COMMIT.", show_default=False)]
+Image = Annotated[str, typer.Option("--image", help="The jobs' image: docker with buildx >= 0.22 (for the cache overrides).")]
+Service = Annotated[str, typer.Option("--service", help="The Docker-in-Docker service image, or `none` for runners with their own daemon.")]
+Credentials = Annotated[str, typer.Option("--credentials", metavar="ID", help="The Jenkins username/password credential to log in with (--login).")]
 
 
 class GitlabMode(str, Enum):
@@ -77,6 +80,7 @@ class Common:
         from bakeplan.jobs import Filter
 
         spec = self.cache or default_cache
+        refuse_gha(system, spec)
         cache = None if spec == "none" else parse_backend(spec, scope=self.scope, fallbacks=self.fallbacks, replace=self.replace)
         bake = bake_request(self.names, self.files, self.sets, self.vars)
         handoff = parse_handoff(self.handoff) if self.handoff is not None else None
@@ -104,6 +108,15 @@ def _common(names: Names, files: Files, sets: Sets, vars_: Vars, only: Only, exc
             since: Since, handoff: Handoff) -> Common:
     return Common(list(names or []), files, list(sets or []), list(vars_ or []), list(only or []), list(exclude or []),
                   list(runner or []), cache, cache_scope, list(cache_fallback or []), cache_replace, push, since, handoff)
+
+
+def refuse_gha(system: str, spec: str) -> None:
+    """The `gha` cache lives in GitHub Actions' cache service, which no other CI system has."""
+    from bakeplan.errors import BakeplanError
+
+    if system != "github" and (spec == "gha" or spec.startswith("gha:") or spec.startswith("gha,")):
+        raise BakeplanError(f"--cache {spec} needs GitHub Actions' cache service, which {system} does not have",
+                            hint="Use --cache registry:REPO (or local:DIR, s3:BUCKET) outside GitHub Actions.")
 
 
 def _plan(request: CIRequest) -> CIPlan:
@@ -134,10 +147,12 @@ def github_command(
     exclude: Exclude = None, runner: Runner = None, cache: Cache = None, cache_scope: Scope = "",
     cache_fallback: Fallback = None, cache_replace: Replace = False, push: Push = False, since: Since = None,
     handoff: Handoff = None, login: Login = None,
+    no_cache: NoCache = False, pull: Pull = False, sbom: Sbom = "", provenance: Provenance = "",
     output: Output = None,
     workflow: Annotated[bool, typer.Option("--workflow", help="Write a complete workflow instead of the matrix.")] = False,
-    install: Annotated[str, typer.Option("--install", help="How the workflow's plan job installs bakeplan.")] = INSTALL,
+    install: Install = None,
     expect: Annotated[Optional[str], typer.Option("--expect-chunks", help="Fail unless the plan has exactly these matrix jobs (comma-separated; the workflow's plan job passes them).", show_default=False)] = None,
+    no_merges: Annotated[bool, typer.Option("--expect-no-merges", help="Fail if the plan merges manifests (the workflow's plan job passes it when the workflow has no merge job).")] = False,
 ) -> None:
     """GitHub Actions: `strategy.matrix` JSON (and $GITHUB_OUTPUT inside Actions), or a workflow.
 
@@ -148,17 +163,23 @@ def github_command(
     and `omitted`.
     """
     from bakeplan.emit import github
+    from bakeplan.emit.install import install_source
 
+    sets = definition_sets(sets, no_cache=no_cache, pull=pull, sbom=sbom, provenance=provenance)  # as `--set`s, in every leg
     common = _common(names, files, sets, vars_, only, exclude, runner, cache, cache_scope, cache_fallback, cache_replace, push,
                      since, handoff)
+    source = install_source(install) if workflow else ""
     plan = _plan(common.request("github", github.MATRIX_LIMIT, "gha"))
     if expect is not None:
         github.check_chunks(plan, expect.split(","))
+    if no_merges:
+        github.check_merges(plan)
     if workflow:
-        extra = ["--workflow", *(["--login", login] if login else []), *(["--install", install] if install != INSTALL else [])]
+        extra = ["--workflow", *(["--login", login] if login else []), *(["--install", install] if install else [])]
         command = shlex.join(common.argv("github", extra))
-        plan_argv = common.argv("github", ["--expect-chunks", ",".join(c.id for c in plan.chunks)])
-        _write(github.render_workflow(plan, plan_argv, install=install, login=login, command=command), output)
+        expected = ["--expect-chunks", ",".join(c.id for c in plan.chunks), *([] if plan.merges else ["--expect-no-merges"])]
+        plan_argv = common.argv("github", expected)
+        _write(github.render_workflow(plan, plan_argv, install=source, login=login, command=command), output)
         return
     _write(github.render_matrix(plan), output)
     _github_files(plan)
@@ -170,8 +191,14 @@ def _github_files(plan: CIPlan, environ: dict[str, str] | None = None) -> None:
 
     env = os.environ if environ is None else environ
     if env.get("GITHUB_OUTPUT"):
+        values = github.outputs(plan)
+        if values["spill"] == "true":
+            # Over GitHub's outputs limit: the plan job uploads the rows' overrides as an artifact.
+            folder = Path(env.get("RUNNER_TEMP", ".")) / github.LEGS_ARTIFACT
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / github.LEGS_FILE).write_text(github.spilled_legs(plan), encoding="utf-8")
         with open(env["GITHUB_OUTPUT"], "a", encoding="utf-8") as handle:
-            handle.write(github.github_output_text(github.outputs(plan)))
+            handle.write(github.github_output_text(values))
     if env.get("GITHUB_STEP_SUMMARY"):
         with open(env["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as handle:
             handle.write(github.step_summary(plan))
@@ -182,17 +209,24 @@ def gitlab_command(
     exclude: Exclude = None, runner: Runner = None, cache: Cache = None, cache_scope: Scope = "",
     cache_fallback: Fallback = None, cache_replace: Replace = False, push: Push = False, since: Since = None,
     handoff: Handoff = None, login: Login = None,
+    no_cache: NoCache = False, pull: Pull = False, sbom: Sbom = "", provenance: Provenance = "",
     output: Output = None,
     mode: Annotated[GitlabMode, typer.Option("--mode", help="jobs (one job per leg) or matrix (parallel:matrix per chunk).")] = GitlabMode.jobs,
+    image: Image = "docker:29", service: Service = "docker:29-dind",
 ) -> None:
     """GitLab CI: a child-pipeline YAML (write it as an artifact, run it with `trigger: include: artifact`)."""
     from bakeplan.emit import gitlab
 
+    sets = definition_sets(sets, no_cache=no_cache, pull=pull, sbom=sbom, provenance=provenance)  # as `--set`s, in every leg
     common = _common(names, files, sets, vars_, only, exclude, runner, cache, cache_scope, cache_fallback, cache_replace, push,
                      since, handoff)
     plan = _plan(common.request("gitlab", gitlab.MATRIX_LIMIT, "none"))
-    argv = common.argv("gitlab", [*(["--mode", mode.value] if mode != GitlabMode.jobs else []), *(["--login", login] if login else [])])
-    text = gitlab.render(plan, mode=mode.value, login=login, merge_runner=plan_default_runner("gitlab", runner), command=shlex.join(argv))
+    extra = [*(["--mode", mode.value] if mode != GitlabMode.jobs else []), *(["--login", login] if login else [])]
+    extra += [*(["--image", image] if image != gitlab.DOCKER_IMAGE else []), *(["--service", service] if service != gitlab.DIND_SERVICE else [])]
+    text = gitlab.render(plan, mode=mode.value, login=login, merge_runner=plan_default_runner("gitlab", runner),
+                         command=shlex.join(common.argv("gitlab", extra)), image=image, service=None if service == "none" else service)
+    for line in gitlab.limit_lines(gitlab.job_count(plan), len(text.encode())):
+        print(line, file=sys.stderr)
     _write(text, output)
 
 
@@ -201,16 +235,20 @@ def jenkins_command(
     exclude: Exclude = None, runner: Runner = None, cache: Cache = None, cache_scope: Scope = "",
     cache_fallback: Fallback = None, cache_replace: Replace = False, push: Push = False, since: Since = None,
     handoff: Handoff = None, login: Login = None,
-    output: Output = None,
+    no_cache: NoCache = False, pull: Pull = False, sbom: Sbom = "", provenance: Provenance = "",
+    output: Output = None, credentials: Credentials = "registry",
 ) -> None:
     """Jenkins: a declarative Jenkinsfile with parallel stages per layer."""
     from bakeplan.emit import jenkins
 
+    sets = definition_sets(sets, no_cache=no_cache, pull=pull, sbom=sbom, provenance=provenance)  # as `--set`s, in every leg
     common = _common(names, files, sets, vars_, only, exclude, runner, cache, cache_scope, cache_fallback, cache_replace, push,
                      since, handoff)
     plan = _plan(common.request("jenkins", 1_000_000, "none"))
-    argv = common.argv("jenkins", ["--login", login] if login else [])
-    text = jenkins.render(plan, merge_agent=plan_default_runner("jenkins", runner), login=login, command=shlex.join(argv))
+    extra = [*(["--login", login] if login else []), *(["--credentials", credentials] if credentials != jenkins.CREDENTIALS else [])]
+    signin = jenkins.Login(login, credentials) if login else None
+    text = jenkins.render(plan, merge_agent=plan_default_runner("jenkins", runner), login=signin,
+                          command=shlex.join(common.argv("jenkins", extra)))
     _write(text, output)
 
 

@@ -17,6 +17,16 @@ Files = Annotated[Optional[list[str]], typer.Option("--file", "-f", metavar="FIL
 Sets = Annotated[Optional[list[str]], typer.Option("--set", metavar="PATTERN.KEY=VALUE", help="Override: PATTERN.KEY[.SUB]=VALUE, as buildx (repeatable).", show_default=False)]
 Vars = Annotated[Optional[list[str]], typer.Option("--var", metavar="NAME=VALUE", help="Set a bake variable: NAME=VALUE (repeatable).", show_default=False)]
 
+# buildx's build flags that shape the definition (each becomes a `--set '*.KEY=...'` after yours, as in buildx).
+Push = Annotated[bool, typer.Option("--push", help='Shorthand for "--set=*.output=type=registry" (buildx: "*.push=true").')]
+Load = Annotated[bool, typer.Option("--load", help='Shorthand for "--set=*.output=type=docker" (buildx: "*.load=true").')]
+NoCache = Annotated[bool, typer.Option("--no-cache", help="Do not use cache when building (\"*.no-cache=true\").")]
+Pull = Annotated[bool, typer.Option("--pull", help="Always attempt to pull all referenced images (\"*.pull=true\").")]
+Sbom = Annotated[str, typer.Option("--sbom", metavar="true|false|KEY=VALUE,...", help='Shorthand for "--set=*.attest=type=sbom".', show_default=False)]
+Provenance = Annotated[str, typer.Option("--provenance", metavar="true|false|KEY=VALUE,...", help='Shorthand for "--set=*.attest=type=provenance".', show_default=False)]
+Call = Annotated[str, typer.Option("--call", metavar="METHOD", help='Method for evaluating the build ("check", "outline", "targets"): "*.call=METHOD".')]
+Check = Annotated[bool, typer.Option("--check", help='Shorthand for "--call=check".')]
+
 # Selection and nodes: shared by plan, run and ci so that each reads the same everywhere.
 Only = Annotated[Optional[list[str]], typer.Option("--only", metavar="KEY=VALUE", help="Keep jobs with KEY=VALUE: a matrix key, platform or target; globs allowed (repeatable).", show_default=False)]
 Exclude = Annotated[Optional[list[str]], typer.Option("--exclude", metavar="KEY=VALUE", help="Drop jobs with KEY=VALUE: a matrix key, platform or target; globs allowed (repeatable).", show_default=False)]
@@ -34,3 +44,13 @@ def bake_request(
 
     return BakeRequest(names=tuple(names or ()), files=tuple(files) if files else None, sets=tuple(sets or ()),
                        vars=tuple(vars_ or ()), env=dict(os.environ), cwd=Path.cwd())
+
+
+def definition_sets(sets: Sequence[str] | None, *, push: bool = False, load: bool = False, no_cache: bool = False,
+                    pull: bool = False, sbom: str = "", provenance: str = "", call: str = "", check: bool = False) -> list[str]:
+    """The user's `--set`s followed by the ones buildx derives from the build flags given (in buildx's order)."""
+    from bakeplan.bake.overrides import BuildFlags
+
+    flags = BuildFlags(push=push, load=load, call="check" if check else call, no_cache=no_cache or None,
+                       pull=pull or None, sbom=sbom, provenance=provenance)
+    return [*(sets or ()), *flags.overrides()]

@@ -45,6 +45,16 @@ def find_nodes(node: list[str] | None, nodes_file: str | None, builder: str | No
     return run_find_nodes(node or (), nodes_file, builder, create=False)
 
 
+def with_learned_speeds(nodes: tuple[Node, ...], files: list[str] | None, history: str | None) -> tuple[Node, ...]:
+    """The nodes with the speeds the project's history learned for them (as `plan` sees them)."""
+    from bakeplan import history as history_mod
+    from bakeplan.nodes import with_speeds
+
+    project = history_mod.project_dir(files, Path.cwd())
+    past = history_mod.load(Path(history) if history else history_mod.default_path(project=project))
+    return with_speeds(nodes, past.speeds())
+
+
 def make_plan(names: list[str] | None, file: list[str] | None, set_: list[str] | None, var: list[str] | None,
               node: list[str] | None, nodes_file: str | None, builder: str | None,
               only: list[str] | None, exclude: list[str] | None, history: str | None) -> tuple[Plan, History]:
@@ -64,7 +74,7 @@ def make_plan(names: list[str] | None, file: list[str] | None, set_: list[str] |
                                                      measured=past.measured))
     plan = build_plan(result, candidates, history=past,
                       only=[Filter.parse(f) for f in only or ()], exclude=[Filter.parse(f) for f in exclude or ()],
-                      overrides=request.sets, variables=request.vars)
+                      overrides=request.sets, variables=request.vars, cwd=request.cwd)
     return plan, past
 
 
@@ -122,17 +132,21 @@ def register(app: typer.Typer) -> None:
 
     @app.command("nodes")
     def nodes_command(
-        node: NodeSpecs = None, nodes_file: NodesFile = None, builder: Builder = None,
+        node: NodeSpecs = None, nodes_file: NodesFile = None, builder: Builder = None, file: Files = None,
+        history: HistoryFile = None,
         fmt: Annotated[NodesFormat, typer.Option("--format", help="table or json.")] = NodesFormat.table,
         run_dir: Annotated[str, typer.Option("--run-dir", help="Where runs keep their state (to say which nodes went down in the last).")] = ".bakeplan/runs",
     ) -> None:
-        """Show the nodes bakeplan found (declared, buildx builders, this machine), why any is left out, and which went down in the last run."""
+        """Show the nodes bakeplan found (declared, buildx builders, this machine), each one's capacity and where it came from, why any is left out, and which went down in the last run.
+
+        Speeds are learned from the project's history (the bake files' directory, as `plan`; `-f` or `--history` pick it).
+        """
         import json
 
         from bakeplan.render import json_, table
         from bakeplan.runstate import last_run_down
 
-        found = find_nodes(node, nodes_file, builder)
+        found = with_learned_speeds(find_nodes(node, nodes_file, builder), file, history)
         last = last_run_down(Path(run_dir))
         down = dict(last[1]) if last else {}
         if fmt == NodesFormat.json:

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from bakeplan.cli.options import Files, Names, Sets, Vars, bake_request
+from bakeplan.cli.options import Call, Check, Files, Load, Names, NoCache, Provenance, Pull, Push, Sbom, Sets, Vars, bake_request, definition_sets
 
 ListOption = Annotated[
     Optional[str],
@@ -26,8 +26,18 @@ def print_command(
     sets: Sets = None,
     vars_: Vars = None,
     list_: ListOption = None,
+    push: Push = False,
+    load: Load = False,
+    no_cache: NoCache = False,
+    pull: Pull = False,
+    sbom: Sbom = "",
+    provenance: Provenance = "",
+    call: Call = "build",
+    check: Check = False,
 ) -> None:
     """Print the resolved bake definition as JSON, exactly like `docker buildx bake --print`."""
+    sets = definition_sets(sets, push=push, load=load, no_cache=no_cache, pull=pull, sbom=sbom, provenance=provenance,
+                           call=call, check=check)
     # A short run that keeps nearly everything it allocates: the cyclic
     # collector would only rescan the same live objects (imports, trees,
     # targets) again and again, more often the bigger the matrix.

@@ -141,7 +141,7 @@ def _plan(request: BakeRequest, loader: str, nodes: Sequence[Node], past: Histor
     past = past.with_builders(builder_samples(result.targets, nodes, request.cwd, project,
                                                      measured=past.measured, limit=RUN_RECORDS, budget=RUN_BUDGET))
     only_f, exclude_f = _filters(only, exclude)
-    return build_plan(result, nodes, history=past, only=only_f, exclude=exclude_f)
+    return build_plan(result, nodes, history=past, only=only_f, exclude=exclude_f, cwd=request.cwd)
 
 
 def _filters(only: Many, exclude: Many) -> tuple[list[Filter], list[Filter]]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bakeplan.bake.model import BakeRequest, BakeResult
@@ -26,6 +27,7 @@ class CIRequest:
     exclude: tuple[Filter, ...] = ()
     since: str | None = None
     changed: tuple[Path, ...] | None = field(default=None)  # test seam: skip git
+    workdir: str | None = None  # relative to the repository root; None: ask git where cwd is
 
 
 def ci_plan(request: CIRequest, result: BakeResult | None = None) -> CIPlan:
@@ -39,7 +41,8 @@ def ci_plan(request: CIRequest, result: BakeResult | None = None) -> CIPlan:
         from bakeplan.bake.resolve import load
 
         result = load(request.bake)
-    call = call_of(request.bake, result)
+    workdir = request.workdir if request.workdir is not None else repository_workdir(request.bake.cwd)
+    call = replace(call_of(request.bake, result), workdir=workdir)
     jobs = jobs_from_result(result, request.only, request.exclude)
     if request.since is None:
         return build_plan(jobs, call, request.options)
@@ -48,6 +51,20 @@ def ci_plan(request: CIRequest, result: BakeResult | None = None) -> CIPlan:
     selection = select_changed(jobs, changed, result.files, cwd, request.since)
     plan = build_plan(jobs, call, request.options, running=selection.kept)
     return keep_only(plan, selection.kept, selection.omitted)
+
+
+def repository_workdir(cwd: Path) -> str:
+    """`cwd` relative to the root of its git repository ("." at the root or outside any repository).
+
+    CI jobs start at the repository root, while bake resolves files and
+    contexts from the directory it runs in: the jobs change to this one first.
+    """
+    try:
+        done = subprocess.run(["git", "rev-parse", "--show-prefix"], cwd=cwd, capture_output=True, text=True, check=False)
+    except OSError:
+        return "."
+    prefix = done.stdout.strip().rstrip("/") if done.returncode == 0 else ""
+    return prefix or "."
 
 
 def refuse_stdin(bake: BakeRequest) -> None:

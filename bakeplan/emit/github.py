@@ -23,11 +23,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from bakeplan.emit import yamlout
-from bakeplan.emit.commands import MANIFEST_FILTER, generated_line, merge_script, omitted_lines, rebuild_lines
-from bakeplan.emit.model import Chunk, CIPlan, Handoff, Leg, Merge
+from bakeplan.emit.commands import MANIFEST_FILTER, generated_line, omitted_lines, rebuild_lines
+from bakeplan.emit.install import install_command
+from bakeplan.emit.model import Chunk, CIPlan, Handoff, Leg
 from bakeplan.errors import BakeplanError
 
 MATRIX_LIMIT = 256  # GitHub: "A matrix can generate a maximum of 256 jobs per workflow run."
+OUTPUTS_LIMIT = 1024 * 1024  # GitHub: a job's outputs are at most 1 MB in all
+LEGS_ARTIFACT = "bakeplan-legs"  # the rows' `set` and `handoff` when the outputs would exceed that
+LEGS_FILE = "legs.json"
 PLAN_RUNNER = "ubuntu-24.04"
 ACTIONS = {
     "checkout": "actions/checkout@v4",
@@ -58,6 +62,7 @@ def row(leg: Leg) -> dict[str, Any]:
         "set": "\n".join(leg.overrides),
         "parents": artifact_pattern(h.leg for h in leg.handoffs),
         "handoff": "\n".join(dict.fromkeys(handoff_line(h) for h in leg.handoffs)),
+        "spill": False,  # true: `set` and `handoff` are in the plan job's legs artifact
     }
 
 
@@ -101,19 +106,52 @@ def _json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
 
 
-def outputs(plan: CIPlan) -> dict[str, str]:
-    """The step outputs: one compact matrix and count per chunk, `matrix` for one chunk, omissions."""
+def outputs(plan: CIPlan, *, limit: int = OUTPUTS_LIMIT) -> dict[str, str]:
+    """The step outputs: one compact matrix and count per chunk, `matrix` for one chunk, omissions.
+
+    Over GitHub's 1 MB of outputs per job, the rows' `set` and `handoff` (the
+    bulk of them) go to the legs artifact instead (`spill` is "true", see
+    `spilled_legs`); when even that is too much, the plan fails loudly.
+    """
+    values = _outputs(plan, spill=False)
+    if _size(values) <= limit:
+        return values
+    values = _outputs(plan, spill=True)
+    if _size(values) > limit:
+        raise BakeplanError(
+            f"the plan's {len(plan.legs)} legs need {_size(values)} bytes of job outputs even without their overrides; "
+            f"GitHub allows {limit}",
+            hint="Split the plan into several workflows with --only/--exclude.",
+        )
+    return values
+
+
+def _outputs(plan: CIPlan, *, spill: bool) -> dict[str, str]:
     values: dict[str, str] = {}
     for chunk in plan.chunks:
-        values[output_name(chunk)] = json.dumps(matrix(chunk), separators=(",", ":"), ensure_ascii=False)
+        rows = matrix(chunk)
+        if spill:
+            rows["include"] = [{**r, "set": "", "handoff": "", "spill": True} for r in rows["include"]]
+        values[output_name(chunk)] = json.dumps(rows, separators=(",", ":"), ensure_ascii=False)
         values[output_name(chunk, "count")] = str(len(chunk.legs))
     if len(plan.chunks) == 1:
         values["matrix"] = values[output_name(plan.chunks[0])]
     elif not plan.chunks:
         values["matrix"] = json.dumps({"include": []}, separators=(",", ":"))
-    values["merges"] = json.dumps([m.target for m in plan.merges], separators=(",", ":"))
+    values["merges"] = merges_output(plan)
     values["omitted"] = json.dumps([{"job": o.job, "reason": o.reason} for o in plan.omitted], separators=(",", ":"))
+    values["spill"] = "true" if spill else "false"
     return values
+
+
+def _size(values: Mapping[str, str]) -> int:
+    return sum(len(name) + len(value.encode()) for name, value in values.items())
+
+
+def spilled_legs(plan: CIPlan) -> str:
+    """The legs artifact's file: each leg id -> its row's `set` and `handoff`."""
+    legs = {r["id"]: {"set": r["set"], "handoff": r["handoff"]} for c in plan.chunks for r in matrix(c)["include"]}
+    return json.dumps(legs, separators=(",", ":"), ensure_ascii=False) + "\n"
 
 
 def github_output_text(values: Mapping[str, str]) -> str:
@@ -143,6 +181,16 @@ def step_summary(plan: CIPlan) -> str:
     return "\n".join(lines) + "\n"
 
 
+def check_merges(plan: CIPlan) -> None:
+    """Fail when the plan now merges manifests but the generated workflow has no merge job."""
+    if plan.merges:
+        raise BakeplanError(
+            f"the plan now merges multi-platform manifests ({', '.join(m.target for m in plan.merges)}) "
+            "but the workflow has no merge job",
+            hint="The bake files changed shape: regenerate the workflow with `bakeplan ci github --workflow`.",
+        )
+
+
 def check_chunks(plan: CIPlan, expected: Sequence[str]) -> None:
     """Fail when the plan's matrix jobs are not the ones a generated workflow was written for."""
     found = [chunk.id for chunk in plan.chunks]
@@ -156,25 +204,47 @@ def check_chunks(plan: CIPlan, expected: Sequence[str]) -> None:
 def render_workflow(
     plan: CIPlan, plan_argv: Sequence[str], *, install: str, login: str | None = None, command: str = ""
 ) -> str:
-    """A complete workflow: plan job, one matrix job per chunk, and the merge job."""
+    """A complete workflow: plan job, one matrix job per chunk, and the merge job.
+
+    `install` is the pinned source the plan job installs bakeplan from (see
+    `emit.install`). Runs of one ref queue behind each other (`concurrency`),
+    so an older run never re-points a tag after a newer one; only the jobs
+    that push get `packages: write`.
+    """
+    writes = _permissions(plan, login)
     jobs: dict[str, Any] = {"plan": _plan_job(plan, plan_argv, install)}
     for chunk in plan.chunks:
-        jobs[chunk.id] = _build_job(plan, chunk, login)
+        jobs[chunk.id] = {**_build_job(plan, chunk, login), **writes}
     if plan.merges:
-        jobs["merge"] = _merge_job(plan, login)
+        jobs["merge"] = {**_merge_job(plan, login), **writes}
     document = {
         "name": "bake",
         "on": {"push": {}, "workflow_dispatch": {}},
-        "permissions": {"contents": "read", "packages": "write"},
+        "permissions": {"contents": "read"},
+        "concurrency": {"group": "bake-${{ github.ref }}", "cancel-in-progress": False},
         "jobs": jobs,
     }
     header = "".join(f"# {line}\n" for line in (generated_line(command), *rebuild_lines(plan)))
     return header + yamlout.dump(document)
 
 
+def _permissions(plan: CIPlan, login: str | None) -> dict[str, Any]:
+    """`packages: write` for the jobs that may push to GitHub's registry with the job token, nothing more."""
+    pushes = plan.registry or bool(plan.merges) or any(leg.digest for leg in plan.legs)
+    if login == "ghcr.io" or (pushes and login is None):  # no login: pushes can only use the job token
+        return {"permissions": {"contents": "read", "packages": "write"}}
+    return {}
+
+
+def _workdir(plan: CIPlan) -> dict[str, str]:
+    """`working-directory` for a `run` step: where `bakeplan ci` ran, from the repository root."""
+    return {"working-directory": plan.call.workdir} if plan.call.workdir != "." else {}
+
+
 def _plan_job(plan: CIPlan, plan_argv: Sequence[str], install: str) -> dict[str, Any]:
     names = [output_name(c, what) for c in plan.chunks for what in ("matrix", "count")]
     names += ["merges"] if plan.merges else []
+    names += ["spill"]
     checkout: dict[str, Any] = {"uses": ACTIONS["checkout"]}
     if "--since" in plan_argv:
         checkout["with"] = {"fetch-depth": 0}  # --since diffs against history
@@ -184,8 +254,15 @@ def _plan_job(plan: CIPlan, plan_argv: Sequence[str], install: str) -> dict[str,
         "steps": [
             checkout,
             {"uses": ACTIONS["python"], "with": {"python-version": "3.12"}},
-            {"name": "Install bakeplan", "run": install},
-            {"name": "Plan", "id": "plan", "run": shlex.join(plan_argv)},
+            {"name": "Install bakeplan", "run": install_command(install)},
+            {"name": "Plan", "id": "plan", **_workdir(plan), "run": shlex.join(plan_argv)},
+            {
+                "name": "Upload leg overrides",
+                "if": "steps.plan.outputs.spill == 'true'",
+                "uses": ACTIONS["upload"],
+                "with": {"name": LEGS_ARTIFACT, "path": f"${{{{ runner.temp }}}}/{LEGS_ARTIFACT}",
+                         "if-no-files-found": "error", "retention-days": 1, "overwrite": True},
+            },
         ],
     }
 
@@ -197,6 +274,7 @@ def _build_job(plan: CIPlan, chunk: Chunk, login: str | None) -> dict[str, Any]:
         {"if": "matrix.qemu", "uses": ACTIONS["qemu"], "with": {"platforms": "${{ matrix.platform }}"}},
         {"uses": ACTIONS["buildx"]},
         *_login_steps(login),
+        *_spill_steps(),
         *(_handoff_steps() if _hands_over(plan, chunk) else []),
         _bake_step(plan, chunk),
         *_digest_steps(),
@@ -217,6 +295,31 @@ def _hands_over(plan: CIPlan, chunk: Chunk) -> bool:
     return plan.registry and chunk.layer > 0
 
 
+def _spill_steps() -> list[dict[str, Any]]:
+    """When the plan spilled, the leg's `set` and `handoff` from the legs artifact (as step outputs)."""
+    return [
+        {
+            "name": "Download leg overrides",
+            "if": "matrix.spill",
+            "uses": ACTIONS["download"],
+            "with": {"name": LEGS_ARTIFACT, "path": f"${{{{ runner.temp }}}}/{LEGS_ARTIFACT}"},
+        },
+        {"name": "Leg overrides", "id": "leg", "if": "matrix.spill", "env": {"LEG": "${{ matrix.id }}"}, "run": SPILL_RUN},
+    ]
+
+
+SPILL_RUN = (
+    f'legs="$RUNNER_TEMP/{LEGS_ARTIFACT}/{LEGS_FILE}"\n'
+    "{\n"
+    "  for key in set handoff; do\n"
+    "    echo \"$key<<BAKEPLAN_LEG\"\n"
+    '    jq -er --arg id "$LEG" --arg key "$key" \'.[$id][$key]\' "$legs"\n'
+    "    echo 'BAKEPLAN_LEG'\n"
+    "  done\n"
+    '} >> "$GITHUB_OUTPUT"\n'
+)
+
+
 def _handoff_steps() -> list[dict[str, Any]]:
     return [
         {
@@ -228,8 +331,8 @@ def _handoff_steps() -> list[dict[str, Any]]:
         {
             "name": "Hand over parents",
             "id": "handoff",
-            "if": "matrix.handoff != ''",
-            "env": {"HANDOFF": "${{ matrix.handoff }}"},
+            "if": "matrix.parents != ''",
+            "env": {"HANDOFF": "${{ matrix.spill && steps.leg.outputs.handoff || matrix.handoff }}"},
             "run": HANDOFF_RUN,
         },
     ]
@@ -249,8 +352,11 @@ HANDOFF_RUN = (
 
 
 def _bake_step(plan: CIPlan, chunk: Chunk) -> dict[str, Any]:
-    sets = "${{ matrix.set }}\n${{ steps.handoff.outputs.set }}" if _hands_over(plan, chunk) else "${{ matrix.set }}"
+    own = "${{ matrix.spill && steps.leg.outputs.set || matrix.set }}"
+    sets = f"{own}\n${{{{ steps.handoff.outputs.set }}}}" if _hands_over(plan, chunk) else own
     inputs: dict[str, Any] = {"source": ".", "targets": "${{ matrix.target }}", "set": sets}
+    if plan.call.workdir != ".":
+        inputs["workdir"] = plan.call.workdir  # bake resolves files and contexts from there
     if plan.call.files:
         inputs["files"] = "\n".join(plan.call.files) + "\n"
     step: dict[str, Any] = {"name": "Bake", "id": "bake", "uses": ACTIONS["bake"], "with": inputs}
@@ -278,6 +384,7 @@ def _digest_steps() -> list[dict[str, Any]]:
                 "path": "${{ runner.temp }}/digests",
                 "if-no-files-found": "error",
                 "retention-days": 1,
+                "overwrite": True,  # "re-run all jobs" uploads it again
             },
         },
     ]
@@ -298,6 +405,7 @@ def _digest_run() -> str:
 
 
 def _merge_job(plan: CIPlan, login: str | None) -> dict[str, Any]:
+    """One step merging whatever the plan job listed at run time: its targets, repositories and tags."""
     steps: list[dict[str, Any]] = [
         {
             "uses": ACTIONS["download"],
@@ -305,8 +413,8 @@ def _merge_job(plan: CIPlan, login: str | None) -> dict[str, Any]:
         },
         {"uses": ACTIONS["buildx"]},
         *_login_steps(login),
+        {"name": "Merge manifests", "env": {"MERGES": "${{ needs.plan.outputs.merges }}"}, "run": MERGE_RUN},
     ]
-    steps += [_merge_step(m) for m in plan.merges]
     return {
         "needs": ["plan", *(chunk.id for chunk in plan.chunks)],
         # Only targets whose legs all ran this time (--since may leave some out).
@@ -316,17 +424,28 @@ def _merge_job(plan: CIPlan, login: str | None) -> dict[str, Any]:
     }
 
 
-def _merge_step(merge: Merge) -> dict[str, Any]:
-    return {
-        "name": f"Merge {merge.target}",
-        "if": f"contains(fromJSON(needs.plan.outputs.merges), {_expression_string(merge.target)})",
-        "run": merge_script(merge, "$RUNNER_TEMP/digests"),
-    }
+# For each {target, repository, tags} of the plan job's `merges`: the manifest list
+# of the digests the target's legs saved, under every tag.
+MERGE_RUN = (
+    "mapfile -t merges < <(jq -c '.[]' <<<\"$MERGES\")\n"
+    'for merge in "${merges[@]}"; do\n'
+    "  target=$(jq -r '.target' <<<\"$merge\")\n"
+    "  repository=$(jq -r '.repository' <<<\"$merge\")\n"
+    "  mapfile -t tags < <(jq -r '.tags[] | \"-t\", .' <<<\"$merge\")\n"
+    '  sources=()\n'
+    '  for file in "$RUNNER_TEMP/digests/$target"/*; do\n'
+    '    [ -f "$file" ] || { echo "$target: no digests were saved" >&2; exit 1; }\n'
+    '    sources+=("$repository@$(cat "$file")")\n'
+    "  done\n"
+    '  docker buildx imagetools create "${tags[@]}" "${sources[@]}"\n'
+    "done\n"
+)
 
 
-def _expression_string(text: str) -> str:
-    """A string literal in GitHub's expression syntax (single quotes, doubled to escape)."""
-    return "'" + text.replace("'", "''") + "'"
+def merges_output(plan: CIPlan) -> str:
+    """The `merges` output: what the merge job assembles, as this run's bake definition says."""
+    items = [{"target": m.target, "repository": m.repository, "tags": list(m.tags)} for m in plan.merges]
+    return json.dumps(items, separators=(",", ":"), ensure_ascii=False)
 
 
 def _login_steps(registry: str | None) -> list[dict[str, Any]]:

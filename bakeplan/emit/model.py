@@ -152,6 +152,9 @@ class BakeCall:
     names: tuple[str, ...] = ()
     sets: tuple[str, ...] = ()
     vars: tuple[tuple[str, str], ...] = ()
+    # Where bake runs, relative to the repository root (CI jobs start there): the
+    # files and contexts above are relative to it, as they were where `bakeplan ci` ran.
+    workdir: str = "."
 
 
 @dataclass(frozen=True, slots=True)

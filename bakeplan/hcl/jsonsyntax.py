@@ -182,6 +182,12 @@ class _Reader:
 
 def parse_json(data: bytes, filename: str) -> Body:
     """Parse an HCL JSON bake file into a Body."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        # HCL's JSON scanner, unlike its native one, has no BOM rule: the BOM is the first (bad) token.
+        raise BakeFileError(
+            "Invalid start of value; A JSON value must start with a brace, a bracket, a number, a string, or a keyword.",
+            Location(filename, 1, 1),
+        )
     with no_gc():
         root = _Reader(decode(data, filename), filename).document()
         if root.kind != "object":

@@ -32,7 +32,7 @@ def render(plan: Plan) -> str:
                 label = f"{job.id}\\n{timing.start:.0f}s-{timing.end:.0f}s"
                 lines.append(f"    {_q(job.id)} [label=\"{_escape(label)}\"{style}];")
         lines.append("  }")
-    handovers = {(h.parent, h.child): h for h in (*plan.handovers, *plan.rebuilds)}
+    handovers = {(h.parent, h.child): h for h in plan.handovers}
     into: dict[str, list[Handover]] = {}
     for handover in handovers.values():
         into.setdefault(handover.child, []).append(handover)
@@ -52,8 +52,6 @@ def _edge_style(handover: Handover | None) -> str:
     """Nothing for a link on one node; dashed, blue and labelled for a hand-over between nodes."""
     if handover is None:
         return ""
-    if handover.rebuild:
-        return f" [style=dotted, color=orange, label={_q(f'rebuilt {round(handover.seconds, 1):g}s')}]"
     return f" [style=dashed, color=blue, label={_q(f'hand-over {round(handover.seconds, 1):g}s')}]"
 
 

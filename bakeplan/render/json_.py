@@ -1,22 +1,32 @@
 """`bakeplan plan --format json`: a stable, documented schema for other tools and CI.
 
-Schema version 2 (keys never change meaning; new keys may be added; version 1
-had linked components as `units` and each job's `unit`, gone with them)::
+Schema version 3 (keys never change meaning; new keys may be added; version 1
+had linked components as `units` and each job's `unit`; version 2 had
+`rebuilds`, gone now that platform-less targets build the builder's default
+platform wherever they run)::
 
     {
-      "version": 2,
+      "version": 3,
       "files": ["docker-bake.hcl"],            # bake files, in load order
       "nodes": [{
         "name": "amd", "builder": "amd" | null, "endpoint": "...",
         "platforms": ["linux/amd64"],           # native first
         "slots": 2, "memory": 8589934592 | null,
         "source": "declared" | "buildx" | "local",
-        "status": "running", "excluded": null | "why it is left out"
+        "status": "running", "excluded": null | "why it is left out",
+        "host": "build-1" | "",                 # nodes naming one host share its slots
+        "speed": 1.0,                           # 0.625: jobs take 1.6 times as long there
+        "slots_source": "declared" | "detected" | "assumed",   # where each figure came from
+        "memory_source": "declared" | "detected" | "assumed",
+        "speed_source": "learned" | "assumed"
       }],
       "jobs": [{                                # printed order, then platform order
         "id": "app@linux/arm64", "target": "app", "block": "app",
         "platform": "linux/arm64" | null,       # null: the node's own platform
+        "default_platform": false,              # true: no platforms, the builder's default set explicitly
         "built_platform": "linux/arm64" | null, # what it builds on its node
+        "runs_on": ["linux/arm64"],             # platforms its node must run ([]: any node, cross-compiles)
+        "reason": "Dockerfile:12: RUN in stage 'final' runs on the target platform; needs linux/arm64: natively on arm",
         "matrix": {"goarch": "arm64"},
         "deps": ["base@linux/arm64"],           # job ids it reads via target: contexts
         "node": "arm", "start": 0.0, "end": 60.0, # estimated seconds from plan start
@@ -30,11 +40,6 @@ had linked components as `units` and each job's `unit`, gone with them)::
         "source": "amd", "dest": "arm",         # the parent's node, the child's node
         "seconds": 4.0                          # estimated import time, inside the child's span
       }],                                       # in job order, then the order the child reaches them
-      "rebuilds": [{                            # same fields: a parent without platforms built for
-        "child": "app@linux/arm64",             # another platform, which the child builds again
-        "parent": "conf@native", "source": "amd", "dest": "arm",
-        "seconds": 5.0                          # estimated build time, inside the child's span
-      }],
       "makespan": 120.0,
       "lower_bound": {"value": 110.0, "critical_path": 110.0, "work": 60.0,
                       "classes": [{"nodes": "arm", "value": 90.0}]},
@@ -54,7 +59,7 @@ from bakeplan.jobs import Job
 from bakeplan.nodes import RANK_NAMES, Node
 from bakeplan.plan import Handover, Plan
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _t(value: float) -> float:
@@ -67,6 +72,8 @@ def node_data(node: Node) -> dict[str, Any]:
         "name": node.name, "builder": node.builder, "endpoint": node.endpoint,
         "platforms": list(node.platforms), "slots": node.slots, "memory": node.memory,
         "source": node.source, "status": node.status, "excluded": node.excluded,
+        "host": node.host, "speed": node.speed, "slots_source": node.slots_source,
+        "memory_source": node.memory_source, "speed_source": node.speed_source,
     }
 
 
@@ -75,7 +82,9 @@ def job_data(plan: Plan, job: Job) -> dict[str, Any]:
     timing = plan.timings[job.id]
     return {
         "id": job.id, "target": job.target, "block": job.block, "platform": job.platform,
-        "built_platform": timing.platform, "matrix": dict(job.matrix), "deps": list(job.deps),
+        "default_platform": job.default, "built_platform": timing.platform,
+        "runs_on": [p for p in job.node_platforms if p is not None], "reason": plan.reasons.get(job.id, ""),
+        "matrix": dict(job.matrix), "deps": list(job.deps),
         "node": timing.node, "start": _t(timing.start), "end": _t(timing.end),
         "placement": RANK_NAMES[timing.rank], "critical": timing.critical, "argv": list(plan.argv(job.id)),
     }
@@ -96,7 +105,6 @@ def plan_data(plan: Plan) -> dict[str, Any]:
         "nodes": [node_data(n) for n in plan.nodes],
         "jobs": [job_data(plan, job) for job in plan.jobs],
         "handovers": [handover_data(h) for h in plan.handovers],
-        "rebuilds": [handover_data(h) for h in plan.rebuilds],
         "makespan": _t(plan.makespan),
         "lower_bound": {
             "value": _t(bound.value), "critical_path": _t(bound.critical_path), "work": _t(bound.work),

@@ -22,7 +22,7 @@ def render(plan: Plan) -> str:
             if timing.node == name:
                 lines.append(f"    {ids[job.id]}[\"{_text(job.id)}<br/>{timing.start:.0f}s-{timing.end:.0f}s\"]")
         lines.append("  end")
-    handovers = {(h.parent, h.child): h for h in (*plan.handovers, *plan.rebuilds)}
+    handovers = {(h.parent, h.child): h for h in plan.handovers}
     into: dict[str, list[Handover]] = {}
     for handover in handovers.values():
         into.setdefault(handover.child, []).append(handover)
@@ -45,8 +45,7 @@ def _arrow(handover: Handover | None) -> str:
     """A solid arrow for a link on one node; a dotted, labelled one for a hand-over between nodes."""
     if handover is None:
         return "-->"
-    what = "rebuilt" if handover.rebuild else "hand-over"
-    return f"-.->|\"{what} {round(handover.seconds, 1):g}s\"|"
+    return f"-.->|\"hand-over {round(handover.seconds, 1):g}s\"|"
 
 
 def _text(text: str) -> str:

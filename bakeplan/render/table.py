@@ -13,6 +13,7 @@ column widths so the timelines line up from node to node.
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -109,20 +110,44 @@ def render(plan: Plan, *, width: int = DEFAULT_WIDTH) -> str:
         if not jobs:
             continue
         # The title is printed as plain text: a table title is padded with spaces to the table's width.
-        console.print(Text(f"{node.name}  ({', '.join(node.platforms)}; {_count(node.slots, 'slot')})"))
+        console.print(Text(f"{node.name}  ({', '.join(node.platforms)}; {_count(node.slots, 'slot')}"
+                           f"{_capacity_title(node, plan.nodes)})"))
         console.print(_node_table(plan, jobs, layout))
         for line in handover_lines(plan, jobs):
             console.print(Text(line, overflow="fold"))
     # The summary is not wrapped by rich: the terminal wraps it, and a pipe keeps whole lines.
-    return buffer.getvalue() + summary(plan) + "\n"
+    # Nodes left out close it, so a builder that failed (a TLS certificate, a dead daemon) is not silently missing.
+    left_out = "".join(f"{n.name}: left out: {n.excluded}\n" for n in plan.nodes if n.excluded is not None)
+    return buffer.getvalue() + "".join(line + "\n" for line in reason_lines(plan, width=width)) + summary(plan) + "\n" + left_out
+
+
+def reason_lines(plan: Plan, *, width: int = DEFAULT_WIDTH, shown: int = 4) -> list[str]:
+    """Why jobs may go where they go: one paragraph per distinct reason, naming its jobs (the first `shown`).
+
+    Lines are wrapped at `width` between words (a job id or path is never cut).
+    """
+    groups: dict[str, list[str]] = {}
+    for job in plan.jobs:
+        reason = plan.reasons.get(job.id)
+        if reason:
+            groups.setdefault(reason, []).append(job.id)
+    if not groups:
+        return []
+    lines = ["where jobs may go:"]
+    for reason, ids in groups.items():
+        more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+        lines += textwrap.wrap(f"{', '.join(ids[:shown])}{more}:", width, initial_indent="  ", subsequent_indent="  ",
+                               break_long_words=False, break_on_hyphens=False)
+        lines += textwrap.wrap(reason, width, initial_indent="    ", subsequent_indent="    ",
+                               break_long_words=False, break_on_hyphens=False)
+    return lines
 
 
 def handover_lines(plan: Plan, jobs: Sequence[str]) -> list[str]:
     """`CHILD reads PARENT from NODE (~4s)` for each hand-over into `jobs`, in their order, then the child's deps order."""
     row = {job_id: i for i, job_id in enumerate(jobs)}
-    into = sorted((h for h in (*plan.handovers, *plan.rebuilds) if h.child in row), key=lambda h: (row[h.child], h.rebuild))
-    return [f"  {h.child} builds {h.parent} again for its own platform (~{duration(h.seconds)})" if h.rebuild
-            else f"  {h.child} reads {h.parent} from {h.source} (~{duration(h.seconds)})" for h in into]
+    into = sorted((h for h in plan.handovers if h.child in row), key=lambda h: row[h.child])
+    return [f"  {h.child} reads {h.parent} from {h.source} (~{duration(h.seconds)})" for h in into]
 
 
 def summary(plan: Plan) -> str:
@@ -131,8 +156,7 @@ def summary(plan: Plan) -> str:
     parts = [f"critical path {duration(bound.critical_path)}", f"work/slots {duration(bound.work)}"]
     parts += [f"{name} {duration(value)}" for name, value in bound.classes]
     lines = [
-        f"{_count(len(plan.jobs), 'job')}, {_count(len(plan.handovers), 'hand-over')}"
-        + (f", {_count(len(plan.rebuilds), 'rebuild')}" if plan.rebuilds else "") + " "
+        f"{_count(len(plan.jobs), 'job')}, {_count(len(plan.handovers), 'hand-over')} "
         f"on {_count(len({t.node for t in plan.timings.values()}), 'node')}",
         f"estimated makespan {duration(plan.makespan)}; lower bound {duration(bound.value)} "
         f"({'; '.join(parts)}); ratio {plan.ratio:.2f}",
@@ -140,6 +164,13 @@ def summary(plan: Plan) -> str:
     if plan.critical_path:
         lines.append("critical path (*): " + " -> ".join(plan.critical_path))
     return "\n".join(lines)
+
+
+def _capacity_title(node: Node, nodes: Sequence[Node]) -> str:
+    """`; shared with arm on host vm; speed 0.79` when the node shares its host or is not of average speed."""
+    others = [n.name for n in nodes if n.host and n.host == node.host and n.name != node.name and n.excluded is None]
+    shared = f"; shared with {', '.join(others)} on host {node.host}" if others else ""
+    return shared + (f"; speed {node.speed:.2f}" if node.speed != 1.0 else "")
 
 
 def _count(number: int, noun: str) -> str:
@@ -159,41 +190,58 @@ def render_nodes(nodes: Sequence[Node], *, width: int = DEFAULT_WIDTH,
     """
     console, buffer = _console(width)
     table = Table(expand=False)
-    for column in _NODE_COLUMNS:
-        table.add_column(column, overflow="fold")
     rows = [_node_row(node) for node in nodes]
+    # A column no node has a value in (declared nodes: endpoint, status) only takes room.
+    shown = [i for i, column in enumerate(_NODE_COLUMNS) if any(row[i] != "-" for row in rows)]
+    for i in shown:
+        table.add_column(_NODE_COLUMNS[i], overflow="fold")
     for row in rows:
-        table.add_row(*row)
+        table.add_row(*(row[i] for i in shown))
     natural, _ = _console(10_000)  # a console's own measure is capped at its width
     if natural.measure(table).maximum <= width:
         console.print(table)
         text = buffer.getvalue()
     else:
         text = "".join(_node_lines(row) for row in rows)
-    notes = "".join(f"{note}\n" for node in nodes for note in _node_notes(node))
+    notes = "".join(f"{note}\n" for node in nodes for note in _node_notes(node)) + _host_notes(nodes)
     if last_run is not None and last_run[1]:
         where, down = last_run
         notes += "".join(f"{name}: went down in the last run ({where}): {why}\n" for name, why in sorted(down.items()))
     return text + notes
 
 
-_NODE_COLUMNS = ("node", "source", "builder", "endpoint", "status", "platforms", "slots", "memory", "used")
+_NODE_COLUMNS = ("node", "source", "builder", "endpoint", "status", "platforms", "host", "slots", "memory", "speed",
+                 "used")
 
 
 def _node_row(node: Node) -> tuple[str, ...]:
+    """A node's table cells; each capacity figure with where it came from (declared, detected, learned, assumed)."""
     platforms = ", ".join(p + ("*" if i < node.native else "") for i, p in enumerate(node.platforms))
     memory = f"{node.memory / 2**30:.1f}G" if node.memory else "?"
     return (node.name, node.source, node.builder or "-", node.endpoint or "-", node.status.partition(": ")[0] or "-",
-            platforms or "-", str(node.slots), memory, "yes" if node.excluded is None else "no")
+            platforms or "-", node.host or "-", f"{node.slots} ({node.slots_source})",
+            f"{memory} ({node.memory_source})", f"{node.speed:.2f} ({node.speed_source})",
+            "yes" if node.excluded is None else "no")
 
 
 def _node_lines(row: Sequence[str]) -> str:
     """One node as `name (source)` and indented `key: value` lines."""
     fields = dict(zip(_NODE_COLUMNS, row))
     lines = [f"{fields['node']} ({fields['source']})"]
-    lines += [f"  {key}: {fields[key]}" for key in ("builder", "endpoint", "status", "platforms") if fields[key] != "-"]
-    lines.append(f"  slots: {fields['slots']}  memory: {fields['memory']}  used: {fields['used']}")
+    lines += [f"  {key}: {fields[key]}" for key in ("builder", "endpoint", "status", "platforms", "host")
+              if fields[key] != "-"]
+    lines.append(f"  slots: {fields['slots']}  memory: {fields['memory']}  speed: {fields['speed']}  used: {fields['used']}")
     return "\n".join(lines) + "\n"
+
+
+def _host_notes(nodes: Sequence[Node]) -> str:
+    """`host vm: bp-amd64, bp-arm64 share its 2 slots` for each host with several usable nodes."""
+    by_host: dict[str, list[Node]] = {}
+    for node in nodes:
+        if node.excluded is None and node.host:
+            by_host.setdefault(node.host, []).append(node)
+    return "".join(f"host {host}: {', '.join(n.name for n in members)} share its "
+                   f"{max(n.slots for n in members)} slots\n" for host, members in by_host.items() if len(members) > 1)
 
 
 def _node_notes(node: Node) -> list[str]:

@@ -1,8 +1,9 @@
 # A multi-stage application image for several platforms, in two variants,
 # with registry cache settings that bakeplan replaces by per-platform refs.
 #
-#   bakeplan plan -f matrices/app-image/docker-bake.hcl
-#   bakeplan run  -f matrices/app-image/docker-bake.hcl --cache registry:registry.example.com/app/cache
+#   cd matrices/app-image   # contexts are relative to the directory bake runs in
+#   bakeplan plan
+#   bakeplan run --cache registry:registry.example.com/app/cache
 
 variable "REGISTRY" {
   default = "registry.example.com/acme"

@@ -1,10 +1,12 @@
 # Cross-compile a Go CLI for every GOOS x GOARCH pair and export the binaries.
 #
-#   bakeplan plan -f matrices/go-cross/docker-bake.hcl
-#   bakeplan run  -f matrices/go-cross/docker-bake.hcl --only goos=linux
+#   cd matrices/go-cross   # contexts are relative to the directory bake runs in
+#   bakeplan plan
+#   bakeplan run --only goos=linux
 #
-# One target per pair (matrix), each building on the node's native platform and
-# cross-compiling with GOOS/GOARCH, so every job can go to any node.
+# One target per pair (matrix), no `platforms`: each job builds the builder's
+# default platform, and the Dockerfile's RUN steps all run on $BUILDPLATFORM
+# (cross-compiling with GOOS/GOARCH), so every job can go to any node.
 
 variable "GO_VERSION" {
   default = "1.23"

@@ -1,7 +1,8 @@
 # Services that share a base image through `target:` contexts: bake builds
 # `base` first (per platform) and feeds it to every service as `FROM base`.
 #
-#   bakeplan plan -f matrices/services/docker-bake.hcl --format mermaid
+#   cd matrices/services   # contexts are relative to the directory bake runs in
+#   bakeplan plan --format mermaid
 
 variable "TAG" {
   default = "dev"

@@ -1,0 +1,4 @@
+target "c" {}
+target "a" {
+  tags = ["from-hcl"]
+}

@@ -1,0 +1,7 @@
+group "default" {
+  targets = ["app"]
+}
+
+target "app" {
+  context = "."
+}

@@ -98,13 +98,25 @@ def start_run(project: Path, cli: infra.DockerCLI, jobs: int) -> subprocess.Pope
 
 def kill_k1_while_it_builds(proc: subprocess.Popen[str], project: Path, pair: dict[str, infra.Daemon],
                             started: float) -> float:
-    """About 3 s in, once a job runs on k1: crash k1; when that was (time.time())."""
+    """About 3 s in, once a job on k1 is in its RUN step (connected, building): crash k1; when that was (time.time()).
+
+    A job only started (its `docker buildx bake` not yet connected) would reach a daemon restarted
+    meanwhile and never see the crash: on a loaded machine that took a few hundred milliseconds.
+    """
     while time.monotonic() - started < 3 or not any(
-            s["status"] == "running" and s["node"] == "k1" for s in latest_steps(project).values()):
+            s["status"] == "running" and s["node"] == "k1" and _in_run_step(s) for s in latest_steps(project).values()):
         assert proc.poll() is None and time.monotonic() - started < 60, proc.communicate()
         time.sleep(0.1)
     crash(pair["k1"])
     return time.time()
+
+
+def _in_run_step(step: dict[str, object]) -> bool:
+    """Whether the step's build log shows its `RUN echo ... && sleep 2` under way."""
+    try:
+        return "&& sleep 2" in Path(str(step.get("log", ""))).read_text()
+    except OSError:
+        return False
 
 
 def finish(proc: subprocess.Popen[str]) -> tuple[str, str]:
@@ -166,5 +178,6 @@ def test_a_killed_daemon_that_comes_back_is_used_again(
     assert {s["status"] for s in steps.values()} == {"succeeded"}, out
     again = [job for job, s in steps.items() if s["node"] == "k1" and float(str(s["started"])) > killed]
     assert again, out  # built on k1 after it came back
-    (down,) = [line for line in out.splitlines() if line.startswith("node k1 went down: ")]
-    assert down.endswith("; back after a health probe"), down
+    downs = [line for line in out.splitlines() if line.startswith("node k1 went down: ")]
+    assert len(downs) == 1, out
+    assert downs[0].endswith("; back after a health probe"), downs[0]

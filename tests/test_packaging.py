@@ -70,3 +70,23 @@ def test_the_wheel_holds_the_package_its_data_and_the_command(dist: Path) -> Non
     assert metadata["License-Expression"] == "Apache-2.0" and metadata["Requires-Python"] == ">=3.11"
     assert metadata["Description-Content-Type"] == "text/markdown" and metadata.get_payload().startswith("# bakeplan")
     assert metadata.get_all("Classifier") and metadata.get_all("Requires-Dist")
+
+
+def test_pipx_installs_the_wheel_and_its_command_reads_a_bake_file(dist: Path, tmp_path: Path) -> None:
+    if importlib.util.find_spec("pipx") is None:
+        missing("pipx (the `test` extra: pip install -e '.[test]')")
+    [wheel] = dist.glob("*.whl")
+    env = {**os.environ, "PIPX_HOME": str(tmp_path / "pipx"), "PIPX_BIN_DIR": str(tmp_path / "bin"),
+           "PIPX_MAN_DIR": str(tmp_path / "man")}
+    env.pop("PYTHONPATH", None)
+    done = subprocess.run([sys.executable, "-m", "pipx", "install", "--python", sys.executable, str(wheel)], env=env,
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (tmp_path / "docker-bake.hcl").write_text('target "app" {\n  platforms = ["linux/amd64", "linux/arm64"]\n}\n')
+    command = tmp_path / "bin" / "bakeplan"
+    version = subprocess.run([str(command), "--version"], env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert version.returncode == 0 and bakeplan.__version__ in version.stdout, version.stdout + version.stderr
+    printed = subprocess.run([str(command), "print", "app"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                             timeout=60, check=False)
+    assert printed.returncode == 0, printed.stderr
+    assert '"platforms": [\n        "linux/amd64",\n        "linux/arm64"\n      ]' in printed.stdout

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -112,11 +113,13 @@ def kill_k1_while_it_builds(proc: subprocess.Popen[str], project: Path, pair: di
 
 
 def _in_run_step(step: dict[str, object]) -> bool:
-    """Whether the step's build log shows its `RUN echo ... && sleep 2` under way."""
+    """Whether the step's build log shows its `RUN echo ... && sleep 2` started (`#N [2/2] RUN ...`) and not done."""
     try:
-        return "&& sleep 2" in Path(str(step.get("log", ""))).read_text()
+        text = Path(str(step.get("log", ""))).read_text()
     except OSError:
         return False
+    started = re.search(r"^(#\d+) \[[^\]]*\] RUN .*&& sleep 2", text, re.MULTILINE)
+    return started is not None and f"{started.group(1)} DONE" not in text and f"{started.group(1)} CACHED" not in text
 
 
 def finish(proc: subprocess.Popen[str]) -> tuple[str, str]:

@@ -236,7 +236,7 @@ def placement_reason(job: Job, nodes: Sequence[Node]) -> str:
         parts.append(f"resources: {job.demand.cpus:g} CPU{'s' * (job.demand.cpus != 1)}{memory}")
     needs = [p for p in job.node_platforms if p is not None]
     where = "any node" if not needs else f"needs {' + '.join(needs)}"
-    where += f": natively on {', '.join(native) or 'no node'}" if native else ""
+    where += f": natively on {', '.join(native)}" if native else ""
     where += f"; emulated on {', '.join(emulated)}" if emulated else ""
     small = [n for n in nodes if not fits_memory(n, job.demand.memory)]
     where += f"; too little memory on {', '.join(n.name for n in small)}" if small else ""
@@ -245,11 +245,7 @@ def placement_reason(job: Job, nodes: Sequence[Node]) -> str:
 
 
 def may_export(jobs: Sequence[Job], nodes: Sequence[Node]) -> frozenset[str]:
-    """Parents with a child that could run on a node the parent cannot run on, or on one of several nodes.
-
-    (A child of a parent without platforms on a node of another platform
-    builds the parent itself; the export then goes unread, a small cost.)
-    """
+    """Parents with a child that could run on a node the parent cannot run on, or on one of several nodes."""
     capable = {job.id: capable_nodes(job, nodes) for job in jobs}
     found = set()
     for job in jobs:

@@ -202,8 +202,12 @@ def capable_nodes(job: Job, nodes: Sequence[Node]) -> frozenset[str]:
     return frozenset(n.name for n in nodes if n.excluded is None and _builds(n, job))
 
 
+def _runs_platforms(node: Node, job: Job) -> bool:
+    return all(platform_rank(node, p) is not None for p in job.node_platforms)
+
+
 def _builds(node: Node, job: Job) -> bool:
-    return all(platform_rank(node, p) is not None for p in job.node_platforms) and fits_memory(node, job.demand.memory)
+    return _runs_platforms(node, job) and fits_memory(node, job.demand.memory)
 
 
 def builder_default(nodes: Sequence[Node]) -> str | None:
@@ -343,7 +347,7 @@ def _check_nodes(jobs: Sequence[Job], nodes: Sequence[Node]) -> None:
             "no usable node" + "".join(f"\n  {name}: {', '.join(plats) or '(no platforms)'}" for name, plats in _node_listing(nodes)),
             hint="Declare nodes (bakeplan.toml or --node name=N,platforms=linux/amd64), or fix or pick a builder (--builder).")
     for job in jobs:
-        if not any(all(platform_rank(n, p) is not None for p in job.node_platforms) for n in ready):
+        if not any(_runs_platforms(n, job) for n in ready):
             missing = next((p for p in job.node_platforms if not any(platform_rank(n, p) is not None for n in ready)), None)
             error = NoNodeError(job.id, missing or job.platform or "its native platform", _node_listing(nodes))
             readers = [j.id for j in jobs if job.id in j.deps]

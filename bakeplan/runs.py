@@ -67,9 +67,8 @@ class JobComposer:
         self.imported = {}
 
     def exports(self, job: Job, node: str) -> bool:
-        """Whether a child of the job may run on another node that would read it (then the job exports once)."""
-        return any(self.readable(job, node, other) for child in self.children.get(job.id, ())
-                   for other in self.capable[child])
+        """Whether a child of the job may run on another node, which reads it by digest (then the job exports once)."""
+        return any(other != node for child in self.children.get(job.id, ()) for other in self.capable[child])
 
     def argv(self, step: Step, node: str, state: RunState) -> tuple[str, ...]:
         """The step's argv on `node`."""
@@ -125,15 +124,11 @@ class JobComposer:
                 seen.add(dep)
                 done = state.steps.get(dep)
                 handed = done.result.get("handover") if done is not None and done.status == SUCCEEDED else None
-                if handed and done is not None and self.readable(self.by_id[dep], done.node, node):
+                if handed and done is not None and done.node != node:  # a parent here is re-solved from cache
                     found[dep] = handed
                 else:
                     stack.append(dep)
         return found
-
-    def readable(self, parent: Job, source: str, dest: str) -> bool:
-        """Whether a child on `dest` reads the parent's result from `source` (else it re-solves the parent)."""
-        return source != dest
 
     def definition(self, job: Job, sources: Mapping[str, str]) -> Path:
         """Write the job's resolved definition: its target and the parents it re-solves, each on one platform."""

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bakeplan.nodes import usable_cores
-from bench.liveness_bench import Cluster, latest_steps, left_behind, prune
+from bench.liveness_bench import BAKE, Cluster, latest_steps, left_behind, prune
 from bench.run_bench import _missing_tools
 from tests import infra
 
@@ -45,18 +45,6 @@ ROOT = Path(__file__).resolve().parent.parent
 PLATFORM = "linux/amd64"
 NODES = ("h1", "h2")
 LOOP = 600_000  # shell loop iterations per job: about 2 s of one core here when idle
-
-BAKE = """
-variable "MARKER" { default = "warm" }
-target "job" {
-  name = "job${i}"
-  matrix = { i = [%(numbers)s] }
-  platforms = ["%(platform)s"]
-  args = { MARKER = "job${i}-${MARKER}" }
-  output = ["type=cacheonly"]
-}
-group "default" { targets = ["job"] }
-"""
 
 DOCKERFILE = infra.BUSYBOX_BASE + f"""
 FROM busybox

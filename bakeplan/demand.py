@@ -20,7 +20,7 @@ import math
 from dataclasses import dataclass
 
 from bakeplan.bake.model import Target
-from bakeplan.errors import BakeplanError
+from bakeplan.errors import BakeFileError, BakeplanError
 from bakeplan.nodes import Node
 
 DEFAULT_CPU_PERIOD = 100_000  # µs, the kernel's CFS default
@@ -47,7 +47,17 @@ NONE = Demand()
 
 
 def target_demand(target: Target) -> Demand:
-    """The demand of each job of the target, from its printed `resources` (NONE without)."""
+    """The demand of each job of the target, from its printed `resources` (NONE without).
+
+    A bad size is a BakeFileError at the target's block (`file:line:col`).
+    """
+    try:
+        return _demand(target)
+    except BakeplanError as error:
+        raise BakeFileError(error.message, target.location, hint=error.hint) from None
+
+
+def _demand(target: Target) -> Demand:
     resources = target.fields.get("resources")
     if not isinstance(resources, dict) or not resources:
         return NONE

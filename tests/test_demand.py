@@ -102,3 +102,11 @@ def test_a_node_going_down_gives_back_what_its_jobs_held_to_its_host() -> None:
     node_down(problem, state, placed[0].node, 1.0)
     assert state.pool_free == [2] and state.pool_memory == [8 * GiB]
     assert [p.node for p in dispatch(problem, state)] == ["b" if placed[0].node == "a" else "a"]
+
+
+def test_a_bad_size_names_the_targets_block() -> None:
+    from bakeplan.errors import Location
+
+    bad = Target("a", {"resources": {"memory": "lots"}}, location=Location("docker-bake.hcl", 3, 1))
+    with pytest.raises(BakeplanError, match=r"^docker-bake.hcl:3:1: target 'a': resources: bad memory size 'lots'"):
+        target_demand(bad)

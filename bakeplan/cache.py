@@ -25,13 +25,14 @@ The user's own `cache-from`/`cache-to` stay: bakeplan appends with bake's
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from bakeplan.errors import BakeplanError
+from bakeplan.errors import UsageError
 
 BACKENDS = ("registry", "local", "gha", "s3")
 MAX_TAG = 128
@@ -61,27 +62,43 @@ class CacheRefs:
 def parse_backend(
     spec: str, *, scope: str = "", fallbacks: Sequence[str] = (), replace: bool = False
 ) -> CacheBackend:
-    """Parse `--cache`: `registry:REPO`, `local:DIR`, `gha`, `s3:BUCKET?region=R`; a bare REPO means registry."""
+    """Parse `--cache`: `registry:REPO`, `local:DIR`, `gha`, `s3:BUCKET?region=R`; a bare REPO means registry.
+
+    A malformed value is a usage error (exit 2). `registy:x` is a misspelt
+    scheme, not a repository: a bare REPO has a colon only after a registry
+    host, as in `localhost:5000/cache` or `registry.example.com:443/cache`.
+    """
     kind, sep, rest = spec.partition(":")
     if kind == "gha" and not sep:
         return CacheBackend("gha", scope=scope, fallbacks=tuple(fallbacks), replace=replace)
     if kind == "gha":
         # Dropping the text after `gha:` would hide a mistake (a scope meant for --cache-scope).
-        raise BakeplanError(f"bad --cache {spec!r}: gha takes no location",
-                            hint="Use --cache gha, and --cache-scope NAME to prefix its scopes.")
+        raise UsageError(f"bad --cache {spec!r}: gha takes no location",
+                         hint="Use --cache gha, and --cache-scope NAME to prefix its scopes.")
     if not sep or kind not in BACKENDS:
-        if "/" in spec or ":" in spec:
-            kind, rest = "registry", spec
-        else:
-            raise BakeplanError(
-                f"bad --cache {spec!r}",
-                hint="Use registry:REPO, local:DIR, gha or s3:BUCKET?region=REGION.",
-            )
+        kind, rest = "registry", _bare_repository(spec)
     location, _, query = rest.partition("?") if kind == "s3" else (rest, "", "")
     if not location:
-        raise BakeplanError(f"bad --cache {spec!r}: {kind} needs a location", hint=f"For example {kind}:NAME.")
+        raise UsageError(f"bad --cache {spec!r}: {kind} needs a location", hint=f"For example {kind}:NAME.")
     options = tuple(parse_qsl(query, keep_blank_values=True))
     return CacheBackend(kind, location, options, scope=scope, fallbacks=tuple(fallbacks), replace=replace)
+
+
+_HOST_PORT = re.compile(r"[A-Za-z0-9.-]+:[0-9]+(/|$)")
+
+
+def _bare_repository(spec: str) -> str:
+    """`spec` as a registry repository without a scheme, or the usage error that says what is wrong."""
+    hint = "Use registry:REPO, local:DIR, gha or s3:BUCKET?region=REGION."
+    if ":" in spec and not _HOST_PORT.match(spec):
+        scheme = spec.partition(":")[0]
+        close = difflib.get_close_matches(scheme, BACKENDS, n=1)
+        if close:
+            hint = f"Did you mean {close[0]}:? {hint}"
+        raise UsageError(f"bad --cache {spec!r}: unknown cache type {scheme!r}", hint=hint)
+    if "/" not in spec:
+        raise UsageError(f"bad --cache {spec!r}", hint=hint)
+    return spec
 
 
 def sanitize_tag(text: str) -> str:

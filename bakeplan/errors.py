@@ -1,6 +1,6 @@
 """The one error base that every user-facing failure derives from.
 
-Only `bakeplan.cli` catches these: it prints `str(error)` to stderr and exits 1.
+Only `bakeplan.cli` catches these: it prints `str(error)` to stderr and exits 1 (2 for a `UsageError`).
 Anything else that escapes is a bug (exit 3, rerun with --debug for the traceback).
 """
 
@@ -32,6 +32,10 @@ class BakeplanError(Exception):
 
     def __str__(self) -> str:
         return self.message if self.hint is None else f"{self.message}\n{self.hint}"
+
+
+class UsageError(BakeplanError):
+    """A malformed option value (`--node`, `--cache`, ...): exit 2, like the usage errors typer reports itself."""
 
 
 class BakeFileError(BakeplanError):

@@ -7,13 +7,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path  # not imported at run time: `bakeplan print`'s replay path never needs pathlib
+
+
+def cache_home(env: Mapping[str, str]) -> str | None:
+    """bakeplan's cache folder: `$XDG_CACHE_HOME/bakeplan`, else `$HOME/.cache/bakeplan`; None when neither is set."""
+    base = env.get("XDG_CACHE_HOME") or (os.path.join(env["HOME"], ".cache") if env.get("HOME") else "")
+    return os.path.join(base, "bakeplan") if base else None
 
 
 def user_cache_dir(env: Mapping[str, str]) -> Path | None:
-    """`$XDG_CACHE_HOME/bakeplan`, else `$HOME/.cache/bakeplan`; None when neither variable is set."""
-    base = env.get("XDG_CACHE_HOME") or (str(Path(env["HOME"]) / ".cache") if env.get("HOME") else "")
-    return Path(base) / "bakeplan" if base else None
+    """`cache_home` as a Path."""
+    from pathlib import Path
+
+    home = cache_home(env)
+    return None if home is None else Path(home)
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -32,5 +43,8 @@ def write_atomic(path: Path, data: bytes) -> None:
             handle.write(data)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
         raise

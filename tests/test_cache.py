@@ -9,7 +9,7 @@ import pytest
 from bakeplan.cache import (
     CacheRefs, MAX_TAG, job_refs, job_tag, override_sets, parse_backend, sanitize_tag,
 )
-from bakeplan.errors import BakeplanError
+from bakeplan.errors import UsageError
 from conftest import Buildx
 
 
@@ -76,10 +76,24 @@ def test_backends(spec: str, cache_from: str, cache_to: str) -> None:
     assert refs == CacheRefs((cache_from,), (cache_to,))
 
 
-@pytest.mark.parametrize("spec", ["nonsense", "registry:", "s3:", "gha:main"])
-def test_bad_cache_spec_says_what_is_expected(spec: str) -> None:
-    with pytest.raises(BakeplanError, match="--cache"):
+@pytest.mark.parametrize("spec", ["nonsense", "registry:", "s3:", "gha:main", "registy:r/c", "loacl:/tmp/c", "me/cache:v1"])
+def test_bad_cache_spec_is_a_usage_error_that_says_what_is_expected(spec: str) -> None:
+    with pytest.raises(UsageError, match="--cache"):
         parse_backend(spec)
+
+
+def test_a_misspelt_cache_type_is_named_with_the_one_meant() -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_backend("registy:ghcr.io/me/cache")
+    assert str(caught.value) == (
+        "bad --cache 'registy:ghcr.io/me/cache': unknown cache type 'registy'\n"
+        "Did you mean registry:? Use registry:REPO, local:DIR, gha or s3:BUCKET?region=REGION."
+    )
+
+
+@pytest.mark.parametrize("spec", ["localhost:5000/cache", "registry.example.com:443/team/cache"])
+def test_a_bare_repository_may_name_a_registry_port(spec: str) -> None:
+    assert parse_backend(spec).location == spec
 
 
 def test_overrides_append_to_the_users_cache_settings_unless_replacing() -> None:

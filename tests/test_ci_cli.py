@@ -331,3 +331,11 @@ def test_inside_github_actions_outputs_over_the_limit_go_to_the_legs_file(
         legs["t0999-linux-arm64"]["set"])
     rows = json.loads(values["matrix_0_7"])["include"]
     assert rows[-1]["id"] == "t0999-linux-arm64" and rows[-1]["set"] == "" and rows[-1]["spill"] is True
+
+
+@pytest.mark.parametrize("spec", ["registy:ghcr.io/me/cache", "nonsense"])
+def test_a_malformed_cache_value_is_a_usage_error(project: Path, capsys: pytest.CaptureFixture[str], spec: str) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["ci", "github", "--cache", spec])
+    assert done.value.code == 2
+    assert f"bad --cache {spec!r}" in capsys.readouterr().err

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from pathlib import Path
 
+from bakeplan import observed
 from bakeplan.bake.model import BakeRequest
 from bakeplan.errors import BakeplanError
 from bakeplan.fsutil import user_cache_dir, write_atomic
@@ -68,6 +69,8 @@ def find_files(request: BakeRequest, *, _stdin: bytes | None = None) -> list[Bak
             found.append(BakeFile("-", Path("-"), data))
             continue
         path = request.cwd / name
+        if default:
+            observed.probe(path)  # a default name that appears later changes the result
         if not path.is_file():
             if default:
                 continue
@@ -294,7 +297,7 @@ def read_variables(found: Sequence[BakeFile], request: BakeRequest) -> list[dict
 # Files calling functions that are not pure (timestamp, uuidv4, bcrypt) are
 # never cached.
 
-_IMPURE = (b"timestamp(", b"uuidv4", b"bcrypt")
+IMPURE_CALLS = (b"timestamp(", b"uuidv4", b"bcrypt")  # their results change from run to run
 _TOKEN_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 _TOKEN_BLANKS = bytes(byte if byte in _TOKEN_BYTES else 0x20 for byte in range(256))
 
@@ -315,7 +318,7 @@ def evaluation_key(found: Sequence[BakeFile], request: BakeRequest) -> str | Non
     import json
     import platform
 
-    if any(marker in file.data for file in found for marker in _IMPURE):
+    if any(marker in file.data for file in found for marker in IMPURE_CALLS):
         return None
     if any(not file.name.endswith((".hcl", ".json")) for file in found):
         return None  # compose files read `.env` and any variable: parsed every time (a few ms)

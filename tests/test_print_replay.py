@@ -1,0 +1,100 @@
+"""A repeat `bakeplan print` replays its last output before typer loads, and only while every input is unchanged."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HCL = 'target "default" {\n  tags = ["me/app:${TAG}"]\n}\nvariable "TAG" {\n  default = "dev"\n}\n'
+# Runs `bakeplan print ARGS` in-process and reports on stderr whether typer was imported.
+PROBE = (
+    "import sys\nfrom bakeplan.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as done:\n"
+    "    print('exit', done.code, file=sys.stderr)\nprint('typer' in sys.modules, file=sys.stderr)"
+)
+
+
+def bakeplan(cwd: Path, cache: Path, *args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> tuple[str, bool]:
+    """(stdout, whether it was replayed: typer never imported) of one `bakeplan print` in its own process."""
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": str(cache), **(env or {})}
+    full_env.pop("BAKEPLAN_NO_CACHE", None)
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, "print", *args], cwd=cwd, env=full_env, input=stdin, capture_output=True, text=True, timeout=60
+    )
+    assert "exit 1" not in proc.stderr, proc.stderr
+    return proc.stdout, proc.stderr.strip().splitlines()[-1] == "False"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "docker-bake.hcl").write_text(HCL)
+    return folder
+
+
+def test_the_second_run_is_replayed_without_typer_and_prints_the_same(project: Path, tmp_path: Path) -> None:
+    first, replayed_first = bakeplan(project, tmp_path / "cache")
+    second, replayed_second = bakeplan(project, tmp_path / "cache")
+    assert (replayed_first, replayed_second) == (False, True)
+    assert second == first
+    assert '"me/app:dev"' in second
+
+
+def test_an_edited_file_is_read_again(project: Path, tmp_path: Path) -> None:
+    bakeplan(project, tmp_path / "cache")
+    (project / "docker-bake.hcl").write_text(HCL.replace('"dev"', '"edited"'))
+    out, replayed = bakeplan(project, tmp_path / "cache")
+    assert not replayed
+    assert '"me/app:edited"' in out
+
+
+def test_a_default_file_that_appears_later_is_read(project: Path, tmp_path: Path) -> None:
+    bakeplan(project, tmp_path / "cache")
+    (project / "docker-bake.override.hcl").write_text('variable "TAG" {\n  default = "override"\n}\n')
+    out, replayed = bakeplan(project, tmp_path / "cache")
+    assert not replayed
+    assert '"me/app:override"' in out
+
+
+def test_a_changed_environment_or_command_line_is_a_new_entry(project: Path, tmp_path: Path) -> None:
+    bakeplan(project, tmp_path / "cache")
+    out, replayed = bakeplan(project, tmp_path / "cache", env={"TAG": "from-env"})
+    assert (replayed, '"me/app:from-env"' in out) == (False, True)
+    out, replayed = bakeplan(project, tmp_path / "cache", "--set", "*.tags=other")
+    assert (replayed, '"other"' in out) == (False, True)
+    assert bakeplan(project, tmp_path / "cache", env={"TAG": "from-env"})[1]
+
+
+@pytest.mark.parametrize(
+    ("text", "args", "env"),
+    [
+        ('target "default" {\n  tags = ["me/app:${timestamp()}"]\n}\n', (), {}),  # a result that changes every run
+        (HCL, ("-f", "-"), {}),  # stdin
+        (HCL, (), {"BAKEPLAN_NO_CACHE": "1"}),
+    ],
+)
+def test_what_is_never_replayed(project: Path, tmp_path: Path, text: str, args: tuple[str, ...], env: dict[str, str]) -> None:
+    (project / "docker-bake.hcl").write_text(text)
+    stdin = text if "-" in args else None
+    bakeplan(project, tmp_path / "cache", *args, env=env, stdin=stdin)
+    assert not bakeplan(project, tmp_path / "cache", *args, env=env, stdin=stdin)[1]
+
+
+def test_a_failed_run_is_not_kept(project: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    for _ in range(2):
+        proc = subprocess.run([sys.executable, "-c", PROBE, "print", "nosuch"], cwd=project, env=env, capture_output=True, text=True, timeout=60)
+        assert "failed to find target nosuch" in proc.stderr
+        assert proc.stderr.strip().splitlines()[-1] == "True"  # typer ran both times
+
+
+def test_a_compose_project_is_left_to_the_parse_caches(project: Path, tmp_path: Path) -> None:
+    (project / "compose.yaml").write_text("services:\n  web:\n    build: .\n")
+    bakeplan(project, tmp_path / "cache", "web")
+    assert not bakeplan(project, tmp_path / "cache", "web")[1]

@@ -36,7 +36,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except BakeplanError as error:
         if debug:
             raise
-        print(f"error: {error}", file=sys.stderr)
+        from bakeplan.cli import diagnostic
+
+        sys.stderr.write(diagnostic.render(error, color=diagnostic.use_color()))
         sys.exit(2 if isinstance(error, UsageError) else 1)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from bakeplan.bake.buildopts import go_clean
 from bakeplan.bake.model import BakeRequest
 from bakeplan.bake.printing import print_document
-from bakeplan.bake.resolve import RawBlock, build_config, go_clean, result_from_config
+from bakeplan.bake.resolve import RawBlock, build_config, result_from_config
 from bakeplan.bake.schema import RawAttribute
 from bakeplan.errors import BakeFileError, BakeplanError, CycleError, Location
 

@@ -27,18 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from bakeplan.bake import schema
-from bakeplan.bake.composeload import (
-    ComposeFile,
-    as_build,
-    context_path,
-    expand_user,
-    go_clean,
-    go_sprint,
-    go_type,
-    key_values,
-    load_project,
-    parse_dotenv,
-)
+from bakeplan.bake.buildopts import go_clean
+from bakeplan.bake.composeenv import parse_dotenv
+from bakeplan.bake.composeload import as_build, context_path, expand_user, key_values, load_project
+from bakeplan.bake.composeyaml import ComposeFile, go_sprint, go_type
 from bakeplan.errors import BakeFileError, BakeplanError, Location
 
 __all__ = ["ComposeConfig", "ComposeFile", "ComposeTarget", "read_compose", "to_blocks", "validates"]

@@ -1,412 +1,30 @@
-"""compose-go's loader, as buildx runs it: YAML, interpolation, `.env`, include, extends, merging.
+"""compose-go's loader, as buildx runs it: include, extends, merging, on top of YAML and interpolation.
 
 The result is the merged model buildx keeps (`services` with their `image`,
 `build`, `environment` and `env_file`, and `secrets`); bakeplan.bake.compose
 turns it into targets. Each step follows compose-go v2 (the version the
 pinned buildx vendors):
 
-- YAML as go-yaml v3 decodes it: the 1.2 core schema (`yes`/`on` are
-  strings, `010` is octal, `1_000` is 1000, a date is a time), merge keys,
-  duplicate keys rejected; every value remembers where it was written;
-- template.Substitute: `$$`, `$VAR`, `${VAR}`, `${VAR:-d}`, `${VAR-d}`,
-  `${VAR:?err}`, `${VAR?err}`, `${VAR:+r}`, `${VAR+r}`, nested defaults;
-  unset variables become "";
-- dotenv files (KEY=VALUE, `export`, quotes, comments, `${VAR}`);
+- YAML as go-yaml v3 decodes it (`composeyaml`);
+- template.Substitute and dotenv files (`composeenv`);
 - `include` and `extends`, paths relative to the included file's folder;
 - override.Merge across documents and files, then EnforceUnicity.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bakeplan.bake.buildopts import go_clean
+from bakeplan.bake.composeenv import compose_env, interpolate, parse_dotenv, substitute
+from bakeplan.bake.composeyaml import ComposeFile, go_float, go_sprint, go_type, load_documents
 from bakeplan.errors import BakeFileError, BakeplanError, Location
 
-Lookup = Callable[[str], "str | None"]
-
-
-@dataclass(frozen=True, slots=True)
-class ComposeFile:
-    """One compose file: the name diagnostics use and its bytes."""
-
-    name: str
-    data: bytes
-
-
-# ------------------------------------------------------------------ environment
-
-
-def compose_env(env: Mapping[str, str], overrides: Mapping[str, str], cwd: Path) -> dict[str, str]:
-    """buildx's composeEnv: the environment, then `.env` (never overriding it), then --var."""
-    out = dict(env)
-    dotenv = cwd / ".env"
-    if dotenv.is_file():
-        loaded = parse_dotenv(dotenv.read_bytes().decode("utf-8", "replace"), ".env", out.get)
-        for key, value in loaded.items():
-            out.setdefault(key, value)
-    out.update(overrides)
-    return out
-
-
-_DOTENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-\[\]]*")
-
-
-def parse_dotenv(text: str, name: str, lookup: Lookup) -> dict[str, str]:
-    """compose-go's dotenv: KEY=VALUE lines, `export`, quotes, comments, `${VAR}` from earlier lines."""
-    out: dict[str, str] = {}
-
-    def find(key: str) -> str | None:
-        found = lookup(key)
-        return found if found is not None else out.get(key)
-
-    lines = text.replace("\r\n", "\n").split("\n")
-    index = 0
-    while index < len(lines):
-        line = lines[index].strip()
-        index += 1
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("export ") or line.startswith("export\t"):
-            line = line[len("export") :].lstrip()
-        match = _DOTENV_KEY.match(line)
-        rest = line[match.end() :].lstrip() if match else ""
-        if match is None or not rest or rest[0] not in "=:":
-            if match is not None and not rest:
-                inherited = find(match.group(0))  # a bare KEY takes the value it already has
-                if inherited is not None:
-                    out[match.group(0)] = inherited
-                continue
-            raise BakeplanError(f"{name}:{index}: unexpected character in variable name near {line!r}")
-        key, value = match.group(0), rest[1:].lstrip()
-        if value[:1] in ("'", '"'):
-            quote = value[0]
-            value, index = _quoted_dotenv(value, lines, index, name)
-            out[key] = value if quote == "'" else _dotenv_expand(value, find, name)
-            continue
-        value = re.split(r"\s#", value, maxsplit=1)[0].rstrip()
-        out[key] = _dotenv_expand(value, find, name)
-    return out
-
-
-def _quoted_dotenv(value: str, lines: list[str], index: int, name: str) -> tuple[str, int]:
-    quote = value[0]
-    body = value[1:]
-    while True:
-        end = _closing_quote(body, quote)
-        if end >= 0:
-            inner = body[:end]
-            break
-        if index >= len(lines):
-            raise BakeplanError(f"{name}:{index}: unterminated quoted value")
-        body += "\n" + lines[index]
-        index += 1
-    if quote == '"':
-        inner = re.sub(r"\\(.)", lambda m: {"n": "\n", "r": "\r", "t": "\t"}.get(m.group(1), m.group(1)), inner)
-    return inner, index
-
-
-def _closing_quote(text: str, quote: str) -> int:
-    escaped = False
-    for position, char in enumerate(text):
-        if escaped:
-            escaped = False
-        elif char == "\\" and quote == '"':
-            escaped = True
-        elif char == quote:
-            return position
-    return -1
-
-
-def _dotenv_expand(value: str, find: Lookup, name: str) -> str:
-    try:
-        return substitute(value, find)
-    except _InterpolationError as exc:
-        raise BakeplanError(f"{name}: {exc}") from None
-
-
-# ------------------------------------------------------------------ interpolation
-
-
-class _InterpolationError(Exception):
-    """A `${VAR:?err}` with no value, or a `$` that starts no substitution."""
-
-
-class _InvalidTemplate(_InterpolationError):
-    pass
-
-
-_PATTERN = re.compile(
-    r"\$(?i:(?P<escaped>\$)|(?P<named>[_a-z][_a-z0-9]*)|\{(?:(?P<braced>[_a-z][_a-z0-9]*(?::?[-+?](.*))?)\}|(?P<invalid>)))"
-)
-_OPERATORS = (":?", "?", ":-", "-", ":+", "+")
-
-
-def substitute(template: str, lookup: Lookup) -> str:
-    """compose-go's template.Substitute (unset variables become "")."""
-    failure: list[_InterpolationError] = []
-
-    def replace(match: re.Match[str]) -> str:
-        try:
-            return _replacement(match.group(0), lookup)
-        except _InterpolationError as exc:
-            if not failure:
-                failure.append(exc)
-            return ""
-
-    result = _PATTERN.sub(replace, template)
-    if failure:
-        if isinstance(failure[0], _InvalidTemplate):
-            raise _InvalidTemplate(template)
-        raise failure[0]
-    return result
-
-
-def _replacement(text: str, lookup: Lookup) -> str:
-    operator = _first_operator(text)
-    close = _closing_brace(text)
-    rest = ""
-    if close >= 0:
-        text, rest = text[: close + 1], text[close + 1 :]
-    match = _PATTERN.fullmatch(text) or _PATTERN.match(text)
-    assert match is not None
-    if match.group("escaped"):
-        return "$"
-    name = match.group("named") or ""
-    braced = not name
-    if braced:
-        name = match.group("braced") or ""
-    if not name:
-        raise _InvalidTemplate(text)
-    if braced and operator is not None and operator in name:
-        return _apply(name, operator, lookup) + substitute(rest, lookup)
-    return lookup(name) or ""
-
-
-def _first_operator(text: str) -> str | None:
-    """The operator that appears first in the text (compose-go sorts its table by position)."""
-    found = [(text.find(op), order, op) for order, op in enumerate(_OPERATORS) if op in text]
-    return min(found)[2] if found else None
-
-
-def _closing_brace(text: str) -> int:
-    depth = 0
-    position = 0
-    while position < len(text):
-        if text[position] == "}":
-            depth -= 1
-            if depth == 0:
-                return position
-        if text[position] == "{":
-            depth += 1
-            position += 1
-        position += 1
-    return -1
-
-
-def _apply(substitution: str, operator: str, lookup: Lookup) -> str:
-    name, _, argument = substitution.partition(operator)
-    value = lookup(name)
-    if operator in (":?", "?"):
-        if value is None or (operator == ":?" and value == ""):
-            reason = substitute(argument, lookup)
-            detail = f": {reason}" if reason else ""
-            raise _InterpolationError(f"required variable {name} is missing a value{detail}")
-        return value
-    if operator in (":-", "-"):
-        if value is None or (operator == ":-" and value == ""):
-            return substitute(argument, lookup)
-        return value
-    if value is not None and (operator == "+" or value != ""):
-        return substitute(argument, lookup)
-    return value or ""
-
-
-Positions = dict[tuple[str | int, ...], Location]
-
-
-def _interpolate(value: Any, lookup: Lookup, path: tuple[str | int, ...], positions: Positions | None = None) -> Any:
-    """Every string of a document interpolated; an error names the value's path and, when known, its place."""
-    if isinstance(value, str):
-        try:
-            return substitute(value, lookup)
-        except _InterpolationError as exc:
-            shown = ".".join("[]" if isinstance(part, int) else part for part in path)
-            if isinstance(exc, _InvalidTemplate):
-                message = f"invalid interpolation format for {shown}.\nYou may need to escape any $ with another $.\n{exc}"
-            else:
-                message = f"error while interpolating {shown}: {exc}"
-            raise BakeFileError(message, (positions or {}).get(path)) from None
-    if isinstance(value, dict):
-        return {key: _interpolate(item, lookup, (*path, key), positions) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_interpolate(item, lookup, (*path, index), positions) for index, item in enumerate(value)]
-    return value
-
-
-# ------------------------------------------------------------------ YAML
-
-
-PLAIN_TAG = "tag:bakeplan,2026:plain"
-_EXPLICIT = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null")
-
-
-def _yaml_loader() -> Any:
-    import yaml  # type: ignore[import-untyped,unused-ignore]
-
-    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-    class Loader(base):  # type: ignore[misc,valid-type]
-        """Every untagged plain scalar gets PLAIN_TAG: bakeplan resolves it as yaml.v3 does."""
-
-        yaml_implicit_resolvers: dict[str | None, Any] = {None: [(PLAIN_TAG, re.compile(".*", re.S))]}
-
-    return Loader
-
-
-_RESOLVED: dict[str, Any] = {
-    **dict.fromkeys(("true", "True", "TRUE"), True),
-    **dict.fromkeys(("false", "False", "FALSE"), False),
-    **dict.fromkeys(("", "~", "null", "Null", "NULL"), None),
-    **dict.fromkeys((".nan", ".NaN", ".NAN"), float("nan")),
-    **dict.fromkeys((".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"), float("inf")),
-    **dict.fromkeys(("-.inf", "-.Inf", "-.INF"), float("-inf")),
-}
-_YAML_FLOAT = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
-_DOT_FLOAT = re.compile(r"^\.[0-9]+([eE][-+]?[0-9]+)?$")
-_DATE = re.compile(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$")
-_BASES = {"0x": 16, "0X": 16, "0o": 8, "0O": 8, "0b": 2, "0B": 2}
-
-
-@dataclass(frozen=True, slots=True)
-class GoTime:
-    """A YAML date (`2024-01-02`), which yaml.v3 decodes as a time and fmt.Sprint prints in full."""
-
-    text: str
-
-    def __str__(self) -> str:
-        return f"{self.text} 00:00:00 +0000 UTC"
-
-
-def _plain_scalar(text: str) -> Any:
-    """yaml.v3's resolution of an untagged plain scalar (its `resolve`, decoding into interface{})."""
-    if text in _RESOLVED:
-        return _RESOLVED[text]
-    first = text[:1]
-    if first == ".":
-        return float(text) if _DOT_FLOAT.match(text) else text
-    if not (first.isdigit() or first in "+-"):
-        return text
-    date = _DATE.match(text)
-    if date and _valid_date(*map(int, date.groups())):
-        year, month, day = map(int, date.groups())
-        return GoTime(f"{year:04d}-{month:02d}-{day:02d}")
-    plain = text.replace("_", "")
-    number = _go_int(plain)
-    if number is not None:
-        return number
-    if _YAML_FLOAT.match(plain) and abs(float(plain)) != float("inf"):
-        return float(plain)  # out of float64's range, strconv.ParseFloat fails: a string
-    return text
-
-
-def _valid_date(year: int, month: int, day: int) -> bool:
-    import datetime
-
-    try:
-        datetime.date(year, month, day)
-    except ValueError:
-        return False
-    return True
-
-
-def _go_int(text: str) -> int | None:
-    """strconv.ParseInt(text, 0, 64), else ParseUint: sign, 0x/0o/0b prefixes, a leading 0 is octal."""
-    sign, body = (-1, text[1:]) if text.startswith("-") else (1, text[1:] if text.startswith("+") else text)
-    base = _BASES.get(body[:2], 8 if len(body) > 1 and body[0] == "0" else 10)
-    digits = body[2:] if body[:2] in _BASES else body
-    if not digits.isalnum():
-        return None
-    try:
-        value = sign * int(digits, base)
-    except ValueError:
-        return None
-    if not -(1 << 63) <= value < (1 << 64) or (value >= (1 << 63) and text[:1] in "+-"):
-        return None  # beyond int64, and beyond uint64 (which takes no sign)
-    return value
-
-
-def _location(name: str, mark: Any) -> Location:
-    return Location(name, mark.line + 1, mark.column + 1)
-
-
-class _Converter:
-    """PyYAML nodes to Python values, remembering where each service was written."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.services: dict[str, Location] = {}
-        self.positions: Positions = {}
-
-    def convert(self, node: Any, path: tuple[str | int, ...] = ()) -> Any:
-        import yaml  # type: ignore[import-untyped,unused-ignore]
-
-        self.positions[path] = _location(self.name, node.start_mark)
-        if isinstance(node, yaml.ScalarNode):
-            return _scalar(node)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.convert(item, (*path, index)) for index, item in enumerate(node.value)]
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge" or (key_node.value == "<<" and key_node.tag == PLAIN_TAG):
-                merged = self.convert(value_node, path)
-                for source in merged if isinstance(merged, list) else [merged]:
-                    if isinstance(source, dict):
-                        for key, item in source.items():
-                            out.setdefault(key, item)
-                continue
-            key = _scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else self.convert(key_node, path)
-            key = go_sprint(key) if not isinstance(key, str) else key
-            if key in out:
-                where = _location(self.name, key_node.start_mark)
-                raise BakeFileError(f'mapping key "{key}" already defined', where)
-            if path == ("services",):
-                self.services.setdefault(key, _location(self.name, key_node.start_mark))
-            out[key] = self.convert(value_node, (*path, key))
-        return out
-
-
-def _scalar(node: Any) -> Any:
-    """A plain or explicitly typed scalar resolved as yaml.v3 does; quoted and `!!str` ones stay strings."""
-    if node.tag == PLAIN_TAG or node.tag in _EXPLICIT:
-        return _plain_scalar(node.value)
-    return node.value
-
-
-def load_documents(file: ComposeFile) -> tuple[list[tuple[Any, Positions]], dict[str, Location]]:
-    """The YAML documents of one file with where each value was written, and where each service key was."""
-    import yaml  # type: ignore[import-untyped,unused-ignore]
-
-    text = file.data.decode("utf-8", "replace")
-    converter = _Converter(file.name)
-    try:
-        nodes = list(yaml.compose_all(text, Loader=_yaml_loader()))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        where = _location(file.name, mark) if mark is not None else None
-        raise BakeFileError(f"failed to parse {file.name}: {problem}", where) from None
-    except yaml.YAMLError as exc:
-        raise BakeplanError(f"failed to parse {file.name}: {exc}") from None
-    documents: list[tuple[Any, Positions]] = []
-    for node in nodes:
-        if node is not None:
-            converter.positions = {}
-            documents.append((converter.convert(node), converter.positions))
-    return documents, converter.services
+# The environment and YAML steps live in composeenv and composeyaml; callers
+# that found them here still do.
+__all__ = ["ComposeFile", "as_build", "compose_env", "context_path", "expand_user", "key_values", "load_project", "substitute"]
 
 
 # ------------------------------------------------------------------ merging
@@ -501,7 +119,7 @@ def load_project(files: Sequence[ComposeFile], env: Mapping[str, str], cwd: Path
         for document, positions in documents:
             if not isinstance(document, dict):
                 raise BakeFileError("top-level object must be a mapping", positions.get(()))
-            document = _interpolate(document, env.get, (), positions)
+            document = interpolate(document, env.get, (), positions)
             _apply_include(document, env, cwd, [file.name])
             _apply_extends(document, file.name, env, cwd)
             model = _merge_mappings(model, document, ())
@@ -535,7 +153,7 @@ def _apply_include(document: dict[str, Any], env: Mapping[str, str], cwd: Path, 
             documents, _ = load_documents(ComposeFile(path, full.read_bytes()))
             for part, positions in documents:
                 if isinstance(part, dict):
-                    part = _interpolate(part, included_env.get, (), positions)
+                    part = interpolate(part, included_env.get, (), positions)
                     _apply_include(part, included_env, cwd, [*chain, path])
                     _apply_extends(part, path, included_env, cwd)
                     imported = _merge_mappings(imported, part, ())
@@ -658,7 +276,7 @@ def _services_of(path: str, service: str, ref: str, name: str, env: Mapping[str,
     services: dict[str, Any] = {}
     for document, positions in documents:
         if isinstance(document, dict) and isinstance(document.get("services"), dict):
-            services.update(_interpolate(document["services"], env.get, ("services",), positions))
+            services.update(interpolate(document["services"], env.get, ("services",), positions))
     if ref not in services:
         raise BakeplanError(f'cannot extend service "{service}" in {name}: service "{ref}" not found in {path}')
     _rebase({"services": services}, go_clean(str(Path(path).parent)), default_context=False)
@@ -705,44 +323,7 @@ def _check_json(value: Any) -> None:
             _check_json(item)
 
 
-# ------------------------------------------------------------------ Go formatting and paths
-
-
-def go_type(value: Any) -> str:
-    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}.get(
-        type(value), "null"
-    )
-
-
-def go_sprint(value: Any) -> str:
-    """fmt.Sprint of a YAML scalar."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return go_float(value)
-    if isinstance(value, GoTime):
-        return str(value)
-    if value is None:
-        return "<nil>"
-    return str(value)
-
-
-def go_float(value: float) -> str:
-    """Go's %v of a float64: shortest digits, exponent below 1e-4 or from 1e21."""
-    if value != value:
-        return "NaN"
-    if value in (float("inf"), float("-inf")):
-        return "+Inf" if value > 0 else "-Inf"
-    from decimal import Decimal
-
-    exact = Decimal(repr(value)).normalize()
-    exponent = exact.adjusted()
-    if -4 <= exponent < 21:
-        return format(exact, "f")
-    digits = exact.as_tuple().digits
-    mantissa = str(digits[0]) + ("." + "".join(map(str, digits[1:])) if len(digits) > 1 else "")
-    sign = "-" if value < 0 else ""
-    return f"{sign}{mantissa}e{'+' if exponent >= 0 else '-'}{abs(exponent):02d}"
+# ------------------------------------------------------------------ Go maps and paths
 
 
 def key_values(value: Any, *, label: bool = False) -> dict[str, str | None]:
@@ -764,12 +345,6 @@ def expand_user(path: str, env: Mapping[str, str]) -> str:
     if path.startswith("~") and env.get("HOME"):
         return go_clean(env["HOME"] + "/" + path[1:])
     return path
-
-
-def go_clean(path: str) -> str:
-    from bakeplan.bake.resolve import go_clean
-
-    return go_clean(path)
 
 
 REMOTE = ("https://", "http://", "git://", "ssh://", "github.com/", "git@")

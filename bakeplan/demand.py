@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass
 
 from bakeplan.bake.model import Target
+from bakeplan.bake.units import SizeError, ram_in_bytes
 from bakeplan.errors import BakeFileError, BakeplanError
 from bakeplan.nodes import Node
 
@@ -89,25 +90,12 @@ def cpuset_size(text: str, where: str = "cpuset-cpus") -> int:
     return len(found)
 
 
-_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
-
-
 def memory_bytes(text: str, where: str = "memory") -> int:
     """A docker memory size (`512m`, `2g`, `1.5GiB`, `1024`) in bytes; units are binary, as docker's RAMInBytes."""
-    raw = text.strip().lower()
-    for suffix in ("ib", "b"):
-        if raw.endswith(suffix) and raw[: -len(suffix)][-1:].isalpha():
-            raw = raw[: -len(suffix)]
-            break
-    unit = raw[-1:] if raw[-1:].isalpha() else ""
-    number = raw[: len(raw) - len(unit)]
     try:
-        value = float(number)
-    except ValueError:
-        value = -1.0
-    if unit not in _UNITS or value < 0:
-        raise BakeplanError(f"{where}: bad memory size {text!r}", hint="Use a number with b, k, m, g or t, e.g. 4g.")
-    return int(value * _UNITS[unit])
+        return ram_in_bytes(text.strip())  # as buildx hands `resources` values on
+    except SizeError as error:
+        raise BakeplanError(f"{where}: bad memory size {text!r}: {error}", hint="Use a number with b, k, m, g or t, e.g. 4g.") from None
 
 
 def fits_memory(node: Node, memory: int | None) -> bool:

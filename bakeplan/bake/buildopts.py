@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bakeplan.bake import schema
 from bakeplan.bake.schema import TargetFields
+from bakeplan.bake.units import SizeError, ram_in_bytes
 from bakeplan.errors import BakeplanError
 
 
@@ -61,6 +62,7 @@ def build_checks(target: TargetFields, env: Mapping[str, str], cwd: Path) -> Non
     target["context"] = context
     _check_platforms(target.get("platforms") or [])
     _check_shm_size(target.get("shm-size"))
+    _check_resources(target.get("resources"))
     _check_ulimits(target.get("ulimits") or [])
     _check_annotations(target.get("annotations") or [])
     _check_secrets(target.get("secret") or [], env, cwd)
@@ -113,13 +115,24 @@ def _check_platform(spec: str) -> None:
         raise BakeplanError(f'"{spec}": cannot parse platform specifier: invalid argument', hint=_PLATFORM_HINT)
 
 
-_MEMBYTES = re.compile(r"^(\d+(\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
-
-
 def _check_shm_size(value: str | None) -> None:
     """docker's MemBytes (units.RAMInBytes) syntax."""
-    if value is not None and not _MEMBYTES.match(value):
-        raise BakeplanError(f"invalid value {value} for membytes key shm-size", hint='Use a size like "2g" or "512m".')
+    if value is None:
+        return
+    try:
+        ram_in_bytes(value)
+    except SizeError:
+        raise BakeplanError(f"invalid value {value} for membytes key shm-size", hint='Use a size like "2g" or "512m".') from None
+
+
+def _check_resources(resources: schema.Resources | None) -> None:
+    """buildx's resources conversion: memory and memory-swap (which may be -1, unlimited) are docker sizes."""
+    for key, value in resources.values if resources is not None else ():
+        if key in ("memory", "memory-swap") and isinstance(value, str) and not (key == "memory-swap" and value == "-1"):
+            try:
+                ram_in_bytes(value.strip())
+            except SizeError as error:
+                raise BakeplanError(f'invalid value "{value}" for resource {key}: {error}', hint='Use a size like "2g" or "512m".') from None
 
 
 _ULIMITS = frozenset("core cpu data fsize locks memlock msgqueue nice nofile nproc rss rtprio rttime sigpending stack".split())

@@ -31,6 +31,7 @@ from bakeplan.bake.buildopts import go_clean
 from bakeplan.bake.composeenv import parse_dotenv
 from bakeplan.bake.composeload import as_build, context_path, expand_user, key_values, load_project
 from bakeplan.bake.composeyaml import ComposeFile, go_sprint, go_type
+from bakeplan.bake.units import ram_in_bytes
 from bakeplan.errors import BakeFileError, BakeplanError, Location
 
 __all__ = ["ComposeConfig", "ComposeFile", "ComposeTarget", "read_compose", "to_blocks", "validates"]
@@ -354,8 +355,6 @@ def _secret(item: Any, secrets: Mapping[str, Any], env: Mapping[str, str]) -> sc
     return schema.Secret(source, path, str(config.get("environment") or ""))
 
 
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
-_RAM = re.compile(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
 _BINARY = ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB")
 
 
@@ -366,10 +365,7 @@ def _shm_size(value: Any) -> str | None:
     if isinstance(value, int):
         size = value
     else:
-        match = _RAM.match(str(value))
-        if match is None:
-            raise ValueError(f"invalid size: '{value}'")
-        size = int(float(match.group(1)) * _UNITS[(match.group(2) or "").lower()])
+        size = ram_in_bytes(str(value))  # SizeError is a ValueError, which the caller reports
     if size <= 0:
         return None
     amount, unit = float(size), 0

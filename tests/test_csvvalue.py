@@ -105,6 +105,8 @@ CASES: dict[str, tuple[str, dict[str, str], tuple[str, ...]]] = {
     "a secret set with a bare quote": ("", {}, ('default.secret=id=s,src=a"b',)),
     "an output set with a quoted comma": ("", {}, ('default.output=type=local,"dest=o,y"',)),
     "an output set with an unterminated quote": ("", {}, ('default.output=type=local,"dest=a',)),
+    "a cache-to set with a bare quote": ("", {}, ('default.cache-to=type=local,dest="x',)),
+    "a cache-from set with an unterminated quote": ("", {}, ('default.cache-from=type=local,"src=x',)),
 }
 
 

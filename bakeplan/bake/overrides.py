@@ -313,7 +313,8 @@ def apply_overrides(target: TargetFields, overrides: Mapping[str, Override] | No
         try:
             _apply_one(target, head, sub, override)
         except DecodeError as error:
-            raise OverrideError(f"invalid override {key}: {error}") from None
+            # buildx returns ParseCacheEntry's error as it is (bake.go AddOverrides).
+            raise OverrideError(str(error) if head in ("cache-from", "cache-to") else f"invalid override {key}: {error}") from None
     for ident, override in secret_overrides.items():
         _update_secret(target, ident, override.value)
 

@@ -215,7 +215,10 @@ def _check_ssh(keys: Sequence[schema.SSH], env: Mapping[str, str], cwd: Path) ->
         for path in paths:
             full = cwd / path
             if not full.exists():
-                raise BakeplanError(f"failed to convert agent config {described}: stat {path}: no such file or directory")
+                raise BakeplanError(
+                    f'failed to convert agent config {described}: failed to convert agent config for ID: "{ident_of(key)}": '
+                    f"stat {path}: no such file or directory"
+                )
             if full.is_file() and b"PRIVATE KEY" not in full.read_bytes()[:65536]:
                 raise BakeplanError(
                     f'failed to convert agent config {described}: failed to convert agent config for ID: "{ident_of(key)}": '

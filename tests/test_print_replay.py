@@ -98,3 +98,14 @@ def test_a_compose_project_is_left_to_the_parse_caches(project: Path, tmp_path: 
     (project / "compose.yaml").write_text("services:\n  web:\n    build: .\n")
     bakeplan(project, tmp_path / "cache", "web")
     assert not bakeplan(project, tmp_path / "cache", "web")[1]
+
+
+def test_a_secret_file_removed_since_is_looked_for_again(project: Path, tmp_path: Path) -> None:
+    (project / "docker-bake.hcl").write_text('target "default" {\n  secret = ["id=token,src=token.txt"]\n}\n')
+    (project / "token.txt").write_text("not printed\n")
+    bakeplan(project, tmp_path / "cache")
+    assert bakeplan(project, tmp_path / "cache")[1]
+    (project / "token.txt").unlink()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    proc = subprocess.run([sys.executable, "-c", PROBE, "print"], cwd=project, env=env, capture_output=True, text=True, timeout=60)
+    assert "failed to stat token.txt" in proc.stderr

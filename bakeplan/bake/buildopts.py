@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from bakeplan import observed
 from bakeplan.bake import schema
 from bakeplan.bake.schema import TargetFields
 from bakeplan.bake.units import SizeError, ram_in_bytes
@@ -189,6 +190,8 @@ def _check_secrets(secrets: Sequence[schema.Secret], env: Mapping[str, str], cwd
         path = secret.src
         if not secret.env and not path:
             path = "" if secret.id in env else secret.id
+        if path:
+            observed.probe(cwd / path)  # the check below fails once the file is gone: a replay must look again
         if path and not (cwd / path).exists():
             raise BakeplanError(
                 f"failed to stat {path}: stat {path}: no such file or directory",
@@ -214,6 +217,7 @@ def _check_ssh(keys: Sequence[schema.SSH], env: Mapping[str, str], cwd: Path) ->
             )
         for path in paths:
             full = cwd / path
+            observed.probe(full)
             if not full.exists():
                 raise BakeplanError(
                     f'failed to convert agent config {described}: failed to convert agent config for ID: "{ident_of(key)}": '
@@ -253,6 +257,7 @@ def _check_outputs(outputs: Sequence[schema.ExportEntry], cwd: Path) -> list[sch
                 raise BakeplanError(f"dest is required for {kind} exporter")
             if dest == "-":
                 raise BakeplanError(f"dest cannot be stdout for {kind} exporter")
+            observed.probe(cwd / dest)
             if (cwd / dest).is_file():
                 raise BakeplanError(f"destination directory {dest} is a file")
         if supports_file:
@@ -263,7 +268,9 @@ def _check_outputs(outputs: Sequence[schema.ExportEntry], cwd: Path) -> list[sch
                 if stdout_used:
                     raise BakeplanError("multiple outputs configured to write to stdout")
                 stdout_used = True
-            elif dest and (cwd / dest).is_dir():
-                raise BakeplanError(f"destination file {dest} is a directory")
+            elif dest:
+                observed.probe(cwd / dest)
+                if (cwd / dest).is_dir():
+                    raise BakeplanError(f"destination file {dest} is a directory")
         result.append(entry)
     return result

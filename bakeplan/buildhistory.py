@@ -34,7 +34,8 @@ from bakeplan.bake.model import Target
 from bakeplan.errors import BakeplanError
 from bakeplan.fsutil import user_cache_dir, write_atomic
 from bakeplan.jobs import NATIVE
-from bakeplan.nodes import Node, normalize_platform
+from bakeplan.nodes import Node
+from bakeplan.platforms import normalize_platform
 
 LIMIT = 50  # newest completed records inspected per builder (BuildKit keeps about as many by default)
 WORKERS = 8
@@ -183,8 +184,7 @@ def _remembered(inspect: Inspector, folder: Path | None = None) -> Inspector:
     `docker buildx` process, so each is asked once per working directory
     (its paths are relative to it) and kept in the cache directory.
     """
-    where = folder if folder is not None else Path(os.environ.get("BAKEPLAN_CACHE_DIR") or user_cache_dir(os.environ)
-                                                   or Path.home() / ".cache" / "bakeplan")
+    where = folder if folder is not None else (user_cache_dir(os.environ) or Path.home() / ".cache" / "bakeplan")
     root = where / "buildkit-records"
 
     def cached(builder: str | None, ref: str, cwd: Path) -> str:

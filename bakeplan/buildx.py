@@ -31,6 +31,7 @@ from bakeplan.cache import sanitize_tag
 from bakeplan.endpoint import diagnose
 from bakeplan.errors import BakeplanError, ToolError
 from bakeplan.nodes import Node
+from bakeplan.platforms import normalize_platform, platform_text
 
 
 def check_docker(docker: str, env: Mapping[str, str] | None = None) -> None:
@@ -272,9 +273,9 @@ def platform_manifest(reference: str, platform: str | None, *, builder: str | No
         last = (done.stderr.strip().splitlines() or ["no image manifest in it"])[-1]
         raise ToolError(f"cannot read the index {reference}: {last}",
                         hint="Check that this machine can reach the hand-over registry.")
-    wanted = nd.normalize_platform(platform) if platform else None
+    wanted = normalize_platform(platform) if platform else None
     for manifest in manifests:
-        if wanted is None or nd.normalize_platform(nd.platform_text(manifest.get("platform") or {})) == wanted:
+        if wanted is None or normalize_platform(platform_text(manifest.get("platform") or {})) == wanted:
             return str(manifest["digest"])
     return str(manifests[0]["digest"])
 

@@ -34,7 +34,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from bakeplan.bake.model import Target
-from bakeplan.nodes import normalize_platform
+from bakeplan.platforms import normalize_platform
 
 _BUILD, _TARGET = "\0build", "\0target"  # what $BUILDPLATFORM / $TARGETPLATFORM expand to
 _AUTOMATIC = {

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import networkx as nx
 
-from bakeplan.errors import CycleError
+from bakeplan import dag
 from bakeplan.jobs import Job
 
 
@@ -29,13 +29,7 @@ def job_graph(jobs: Sequence[Job]) -> nx.DiGraph:
 
 def check_acyclic(graph: nx.DiGraph) -> None:
     """Raise CycleError with the cycle's target path (`a -> b -> a`) if the graph has one."""
-    try:
-        edges = nx.find_cycle(graph)
-    except nx.NetworkXNoCycle:
-        return
-    # Edges run parent -> child; report in "reads" order: a reads b reads a.
-    path = [_target_of(graph, edge[1]) for edge in reversed(edges)]
-    raise CycleError("target:", [*path, path[0]])
+    dag.check_acyclic(graph, what="target:", label=lambda node: _target_of(graph, node))
 
 
 def _target_of(graph: nx.DiGraph, node: str) -> str:

@@ -23,7 +23,7 @@ from bakeplan.bake.model import BakeResult, JSONValue, Target
 from bakeplan.demand import NONE, Demand
 from bakeplan.dockerfiles import Execution
 from bakeplan.errors import BakeplanError
-from bakeplan.nodes import normalize_platform
+from bakeplan.platforms import normalize_platform
 
 NATIVE = "native"  # how a job without a platform is named and filtered
 

@@ -41,7 +41,8 @@ from bakeplan.demand import fits_memory, format_bytes, target_demand
 from bakeplan.dockerfiles import classify
 from bakeplan.history import History
 from bakeplan.jobs import Filter, Job, make_jobs, select
-from bakeplan.nodes import EMULATED, Node, normalize_platform, platform_rank, usable, with_speeds
+from bakeplan.nodes import Node, usable, with_speeds
+from bakeplan.platforms import EMULATED, normalize_platform, platform_rank
 from bakeplan.schedule import (
     DEFAULT_EMULATION_FACTOR, LowerBound, Placement, Task, prepare, simulate,
 )
@@ -58,7 +59,7 @@ class JobTiming:
     end: float
     platform: str | None  # the platform it builds there (a native job takes the node's)
     critical: bool
-    rank: int = 0  # nodes.EXACT / COMPATIBLE / EMULATED
+    rank: int = 0  # platforms.EXACT / COMPATIBLE / EMULATED
 
 
 @dataclass(frozen=True, slots=True)

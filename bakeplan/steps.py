@@ -28,8 +28,8 @@ from bakeplan.bake.model import BakeResult, Target
 from bakeplan.cache import CacheBackend, job_refs
 from bakeplan.invocation import Invocation, TargetSettings, user_sets
 from bakeplan.jobs import Job
-from bakeplan.nodes import normalize_platform
 from bakeplan.outputs import image_names, job_exports, pushes, repositories
+from bakeplan.platforms import normalize_platform
 
 if TYPE_CHECKING:
     from bakeplan.plan import Plan

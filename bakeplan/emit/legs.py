@@ -30,8 +30,8 @@ from bakeplan.cache import CacheBackend, job_refs
 from bakeplan.emit.model import BakeCall, CIPlan, Handoff, Job, Leg, Merge, chunk, layers
 from bakeplan.errors import BakeplanError
 from bakeplan.invocation import TargetSettings, user_sets
-from bakeplan.nodes import normalize_platform
 from bakeplan.outputs import digest_output, image_names, job_exports, pushes, repositories, repository
+from bakeplan.platforms import PLATFORM_SPEC, normalize_platform
 
 # Per CI system: runner label per platform, and the label for everything else.
 DEFAULT_RUNNERS: Mapping[str, tuple[tuple[tuple[str, str], ...], str]] = {
@@ -65,9 +65,6 @@ class Runners:
         return self.default, not (self.default_is_amd64 and wanted.startswith(_AMD64_NATIVE))
 
 
-_PLATFORM = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)?$")
-
-
 def runners_for(system: str, overrides: Sequence[str] = ()) -> Runners:
     """The system's default runners with `PLATFORM=LABEL` (or `default=LABEL`) overrides."""
     defaults, builtin = DEFAULT_RUNNERS[system]
@@ -78,7 +75,7 @@ def runners_for(system: str, overrides: Sequence[str] = ()) -> Runners:
             raise BakeplanError(f"bad --runner {item!r}", hint="Use --runner PLATFORM=LABEL, e.g. linux/arm64=ubuntu-24.04-arm.")
         if key == "default":
             default = label
-        elif not _PLATFORM.match(key):
+        elif not PLATFORM_SPEC.match(key):
             # `arm64=...` (no OS) would silently never match a leg, which then runs on the default runner.
             raise BakeplanError(f"bad --runner {item!r}: {key!r} is not a platform",
                                 hint="Use --runner OS/ARCH[/VARIANT]=LABEL or default=LABEL, e.g. linux/arm64=ubuntu-24.04-arm.")

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field, replace
 
 import networkx as nx
 
+from bakeplan import dag
 from bakeplan.bake.model import JSONValue, Target
-from bakeplan.errors import CycleError
 from bakeplan.invocation import TargetSettings
 
 
@@ -184,13 +184,8 @@ class CIPlan:
 
 def layers(jobs: Sequence[Job]) -> dict[str, int]:
     """Each job's layer: 0 without dependencies, else 1 + its deepest dependency's layer."""
-    graph = dependency_graph(jobs)
-    try:
-        generations = list(nx.topological_generations(graph))
-    except nx.NetworkXUnfeasible:
-        cycle = [edge[0] for edge in nx.find_cycle(graph)]
-        by_id = {job.id: job for job in jobs}
-        raise CycleError("target:", [by_id[j].target for j in (*cycle, cycle[0])]) from None
+    by_id = {job.id: job for job in jobs}
+    generations = dag.generations(dependency_graph(jobs), what="target:", label=lambda j: by_id[j].target)
     return {job_id: depth for depth, members in enumerate(generations) for job_id in members}
 
 

@@ -56,8 +56,9 @@ import json
 from typing import Any
 
 from bakeplan.jobs import Job
-from bakeplan.nodes import RANK_NAMES, Node
+from bakeplan.nodes import Node
 from bakeplan.plan import Handover, Plan
+from bakeplan.platforms import RANK_NAMES
 
 SCHEMA_VERSION = 3
 

@@ -190,3 +190,20 @@ def test_debug_is_accepted_after_the_command_too(tmp_path: Path, monkeypatch: py
 def test_builder_and_node_flags_together_are_ambiguous(app: typer.Typer) -> None:
     out = CliRunner().invoke(app, ["nodes", "--builder", "b", "--node", "name=a,platforms=linux/amd64"])
     assert out.exit_code == 1 and "--builder and --node both choose the nodes" in str(out.exception)
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("bad", "bad --node 'bad': 'bad' is not KEY=VALUE"),
+    ("name=a,colour=red", "bad --node 'name=a,colour=red': unknown node field(s) colour"),
+    ("name=a,memory=8x", "bad --node 'name=a,memory=8x': bad memory size '8x': invalid suffix: 'x'"),
+])
+def test_a_malformed_node_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                           spec: str, message: str) -> None:
+    from bakeplan.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "docker-bake.hcl").write_text('target "default" {\n}\n')
+    with pytest.raises(SystemExit) as done:
+        main(["plan", "--node", spec])
+    assert done.value.code == 2
+    assert capsys.readouterr().err.startswith(f"error: {message}")

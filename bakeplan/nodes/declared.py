@@ -8,31 +8,37 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from bakeplan.errors import BakeplanError
+from bakeplan.bake.units import SizeError, ram_in_bytes
+from bakeplan.errors import BakeplanError, UsageError
 from bakeplan.nodes.model import ASSUMED, DECLARED, Node
 from bakeplan.platforms import PLATFORM_SPEC, normalize_platform
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)\s*$", re.IGNORECASE)
-
-
-def parse_size(text: str) -> int:
-    """`8g`, `512m`, `2GiB`, `1024` (bytes) -> bytes (binary multiples)."""
-    match = _SIZE.match(text)
-    if not match:
-        raise BakeplanError(f"bad memory size {text!r}", hint="Use a number with k, m, g or t, e.g. memory=8g.")
-    power = " kmgt".index(match.group(2).lower() or " ")
-    return int(float(match.group(1)) * 1024**power)
+def parse_size(text: str, where: str = "") -> int:
+    """`8g`, `512m`, `2GiB`, `1024` (bytes) -> bytes: docker's memory sizes (binary multiples), as `resources.memory`."""
+    try:
+        return ram_in_bytes(text.strip())
+    except SizeError as error:
+        prefix = f"{where}: " if where else ""
+        raise BakeplanError(f"{prefix}bad memory size {text!r}: {error}", hint="Use a number with k, m, g or t, e.g. memory=8g.") from None
 
 
 def parse_node_spec(text: str) -> Node:
-    """Parse a `--node` flag: `name=N,builder=B,platforms=P1+P2,slots=2,memory=8g,endpoint=E,host=H`."""
+    """Parse a `--node` flag: `name=N,builder=B,platforms=P1+P2,slots=2,memory=8g,endpoint=E,host=H`.
+
+    Anything wrong with it is a usage error (exit 2), as a malformed value of any other option.
+    """
     fields: dict[str, str] = {}
     for part in text.split(","):
         key, sep, value = part.partition("=")
         if not sep:
-            raise BakeplanError(f"bad --node {text!r}: {part!r} is not KEY=VALUE", hint="For example --node name=arm,builder=arm,platforms=linux/arm64,slots=2.")
+            raise UsageError(f"bad --node {text!r}: {part!r} is not KEY=VALUE", hint="For example --node name=arm,builder=arm,platforms=linux/arm64,slots=2.")
         fields[key.strip()] = value.strip()
-    return node_from_mapping(fields, where="--node")
+    try:
+        return node_from_mapping(fields, where=f"bad --node {text!r}")
+    except UsageError:
+        raise
+    except BakeplanError as error:
+        raise UsageError(error.message, hint=error.hint) from None
 
 
 def node_from_mapping(fields: Mapping[str, object], *, where: str) -> Node:
@@ -100,7 +106,7 @@ def _memory(value: object, where: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise BakeplanError(f"{where}: bad memory size {value!r}", hint="Use a number with k, m, g or t, e.g. memory=8g.")
-    size = value if isinstance(value, int) else parse_size(value)
+    size = value if isinstance(value, int) else parse_size(value, where)
     if size <= 0:
         raise BakeplanError(f"{where}: memory must be positive, not {value!r}", hint="Use a number with k, m, g or t, e.g. memory=8g.")
     return size

@@ -1,4 +1,4 @@
-"""Small file-system helpers shared by the stages: the user cache folder and atomic writes.
+"""Small file-system helpers shared by the stages: the one cache folder and atomic writes.
 
 Kept free of heavy imports: `bakeplan print` reaches these on every run.
 """
@@ -14,13 +14,36 @@ if TYPE_CHECKING:
 
 
 def cache_home(env: Mapping[str, str]) -> str | None:
-    """bakeplan's cache folder: `$XDG_CACHE_HOME/bakeplan`, else `$HOME/.cache/bakeplan`; None when neither is set."""
-    base = env.get("XDG_CACHE_HOME") or (os.path.join(env["HOME"], ".cache") if env.get("HOME") else "")
-    return os.path.join(base, "bakeplan") if base else None
+    """bakeplan's cache folder, where every cache lives; None when there is no home folder at all.
+
+    `$BAKEPLAN_CACHE_DIR`, else `$XDG_CACHE_HOME/bakeplan`, else
+    `~/.cache/bakeplan` (`~` is `$HOME`, else the password database's entry).
+    The parse and evaluation caches, the parser tables, replayed `print`
+    output, the duration history and the build records all live under it.
+    """
+    if env.get("BAKEPLAN_CACHE_DIR"):
+        return env["BAKEPLAN_CACHE_DIR"]
+    base = env.get("XDG_CACHE_HOME")
+    if not base:
+        home = env.get("HOME") or _account_home()
+        if not home:
+            return None
+        base = os.path.join(home, ".cache")
+    return os.path.join(base, "bakeplan")
+
+
+def _account_home() -> str | None:
+    """The home folder the password database gives this user (what `~` means without `$HOME`)."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.getuid()).pw_dir or None
+    except (ImportError, KeyError, AttributeError):  # no pwd (Windows), or no entry for this uid
+        return None
 
 
 def user_cache_dir(env: Mapping[str, str]) -> Path | None:
-    """`cache_home` as a Path."""
+    """`cache_home` as a Path: the one cache folder setting every cache uses."""
     from pathlib import Path
 
     home = cache_home(env)

@@ -278,17 +278,14 @@ def _relative(planned: float, actual: float) -> float:
 
 
 def default_path(env: Mapping[str, str] | None = None, *, project: Path | None = None) -> Path:
-    """`$BAKEPLAN_CACHE_DIR/history.json`, else `$XDG_CACHE_HOME/bakeplan/history.json`, else ~/.cache/...
+    """`history.json` in bakeplan's cache folder (`bakeplan.fsutil.cache_home`).
 
     With a `project` (the bake files' directory) the file is `history-<hash>.json`
     beside it: durations are keyed by target and platform, and two projects
     that both have an `app` target must not share estimates.
     """
     env = os.environ if env is None else env
-    if env.get("BAKEPLAN_CACHE_DIR"):
-        base = Path(env["BAKEPLAN_CACHE_DIR"])
-    else:
-        base = user_cache_dir(env) or Path.home() / ".cache" / "bakeplan"  # no HOME: the password database's
+    base = user_cache_dir(env) or Path.home() / ".cache" / "bakeplan"  # no home at all: Path.home() says so
     if project is None:
         return base / "history.json"
     digest = hashlib.sha256(str(project).encode()).hexdigest()[:16]

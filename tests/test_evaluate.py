@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bakeplan.errors import BakeFileError, Location
-from bakeplan.hcl import syntax
+from bakeplan.hcl import ast, syntax
 from bakeplan.hcl import values as cty
 from bakeplan.hcl.evaluate import Compiler, Env, unknown_function, unknown_variable
 from bakeplan.hcl.functions import FUNCTIONS, Function
@@ -48,7 +48,7 @@ def evaluate_json(expr: str, **names: object) -> str:
     """The jsonencode of EXPR, evaluated where buildx's test put it."""
     body = syntax.parse(wrap(expr), "o.hcl")
     args = body.blocks[0].body.attributes[0].expr
-    assert isinstance(args, syntax.Object)
+    assert isinstance(args, ast.Object)
     env = Env(Context({k: cty.from_python(v) for k, v in names.items()}))
     value = Compiler(frozenset({"target"})).evaluate(args.items[0].value, env)
     return str(value.v)

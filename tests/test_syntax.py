@@ -7,11 +7,14 @@ from pathlib import Path
 import pytest
 
 from bakeplan.errors import BakeFileError, Location
+from bakeplan.bake.definition import parse_source
+from bakeplan.hcl import ast
 from bakeplan.hcl import syntax as s
-from bakeplan.hcl.jsonsyntax import parse_json
+from bakeplan.hcl.json import parse_json
+from bakeplan.hcl.native import convert, grammar, lalr
 
 
-def expr_of(source: str) -> s.Expr:
+def expr_of(source: str) -> ast.Expr:
     """The expression of the single attribute `x = <source>`."""
     body = s.parse(f"x = {source}\n", "t.hcl")
     assert len(body.attributes) == 1
@@ -49,20 +52,20 @@ def test_every_corpus_bake_file_parses(corpus_dir: Path) -> None:
     files = corpus_files(corpus_dir)
     assert len(files) >= 80
     for path in files:
-        body = s.parse_file(path)
+        body = parse_source(path.name, path.read_bytes())
         assert body.attributes or body.blocks, path
 
 
-def lark_and_compact_trees(text: str) -> tuple[s.Body, s.Body]:
+def lark_and_compact_trees(text: str) -> tuple[ast.Body, ast.Body]:
     """The same text through Lark itself and through the compact table-driven parser."""
-    fast = s._fast_parser()
+    fast = lalr.compact_parser()
     if fast is None:
         pytest.skip("no writable cache directory for the exported parser tables")
     text = text if text.endswith("\n") else text + "\n"
     top = Location("t.hcl", 1, 1)
     with s.no_gc():
-        by_lark = s._Converter("t.hcl", 0, 0).body(s._lark().parse(text, start="start").children[0], top)
-        by_tables = s._Converter("t.hcl", 0, 0).body(fast.parse(text, "start").children[0], top)
+        by_lark = convert.Converter("t.hcl", 0, 0).body(grammar.lark_parser().parse(text, start="start").children[0], top)
+        by_tables = convert.Converter("t.hcl", 0, 0).body(fast.parse(text, "start").children[0], top)
     return by_lark, by_tables
 
 
@@ -82,11 +85,33 @@ def test_the_compact_parser_builds_the_same_tree_as_lark_on_the_corpus(corpus_di
         "a = x.y[0].*.z[*].w\nb = !!c ? -1 : 2 * (3 + 4) % 5\n",
         'target "t" {\n  args = { A = 1, "B" = true, C = null }\n}\n',
         "f = func(a, b...)\n",
+        # Keywords where a name is allowed and where it is not; plain-string terminals after the regex head.
+        'x = "%{ for k, v in m }${k}=${v} %{ endfor }"\nfor_each = { true = null, for = 1, "in" : if }\n',
+        "e = 1.5e3 + -2 - p::ns::f(1) >= 3 && !c || d != e\n",
+        'y = <<-EOT\n  %{ if a }${b}%{ else }c%{ endif }\n  EOT\nz = "$${x} %%{y} \\u00e9"\n',
+        'block "l" other {\n  nested { k = v }\n}\n',
     ],
 )
 def test_the_compact_parser_builds_the_same_tree_as_lark(source: str) -> None:
     by_lark, by_tables = lark_and_compact_trees(source)
     assert by_tables == by_lark
+
+
+def test_damaged_parser_tables_are_exported_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BAKEPLAN_CACHE_DIR", str(tmp_path))
+    lalr.compact_parser.cache_clear()
+    try:
+        assert lalr.compact_parser() is not None
+        (tables,) = tmp_path.glob("lalr/*.marshal")
+        exported = tables.read_bytes()
+        middle = len(exported) // 2
+        tables.write_bytes(exported[:middle] + bytes(64) + exported[middle + 64 :])  # damaged, not truncated
+        lalr.compact_parser.cache_clear()
+        fast = lalr.compact_parser()
+        assert fast is not None and tables.read_bytes() == exported
+        assert fast.parse("x = 1\n", "start").data == "start"
+    finally:
+        lalr.compact_parser.cache_clear()
 
 
 # --- structure ------------------------------------------------------------
@@ -105,7 +130,7 @@ def test_body_keeps_attributes_and_blocks_in_source_order_with_locations() -> No
 def test_single_line_blocks() -> None:
     body = s.parse('target "a" { context = "." }\ngroup "g" {}\n', "t.hcl")
     assert body.blocks[0].body.attributes[0].name == "context"
-    assert body.blocks[1].body == s.Body((), (), loc(2, 11))
+    assert body.blocks[1].body == ast.Body((), (), loc(2, 11))
 
 
 def test_nested_blocks_and_keyword_names() -> None:
@@ -140,115 +165,115 @@ def test_bom_comments_crlf_and_missing_final_newline_are_accepted() -> None:
     ],
 )
 def test_literals_keep_kind_and_exact_number_text(source: str, kind: str, value: object) -> None:
-    assert expr_of(source) == s.Literal(kind, value, loc(1, 5))  # type: ignore[arg-type]
+    assert expr_of(source) == ast.Literal(kind, value, loc(1, 5))  # type: ignore[arg-type]
 
 
 def test_negative_number_is_negation_as_in_hcl() -> None:
-    assert expr_of("-1") == s.UnaryOp("-", s.Literal("number", "1", loc(1, 6)), loc(1, 5))
+    assert expr_of("-1") == ast.UnaryOp("-", ast.Literal("number", "1", loc(1, 6)), loc(1, 5))
 
 
 def test_nested_unary_operators_are_accepted() -> None:
     expr = expr_of("!!a")
-    assert isinstance(expr, s.UnaryOp) and isinstance(expr.operand, s.UnaryOp)
-    assert expr.operand.operand == s.ScopeTraversal("a", (), loc(1, 7))
+    assert isinstance(expr, ast.UnaryOp) and isinstance(expr.operand, ast.UnaryOp)
+    assert expr.operand.operand == ast.ScopeTraversal("a", (), loc(1, 7))
 
 
 def test_traversal_steps() -> None:
     expr = expr_of('target.foo.tags[0]["k"].1')
-    assert isinstance(expr, s.ScopeTraversal)
+    assert isinstance(expr, ast.ScopeTraversal)
     assert expr.name == "target"
     assert [type(st).__name__ for st in expr.steps] == ["AttrStep", "AttrStep", "IndexStep", "IndexStep", "IndexStep"]
-    assert expr.steps[1] == s.AttrStep("tags", loc(1, 15))
+    assert expr.steps[1] == ast.AttrStep("tags", loc(1, 15))
     step = expr.steps[2]
-    assert isinstance(step, s.IndexStep) and step.key == s.Literal("number", "0", loc(1, 21))
+    assert isinstance(step, ast.IndexStep) and step.key == ast.Literal("number", "0", loc(1, 21))
 
 
 def test_index_and_attr_on_non_variables() -> None:
     expr = expr_of("f(a)[1].b")
-    assert isinstance(expr, s.GetAttr) and expr.name == "b"
-    assert isinstance(expr.obj, s.Index) and isinstance(expr.obj.obj, s.FunctionCall)
+    assert isinstance(expr, ast.GetAttr) and expr.name == "b"
+    assert isinstance(expr.obj, ast.Index) and isinstance(expr.obj.obj, ast.FunctionCall)
 
 
 def test_function_call_with_expansion_and_namespaces() -> None:
     call = expr_of("concat(a, [1, 2]...)")
-    assert isinstance(call, s.FunctionCall)
+    assert isinstance(call, ast.FunctionCall)
     assert (call.name, call.expand_final, len(call.args)) == ("concat", True, 2)
-    assert expr_of("provider::ns::fn()") == s.FunctionCall("provider::ns::fn", (), False, loc(1, 5))
+    assert expr_of("provider::ns::fn()") == ast.FunctionCall("provider::ns::fn", (), False, loc(1, 5))
     multi = expr_of("f(\n  a,\n  b,\n)")
-    assert isinstance(multi, s.FunctionCall) and multi.args[1].loc == loc(3, 3)
+    assert isinstance(multi, ast.FunctionCall) and multi.args[1].loc == loc(3, 3)
 
 
 def test_tuple_and_object_keys() -> None:
     tup = expr_of('[1, "a",\n  b]')
-    assert isinstance(tup, s.Tuple) and len(tup.items) == 3
+    assert isinstance(tup, ast.Tuple) and len(tup.items) == 3
     obj = expr_of('{ a = 1, "b" = 2, c: 3, (d) = 4, true = 5, for = 6\n  e = 7 }')
-    assert isinstance(obj, s.Object)
+    assert isinstance(obj, ast.Object)
     keys = [item.key for item in obj.items]
-    assert keys[0] == s.Literal("string", "a", loc(1, 7))
-    assert keys[1] == s.Literal("string", "b", loc(1, 14))
-    assert keys[2] == s.Literal("string", "c", loc(1, 23))
-    assert isinstance(keys[3], s.Parens) and keys[3].expr == s.ScopeTraversal("d", (), loc(1, 30))
-    assert keys[4] == s.Literal("string", "true", loc(1, 38))  # buildx prints "true": "5"
-    assert keys[5] == s.Literal("string", "for", loc(1, 48))
-    assert keys[6] == s.Literal("string", "e", loc(2, 3))
+    assert keys[0] == ast.Literal("string", "a", loc(1, 7))
+    assert keys[1] == ast.Literal("string", "b", loc(1, 14))
+    assert keys[2] == ast.Literal("string", "c", loc(1, 23))
+    assert isinstance(keys[3], ast.Parens) and keys[3].expr == ast.ScopeTraversal("d", (), loc(1, 30))
+    assert keys[4] == ast.Literal("string", "true", loc(1, 38))  # buildx prints "true": "5"
+    assert keys[5] == ast.Literal("string", "for", loc(1, 48))
+    assert keys[6] == ast.Literal("string", "e", loc(2, 3))
 
 
 def test_operators_precedence_and_conditional() -> None:
     expr = expr_of("a || b && c == d + e * f")
-    assert isinstance(expr, s.BinaryOp) and expr.op == "||"
+    assert isinstance(expr, ast.BinaryOp) and expr.op == "||"
     right = expr.right
-    assert isinstance(right, s.BinaryOp) and right.op == "&&"
+    assert isinstance(right, ast.BinaryOp) and right.op == "&&"
     cond = expr_of("a > 1 ? b : c ? d : e")
-    assert isinstance(cond, s.Conditional) and isinstance(cond.false_expr, s.Conditional)
-    assert isinstance(cond.cond, s.BinaryOp) and cond.cond.op == ">"
-    assert expr_of("(1 - 2) % 3") == s.BinaryOp(
+    assert isinstance(cond, ast.Conditional) and isinstance(cond.false_expr, ast.Conditional)
+    assert isinstance(cond.cond, ast.BinaryOp) and cond.cond.op == ">"
+    assert expr_of("(1 - 2) % 3") == ast.BinaryOp(
         "%",
-        s.Parens(
-            s.BinaryOp("-", s.Literal("number", "1", loc(1, 6)), s.Literal("number", "2", loc(1, 10)), loc(1, 6)),
+        ast.Parens(
+            ast.BinaryOp("-", ast.Literal("number", "1", loc(1, 6)), ast.Literal("number", "2", loc(1, 10)), loc(1, 6)),
             loc(1, 5),
         ),
-        s.Literal("number", "3", loc(1, 15)),
+        ast.Literal("number", "3", loc(1, 15)),
         loc(1, 5),
     )
 
 
 def test_multiline_operators_inside_brackets() -> None:
     expr = expr_of("(\n  a\n  && b\n)")
-    assert isinstance(expr, s.Parens) and isinstance(expr.expr, s.BinaryOp)
-    assert isinstance(expr_of("[for x in [1] : x\n + 1]"), s.ForTuple)
-    assert isinstance(expr_of("f(1 +\n 2, a ?\n b : c)"), s.FunctionCall)
-    assert isinstance(expr_of('"${a +\n b}"'), s.TemplateWrap)
+    assert isinstance(expr, ast.Parens) and isinstance(expr.expr, ast.BinaryOp)
+    assert isinstance(expr_of("[for x in [1] : x\n + 1]"), ast.ForTuple)
+    assert isinstance(expr_of("f(1 +\n 2, a ?\n b : c)"), ast.FunctionCall)
+    assert isinstance(expr_of('"${a +\n b}"'), ast.TemplateWrap)
 
 
 def test_newlines_inside_brackets_are_ignored_as_in_hcl() -> None:
     body = s.parse("X = (1\n - 2)\nY = [1\n , 2]\nZ = {for k, v in m : k\n => v\n + 1}\nW = [ # c\n 3 /* d */\n]\n", "t.hcl")
     x, y, z, w = (a.expr for a in body.attributes)
-    assert isinstance(x, s.Parens) and isinstance(x.expr, s.BinaryOp) and x.expr.op == "-"
-    assert isinstance(y, s.Tuple) and len(y.items) == 2
-    assert isinstance(z, s.ForObject) and isinstance(z.value, s.BinaryOp)
-    assert w == s.Tuple((s.Literal("number", "3", loc(9, 2)),), loc(8, 5))
+    assert isinstance(x, ast.Parens) and isinstance(x.expr, ast.BinaryOp) and x.expr.op == "-"
+    assert isinstance(y, ast.Tuple) and len(y.items) == 2
+    assert isinstance(z, ast.ForObject) and isinstance(z.value, ast.BinaryOp)
+    assert w == ast.Tuple((ast.Literal("number", "3", loc(9, 2)),), loc(8, 5))
 
 
 def test_for_expressions() -> None:
     tup = expr_of("[for i, v in xs : upper(v) if i > 0]")
-    assert isinstance(tup, s.ForTuple)
+    assert isinstance(tup, ast.ForTuple)
     assert (tup.key_var, tup.value_var) == ("i", "v")
-    assert tup.collection == s.ScopeTraversal("xs", (), loc(1, 18))
+    assert tup.collection == ast.ScopeTraversal("xs", (), loc(1, 18))
     assert tup.cond is not None
     obj = expr_of("{for v in xs : v => v...}")
-    assert isinstance(obj, s.ForObject)
+    assert isinstance(obj, ast.ForObject)
     assert (obj.key_var, obj.value_var, obj.grouping, obj.cond) == (None, "v", True, None)
 
 
 def test_splats() -> None:
     full = expr_of("a[*].b[0]")
-    assert isinstance(full, s.Splat) and full.full
-    assert full.source == s.ScopeTraversal("a", (), loc(1, 5))
+    assert isinstance(full, ast.Splat) and full.full
+    assert full.source == ast.ScopeTraversal("a", (), loc(1, 5))
     assert [type(st).__name__ for st in full.steps] == ["AttrStep", "IndexStep"]
     attr = expr_of("a.*.b[0]")
     # `.*` takes only attribute steps; the index applies to the whole result (HCL).
-    assert isinstance(attr, s.Index) and isinstance(attr.obj, s.Splat)
-    assert not attr.obj.full and attr.obj.steps == (s.AttrStep("b", loc(1, 8)),)
+    assert isinstance(attr, ast.Index) and isinstance(attr.obj, ast.Splat)
+    assert not attr.obj.full and attr.obj.steps == (ast.AttrStep("b", loc(1, 8)),)
 
 
 # --- templates ------------------------------------------------------------
@@ -256,19 +281,19 @@ def test_splats() -> None:
 
 def test_template_interpolation_locations() -> None:
     tpl = expr_of('"a-${b.c}-${ d }"')
-    assert isinstance(tpl, s.Template)
+    assert isinstance(tpl, ast.Template)
     assert tpl.parts[0] == "a-"
     interp = tpl.parts[1]
-    assert isinstance(interp, s.Interpolation)
+    assert isinstance(interp, ast.Interpolation)
     assert interp.loc == loc(1, 8)
-    assert interp.expr == s.ScopeTraversal("b", (s.AttrStep("c", loc(1, 11)),), loc(1, 10))
+    assert interp.expr == ast.ScopeTraversal("b", (ast.AttrStep("c", loc(1, 11)),), loc(1, 10))
     last = tpl.parts[3]
-    assert isinstance(last, s.Interpolation) and last.expr.loc == loc(1, 18)
+    assert isinstance(last, ast.Interpolation) and last.expr.loc == loc(1, 18)
 
 
 def test_single_interpolation_is_a_wrap() -> None:
-    assert expr_of('"${a}"') == s.TemplateWrap(s.ScopeTraversal("a", (), loc(1, 8)), loc(1, 5))
-    assert isinstance(expr_of('"${a} "'), s.Template)
+    assert expr_of('"${a}"') == ast.TemplateWrap(ast.ScopeTraversal("a", (), loc(1, 8)), loc(1, 5))
+    assert isinstance(expr_of('"${a} "'), ast.Template)
 
 
 @pytest.mark.parametrize(
@@ -281,72 +306,72 @@ def test_single_interpolation_is_a_wrap() -> None:
     ],
 )
 def test_quoted_string_escapes(source: str, text: str) -> None:
-    assert expr_of(source) == s.Literal("string", text, loc(1, 5))
+    assert expr_of(source) == ast.Literal("string", text, loc(1, 5))
 
 
 def test_escaped_interpolation_next_to_real_one() -> None:
     tpl = expr_of('"$${a}${b}"')
-    assert isinstance(tpl, s.Template) and tpl.parts[0] == "${a}"
+    assert isinstance(tpl, ast.Template) and tpl.parts[0] == "${a}"
 
 
 def test_strip_markers_in_quoted_strings() -> None:
     tpl = expr_of('"a  ${~ b ~}  c"')
-    assert isinstance(tpl, s.Template)
+    assert isinstance(tpl, ast.Template)
     assert tpl.parts[0] == "a" and tpl.parts[2] == "c"
 
 
 def test_if_and_for_directives() -> None:
     tpl = expr_of('"%{ if a }yes%{ else }no%{ endif }|%{ for k, v in m }${k}=${v},%{ endfor }"')
-    assert isinstance(tpl, s.Template)
+    assert isinstance(tpl, ast.Template)
     cond, sep, loop = tpl.parts
-    assert isinstance(cond, s.TemplateIf) and cond.then == ("yes",) and cond.else_ == ("no",)
+    assert isinstance(cond, ast.TemplateIf) and cond.then == ("yes",) and cond.else_ == ("no",)
     assert sep == "|"
-    assert isinstance(loop, s.TemplateFor) and (loop.key_var, loop.value_var) == ("k", "v")
+    assert isinstance(loop, ast.TemplateFor) and (loop.key_var, loop.value_var) == ("k", "v")
     assert len(loop.body) == 4
 
 
 def test_heredoc_keeps_text_and_interpolation_locations() -> None:
     body = s.parse('x = <<EOT\nhello\n  ${name} "q" \\n\nEOT\ny = 1\n', "t.hcl")
     tpl = body.attributes[0].expr
-    assert isinstance(tpl, s.Template)
+    assert isinstance(tpl, ast.Template)
     assert tpl.parts[0] == "hello\n  "
     interp = tpl.parts[1]
-    assert isinstance(interp, s.Interpolation) and interp.expr.loc == loc(3, 5)
+    assert isinstance(interp, ast.Interpolation) and interp.expr.loc == loc(3, 5)
     assert tpl.parts[2] == ' "q" \\n\n'
     assert body.attributes[1].loc == loc(5, 1)
 
 
 def test_plain_heredoc_is_a_literal() -> None:
-    assert expr_of("<<EOT\n  a\n b\nEOT\n") == s.Literal("string", "  a\n b\n", loc(1, 5))
-    assert expr_of("<<EOT\nEOT\n") == s.Literal("string", "", loc(1, 5))
+    assert expr_of("<<EOT\n  a\n b\nEOT\n") == ast.Literal("string", "  a\n b\n", loc(1, 5))
+    assert expr_of("<<EOT\nEOT\n") == ast.Literal("string", "", loc(1, 5))
 
 
 def test_flush_heredoc_removes_common_indentation() -> None:
     expr = expr_of("<<-EOT\n    a\n\n      b\n    EOT\n")
-    assert expr == s.Literal("string", "a\n\n  b\n", loc(1, 5))
+    assert expr == ast.Literal("string", "a\n\n  b\n", loc(1, 5))
 
 
 def test_flush_heredoc_line_starting_with_interpolation_counts_as_unindented() -> None:
     tpl = expr_of("<<-EOT\n  a\n${b}\nEOT\n")
-    assert isinstance(tpl, s.Template) and tpl.parts[0] == "  a\n"
+    assert isinstance(tpl, ast.Template) and tpl.parts[0] == "  a\n"
 
 
 def test_heredoc_directives_and_strip_markers_act_on_one_line() -> None:
     tpl = expr_of("<<EOT\n%{ for x in xs ~}\n\n${x}\n%{~ endfor }\nEOT\n")
-    assert isinstance(tpl, s.Template)
+    assert isinstance(tpl, ast.Template)
     loop = tpl.parts[0]
-    assert isinstance(loop, s.TemplateFor)
+    assert isinstance(loop, ast.TemplateFor)
     # `~}` eats only the rest of its own line; the blank line stays (buildx prints "\np\nq\n").
     assert loop.body[0] == "\n"
-    assert len(loop.body) == 2 and isinstance(loop.body[1], s.Interpolation)
+    assert len(loop.body) == 2 and isinstance(loop.body[1], ast.Interpolation)
     assert tpl.parts[1] == "\n"
 
 
 def test_heredoc_interpolation_with_nested_quotes_and_braces() -> None:
     tpl = expr_of('<<EOT\n${ {a = "}"}.a } ${"x${y}"}\nEOT\n')
-    assert isinstance(tpl, s.Template)
+    assert isinstance(tpl, ast.Template)
     first = tpl.parts[0]
-    assert isinstance(first, s.Interpolation) and isinstance(first.expr, s.ScopeTraversal) is False
+    assert isinstance(first, ast.Interpolation) and isinstance(first.expr, ast.ScopeTraversal) is False
 
 
 # --- errors ---------------------------------------------------------------
@@ -430,8 +455,8 @@ def test_unclosed_directive_is_reported_at_the_end_of_the_template() -> None:
 
 def test_ambiguous_object_key_is_left_to_evaluation() -> None:
     obj = expr_of("{ a.b = 1 }")
-    assert isinstance(obj, s.Object)
-    assert obj.items[0].key == s.ScopeTraversal("a", (s.AttrStep("b", loc(1, 8)),), loc(1, 7))
+    assert isinstance(obj, ast.Object)
+    assert obj.items[0].key == ast.ScopeTraversal("a", (ast.AttrStep("b", loc(1, 8)),), loc(1, 7))
 
 
 def test_parsing_pauses_and_restores_the_garbage_collector() -> None:
@@ -446,7 +471,7 @@ def test_parsing_pauses_and_restores_the_garbage_collector() -> None:
 
 def test_parse_expression_places_locations_at_the_given_start() -> None:
     expr = s.parse_expression("  a +\n  b", Location("f", 3, 10))
-    assert isinstance(expr, s.BinaryOp)
+    assert isinstance(expr, ast.BinaryOp)
     assert expr.left.loc == Location("f", 3, 12) and expr.right.loc == Location("f", 4, 3)
 
 
@@ -463,18 +488,18 @@ def test_json_blocks_follow_the_bake_schema() -> None:
     body = parse_json(src.encode(), "b.json")
     assert [(b.type, b.labels) for b in body.blocks] == [("variable", ("TAG",)), ("target", ("app",)), ("group", ("default",))]
     var = body.blocks[0]
-    assert var.body.attributes[0] == s.Attribute("default", s.Literal("string", "v1", loc(2, 35, "b.json")), loc(2, 24, "b.json"))
+    assert var.body.attributes[0] == ast.Attribute("default", ast.Literal("string", "v1", loc(2, 35, "b.json")), loc(2, 24, "b.json"))
     assert var.body.blocks[0].type == "validation"
     target = body.blocks[1]
     tags = target.body.attributes[0].expr
-    assert isinstance(tags, s.Tuple)
+    assert isinstance(tags, ast.Tuple)
     tpl = tags.items[0]
-    assert isinstance(tpl, s.Template) and tpl.parts[0] == "x:"
+    assert isinstance(tpl, ast.Template) and tpl.parts[0] == "x:"
     interp = tpl.parts[1]
-    assert isinstance(interp, s.Interpolation) and interp.expr.loc == loc(3, 36, "b.json")
+    assert isinstance(interp, ast.Interpolation) and interp.expr.loc == loc(3, 36, "b.json")
     args = target.body.attributes[1].expr
-    assert isinstance(args, s.Object) and args.items[0].value == s.Literal("number", "1.50", loc(3, 58, "b.json"))
-    assert body.attributes == (s.Attribute("G", s.Literal("null", None, loc(6, 8, "b.json")), loc(6, 3, "b.json")),)
+    assert isinstance(args, ast.Object) and args.items[0].value == ast.Literal("number", "1.50", loc(3, 58, "b.json"))
+    assert body.attributes == (ast.Attribute("G", ast.Literal("null", None, loc(6, 8, "b.json")), loc(6, 3, "b.json")),)
 
 
 def test_json_several_blocks_of_one_name() -> None:
@@ -485,7 +510,7 @@ def test_json_several_blocks_of_one_name() -> None:
 def test_json_object_keys_are_templates() -> None:
     body = parse_json(b'{"x": {"${k}": 1}}', "b.json")
     obj = body.attributes[0].expr
-    assert isinstance(obj, s.Object) and isinstance(obj.items[0].key, s.TemplateWrap)
+    assert isinstance(obj, ast.Object) and isinstance(obj.items[0].key, ast.TemplateWrap)
 
 
 def test_json_errors() -> None:
@@ -500,11 +525,11 @@ def test_json_errors() -> None:
 def test_json_files_go_through_the_json_reader(tmp_path: Path) -> None:
     bake = tmp_path / "docker-bake.json"
     bake.write_bytes(b'{"target": {"a": {"context": "."}}}')
-    body = s.parse_file(bake)
+    body = parse_source(bake.name, bake.read_bytes())
     assert body.blocks[0].labels == ("a",)
     bake.write_bytes(b'\xef\xbb\xbf{"target": {"a": {}}}')  # HCL's JSON reader, unlike its native one, has no BOM rule
     with pytest.raises(BakeFileError, match="docker-bake.json:1:1: Invalid start of value"):
-        s.parse_file(bake)
+        parse_source(bake.name, bake.read_bytes())
 
 
 # --- golden: literal templates against real buildx ---------------------------
@@ -525,25 +550,25 @@ GOLDEN_TEMPLATES = {
 }
 
 
-def render(expr: s.Expr) -> str:
+def render(expr: ast.Expr) -> str:
     """Render a template whose interpolations and conditions are literals."""
-    if isinstance(expr, s.Literal):
+    if isinstance(expr, ast.Literal):
         return str(expr.value)
-    if isinstance(expr, s.TemplateWrap):
+    if isinstance(expr, ast.TemplateWrap):
         return render(expr.expr)
-    assert isinstance(expr, s.Template)
+    assert isinstance(expr, ast.Template)
     return render_parts(expr.parts)
 
 
-def render_parts(parts: tuple[s.TemplatePart, ...]) -> str:
+def render_parts(parts: tuple[ast.TemplatePart, ...]) -> str:
     out: list[str] = []
     for part in parts:
         if isinstance(part, str):
             out.append(part)
-        elif isinstance(part, s.Interpolation):
+        elif isinstance(part, ast.Interpolation):
             out.append(render(part.expr))
-        elif isinstance(part, s.TemplateIf):
-            assert isinstance(part.cond, s.Literal)
+        elif isinstance(part, ast.TemplateIf):
+            assert isinstance(part.cond, ast.Literal)
             out.append(render_parts(part.then if part.cond.value else part.else_))
     return "".join(out)
 
@@ -565,30 +590,30 @@ def test_literal_templates_match_buildx(buildx: object, tmp_path: Path) -> None:
     )
     expected = json.loads(run.stdout)["target"]["a"]["args"]
     args = s.parse(src, "docker-bake.hcl").blocks[0].body.attributes[0].expr
-    assert isinstance(args, s.Object)
-    got = {str(item.key.value): render(item.value) for item in args.items if isinstance(item.key, s.Literal)}
+    assert isinstance(args, ast.Object)
+    got = {str(item.key.value): render(item.value) for item in args.items if isinstance(item.key, ast.Literal)}
     assert got == expected
 
 
 def test_json_strings_are_templates_with_directives_and_escapes() -> None:
     src = '{"target": {"a": {"args": {"A": "%{ if true ~} yes %{~ endif }", "B": "$${V} ${V}"}}}}'
     args = parse_json(src.encode(), "b.json").blocks[0].body.attributes[0].expr
-    assert isinstance(args, s.Object)
+    assert isinstance(args, ast.Object)
     a, b = (item.value for item in args.items)
-    assert isinstance(a, s.Template)
+    assert isinstance(a, ast.Template)
     cond = a.parts[0]
-    assert isinstance(cond, s.TemplateIf) and cond.then == ("yes",)
-    assert isinstance(b, s.Template) and b.parts[0] == "${V} "
+    assert isinstance(cond, ast.TemplateIf) and cond.then == ("yes",)
+    assert isinstance(b, ast.Template) and b.parts[0] == "${V} "
     interp = b.parts[1]
-    assert isinstance(interp, s.Interpolation) and interp.expr.loc == loc(1, 80, "b.json")
+    assert isinstance(interp, ast.Interpolation) and interp.expr.loc == loc(1, 80, "b.json")
 
 
 def test_heredoc_for_directive_with_key_and_value() -> None:
     tpl = expr_of("<<EOT\n%{ for k, v in {a = 1} }${k}=${v}\n%{ endfor }\nEOT\n")
-    assert isinstance(tpl, s.Template)
+    assert isinstance(tpl, ast.Template)
     loop = tpl.parts[0]
-    assert isinstance(loop, s.TemplateFor) and (loop.key_var, loop.value_var) == ("k", "v")
-    assert isinstance(loop.collection, s.Object) and loop.collection.loc == loc(2, 16)
+    assert isinstance(loop, ast.TemplateFor) and (loop.key_var, loop.value_var) == ("k", "v")
+    assert isinstance(loop.collection, ast.Object) and loop.collection.loc == loc(2, 16)
     assert loop.loc == loc(2, 1)
 
 
@@ -604,10 +629,10 @@ def test_one_token_templates_equal_the_grammar_path(source: str) -> None:
     # without that last part, both trees must be the same.
     fast = expr_of(source)
     slow = expr_of(source[:-1] + '${""}"')
-    assert isinstance(fast, s.Template) and isinstance(slow, s.Template)
+    assert isinstance(fast, ast.Template) and isinstance(slow, ast.Template)
     assert fast.parts == slow.parts[:-1] and fast.loc == slow.loc
     last = slow.parts[-1]
-    assert isinstance(last, s.Interpolation) and last.expr == s.Literal("string", "", last.expr.loc)
+    assert isinstance(last, ast.Interpolation) and last.expr == ast.Literal("string", "", last.expr.loc)
 
 
 def test_one_token_template_bad_escape_is_reported_at_the_backslash() -> None:
@@ -619,7 +644,7 @@ def test_simple_traversal_fast_path_matches_the_parser() -> None:
     assert s.parse_expression("a.bc.d", loc(1, 5)) == expr_of("a.bc.d")
     assert s.parse_expression(" true ", loc(1, 4)) == expr_of("true")
     # HCL reads a lone `for` as a variable ("Unknown variable" in buildx).
-    assert s.parse_expression("for", loc(1, 5)) == s.ScopeTraversal("for", (), loc(1, 5))
+    assert s.parse_expression("for", loc(1, 5)) == ast.ScopeTraversal("for", (), loc(1, 5))
 
 
 def test_an_unexpected_string_is_shown_with_its_own_quotes_once() -> None:

@@ -135,7 +135,7 @@ def _sha256(data: bytes = b"") -> _Hash:
 
 
 def cache_dir(env: Mapping[str, str]) -> Path | None:
-    """$XDG_CACHE_HOME/bakeplan/parse (or ~/.cache/...); None when disabled by BAKEPLAN_NO_CACHE."""
+    """The parse cache: `parse/` in bakeplan's cache folder (`fsutil.user_cache_dir`); None under BAKEPLAN_NO_CACHE."""
     if env.get("BAKEPLAN_NO_CACHE"):
         return None
     base = user_cache_dir(env)
@@ -149,7 +149,8 @@ def _parser_fingerprint() -> str:
 
     digest = _sha256(CACHE_FORMAT.encode())
     folder = Path(syntax.__file__).parent
-    for name in ("syntax.py", "template.py", "jsonsyntax.py"):
+    native = sorted(f"native/{path.name}" for path in (folder / "native").glob("*.py"))
+    for name in ["ast.py", "syntax.py", "template.py", "json.py", *native]:
         try:
             stat = (folder / name).stat()
         except OSError:
@@ -182,7 +183,7 @@ def _parse_uncached(file: BakeFile) -> Any:
 
 
 def parse_body(file: BakeFile, env: Mapping[str, str], *, store: bool = True) -> Any:
-    """The syntax tree (`bakeplan.hcl.syntax.Body`) of one bake file, through the parse cache.
+    """The syntax tree (`bakeplan.hcl.ast.Body`) of one bake file, through the parse cache.
 
     `store=False` reads the cache but does not write it: pickling a big tree
     costs a quarter of a parse, not worth it when the evaluation cache will
@@ -307,9 +308,9 @@ def _code_fingerprint() -> str:
     root = Path(__file__).resolve().parent.parent
     digest = _sha256(CACHE_FORMAT.encode() + sys.version.encode() + _library_stamp().encode())
     for folder in ("hcl", "bake"):
-        for path in sorted((root / folder).glob("*.py")):
+        for path in sorted((root / folder).rglob("*.py")):  # subpackages too
             stat = path.stat()
-            digest.update(f"{folder}/{path.name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+            digest.update(f"{path.relative_to(root).as_posix()}:{stat.st_size}:{stat.st_mtime_ns};".encode())
     return digest.hexdigest()
 
 

@@ -22,7 +22,7 @@ import re
 from collections.abc import Sequence
 
 from bakeplan.errors import BakeFileError, Location
-from bakeplan.hcl import syntax as ast
+from bakeplan.hcl import ast
 from bakeplan.hcl import values as cty
 from bakeplan.hcl.values import Value
 

@@ -1,7 +1,7 @@
 """String templates: heredoc scanning, strip markers, flush heredocs, directive nesting.
 
 Quoted strings arrive here already split into pieces by the Lark grammar
-(`bakeplan.hcl.syntax`); heredoc bodies arrive raw and are scanned here. Both
+(`bakeplan.hcl.native.grammar`); heredoc bodies arrive raw and are scanned here. Both
 become a flat list of template tokens that `assemble` turns into a syntax-tree
 expression, following hclsyntax's `parser_template.go` step by step:
 
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bakeplan.errors import BakeFileError, Location
-from bakeplan.hcl import syntax as ast
+from bakeplan.hcl import ast
 
 ParseExpr = Callable[[str, Location], "ast.Expr"]
 

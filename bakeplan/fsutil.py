@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~5 ms), as mypy reads it
 
 if TYPE_CHECKING:
     from pathlib import Path  # not imported at run time: `bakeplan print`'s replay path never needs pathlib

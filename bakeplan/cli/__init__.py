@@ -7,7 +7,7 @@ The typer app (`bakeplan.cli.app`) is imported only when needed: a repeat
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -22,14 +22,26 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         if replay.replay(args):
             return
+        arguments = replay.stored_arguments()
+        if arguments is not None:
+            from bakeplan.cli import printout
+
+            _guarded(lambda: printout.print_definition(arguments), debug=False)  # type: ignore[arg-type]
+            return
     from bakeplan.cli.app import app, register
-    from bakeplan.errors import BakeplanError, UsageError
 
     register(args)
+    # Standalone mode: typer reports usage errors itself (exit 2) and turns
+    # Ctrl-C into exit 130; our own errors and bugs come out here.
+    _guarded(lambda: app(args=args, prog_name="bakeplan", standalone_mode=True), debug=debug)
+
+
+def _guarded(command: Callable[[], object], *, debug: bool) -> None:
+    """Run `command`; a BakeplanError becomes its message and exit 1 (2 for usage), a bug exit 3, Ctrl-C 130."""
+    from bakeplan.errors import BakeplanError, UsageError
+
     try:
-        # Standalone mode: typer reports usage errors itself (exit 2) and turns
-        # Ctrl-C into exit 130; our own errors and bugs come out here.
-        app(args=args, prog_name="bakeplan", standalone_mode=True)
+        command()
     except SystemExit as done:
         if done.code not in (0, None):
             raise

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from bakeplan.cli.options import Exclude, Files, Names, NoCache, Only, Provenance, Pull, Sbom, Sets, Vars, bake_request, definition_sets
+from bakeplan.cli.options import Exclude, Files, Names, NoCache, Only, Provenance, Pull, Sbom, Sets, Vars
+from bakeplan.cli.request import bake_request, definition_sets
 
 if TYPE_CHECKING:
     from bakeplan.emit.build import CIRequest

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
-
-if TYPE_CHECKING:
-    from bakeplan.bake.model import BakeRequest
 
 Names = Annotated[Optional[list[str]], typer.Argument(metavar="[NAME|GLOB]...", help="Targets, groups or globs (default: the 'default' group).", show_default=False)]
 Files = Annotated[Optional[list[str]], typer.Option("--file", "-f", metavar="FILE", help="Bake file (repeatable); default: buildx's lookup.", show_default=False)]
@@ -35,22 +29,3 @@ NodesFile = Annotated[Optional[str], typer.Option("--nodes-file", metavar="FILE"
 Builder = Annotated[Optional[str], typer.Option("--builder", metavar="NAME", help="Discover nodes from this buildx builder only (instead of the nodes file).", show_default=False)]
 HistoryFile = Annotated[Optional[str], typer.Option("--history", metavar="FILE", help="Duration history file (default: one per project in the cache dir).", show_default=False)]
 
-
-def bake_request(
-    names: Sequence[str] | None, files: Sequence[str] | None, sets: Sequence[str] | None, vars_: Sequence[str] | None
-) -> BakeRequest:
-    """The bake invocation the shared options describe, in this process's directory and environment."""
-    from bakeplan.bake.model import BakeRequest
-
-    return BakeRequest(names=tuple(names or ()), files=tuple(files) if files else None, sets=tuple(sets or ()),
-                       vars=tuple(vars_ or ()), env=dict(os.environ), cwd=Path.cwd())
-
-
-def definition_sets(sets: Sequence[str] | None, *, push: bool = False, load: bool = False, no_cache: bool = False,
-                    pull: bool = False, sbom: str = "", provenance: str = "", call: str = "", check: bool = False) -> list[str]:
-    """The user's `--set`s followed by the ones buildx derives from the build flags given (in buildx's order)."""
-    from bakeplan.bake.overrides import BuildFlags
-
-    flags = BuildFlags(push=push, load=load, call="check" if check else call, no_cache=no_cache or None,
-                       pull=pull or None, sbom=sbom, provenance=provenance)
-    return [*(sets or ()), *flags.overrides()]

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from bakeplan.cli.options import (
-    Builder, Exclude, Files, HistoryFile, Names, NodeSpecs, NodesFile, Only, Sets, Vars, bake_request,
+    Builder, Exclude, Files, HistoryFile, Names, NodeSpecs, NodesFile, Only, Sets, Vars,
 )
+from bakeplan.cli.request import bake_request
 
 if TYPE_CHECKING:
     from bakeplan.history import EstimateError, History

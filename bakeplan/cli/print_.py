@@ -1,17 +1,16 @@
-"""`bakeplan print`: what `docker buildx bake --print` prints, or `--list targets|variables`."""
+"""`bakeplan print`: what `docker buildx bake --print` prints, or `--list targets|variables`.
+
+The options are declared here, for typer; the command itself is
+`bakeplan.cli.printout.print_definition`, which does not need typer.
+"""
 
 from __future__ import annotations
 
-import sys
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 
-from bakeplan.cli.options import Call, Check, Files, Load, Names, NoCache, Provenance, Pull, Push, Sbom, Sets, Vars, bake_request, definition_sets
-
-if TYPE_CHECKING:
-    from bakeplan.bake.model import BakeRequest
-    from bakeplan.observed import Observed
+from bakeplan.cli.options import Call, Check, Files, Load, Names, NoCache, Provenance, Pull, Push, Sbom, Sets, Vars
 
 ListOption = Annotated[
     Optional[str],
@@ -40,57 +39,11 @@ def print_command(
     check: Check = False,
 ) -> None:
     """Print the resolved bake definition as JSON, exactly like `docker buildx bake --print`."""
-    sets = definition_sets(sets, push=push, load=load, no_cache=no_cache, pull=pull, sbom=sbom, provenance=provenance,
-                           call=call, check=check)
-    # A short run that keeps nearly everything it allocates: the cyclic
-    # collector would only rescan the same live objects (imports, trees,
-    # targets) again and again, more often the bigger the matrix.
-    from bakeplan.hcl.syntax import no_gc
+    from bakeplan.cli import printout, replay
 
-    with no_gc():
-        _print(names, files, sets, vars_, list_)
-
-
-def _print(
-    names: list[str] | None, files: list[str] | None, sets: list[str] | None, vars_: list[str] | None, list_: str | None
-) -> None:
-    """`print_command` with the collector paused: the output, kept for a replay when it may be."""
-    import os
-    import tempfile
-
-    from bakeplan import observed
-    from bakeplan.fsutil import cache_home
-
-    request = bake_request(names, files, sets, vars_)
-    # Lark keeps its compiled grammar in the temporary folder (Lark(cache=True)): not an input either.
-    lark_cache = os.path.join(tempfile.gettempdir(), ".lark_cache_")
-    with observed.observing(folders=filter(None, [cache_home(request.env)]), prefixes=[lark_cache]) as seen:
-        text = _output(request, list_)
-    sys.stdout.write(text)
-    _keep_for_replay(request, seen, text)
-
-
-def _output(request: BakeRequest, list_: str | None) -> str:
-    """What `docker buildx bake --print` (or `--list`) writes for this request."""
-    if list_ is not None:
-        from bakeplan.bake.printing import render_list
-
-        return render_list(request, list_)
-    from bakeplan.bake.printing import render
-    from bakeplan.bake.resolve import load
-
-    return render(load(request))
-
-
-def _keep_for_replay(request: BakeRequest, seen: Observed, text: str) -> None:
-    """Store the output for `bakeplan.cli.replay` when the run read only bake files (HCL, JSON), never stdin.
-
-    Compose projects and runs that read other files (ssh keys, `.env`) are left
-    to the parse and evaluation caches: what they look at is not all recorded.
-    """
-    from bakeplan.bake.files import IMPURE_CALLS, requested_names
-    from bakeplan.cli import replay
-
-    if "-" in requested_names(request)[0] or not all(path.endswith((".hcl", ".json")) for path in seen.reads):
-        return
-    replay.store(seen.reads, seen.probes, text, impure=IMPURE_CALLS)
+    arguments: printout.Arguments = {
+        "names": names, "files": files, "sets": sets, "vars_": vars_, "list_": list_, "push": push, "load": load,
+        "no_cache": no_cache, "pull": pull, "sbom": sbom, "provenance": provenance, "call": call, "check": check,
+    }
+    replay.remember_arguments(arguments)
+    printout.print_definition(arguments)

@@ -14,6 +14,12 @@ whose results change between runs (timestamp, uuidv4, bcrypt), or any run under
 written anywhere. The argument list is used as it is, never interpreted: a
 spelling that typer reads the same way simply gets an entry of its own.
 
+When the files did change, the command still need not load typer: the
+options typer read from this exact argument list last time are kept too
+(keyed by the argument list and bakeplan's code alone), and
+`bakeplan.cli.printout` runs with them. typer stays the only reader of the
+command line; this is its answer, remembered.
+
 Kept to the standard library's built-in modules: importing anything heavier
 here would cost every command.
 """
@@ -27,10 +33,15 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from contextvars import ContextVar
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~5 ms), as mypy reads it
+if TYPE_CHECKING:
+    from typing import Any
+
 FORMAT = b"bakeplan-replay-1"
 # Shell bookkeeping that changes between two identical commands.
 _VOLATILE_ENV = frozenset({"_", "OLDPWD"})
-_KEY: ContextVar[str | None] = ContextVar("bakeplan_replay_key", default=None)
+# (output key, arguments key) of this invocation, once `replay` has looked.
+_KEYS: ContextVar[tuple[str, str] | None] = ContextVar("bakeplan_replay_keys", default=None)
 
 
 def _sha256(data: bytes = b"") -> object:
@@ -90,11 +101,16 @@ def _terminal() -> tuple[object, ...]:
     return (*ttys, size, os.environ.get("COLUMNS"), os.environ.get("NO_COLOR"))
 
 
-def key_for(args: Sequence[str], env: Mapping[str, str], cwd: str) -> str:
-    """The entry key of one invocation: everything but the files it reads."""
+def key_for(args: Sequence[str], env: Mapping[str, str], cwd: str, stamp: Sequence[object] | None = None) -> str:
+    """The entry key of one invocation's output: everything but the files it reads."""
     environment = sorted((k, v) for k, v in env.items() if k not in _VOLATILE_ENV)
-    payload = repr((list(args), cwd, environment, _terminal(), _code_stamp())).encode()
+    payload = repr((list(args), cwd, environment, _terminal(), _code_stamp() if stamp is None else stamp)).encode()
     return _hexdigest(FORMAT + payload)
+
+
+def arguments_key(args: Sequence[str], stamp: Sequence[object]) -> str:
+    """The entry key of what typer read from `args`: the argument list and the code, nothing else."""
+    return _hexdigest(FORMAT + b"arguments" + repr((list(args), stamp)).encode())
 
 
 def _entry_path(root: str, key: str) -> str:
@@ -125,23 +141,24 @@ def _read(path: str) -> bytes | None:
 def replay(args: Sequence[str]) -> bool:
     """Write the stored output of this exact invocation if every input is unchanged; True when done.
 
-    When not, remember the key so that a successful run stores its output (`store`).
+    When not, remember the keys so that a successful run stores its output
+    (`store`) and typer's reading of the arguments (`remember_arguments`).
     """
     env = os.environ
     root = cache_root(env)
     if root is None:
         return False
+    stamp = _code_stamp()
     try:
-        key = key_for(args, env, os.getcwd())
+        key = key_for(args, env, os.getcwd(), stamp)
     except OSError:  # the working directory is gone: let the command say so
         return False
-    _KEY.set(key)
+    _KEYS.set((key, arguments_key(args, stamp)))
+    entry = _load(_entry_path(root, key))
     try:
-        with open(_entry_path(root, key), "rb") as handle:
-            entry = marshal.load(handle)
         reads, probes, output = entry["reads"], entry["probes"], entry["out"]
-    except (OSError, EOFError, ValueError, TypeError, KeyError):
-        return False  # no entry yet, or a truncated or foreign one: run, then store
+    except (TypeError, KeyError):
+        return False  # no entry yet, or a foreign one: run, then store
     for path, digest in reads:
         data = _read(path)
         if data is None or _hexdigest(data) != digest:
@@ -153,14 +170,49 @@ def replay(args: Sequence[str]) -> bool:
     return True
 
 
+def stored_arguments() -> dict[str, object] | None:
+    """The options typer read from this argument list before, if `replay` looked and they were kept."""
+    keys, root = _KEYS.get(), cache_root(os.environ)
+    if keys is None or root is None:
+        return None
+    arguments = _load(_entry_path(root, keys[1]))
+    return arguments if isinstance(arguments, dict) else None
+
+
+def remember_arguments(arguments: Mapping[str, object]) -> None:
+    """Keep what typer read from this argument list, for the next run of the same list."""
+    keys, root = _KEYS.get(), cache_root(os.environ)
+    if keys is not None and root is not None:
+        _write(_entry_path(root, keys[1]), dict(arguments))
+
+
+def _load(path: str) -> Any:
+    """A marshalled entry, or None (absent, truncated, foreign)."""
+    try:
+        with open(path, "rb") as handle:
+            return marshal.load(handle)
+    except (OSError, EOFError, ValueError, TypeError):
+        return None
+
+
+def _write(path: str, entry: Any) -> None:
+    from pathlib import Path
+
+    from bakeplan.fsutil import write_atomic
+
+    try:
+        write_atomic(Path(path), marshal.dumps(entry))
+    except (OSError, ValueError):
+        pass  # a read-only or full disk only costs the cache; an unmarshallable value is not kept
+
+
 def store(reads: Iterable[str], probes: Iterable[str], output: str, *, impure: Sequence[bytes] = ()) -> None:
     """Keep this run's output for `replay`, if `replay` was asked first and every read is stable.
 
     `impure` lists byte strings that make a file's result change between runs.
     """
-    key = _KEY.get()
-    root = cache_root(os.environ)
-    if key is None or root is None:
+    keys, root = _KEYS.get(), cache_root(os.environ)
+    if keys is None or root is None:
         return
     hashed = []
     for path in reads:
@@ -168,12 +220,4 @@ def store(reads: Iterable[str], probes: Iterable[str], output: str, *, impure: S
         if data is None or any(marker in data for marker in impure):
             return
         hashed.append((path, _hexdigest(data)))
-    entry = {"reads": hashed, "probes": [(path, _kind(path)) for path in probes], "out": output.encode()}
-    from pathlib import Path
-
-    from bakeplan.fsutil import write_atomic
-
-    try:
-        write_atomic(Path(_entry_path(root, key)), marshal.dumps(entry))
-    except OSError:
-        pass  # a read-only or full disk only costs the cache
+    _write(_entry_path(root, keys[0]), {"reads": hashed, "probes": [(path, _kind(path)) for path in probes], "out": output.encode()})

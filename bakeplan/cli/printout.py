@@ -1,0 +1,93 @@
+"""The `print` command without typer: resolve the bake files, write buildx's `--print` JSON, keep it for a replay.
+
+`bakeplan.cli.print_` declares the options; a repeat command line whose
+arguments typer has read before comes here directly (`bakeplan.cli.replay`).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, TypedDict
+
+from bakeplan.cli.request import bake_request, definition_sets
+
+if TYPE_CHECKING:
+    from bakeplan.bake.model import BakeRequest
+    from bakeplan.observed import Observed
+
+
+class Arguments(TypedDict):
+    """`print`'s options as typer hands them over (and as the replay cache keeps them)."""
+
+    names: list[str] | None
+    files: list[str] | None
+    sets: list[str] | None
+    vars_: list[str] | None
+    list_: str | None
+    push: bool
+    load: bool
+    no_cache: bool
+    pull: bool
+    sbom: str
+    provenance: str
+    call: str
+    check: bool
+
+
+def print_definition(arguments: Arguments) -> None:
+    """Print the resolved bake definition (or the `--list`) of these arguments."""
+    sets = definition_sets(arguments["sets"], push=arguments["push"], load=arguments["load"], no_cache=arguments["no_cache"],
+                           pull=arguments["pull"], sbom=arguments["sbom"], provenance=arguments["provenance"],
+                           call=arguments["call"], check=arguments["check"])
+    # A short run that keeps nearly everything it allocates: the cyclic
+    # collector would only rescan the same live objects (imports, trees,
+    # targets) again and again, more often the bigger the matrix.
+    from bakeplan.hcl.syntax import no_gc
+
+    with no_gc():
+        _print(arguments["names"], arguments["files"], sets, arguments["vars_"], arguments["list_"])
+
+
+def _print(
+    names: list[str] | None, files: list[str] | None, sets: list[str] | None, vars_: list[str] | None, list_: str | None
+) -> None:
+    """`print_command` with the collector paused: the output, kept for a replay when it may be."""
+    import os
+    import tempfile
+
+    from bakeplan import observed
+    from bakeplan.fsutil import cache_home
+
+    request = bake_request(names, files, sets, vars_)
+    # Lark keeps its compiled grammar in the temporary folder (Lark(cache=True)): not an input either.
+    lark_cache = os.path.join(tempfile.gettempdir(), ".lark_cache_")
+    with observed.observing(folders=filter(None, [cache_home(request.env)]), prefixes=[lark_cache]) as seen:
+        text = _output(request, list_)
+    sys.stdout.write(text)
+    _keep_for_replay(request, seen, text)
+
+
+def _output(request: BakeRequest, list_: str | None) -> str:
+    """What `docker buildx bake --print` (or `--list`) writes for this request."""
+    if list_ is not None:
+        from bakeplan.bake.printing import render_list
+
+        return render_list(request, list_)
+    from bakeplan.bake.printing import render
+    from bakeplan.bake.resolve import load
+
+    return render(load(request))
+
+
+def _keep_for_replay(request: BakeRequest, seen: Observed, text: str) -> None:
+    """Store the output for `bakeplan.cli.replay` when the run read only bake files (HCL, JSON), never stdin.
+
+    Compose projects and runs that read other files (ssh keys, `.env`) are left
+    to the parse and evaluation caches: what they look at is not all recorded.
+    """
+    from bakeplan.bake.files import IMPURE_CALLS, requested_names
+    from bakeplan.cli import replay
+
+    if "-" in requested_names(request)[0] or not all(path.endswith((".hcl", ".json")) for path in seen.reads):
+        return
+    replay.store(seen.reads, seen.probes, text, impure=IMPURE_CALLS)

@@ -262,10 +262,21 @@ def _scoped_flags(flags: str) -> str:
 
 
 def compile_re2(pattern: str) -> Any:
-    """Compile an RE2 pattern with go semantics (ASCII \\w \\d \\b, `$` = end of text)."""
+    """Compile an RE2 pattern with go semantics (ASCII \\w \\d \\b, `$` = end of text).
+
+    The translation is written for the `regex` module (Unicode properties,
+    its error texts); a pattern without properties that the standard `re`
+    accepts means the same there (`regex`'s VERSION0 is `re`'s behaviour), and
+    `re` is loaded already: the ~10 ms import of `regex` is paid only when needed.
+    """
+    translated = translate_re2(pattern)
+    if "\\p" not in translated and "\\P" not in translated:
+        try:
+            return re.compile(translated)
+        except re.error:
+            pass  # let `regex` say what is wrong, in the words we map to RE2's
     import regex  # type: ignore[import-untyped,unused-ignore]
 
-    translated = translate_re2(pattern)
     try:
         return regex.compile(translated, regex.VERSION0)
     except regex.error as e:

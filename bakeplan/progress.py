@@ -154,7 +154,9 @@ def make_reporter(
 class LiveReporter:
     """A rich live view: per node its running steps, elapsed and estimated remaining; overall ETA."""
 
-    def __init__(self, steps: Sequence[Step], nodes: Sequence[str], *, stream: IO[str] | None = None) -> None:
+    def __init__(self, steps: Sequence[Step], nodes: Sequence[str], *, stream: IO[str] | None = None,
+                 _clock: Callable[[], float] = time.monotonic, _now: Callable[[], float] = time.time) -> None:
+        """`_clock` times the run (as PlainReporter's); `_now` is the wall clock a step's `started` comes from."""
         from rich.console import Console
         from rich.live import Live
 
@@ -162,7 +164,9 @@ class LiveReporter:
         self.nodes = list(nodes)
         self.console = Console(file=stream or sys.stdout)
         self.state: RunState | None = None
-        self.origin = time.monotonic()
+        self._clock = _clock
+        self._now = _now
+        self.origin = _clock()
         self.failed_tails: list[tuple[str, list[str]]] = []
         self.live = Live(console=self.console, refresh_per_second=4, transient=True, get_renderable=self._render)
         self.live.start()
@@ -199,7 +203,7 @@ class LiveReporter:
         state = self.state
         if state is None:
             return table
-        now = time.time()
+        now = self._now()
         for node in self.nodes:
             running = [(uid, s) for uid, s in state.steps.items() if s.status == RUNNING and s.node == node]
             if not running:
@@ -210,7 +214,7 @@ class LiveReporter:
                 table.add_row(node, uid, f"{elapsed:.0f}s", f"~{remaining:.0f}s")
         done = sum(1 for s in state.steps.values() if s.status not in {PENDING, RUNNING})
         eta = _eta(state, self.steps, len(self.nodes))
-        table.caption = f"{done}/{len(state.steps)} done, elapsed {time.monotonic() - self.origin:.0f}s, ETA ~{eta:.0f}s"
+        table.caption = f"{done}/{len(state.steps)} done, elapsed {self._clock() - self.origin:.0f}s, ETA ~{eta:.0f}s"
         return table
 
 

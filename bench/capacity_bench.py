@@ -1,6 +1,6 @@
 """Two daemons on one machine: per-node slots against the host's shared slots (issue 9, capacity).
 
-Setup (tests/infra.py): two fresh rootful buildkitd daemons `h1`, `h2` on
+Setup (tests/support/infra.py): two fresh rootful buildkitd daemons `h1`, `h2` on
 this machine, both linux/amd64, no `max-parallelism` limit, a single-node
 builder of each name in a throwaway DOCKER_CONFIG. Both BuildKit workers
 report this machine's hostname. The jobs are CPU-bound (a busybox shell loop
@@ -39,7 +39,7 @@ from pathlib import Path
 from bakeplan.nodes import usable_cores
 from bench.liveness_bench import BAKE, Cluster, latest_steps, left_behind, prune
 from bench.run_bench import _missing_tools
-from tests import infra
+from tests.support import infra
 
 ROOT = Path(__file__).resolve().parent.parent
 PLATFORM = "linux/amd64"

@@ -1,6 +1,6 @@
 """How close `bakeplan plan`'s makespan comes to the run's, once it has a history (issue 9).
 
-Setup (tests/infra.py, as bench/liveness_bench.py): two fresh rootful
+Setup (tests/support/infra.py, as bench/liveness_bench.py): two fresh rootful
 buildkitd daemons, both linux/amd64, `max-parallelism = 1`; builders `n1`,
 `n2`, declared to bakeplan as nodes with `slots` = 1.
 
@@ -31,7 +31,7 @@ from pathlib import Path
 
 from bench.liveness_bench import Cluster, bakeplan_env, latest_steps, left_behind, node_args, prune, start_cluster
 from bench.run_bench import _missing_tools
-from tests import infra
+from tests.support import infra
 
 PLATFORM = "linux/amd64"
 SLEEPS = {"base": 2, "svc1": 1, "svc2": 4, "svc3": 2, "svc4": 6, "svc5": 3, "svc6": 5}

@@ -1,6 +1,6 @@
 """`bakeplan run` when a node dies in the middle of the run, against the same run without a failure (issue 9).
 
-Setup (tests/infra.py, as tests/test_liveness_real.py): two rootful buildkitd
+Setup (tests/support/infra.py, as tests/test_liveness_real.py): two rootful buildkitd
 daemons of this benchmark's own, both linux/amd64, each limited to one build
 step at a time (`max-parallelism = 1`); single-node builders `n1`, `n2`,
 declared to bakeplan as nodes with `slots` = 1.
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.run_bench import _missing_tools
-from tests import infra
+from tests.support import infra
 
 ROOT = Path(__file__).resolve().parent.parent
 JOBS = 12

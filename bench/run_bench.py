@@ -1,6 +1,6 @@
 """`bakeplan run` against plain `docker buildx bake` on two real nodes serving the same platform (issue 8).
 
-Setup (tests/infra.py): two rootful buildkitd daemons, both linux/amd64, each
+Setup (tests/support/infra.py): two rootful buildkitd daemons, both linux/amd64, each
 limited to one build step at a time (`max-parallelism = 1` in buildkitd.toml,
 standing for two separate machines); single-node builders `n1`, `n2` and a
 two-node builder `both`.
@@ -38,7 +38,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests import infra
+from tests.support import infra
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = 8

@@ -3,7 +3,11 @@
 A test that needs a tool which is not installed skips with a reason naming it;
 under CI=true it fails instead, because CI must run those tests for real.
 
-Fixtures (all session-scoped; helpers live in `tests/infra.py`):
+Fixtures (all session-scoped). Helpers live in `tests/support/`: `infra.py` starts
+daemons, builders and the registry, `clusters.py` holds the types the fixtures
+return, `tools.py` finds tools and skips without them.
+
+The fixtures:
 
 - `buildx`: the docker CLI with the pinned buildx plugin, DOCKER_CONFIG=.tools/docker
   (no builders are created there; use `docker_cli` for anything that writes config).
@@ -51,43 +55,14 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-import infra
-
-ROOT = Path(__file__).resolve().parent.parent
-TOOLS = ROOT / ".tools"
-SHARED = ROOT.parent / "shared"
-
-
-def missing(what: str) -> None:
-    """Skip (or, in CI, fail) because a required tool is not installed."""
-    reason = f"{what} is not installed (run `make tools`)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}; CI must run this test for real")
-    pytest.skip(reason)
-
-
-def need(*tools: str) -> None:
-    """Skip (or, in CI, fail) unless every named command is on PATH (jq, bash, ...: Debian's, see tools/install.sh)."""
-    for tool in tools:
-        if shutil.which(tool) is None:
-            missing(tool)
-
-
-@dataclass(frozen=True)
-class Buildx:
-    """How to run the pinned `docker buildx` plugin."""
-
-    docker: str
-    env: dict[str, str]
-
-    def argv(self, *args: str) -> list[str]:
-        """The argv of `docker buildx ARGS...`."""
-        return [self.docker, "buildx", *args]
+from tests.support import infra
+from tests.support.clusters import Buildx, Cluster, NodePair, TLSNode
+from tests.support.tools import SHARED, TOOLS, missing, pinned_versions
 
 
 @pytest.fixture(scope="session")
@@ -119,12 +94,6 @@ def each_buildx(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     return infra.isolated_docker_config(tmp_path_factory.mktemp(f"buildx-{request.param}"), docker, plugin)
 
 
-def pinned_versions() -> dict[str, str]:
-    """tools/versions.env: the tool versions `make tools` installs."""
-    lines = (ROOT / "tools" / "versions.env").read_text().splitlines()
-    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
-
-
 @pytest.fixture(scope="session")
 def corpus_dir() -> Path:
     """The shared real-world bake corpus, or skip when ../shared is absent."""
@@ -135,26 +104,6 @@ def corpus_dir() -> Path:
 
 
 # --- real BuildKit -----------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Cluster:
-    """Two running buildkitd daemons and the tools to talk to them."""
-
-    amd64: infra.Daemon
-    arm64: infra.Daemon
-    buildctl: str
-    cli: infra.DockerCLI
-
-    @property
-    def daemons(self) -> tuple[infra.Daemon, ...]:
-        """Both daemons, amd64 first."""
-        return (self.amd64, self.arm64)
-
-    def prune(self) -> None:
-        """Drop every daemon's local build cache."""
-        for daemon in self.daemons:
-            infra.prune_buildkitd(daemon, self.buildctl)
 
 
 def _require(name: str, what: str) -> str:
@@ -247,22 +196,6 @@ def busybox_base() -> tuple[Callable[[Path], Path], str]:
 # --- two nodes of one kind ---------------------------------------------------
 
 
-@dataclass(frozen=True)
-class NodePair:
-    """Two buildkitd daemons both claiming linux/amd64, one build step at a time each (`max-parallelism = 1`)."""
-
-    first: infra.Daemon
-    second: infra.Daemon
-    builders: dict[str, str]  # daemon name ("n1", "n2") -> its single-node remote builder
-    buildctl: str
-    cli: infra.DockerCLI
-
-    @property
-    def daemons(self) -> tuple[infra.Daemon, ...]:
-        """Both daemons, n1 first."""
-        return (self.first, self.second)
-
-
 @pytest.fixture(scope="session")
 def amd64_pair(
     tmp_path_factory: pytest.TempPathFactory, docker_cli: infra.DockerCLI, registry_port: int
@@ -290,25 +223,6 @@ def amd64_pair(
 
 
 # --- a node over TCP with mutual TLS -----------------------------------------
-
-
-@dataclass(frozen=True)
-class TLSNode:
-    """A buildkitd on `tcp://127.0.0.1:PORT` with mutual TLS, and builders that reach it with good and bad certificates.
-
-    `cli` has a DOCKER_CONFIG of its own holding only these builders (and a
-    DOCKER_HOST that answers nowhere, so buildx's `default` builder is left
-    out on every machine): discovery there sees exactly them.
-    """
-
-    daemon: infra.Daemon
-    files: infra.TLSFiles  # the CA the daemon trusts, its server certificate, a client certificate
-    other_ca: infra.Certificate  # a CA the daemon does not know
-    stranger: infra.Certificate  # a client certificate signed by `other_ca`
-    cli: infra.DockerCLI
-    good: str  # the right CA and client certificate
-    bad_client: str  # a client certificate signed by another CA: buildkitd refuses it
-    bad_ca: str  # trusts another CA: the server's certificate is refused
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Cluster
+from tests.support.clusters import Cluster
+
 
 pytestmark = [pytest.mark.buildkit, pytest.mark.slow]
 

@@ -10,7 +10,7 @@ from bakeplan.cache import (
     CacheRefs, MAX_TAG, job_refs, job_tag, override_sets, parse_backend, sanitize_tag,
 )
 from bakeplan.errors import UsageError
-from conftest import Buildx
+from tests.support.clusters import Buildx
 
 
 @pytest.mark.parametrize(("target", "platform", "scope", "tag"), [

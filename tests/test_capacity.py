@@ -17,8 +17,8 @@ from bakeplan.history import History, learn_speeds
 from bakeplan.jobs import Job
 from bakeplan.nodes import Node
 from bakeplan.plan import build_plan
-from test_execute import FakeHandle, RecordingRunner, ReleaseOnTick, run, statuses, step
-from test_plan_support import node, result, target
+from tests.support.fakerun import FakeHandle, RecordingRunner, ReleaseOnTick, run, statuses, step
+from tests.support.plans import node, result, target
 
 AMD = "linux/amd64"
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-import infra
 from bakeplan.nodes import usable_cores
-from conftest import Cluster
+from tests.support import infra
+from tests.support.clusters import Cluster
 
 pytestmark = [pytest.mark.buildkit, pytest.mark.slow]
 

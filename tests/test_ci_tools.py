@@ -21,7 +21,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-import infra
 from bakeplan.bake.model import BakeResult, Target
 from bakeplan.cache import parse_backend
 from bakeplan.cli import main
@@ -29,9 +28,10 @@ from bakeplan.emit import github, jenkins
 from bakeplan.emit.legs import EmitOptions, build_plan, runners_for
 from bakeplan.emit.model import BakeCall
 from bakeplan.emit.source import jobs_from_result
-from conftest import ROOT, Cluster, missing, need
-from test_emit_handoff_real import files_of
-from test_emit_jenkins import strings as groovy_strings
+from tests.support import infra
+from tests.support.ci import files_of, strings as groovy_strings
+from tests.support.clusters import Cluster
+from tests.support.tools import ROOT, missing, need
 
 CORPUS_SAMPLE = 12  # corpus definitions whose generated workflows actionlint reads (every 6th of 75)
 

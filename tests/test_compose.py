@@ -27,7 +27,7 @@ import pytest
 from bakeplan.bake import composeload
 from bakeplan.bake.model import BakeRequest
 from bakeplan.errors import BakeFileError, BakeplanError
-from conftest import need
+from tests.support.tools import need
 
 CASES = Path(__file__).parent / "data" / "compose"
 CASE_NAMES = sorted(path.name for path in CASES.iterdir() if (path / "case.json").is_file())

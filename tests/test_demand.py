@@ -13,7 +13,7 @@ from bakeplan.history import History
 from bakeplan.nodes import Node
 from bakeplan.plan import build_plan
 from bakeplan.schedule import Task, dispatch, finish, node_down, prepare, simulate, start_state
-from test_plan_support import result, target
+from tests.support.plans import result, target
 
 GiB = 1024**3
 AMD = "linux/amd64"

@@ -12,7 +12,6 @@ import yaml
 from check_jsonschema.builtin_schemas import get_builtin_schema
 from jsonschema import Draft7Validator
 
-from conftest import need
 from bakeplan.bake.model import BakeResult, Target
 from bakeplan.cache import parse_backend
 from bakeplan.emit import github
@@ -22,6 +21,7 @@ from bakeplan.emit.model import BakeCall, CIPlan, Handoff, Leg
 from bakeplan.emit.source import jobs_from_result
 from bakeplan.errors import BakeplanError, CycleError
 from bakeplan.outputs import repositories
+from tests.support.tools import need
 
 
 def result(**targets: dict[str, Any]) -> BakeResult:

@@ -6,8 +6,6 @@ Each test runs on the pinned buildx and on the oldest the README claims
 
 from __future__ import annotations
 
-import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +18,7 @@ from bakeplan.emit.legs import EmitOptions, build_plan, runners_for
 from bakeplan.emit.model import BakeCall, CIPlan, Leg
 from bakeplan.emit.source import jobs_from_result
 from bakeplan.invocation import bake_argv
+from tests.support.ci import printed
 
 pytestmark = pytest.mark.buildx
 
@@ -45,16 +44,6 @@ target "test" {
   platforms = ["linux/amd64", "linux/arm64"]
 }
 """
-
-
-def printed(buildx: Any, cwd: Path, argv: list[str]) -> dict[str, Any]:
-    """Run `docker buildx bake ... --print` and return its JSON."""
-    done = subprocess.run([*argv[:3], "--print", *argv[3:]], cwd=cwd, env=buildx.env, capture_output=True,
-                          text=True, check=False, executable=buildx.docker)
-    assert done.returncode == 0, done.stderr
-    document = json.loads(done.stdout)
-    assert isinstance(document, dict)
-    return document
 
 
 @pytest.fixture

@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, SHARED, pinned_versions
-from test_emit_buildx import printed
 
 from bakeplan.bake.model import BakeRequest
 from bakeplan.cache import parse_backend
@@ -27,6 +25,8 @@ from bakeplan.emit.legs import EmitOptions, parse_handoff, runners_for
 from bakeplan.emit.model import CIPlan, Leg
 from bakeplan.invocation import TargetSettings, bake_argv
 from bakeplan.outputs import parse_entry
+from tests.support.ci import printed
+from tests.support.tools import ROOT, SHARED, pinned_versions
 
 pytestmark = pytest.mark.buildx
 

@@ -12,13 +12,13 @@ import yaml
 from check_jsonschema.builtin_schemas import get_builtin_schema
 from jsonschema import Draft7Validator
 
-from conftest import need
 from bakeplan.bake.model import BakeResult, Target
 from bakeplan.cache import parse_backend
 from bakeplan.emit import gitlab
 from bakeplan.emit.legs import EmitOptions, build_plan, runners_for
 from bakeplan.emit.model import BakeCall, CIPlan, Omitted, keep_only
 from bakeplan.emit.source import jobs_from_result
+from tests.support.tools import need
 
 
 def result(**targets: dict[str, Any]) -> BakeResult:

@@ -9,25 +9,21 @@ would fail. Default attestations are on, so pushes are indexes, as in CI.
 
 from __future__ import annotations
 
-import gzip
-import io
-import json
 import subprocess
-import tarfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-import infra
 from bakeplan.bake.model import BakeRequest
 from bakeplan.emit import gitlab
 from bakeplan.emit.build import CIRequest, ci_plan
 from bakeplan.emit.legs import EmitOptions, runners_for
-from conftest import Cluster
+from tests.support import infra
+from tests.support.ci import files_of
+from tests.support.clusters import Cluster
 
 pytestmark = [pytest.mark.buildkit, pytest.mark.slow]
 
@@ -72,29 +68,6 @@ def run_job(project: Path, job: dict[str, Any], env: dict[str, str], builders: d
     done = subprocess.run(["sh", "-ec", script], cwd=project, env={**env, "BUILDX_BUILDER": builders[arch]},
                           capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, f"{script}\n{done.stdout}\n{done.stderr}"
-
-
-def files_of(registry: infra.Registry, repository: str, reference: str, arch: str) -> dict[str, str]:
-    """The files of one platform's image, read through the registry's HTTP API."""
-    accept = ", ".join(["application/vnd.oci.image.index.v1+json", "application/vnd.oci.image.manifest.v1+json",
-                        "application/vnd.docker.distribution.manifest.list.v2+json",
-                        "application/vnd.docker.distribution.manifest.v2+json"])
-
-    def get(kind: str, ref: str) -> bytes:
-        request = urllib.request.Request(f"http://{registry.host}/v2/{repository}/{kind}/{ref}", headers={"Accept": accept})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return bytes(response.read())
-
-    index = json.loads(get("manifests", reference))
-    digest = next(m["digest"] for m in index["manifests"] if m.get("platform", {}).get("architecture") == arch)
-    files = {}
-    for layer in json.loads(get("manifests", digest))["layers"]:
-        with tarfile.open(fileobj=io.BytesIO(gzip.decompress(get("blobs", layer["digest"])))) as tar:
-            for member in tar.getmembers():
-                extracted = tar.extractfile(member)
-                if extracted is not None:
-                    files[member.name] = extracted.read().decode()
-    return files
 
 
 def test_children_read_their_parents_by_digest_and_never_build_them(

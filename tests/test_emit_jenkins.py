@@ -7,15 +7,14 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from conftest import need
 from bakeplan.bake.model import BakeResult, Target
 from bakeplan.cache import parse_backend
 from bakeplan.emit import jenkins
 from bakeplan.emit.legs import EmitOptions, build_plan, runners_for
 from bakeplan.emit.model import BakeCall, CIPlan, Omitted, keep_only
 from bakeplan.emit.source import jobs_from_result
+from tests.support.ci import LITERAL, strings
+from tests.support.tools import need
 
 
 def result(**targets: dict[str, Any]) -> BakeResult:
@@ -32,15 +31,6 @@ CHAIN = result(
     app={"context": "app", "platforms": ["linux/amd64", "linux/arm64"], "contexts": {"base": "target:base"},
          "tags": ["docker.io/acme/app:1"]},
 )
-
-
-LITERAL = re.compile(r"'''((?:[^\\]|\\.)*?)'''|'((?:[^'\\]|\\.)*)'", re.DOTALL)
-
-
-def strings(text: str) -> list[str]:
-    """Every Groovy single- or triple-quoted literal, unescaped."""
-    found = [triple or single for triple, single in LITERAL.findall(text)]
-    return [re.sub(r"\\(.)", lambda m: "\n" if m.group(1) == "n" else m.group(1), s, flags=re.DOTALL) for s in found]
 
 
 def structure(text: str) -> list[str]:

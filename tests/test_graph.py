@@ -5,7 +5,7 @@ import pytest
 from bakeplan.errors import CycleError
 from bakeplan.graph import job_graph
 from bakeplan.jobs import Job, make_jobs
-from test_plan_support import result, target
+from tests.support.plans import result, target
 
 
 def test_edges_run_from_parent_to_child() -> None:

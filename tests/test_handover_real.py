@@ -27,8 +27,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-import infra
-from conftest import Cluster, NodePair
+from tests.support import infra
+from tests.support.clusters import Cluster, NodePair
+
 
 pytestmark = [pytest.mark.buildkit, pytest.mark.slow]
 

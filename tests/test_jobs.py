@@ -4,7 +4,7 @@ import pytest
 
 from bakeplan.errors import BakeplanError
 from bakeplan.jobs import Filter, make_jobs, select
-from test_plan_support import result, target
+from tests.support.plans import result, target
 
 
 def test_a_target_without_platforms_is_one_native_job() -> None:

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-import infra
 from bakeplan.buildx import node_fault
-from conftest import missing
+from tests.support import infra
+from tests.support.tools import missing
 
 pytestmark = [pytest.mark.buildkit, pytest.mark.slow]
 

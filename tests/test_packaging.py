@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import bakeplan
-from conftest import ROOT, missing
+from tests.support.tools import ROOT, missing
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,8 @@ from bakeplan.errors import BakeplanError, NoNodeError
 from bakeplan.history import History
 from bakeplan.jobs import Filter, make_jobs
 from bakeplan.nodes import EXACT, Node
-from bakeplan.plan import Handover, Plan, build_plan
-from test_plan_support import node, result, target
+from bakeplan.plan import Handover, build_plan
+from tests.support.plans import node, result, target
 
 AMD, ARM = "linux/amd64", "linux/arm64"
 NODES = [node("amd", AMD, slots=2), node("arm", ARM)]

@@ -11,7 +11,7 @@ from bakeplan.history import History
 from bakeplan.nodes import Node
 from bakeplan.plan import Plan, build_plan
 from bakeplan.render import dot, json_, mermaid, table
-from test_plan_support import node, result, target
+from tests.support.plans import node, result, target
 
 AMD, ARM = "linux/amd64", "linux/arm64"
 SCHEMA = Path(json_.__file__).with_name("plan.schema.json")

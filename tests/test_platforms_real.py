@@ -25,8 +25,9 @@ from pathlib import Path
 
 import pytest
 
-import infra
-from conftest import Cluster
+from tests.support import infra
+from tests.support.clusters import Cluster
+
 
 pytestmark = [pytest.mark.buildkit, pytest.mark.slow]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import infra
-from conftest import Cluster
+from tests.support.clusters import Cluster
+
 
 pytestmark = pytest.mark.buildkit
 

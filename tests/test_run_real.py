@@ -10,21 +10,21 @@ running rather than about reading.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import psutil
 import pytest
 
-import infra
-from conftest import Cluster
+from tests.support import infra
+from tests.support.clusters import Cluster
+
 
 pytestmark = [pytest.mark.buildkit, pytest.mark.slow]
 

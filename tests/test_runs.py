@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -36,7 +37,7 @@ from bakeplan.runs import (
 )
 from bakeplan.runstate import FAILED, RUNNING, SKIPPED, SUCCEEDED, RunState, StepState
 from bakeplan.steps import JobSettings, Step
-from conftest import Buildx
+from tests.support.clusters import Buildx
 
 AMD, ARM = "linux/amd64", "linux/arm64"
 ROOT = Path(__file__).resolve().parent.parent
@@ -547,16 +548,19 @@ def test_the_summary_names_each_node_that_went_down_and_why_after_the_table() ->
 def test_the_live_view_shows_each_nodes_running_steps_and_the_estimated_work_left(tmp_path: Path) -> None:
     steps = [Step("a", "bake", "a", estimate=30), Step("b", "bake", "b", estimate=10)]
     stream = io.StringIO()
-    reporter = LiveReporter(steps, ["amd", "arm"], stream=stream)
-    state = RunState(steps={"a": StepState(status=RUNNING, node="amd", started=0.0, log=str(tmp_path / "a.log")),
+    run_clock = [1000.0]
+    reporter = LiveReporter(steps, ["amd", "arm"], stream=stream, _clock=lambda: run_clock[0], _now=lambda: 105.0)
+    run_clock[0] = 1007.0  # the run started 7 s ago
+    state = RunState(steps={"a": StepState(status=RUNNING, node="amd", started=100.0, log=str(tmp_path / "a.log")),
                             "b": StepState()})
     reporter.tick(state)
     reporter.console.print(reporter._render())
     reporter.finished(steps[0], StepState(status=FAILED, node="amd", started=1.0, finished=2.0, log=str(tmp_path / "a.log")))
     reporter.close()
     text = stream.getvalue()
-    assert "amd" in text and "arm" in text and "idle" in text
-    assert "0/2 done" in text and "ETA ~20s" in text  # (30 + 10) seconds of work over two nodes
+    assert re.search(r"^ *amd +a +5s +~25s *$", text, re.MULTILINE), text  # running 5 s of its estimated 30
+    assert re.search(r"^ *arm +idle *$", text, re.MULTILINE), text
+    assert "0/2 done, elapsed 7s, ETA ~20s" in text  # (30 + 10) seconds of work over two nodes
     assert "failed" in text and "a.log" in text
 
 

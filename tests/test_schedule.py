@@ -13,7 +13,7 @@ from bakeplan.schedule import (
     LowerBound, Placement, Problem, Schedule, State, Task, dispatch, fail, finish, give_up, node_down, node_up, prepare,
     retry, schedule, simulate, start_state, status, stranded,
 )
-from test_plan_support import node
+from tests.support.plans import node
 
 AMD, ARM = "linux/amd64", "linux/arm64"
 

@@ -20,10 +20,11 @@ from pathlib import Path
 
 import pytest
 
-import infra
 from bakeplan.buildx import node_fault, probe_builder
 from bakeplan.endpoint import diagnose
-from conftest import TOOLS, TLSNode
+from tests.support import infra
+from tests.support.clusters import TLSNode
+from tests.support.tools import TOOLS
 
 pytestmark = [pytest.mark.buildkit]
 

@@ -70,7 +70,7 @@ def cache_root(env: Mapping[str, str]) -> str | None:
 
 def _code_stamp() -> list[object]:
     """What identifies the code that would run: Python, bakeplan's modules, the installed packages."""
-    stamp: list[object] = [sys.version, sys.executable]
+    stamp: list[object] = [sys.version, sys.prefix]
     package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     folders = [package]
     while folders:

@@ -6,8 +6,8 @@
                 -> github / gitlab / jenkins (text)
 
 `build.ci_plan` runs the whole chain for `bakeplan ci`; `check` keeps the
-checked-in plans under `matrices/` fresh (`make check-matrices`); `yamlout`
-writes YAML deterministically without a runtime dependency.
+checked-in plans under `matrices/` fresh (`make check-matrices`); `yamldoc`
+styles PyYAML's safe dumper for CI files.
 
 Linked targets (`target:` contexts) are not co-scheduled here as `bakeplan
 plan` does for one host: a CI plan gives every target x platform its own

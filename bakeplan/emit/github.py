@@ -22,7 +22,7 @@ import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from bakeplan.emit import yamlout
+from bakeplan.emit import yamldoc
 from bakeplan.emit.commands import MANIFEST_FILTER, generated_line, omitted_lines, rebuild_lines
 from bakeplan.emit.install import install_command
 from bakeplan.emit.model import Chunk, CIPlan, Handoff, Leg
@@ -225,7 +225,7 @@ def render_workflow(
         "jobs": jobs,
     }
     header = "".join(f"# {line}\n" for line in (generated_line(command), *rebuild_lines(plan)))
-    return header + yamlout.dump(document)
+    return header + yamldoc.dump(document)
 
 
 def _permissions(plan: CIPlan, login: str | None) -> dict[str, Any]:

@@ -27,7 +27,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bakeplan.emit import yamlout
+from bakeplan.emit import yamldoc
 from bakeplan.emit.commands import (
     binfmt_argv,
     generated_line,
@@ -76,7 +76,7 @@ def render(
     if not chunks:
         document["stages"] = ["build-0"]
         document["nothing-to-build"] = {"stage": "build-0", "script": ["echo 'nothing to build'"]}
-    body = yamlout.dump(document)
+    body = yamldoc.dump(document)
     return _header(plan, command, limit_lines(job_count(plan), len(body.encode()))) + body
 
 

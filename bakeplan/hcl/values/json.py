@@ -233,6 +233,8 @@ class _GoJSONScan:
             if c == "}" and first:
                 self.i += 1
                 return
+            if c != '"' and first:  # go's Decoder.Token names no context right after `{`
+                raise _GoJSONFail(f"invalid character {_go_quote_char(c)}")
             if c != '"':
                 raise _GoJSONFail(f"invalid character {_go_quote_char(c)} looking for beginning of object key string")
             self._scalar()
@@ -270,7 +272,7 @@ class _GoJSONScan:
 
     def _scalar(self) -> None:
         m = self.scalar.match(self.s, self.i)
-        if m is None or m.end() == self.i:
+        if m is None or m.end() == self.i or _number_goes_on(m.group(0), self.s[m.end() : m.end() + 1]):
             self._scalar_error()
         assert m is not None
         self.i = m.end()
@@ -327,13 +329,25 @@ class _GoJSONScan:
                 )
 
     def _number_error(self, rest: str) -> None:
-        m = re.match(r"-?", rest)
-        k = m.end() if m else 0
+        m = re.match(r"-?(?:0|[1-9][0-9]*)?(\.[0-9]*)?([eE][+-]?[0-9]*)?", rest)
+        assert m is not None
+        k = m.end()
         if k >= len(rest):
             raise _GoJSONFail("unexpected EOF")
-        if not rest[k].isdigit():
-            raise _GoJSONFail(f"invalid character {_go_quote_char(rest[k])} in numeric literal")
-        raise _GoJSONFail("unexpected EOF")
+        where = "in numeric literal"
+        if m.group(2) is not None:
+            where = "in exponent of numeric literal"
+        elif m.group(1) is not None:
+            where = "after decimal point in numeric literal"
+        raise _GoJSONFail(f"invalid character {_go_quote_char(rest[k])} {where}")
+
+
+def _number_goes_on(number: str, after: str) -> bool:
+    """Whether go's scanner reads on into `after` (a `.` or an exponent the number does not have yet)."""
+    if not number or number[0] not in "-0123456789":
+        return False
+    has_exponent = "e" in number or "E" in number
+    return (after == "." and "." not in number and not has_exponent) or (after in ("e", "E") and not has_exponent)
 
 
 class _GoJSONFail(Exception):
@@ -345,8 +359,9 @@ def _json_scalar() -> re.Pattern[str]:
     """One JSON string, literal or number, compiled on first use: runs that decode no JSON skip the compile."""
     return re.compile(
         r'"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"'
-        r"|true(?![A-Za-z0-9])|false(?![A-Za-z0-9])|null(?![A-Za-z0-9])"
-        r"|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?(?![0-9.eE+-])"
+        r"|true|false|null"
+        # go's scanner ends a number where its grammar ends (`01` is `0`, then more)
+        r"|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
     )
 
 
@@ -355,7 +370,15 @@ def _go_json_problem(text: str) -> str | None:
     return _GoJSONScan(text).problem()
 
 
+_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v", "\\": "\\\\"}
+
+
 def _go_quote_char(ch: str) -> str:
+    """go's quoteChar (encoding/json): strconv.Quote's escapes between single quotes."""
     if ch == "'":
         return "'\\''"
+    if ch in _GO_ESCAPES:
+        return "'" + _GO_ESCAPES[ch] + "'"
+    if ord(ch) < 0x20 or ord(ch) == 0x7F:
+        return f"'\\x{ord(ch):02x}'"
     return "'" + ch + "'"

@@ -1,4 +1,4 @@
-"""Hand-made BakeResults and nodes shared by the plan tests (no bake files needed; no tests here)."""
+"""Hand-made BakeResults and nodes shared by the plan tests (no bake files needed)."""
 
 from __future__ import annotations
 

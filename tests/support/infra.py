@@ -1,8 +1,9 @@
 """Real BuildKit test infrastructure: buildkitd daemons, buildx builders, a registry.
 
-Plain helpers (no pytest here) so that `tests/conftest.py` and `bench/run_bench.py`
-share them. Everything lives under one temporary directory and every process is
-started in its own process group, so `stop()` leaves nothing behind.
+Plain helpers (no pytest here) so that `tests/conftest.py` and the benchmarks in
+`bench/` share them; `python -m tests.support.infra` starts a cluster by hand.
+Everything lives under one temporary directory and every process is started in
+its own process group, so `stop()` leaves nothing behind.
 
 - `start_buildkitd()`: one rootful buildkitd with the OCI worker (runc, overlayfs),
   its own `--root` and unix socket, claiming the given platforms
@@ -36,7 +37,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TOOLS_BIN = ROOT / ".tools" / "bin"
 BUSYBOX_CANDIDATES = (Path("/bin/busybox"), Path("/usr/bin/busybox"))
 
@@ -490,7 +491,7 @@ def start_registry(workdir: Path, binary: str, *, port: int | None = None, timeo
 
 
 def main() -> None:
-    """`python tests/infra.py`: start the test cluster by hand and keep it up until Ctrl-C.
+    """`python -m tests.support.infra`: start the test cluster by hand and keep it up until Ctrl-C.
 
     Prints the DOCKER_CONFIG to export and `docker buildx ls`, so that builder
     output of a real two-node builder (`bp-two`) and single-node builders
@@ -531,10 +532,6 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-if __name__ == "__main__":
-    main()
-
-
 # --- nodes of one kind (conftest's `amd64_pair`; the same setup as bench/run_bench.py's n1, n2) ---
 
 
@@ -565,3 +562,7 @@ def start_same_platform_nodes(
             daemon.process.stop()
         raise
     return started
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""bakeplan's tests: a package, so that they import shared helpers as `tests.support.*`."""

@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export DOCKER_CONFIG := $(CURDIR)/.tools/docker
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 
-.PHONY: run test tools venv bench typecheck check-matrices clean
+.PHONY: run test tools venv bench typecheck lint check-matrices clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,11 +25,14 @@ tools:
 run: venv
 	cd matrices/go-cross && $(CURDIR)/$(BIN)/bakeplan plan
 
-test: venv tools typecheck
+test: venv tools typecheck lint
 	$(BIN)/python -m pytest
 
 typecheck: venv
 	$(BIN)/mypy
+
+lint: venv
+	$(BIN)/ruff check
 
 bench: venv tools
 	$(BIN)/python -m bench

@@ -177,7 +177,7 @@ def driver_opt_arg(text: str) -> str:
 
 def load_with_buildx(request: BakeRequest) -> BakeResult:
     """Resolve through real buildx's `--print` (no matrix values; a fallback and test oracle)."""
-    from bakeplan.bake.model import BakeResult, Target
+    from bakeplan.bake.model import BakeResult
     argv = ["docker", "buildx", "bake", "--print"]
     for name in request.files or ():
         argv += ["-f", name]

@@ -117,7 +117,7 @@ def _handshake(raw: socket.socket, context: ssl.SSLContext, server: str, endpoin
             return (f"TLS handshake with {endpoint} failed: the server does not speak TLS ({_alert(reason)}); "
                     "create the builder without cacert, cert and key")
         return f"TLS handshake with {endpoint} failed: {_alert(reason)}"
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         return f"TLS handshake with {endpoint} failed: no answer in {timeout:g} s"
     except OSError as error:
         return f"TLS handshake with {endpoint} failed: {_os_reason(error)} (is it a TLS endpoint?)"

@@ -408,7 +408,7 @@ def _probe_down(live: _Live, probe: Probe, options: RunOptions) -> None:
 def _prober(node: Node, probe: Probe, live: _Live) -> None:
     try:
         answer = probe(node)
-    except Exception as error:  # a probe that breaks says the node is not back
+    except Exception as error:  # noqa: BLE001 - a probe that breaks says the node is not back
         answer = f"probe failed: {error}"
     live.done.put(_Event(node.name, 0, PROBED, answer))
 

@@ -23,9 +23,8 @@ from pathlib import Path
 
 from bakeplan import history as hist
 from bakeplan.bake.jobfile import job_definition, write_definition
-from bakeplan.bake.model import BakeResult
 from bakeplan.errors import BakeplanError
-from bakeplan.execute import Composer, Reporter, RunOptions, execute
+from bakeplan.execute import Reporter, RunOptions, execute
 from bakeplan.buildx import platform_manifest
 from bakeplan.handover import DOCKER_LIST, OCI_INDEX, HandoverStore
 from bakeplan.history import History

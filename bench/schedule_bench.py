@@ -21,8 +21,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bakeplan.nodes import EMULATED, Node, platform_rank
-from bakeplan.schedule import DEFAULT_EMULATION_FACTOR, Problem, Task, lower_bound, prepare, simulate
+from bakeplan.nodes import EMULATED, Node
+from bakeplan.schedule import Problem, Task, lower_bound, prepare, simulate
 
 AMD, ARM, ARMV7, I386 = "linux/amd64", "linux/arm64", "linux/arm/v7", "linux/386"
 SIZES = (10, 50, 200, 1000, 5000)

@@ -18,7 +18,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -318,42 +318,44 @@ class ComposeGenerator:
         return build
 
     def build_key(self, build: dict[str, Any], key: str, earlier: list[str]) -> None:
-        if key == "context":
-            build[key] = self.pick([".", "sub", "./sub/../other", "${V2-ctx}"])
-        elif key == "dockerfile":
-            build[key] = self.pick(["Dockerfile.dev", "docker/Dockerfile", "${V3:-Dockerfile}"])
-        elif key == "dockerfile_inline":
-            build[key] = "FROM scratch\nLABEL v=${V1:-none}\n"
-        elif key in ("args", "labels"):
-            keys = self.rng.sample(["A", "B", "C", "V1", "V2"], self.rng.randint(1, 3))
-            if self.chance(0.5):
-                build[key] = {k: self.scalar() for k in keys}
-            else:
-                build[key] = [k if self.chance(0.3) else f"{k}={self.scalar()}" for k in keys]
-        elif key == "tags":
-            build[key] = [f"example/{self.pick(['a', 'b'])}:{self.template() if self.chance(0.5) else 'v1'}"]
-        elif key == "platforms":
-            build[key] = self.rng.sample(["linux/amd64", "linux/arm64", "linux/arm/v7"], self.rng.randint(1, 2))
-        elif key in ("cache_from", "cache_to"):
-            build[key] = [self.pick(["example/cache", "type=registry,ref=example/c", "type=local,dest=cache", "type=inline"])]
-        elif key == "target":
-            build[key] = self.pick(["release", "${V4:-dev}"])
-        elif key == "network":
-            build[key] = self.pick(["host", "none", "default"])
-        elif key == "shm_size":
-            build[key] = self.pick(["64m", 1048576, "1g", "1.5g"])
-        elif key == "extra_hosts":
-            build[key] = self.pick([["db=10.0.0.1", "cache:10.0.0.2"], {"db": "10.0.0.1", "multi": ["10.0.0.3", "10.0.0.4"]}])
-        elif key == "ulimits":
-            build[key] = self.pick([{"nofile": {"soft": 1024, "hard": 4096}}, {"nproc": 512}])
-        elif key == "additional_contexts" and earlier:
-            build[key] = {"dep": f"service:{self.pick(earlier)}", "local": "./ctx/"}
-        elif key == "x-bake":
-            build[key] = self.x_bake()
-        elif key in ("no_cache", "pull"):
-            build[key] = self.pick([True, False])
-        elif key in ("sbom", "provenance"):
-            build[key] = self.pick([True, False, "mode=max", "generator=image"])
+        if key == "additional_contexts":
+            if earlier:
+                build[key] = {"dep": f"service:{self.pick(earlier)}", "local": "./ctx/"}
+            return
+        build[key] = self.build_values()[key]()
+
+    def build_values(self) -> dict[str, Callable[[], Any]]:
+        """One random value maker per compose `build` key."""
+        return {
+            "context": lambda: self.pick([".", "sub", "./sub/../other", "${V2-ctx}"]),
+            "dockerfile": lambda: self.pick(["Dockerfile.dev", "docker/Dockerfile", "${V3:-Dockerfile}"]),
+            "dockerfile_inline": lambda: "FROM scratch\nLABEL v=${V1:-none}\n",
+            "args": self.mapping_or_list,
+            "labels": self.mapping_or_list,
+            "tags": lambda: [f"example/{self.pick(['a', 'b'])}:{self.template() if self.chance(0.5) else 'v1'}"],
+            "platforms": lambda: self.rng.sample(["linux/amd64", "linux/arm64", "linux/arm/v7"], self.rng.randint(1, 2)),
+            "cache_from": self.cache_entries,
+            "cache_to": self.cache_entries,
+            "target": lambda: self.pick(["release", "${V4:-dev}"]),
+            "network": lambda: self.pick(["host", "none", "default"]),
+            "shm_size": lambda: self.pick(["64m", 1048576, "1g", "1.5g"]),
+            "extra_hosts": lambda: self.pick([["db=10.0.0.1", "cache:10.0.0.2"], {"db": "10.0.0.1", "multi": ["10.0.0.3", "10.0.0.4"]}]),
+            "ulimits": lambda: self.pick([{"nofile": {"soft": 1024, "hard": 4096}}, {"nproc": 512}]),
+            "x-bake": self.x_bake,
+            "no_cache": lambda: self.pick([True, False]),
+            "pull": lambda: self.pick([True, False]),
+            "sbom": lambda: self.pick([True, False, "mode=max", "generator=image"]),
+            "provenance": lambda: self.pick([True, False, "mode=max", "generator=image"]),
+        }
+
+    def mapping_or_list(self) -> Any:
+        keys = self.rng.sample(["A", "B", "C", "V1", "V2"], self.rng.randint(1, 3))
+        if self.chance(0.5):
+            return {k: self.scalar() for k in keys}
+        return [k if self.chance(0.3) else f"{k}={self.scalar()}" for k in keys]
+
+    def cache_entries(self) -> list[str]:
+        return [self.pick(["example/cache", "type=registry,ref=example/c", "type=local,dest=cache", "type=inline"])]
 
     def x_bake(self) -> dict[str, Any]:
         options = {

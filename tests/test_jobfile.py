@@ -12,7 +12,6 @@ the values of one evaluation, so the comparison needs no timestamp masking.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Sequence
 from dataclasses import replace

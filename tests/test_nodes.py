@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bakeplan import buildx, nodes
+from bakeplan import buildx
 from bakeplan.errors import BakeplanError, ToolError
 from bakeplan.nodes import (
     ASSUMED, DECLARED, DETECTED, LEARNED, BuilderNode, Machine, Node, _cgroup_quota, host_pools, with_speeds, declared_nodes, discover, load_config, nodes_from_buildx, normalize_platform, parse_inspect,

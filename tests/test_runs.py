@@ -70,8 +70,8 @@ def plan_of(tmp_path: Path, hcl: str = CHAIN, *names: str, nodes: Sequence[Node]
     return build_plan(bake(tmp_path, hcl, *(names or ("app",))), nodes)
 
 
-def composer(plan: Plan, run_dir: Path, *, push: bool = False, handoff: Handoff = Handoff()) -> JobComposer:
-    return JobComposer(plan, JobSettings(push=push, progress="plain"), run_dir, HandoverStore(run_dir, handoff))
+def composer(plan: Plan, run_dir: Path, *, push: bool = False, handoff: Handoff | None = None) -> JobComposer:
+    return JobComposer(plan, JobSettings(push=push, progress="plain"), run_dir, HandoverStore(run_dir, handoff or Handoff()))
 
 
 def ran(where: Mapping[str, str], handed: Mapping[str, str] | None = None) -> RunState:

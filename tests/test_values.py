@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 import pytest
 
@@ -437,7 +437,7 @@ def test_sequence_indexes_are_64_bit_integers() -> None:
 # minus, a leading '"' a string), ("neg", x), ("tuple", ...), (op, a, b) or
 # (function, args...).
 
-Expr = Union[str, tuple[Any, ...]]
+Expr = str | tuple[Any, ...]
 _BINARY_OPS = {"+", "-", "*", "/", "%", "==", "<"}
 _INF = ("/", "1", "0")
 _THIRD = ("/", ("length", ("tuple", "1")), ("length", ("tuple", "1", "1", "1")))  # 64-bit, like buildx

@@ -55,7 +55,7 @@ def _guarded(command: Callable[[], object], *, debug: bool) -> None:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
-    except Exception as error:  # noqa: BLE001 - the last line of defence
+    except Exception as error:
         if debug:
             raise
         print(f"internal error: {type(error).__name__}: {error}", file=sys.stderr)

@@ -21,18 +21,51 @@ if TYPE_CHECKING:
     from bakeplan.emit.model import CIPlan
 
 Repeat = Optional[list[str]]
-Runner = Annotated[Repeat, typer.Option("--runner", metavar="PLATFORM=LABEL", help="Runner label per platform: PLATFORM=LABEL or default=LABEL.", show_default=False)]
-Cache = Annotated[Optional[str], typer.Option("--cache", metavar="SPEC", help="Per-leg cache: gha, registry:REPO, local:DIR, s3:BUCKET, none (default: gha for github, none otherwise).", show_default=False)]
+Runner = Annotated[
+    Repeat,
+    typer.Option("--runner", metavar="PLATFORM=LABEL", help="Runner label per platform: PLATFORM=LABEL or default=LABEL.", show_default=False),
+]
+Cache = Annotated[
+    Optional[str],
+    typer.Option(
+        "--cache",
+        metavar="SPEC",
+        help="Per-leg cache: gha, registry:REPO, local:DIR, s3:BUCKET, none (default: gha for github, none otherwise).",
+        show_default=False,
+    ),
+]
 Scope = Annotated[str, typer.Option("--cache-scope", help="Prefix of the cache tags (e.g. the branch).")]
 Fallback = Annotated[Repeat, typer.Option("--cache-fallback", help="Also read this scope's cache (repeatable).", show_default=False)]
 Replace = Annotated[bool, typer.Option("--cache-replace", help="Replace the bake file's cache-from/cache-to instead of adding to them.")]
 Push = Annotated[bool, typer.Option("--push", help="Push tagged targets; multi-platform ones by digest, then merged.")]
-Handoff = Annotated[Optional[str], typer.Option("--handoff", metavar="registry:REPO", help="Hand `target:` parents to their children's legs by digest through this repository (pushed parents use their own). Without it or --push, children rebuild their parents.", show_default=False)]
+Handoff = Annotated[
+    Optional[str],
+    typer.Option(
+        "--handoff",
+        metavar="registry:REPO",
+        help=(
+            "Hand `target:` parents to their children's legs by digest through this repository (pushed parents use their own). "
+            "Without it or --push, children rebuild their parents."
+        ),
+        show_default=False,
+    ),
+]
 Since = Annotated[Optional[str], typer.Option("--since", help="Only jobs whose inputs changed since this git revision.", show_default=False)]
 Login = Annotated[Optional[str], typer.Option("--login", help="Log in to this registry before pushing.", show_default=False)]
 Output = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of stdout.", show_default=False)]
 
-Install = Annotated[Optional[str], typer.Option("--install", metavar="SOURCE", help="The pinned bakeplan the workflow's plan job installs: bakeplan==VERSION (default: this version), a wheel's path in the repository, or git+URL@COMMIT.", show_default=False)]
+Install = Annotated[
+    Optional[str],
+    typer.Option(
+        "--install",
+        metavar="SOURCE",
+        help=(
+            "The pinned bakeplan the workflow's plan job installs: bakeplan==VERSION (default: this version), "
+            "a wheel's path in the repository, or git+URL@COMMIT."
+        ),
+        show_default=False,
+    ),
+]
 Image = Annotated[str, typer.Option("--image", help="The jobs' image: docker with buildx >= 0.22 (for the cache overrides).")]
 Service = Annotated[str, typer.Option("--service", help="The Docker-in-Docker service image, or `none` for runners with their own daemon.")]
 Credentials = Annotated[str, typer.Option("--credentials", metavar="ID", help="The Jenkins username/password credential to log in with (--login).")]
@@ -152,8 +185,14 @@ def github_command(
     output: Output = None,
     workflow: Annotated[bool, typer.Option("--workflow", help="Write a complete workflow instead of the matrix.")] = False,
     install: Install = None,
-    expect: Annotated[Optional[str], typer.Option("--expect-chunks", help="Fail unless the plan has exactly these matrix jobs (comma-separated; the workflow's plan job passes them).", show_default=False)] = None,
-    no_merges: Annotated[bool, typer.Option("--expect-no-merges", help="Fail if the plan merges manifests (the workflow's plan job passes it when the workflow has no merge job).")] = False,
+    expect: Annotated[Optional[str], typer.Option(
+        "--expect-chunks", show_default=False,
+        help="Fail unless the plan has exactly these matrix jobs (comma-separated; the workflow's plan job passes them).",
+    )] = None,
+    no_merges: Annotated[bool, typer.Option(
+        "--expect-no-merges",
+        help="Fail if the plan merges manifests (the workflow's plan job passes it when the workflow has no merge job).",
+    )] = False,
 ) -> None:
     """GitHub Actions: `strategy.matrix` JSON (and $GITHUB_OUTPUT inside Actions), or a workflow.
 

@@ -138,7 +138,9 @@ def register(app: typer.Typer) -> None:
         fmt: Annotated[NodesFormat, typer.Option("--format", help="table or json.")] = NodesFormat.table,
         run_dir: Annotated[str, typer.Option("--run-dir", help="Where runs keep their state (to say which nodes went down in the last).")] = ".bakeplan/runs",
     ) -> None:
-        """Show the nodes bakeplan found (declared, buildx builders, this machine), each one's capacity and where it came from, why any is left out, and which went down in the last run.
+        """Show the nodes bakeplan found (declared, buildx builders, this machine) and each one's capacity.
+
+        Also where each figure came from, why any node is left out, and which went down in the last run.
 
         Speeds are learned from the project's history (the bake files' directory, as `plan`; `-f` or `--history` pick it).
         """

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from bakeplan.bake.model import BakeResult, JSONValue, Target
 from bakeplan.emit.model import Inputs, Job, Link

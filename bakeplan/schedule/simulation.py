@@ -122,11 +122,15 @@ def _weighted_bound(problem: Problem, groups: Sequence[tuple[float, dict[int, fl
         work = sum(p * w for p, (w, _) in zip(prices, groups))
         if work <= 0:
             continue
-        capacity = _capacity(problem, range(len(problem.nodes)),
-                             lambda n: max(p * speeds.get(n, 0.0) for p, (_, speeds) in zip(prices, groups)))
+        capacity = _capacity(problem, range(len(problem.nodes)), _priced_speed(prices, groups))
         if capacity > 0:
             best = max(best, work / capacity)
     return best
+
+
+def _priced_speed(prices: Sequence[float], groups: Sequence[tuple[float, dict[int, float]]]) -> Callable[[int], float]:
+    """A node's most valuable priced speed over the task groups."""
+    return lambda n: max(p * speeds.get(n, 0.0) for p, (_, speeds) in zip(prices, groups))
 
 
 def _node_classes(keys: Sequence[frozenset[int]], *, limit: int = 10) -> set[frozenset[int]]:

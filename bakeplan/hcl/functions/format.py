@@ -274,25 +274,6 @@ def _decimal_of(num: Any) -> tuple[str, int, int]:
     return digits, point, prec
 
 
-def _round_dec(digits: str, exp: int, nd: int) -> tuple[str, int]:
-    """go's decimal.round(n) (half to even on exact ties)."""
-    if nd < 0 or nd >= len(digits):
-        return digits, exp
-    nxt = digits[nd]
-    if nxt == "5" and nd + 1 == len(digits):
-        up = nd > 0 and (ord(digits[nd - 1]) - 48) % 2 == 1
-    else:
-        up = nxt >= "5"
-    if not up:
-        return digits[:nd].rstrip("0"), exp
-    k = nd
-    while k > 0 and digits[k - 1] == "9":
-        k -= 1
-    if k == 0:
-        return "1", exp + 1
-    return digits[: k - 1] + chr(ord(digits[k - 1]) + 1), exp
-
-
 def big_text(num: Any, fmt: str, prec: int) -> str:
     """big.Float.Text(fmt, prec) for 'e', 'E', 'f', 'g', 'G'."""
     if isinstance(num, float) and math.isinf(num):
@@ -329,13 +310,13 @@ def _shortest_text_digits(num: Any, digits: str, exp: int, bits: int, fmt: str) 
 def _rounded_text_digits(digits: str, exp: int, fmt: str, prec: int) -> tuple[str, int, int]:
     """(digits, exp, prec) rounded to `prec` as the verb counts it (%g's 0 means 1)."""
     if fmt in "eE":
-        digits, exp = _round_dec(digits, exp, 1 + prec)
+        digits, exp = V.round_decimal(digits, exp, 1 + prec)
     elif fmt == "f":
-        digits, exp = _round_dec(digits, exp, exp + prec)
+        digits, exp = V.round_decimal(digits, exp, exp + prec)
     else:
         if prec == 0:
             prec = 1
-        digits, exp = _round_dec(digits, exp, prec)
+        digits, exp = V.round_decimal(digits, exp, prec)
     return digits, exp, prec
 
 

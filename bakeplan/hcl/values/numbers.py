@@ -345,7 +345,7 @@ def _shortest_digits(value: Fraction, prec: int) -> tuple[str, int]:
         okdown = lo != m or (inclusive and i + 1 == len(lower))
         okup = m != up and (inclusive or m + 1 < up or i + 1 < len(upper))
         if okdown and okup:
-            return _round_digits(digits, point, i + 1)
+            return round_decimal(digits, point, i + 1)
         if okdown:
             return _trim(digits[: i + 1], point)
         if okup:
@@ -368,15 +368,20 @@ def _round_up(digits: str, point: int, n: int) -> tuple[str, int]:
     return _trim(head[:i] + chr(ord(head[i]) + 1), point)
 
 
-def _round_digits(digits: str, point: int, n: int) -> tuple[str, int]:
-    if n >= len(digits):
+def round_decimal(digits: str, point: int, n: int) -> tuple[str, int]:
+    """go's decimal.Round(n): keep n digits, half to even on an exact tie; trailing zeros dropped, "" for zero.
+
+    The one decimal rounding: number printing here and `format`'s verbs
+    (bakeplan.hcl.functions.format) both round with it.
+    """
+    if n < 0 or n >= len(digits):
         return digits, point
     nxt = digits[n]
     if nxt == "5" and n + 1 == len(digits):
         up = n > 0 and (ord(digits[n - 1]) - 48) % 2 == 1
     else:
         up = nxt >= "5"
-    return _round_up(digits, point, n) if up else _trim(digits[:n], point)
+    return _round_up(digits, point, n) if up else (digits[:n].rstrip("0"), point)
 
 
 def format_number(n: Number) -> str:

@@ -1,9 +1,10 @@
 """`bakeplan print` beside `docker buildx bake --print`, measured in the same run.
 
-Rows: a 3-key matrix of 1,600 / 3,200 / 6,400 / 12,800 targets; a ~660 KB file
-of 1,000 targets (first run with an empty parse cache, then a cached run); the
-median over the shared corpus. Every figure is the wall time of the whole
-command (process start included), best of a few runs for the small cases.
+Rows: a 3-key matrix of 1,600 / 3,200 / 6,400 / 12,800 targets (no caches); a
+~660 KB file of 1,000 targets and the median over the shared corpus, each as a
+first run (nothing cached for the file), after an edit (the file changed since
+the same command line last ran) and as a repeat run (replayed). Every figure is
+the wall time of the whole command (process start included).
 """
 
 from __future__ import annotations
@@ -129,42 +130,64 @@ def matrix_rows(work: Path, env: dict[str, str], benv: dict[str, str] | None) ->
     return rows
 
 
+def _edited(path: Path, round_: int) -> None:
+    """Append blank lines: the file's bytes change (HCL, JSON or YAML alike), what it defines does not."""
+    with path.open("a") as handle:
+        handle.write("\n" * (round_ + 1))
+
+
 def big_file_rows(work: Path, env: dict[str, str], benv: dict[str, str] | None) -> list[str]:
-    """The ~660 KB file: first run (empty cache), then cached."""
+    """The ~660 KB file: first run (empty cache), after an edit (same command line), repeat run (replayed)."""
     folder = work / "big"
     folder.mkdir()
     text = big_file()
     (folder / "docker-bake.hcl").write_text(text)
-    cache_env = dict(env, XDG_CACHE_HOME=str(work / "cache"))
+    cache_env = dict(env, XDG_CACHE_HOME=str(work / "cache-big"))
     first = timed([*_bakeplan_argv(), "print"], folder, cache_env)
+    edits = []
+    for round_ in range(3):
+        _edited(folder / "docker-bake.hcl", round_)
+        edits.append(timed([*_bakeplan_argv(), "print"], folder, cache_env))
     cached = best([*_bakeplan_argv(), "print"], folder, cache_env, 3)
     theirs = best(["docker", "buildx", "bake", "--print"], folder, benv, 2) if benv else None
     rows = [
         _row(f"{len(text) // 1000} KB, 1,000 targets: first run", first, theirs),
-        _row(f"{len(text) // 1000} KB, 1,000 targets: cached", cached, theirs),
+        _row(f"{len(text) // 1000} KB, 1,000 targets: after an edit", min(edits), theirs),
+        _row(f"{len(text) // 1000} KB, 1,000 targets: repeat run", cached, theirs),
     ]
     print("\n".join(rows), flush=True)
     return rows
 
 
-def corpus_rows(env: dict[str, str], benv: dict[str, str] | None) -> list[str]:
-    """Median wall time over the corpus cases that print: first run (empty cache) and repeat run."""
+def corpus_rows(work: Path, env: dict[str, str], benv: dict[str, str] | None) -> list[str]:
+    """Median wall time over the corpus cases that print, each in a copy of its folder.
+
+    First run: nothing cached for this file (the parser's tables are, as after
+    any earlier run). After an edit: the file changed since the last run of the
+    same command line. Repeat run: nothing changed (replayed). buildx's column is
+    its own median over the same cases.
+    """
     if not CORPUS.is_dir():
         return ["corpus: absent"]
-    first_all, repeat_all, theirs_all = [], [], []
+    first_all, edit_all, repeat_all, theirs_all = [], [], [], []
+    shutil.copytree(CORPUS, work / "corpus")  # some cases read a neighbour's files (../other/docker-bake.hcl)
     for case_dir in sorted(p for p in CORPUS.iterdir() if (p / "expected.json").is_file()):
         case = json.loads((case_dir / "CASE.json").read_text())
-        files = [arg for name in case["files"] for arg in ("-f", name)]
+        copy = work / "corpus" / case_dir.name
+        argv = [*_bakeplan_argv(), "print", *(arg for name in case["files"] for arg in ("-f", name)), *case["targets"]]
         case_env = dict(env, **case["env"])
-        first_all.append(timed([*_bakeplan_argv(), "print", *files, *case["targets"]], case_dir, case_env))
-        repeat_all.append(timed([*_bakeplan_argv(), "print", *files, *case["targets"]], case_dir, case_env))
+        first_all.append(timed(argv, copy, case_env))
+        _edited(copy / case["files"][0], 0)
+        edit_all.append(timed(argv, copy, case_env))
+        repeat_all.append(timed(argv, copy, case_env))
         if benv:
-            theirs_all.append(timed(["docker", "buildx", "bake", "--print", *files, *case["targets"]], case_dir, dict(benv, **case["env"])))
+            buildx = ["docker", "buildx", "bake", "--print", *(arg for name in case["files"] for arg in ("-f", name)), *case["targets"]]
+            theirs_all.append(timed(buildx, copy, dict(benv, **case["env"])))
     theirs = statistics.median(t for t in theirs_all if t == t) if theirs_all else None
     rows = [
         _row(f"corpus median, first run ({len(first_all)})", statistics.median(t for t in first_all if t == t), theirs),
-        _row(f"corpus median, repeat run ({len(repeat_all)})", statistics.median(t for t in repeat_all if t == t), theirs)
-        + "   (goal <= 0.150 s)",
+        _row(f"corpus median, after an edit ({len(edit_all)})", statistics.median(t for t in edit_all if t == t), theirs),
+        _row(f"corpus median, repeat run ({len(repeat_all)})", statistics.median(t for t in repeat_all if t == t), theirs),
     ]
     print("\n".join(rows), flush=True)
     return rows
@@ -193,7 +216,7 @@ def main() -> None:
         env = dict(env, XDG_CACHE_HOME=str(work / "cache"))
         matrix_rows(work, env, benv)
         big_file_rows(work, env, benv)
-        corpus_rows(env, benv)
+        corpus_rows(work, env, benv)
     if benv is None:
         print("buildx is not installed (make tools): its column is n/a")
 

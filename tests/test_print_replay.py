@@ -111,10 +111,15 @@ def test_a_failed_run_is_not_kept(project: Path, tmp_path: Path) -> None:
         assert proc.stderr.strip().splitlines()[-1].startswith("True")  # the command ran both times
 
 
-def test_a_compose_project_is_left_to_the_parse_caches(project: Path, tmp_path: Path) -> None:
-    (project / "compose.yaml").write_text("services:\n  web:\n    build: .\n")
-    bakeplan(project, tmp_path / "cache", "web")
-    assert not bakeplan(project, tmp_path / "cache", "web")[1]
+def test_a_compose_project_is_replayed_until_a_dot_env_appears(project: Path, tmp_path: Path) -> None:
+    (project / "docker-bake.hcl").unlink()
+    (project / "compose.yaml").write_text("services:\n  web:\n    build: .\n    image: me/web:${TAG:-dev}\n")
+    first, _ = bakeplan(project, tmp_path / "cache", "web")
+    assert '"me/web:dev"' in first
+    assert bakeplan(project, tmp_path / "cache", "web") == (first, True)
+    (project / ".env").write_text("TAG=from-dotenv\n")
+    out, replayed = bakeplan(project, tmp_path / "cache", "web")
+    assert (replayed, '"me/web:from-dotenv"' in out) == (False, True)
 
 
 def test_a_secret_file_removed_since_is_looked_for_again(project: Path, tmp_path: Path) -> None:

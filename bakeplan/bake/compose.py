@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bakeplan import observed
 from bakeplan.bake import schema
 from bakeplan.bake.buildopts import go_clean
 from bakeplan.bake.composeenv import parse_dotenv
@@ -282,6 +283,7 @@ def service_environment(service: Mapping[str, Any], env: Mapping[str, str], cwd:
     for entry in _env_files(service.get("env_file")):
         path = go_clean(expand_user(str(entry.get("path", "")), env))
         full = cwd / path
+        observed.probe(full)  # for a replay: an optional env file that appears changes the result
         if not full.exists():
             if entry.get("required", True) is not False:
                 raise ValueError(f"env file {path} not found: stat {path}: no such file or directory")

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from bakeplan import observed
 from bakeplan.errors import BakeFileError, BakeplanError, Location
 
 Lookup = Callable[[str], "str | None"]
@@ -25,6 +26,7 @@ def compose_env(env: Mapping[str, str], overrides: Mapping[str, str], cwd: Path)
     """buildx's composeEnv: the environment, then `.env` (never overriding it), then --var."""
     out = dict(env)
     dotenv = cwd / ".env"
+    observed.probe(dotenv)  # for a replay: a `.env` that appears changes the result
     if dotenv.is_file():
         loaded = parse_dotenv(dotenv.read_bytes().decode("utf-8", "replace"), ".env", out.get)
         for key, value in loaded.items():

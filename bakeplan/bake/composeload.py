@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from bakeplan import observed
 from bakeplan.bake.buildopts import go_clean
 from bakeplan.bake.composeenv import compose_env, interpolate, parse_dotenv, substitute
 from bakeplan.bake.composeyaml import ComposeFile, go_float, go_sprint, go_type, load_documents
@@ -148,6 +149,7 @@ def _apply_include(document: dict[str, Any], env: Mapping[str, str], cwd: Path, 
         imported: dict[str, Any] = {}
         for path in paths:
             full = cwd / path
+            observed.probe(full)  # for a replay: a file that appears or goes changes the result
             if not full.is_file():
                 raise BakeplanError(f"open {path}: no such file or directory")
             documents, _ = load_documents(ComposeFile(path, full.read_bytes()))
@@ -175,11 +177,13 @@ def _string_list(value: Any) -> list[Any]:
 
 def _include_env(spec: Mapping[str, Any], folder: str, env: Mapping[str, str], cwd: Path) -> dict[str, str]:
     files = [str(f) for f in _string_list(spec.get("env_file")) if f != "/dev/null"]
+    observed.probe(cwd / folder / ".env")
     if not spec.get("env_file") and (cwd / folder / ".env").is_file():
         files = [f"{folder}/.env"]
     out: dict[str, str] = {}
     for path in files:
         full = cwd / path
+        observed.probe(full)
         if not full.is_file():
             raise BakeplanError(f"couldn't find env file: {path}")
         out.update(parse_dotenv(full.read_bytes().decode("utf-8", "replace"), path, env.get))
@@ -270,6 +274,7 @@ def _extended(
 def _services_of(path: str, service: str, ref: str, name: str, env: Mapping[str, str], cwd: Path) -> dict[str, Any]:
     """The services of another file `extends` reads, their paths relative to its folder (no default context)."""
     full = cwd / path
+    observed.probe(full)
     if not full.is_file():
         raise BakeplanError(f"cannot read {path}")
     documents, _ = load_documents(ComposeFile(path, full.read_bytes()))

@@ -80,14 +80,10 @@ def _output(request: BakeRequest, list_: str | None) -> str:
 
 
 def _keep_for_replay(request: BakeRequest, seen: Observed, text: str) -> None:
-    """Store the output for `bakeplan.cli.replay` when the run read only bake files (HCL, JSON), never stdin.
-
-    Compose projects and runs that read other files (ssh keys, `.env`) are left
-    to the parse and evaluation caches: what they look at is not all recorded.
-    """
+    """Store the output for `bakeplan.cli.replay` unless the run read stdin (which no later run can compare)."""
     from bakeplan.bake.files import IMPURE_CALLS, requested_names
     from bakeplan.cli import replay
 
-    if "-" in requested_names(request)[0] or not all(path.endswith((".hcl", ".json")) for path in seen.reads):
+    if "-" in requested_names(request)[0]:
         return
     replay.store(seen.reads, seen.probes, text, impure=IMPURE_CALLS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -131,3 +132,19 @@ def test_a_secret_file_removed_since_is_looked_for_again(project: Path, tmp_path
     env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     proc = subprocess.run([sys.executable, "-c", PROBE, "print"], cwd=project, env=env, capture_output=True, text=True, timeout=60)
     assert "failed to stat token.txt" in proc.stderr
+
+
+CORPUS = ROOT.parent / "shared" / "corpus" / "bake"
+CORPUS_CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "expected.json").is_file()) if CORPUS.is_dir() else []
+
+
+@pytest.mark.parametrize("case", CORPUS_CASES[::3])  # a third of the corpus: two processes each
+def test_a_replayed_corpus_print_is_the_printed_one(case: str, corpus_dir: Path, tmp_path: Path) -> None:
+    spec = json.loads((corpus_dir / case / "CASE.json").read_text())
+    args = [arg for name in spec["files"] for arg in ("-f", name)] + spec["targets"]
+    first, _ = bakeplan(corpus_dir / case, tmp_path / "cache", *args, env=spec["env"])
+    again, replayed = bakeplan(corpus_dir / case, tmp_path / "cache", *args, env=spec["env"])
+    stamped = any(b"timestamp(" in (corpus_dir / case / name).read_bytes() for name in spec["files"])
+    assert replayed is not stamped  # a file that prints the time is evaluated again every run
+    if replayed:
+        assert again == first

@@ -27,7 +27,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from bakeplan.errors import BakeplanError
+from bakeplan.errors import BakeplanError, UsageError
 from bakeplan.outputs import digest_output, entry_text
 from bakeplan.runner import file_name
 
@@ -51,7 +51,7 @@ class Handoff:
             return cls()
         if kind == "registry" and rest and "@" not in rest:
             return cls("registry", rest)
-        raise BakeplanError(f"bad --handoff {text!r}",
+        raise UsageError(f"bad --handoff {text!r}",
                             hint="Use --handoff oci (an OCI layout in the run directory) or --handoff registry:REPO.")
 
 

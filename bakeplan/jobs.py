@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from bakeplan.bake.model import BakeResult, JSONValue, Target
 from bakeplan.demand import NONE, Demand
 from bakeplan.dockerfiles import Execution
-from bakeplan.errors import BakeplanError
+from bakeplan.errors import BakeplanError, UsageError
 from bakeplan.platforms import normalize_platform
 
 NATIVE = "native"  # how a job without a platform is named and filtered
@@ -163,7 +163,7 @@ class Filter:
         """Parse `KEY=VALUE`."""
         key, sep, value = text.partition("=")
         if not sep or not key.strip():
-            raise BakeplanError(f"bad filter {text!r}: expected KEY=VALUE", hint="For example --only goarch=arm64 or --exclude platform=linux/386.")
+            raise UsageError(f"bad filter {text!r}: expected KEY=VALUE", hint="For example --only goarch=arm64 or --exclude platform=linux/386.")
         return cls(key.strip(), value.strip())
 
     def matches(self, job: Job) -> bool:

@@ -162,10 +162,10 @@ def test_the_workflow_plan_job_fails_clearly_when_the_workflow_is_stale(
     assert "but the workflow has no merge job" in capsys.readouterr().err
 
 
-def test_errors_are_one_clear_line(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_malformed_runner_is_a_usage_error_in_one_clear_line(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["ci", "github", "--runner", "nolabel"])
-    assert exit_info.value.code == 1
+    assert exit_info.value.code == 2
     assert capsys.readouterr().err.startswith("error: bad --runner 'nolabel'")
 
 
@@ -219,10 +219,10 @@ def test_a_definition_on_stdin_is_refused_before_reading_it(project: Path, capsy
     assert capsys.readouterr().err.startswith("error: `-f -` reads the bake definition from stdin, which the generated CI")
 
 
-def test_a_bad_handoff_is_one_clear_error(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_bad_handoff_is_a_usage_error(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as done:
         main(["ci", "gitlab", "--handoff", "ghcr.io/acme/handoff"])
-    assert done.value.code == 1
+    assert done.value.code == 2
     assert capsys.readouterr().err.startswith("error: bad --handoff 'ghcr.io/acme/handoff'")
 
 
@@ -271,7 +271,7 @@ def test_the_workflow_installs_a_pinned_source(
 def test_an_unpinned_install_source_is_refused(project: Path, capsys: pytest.CaptureFixture[str], install: str) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["ci", "github", "--workflow", "--install", install])
-    assert exit_info.value.code == 1
+    assert exit_info.value.code == 2
     assert capsys.readouterr().err.startswith(f"error: bad --install {install!r}: not a pinned source of bakeplan")
 
 
@@ -339,3 +339,10 @@ def test_a_malformed_cache_value_is_a_usage_error(project: Path, capsys: pytest.
         main(["ci", "github", "--cache", spec])
     assert done.value.code == 2
     assert f"bad --cache {spec!r}" in capsys.readouterr().err
+
+
+def test_a_filter_that_is_not_key_value_is_a_usage_error(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["ci", "github", "--only", "linux"])
+    assert done.value.code == 2
+    assert capsys.readouterr().err.startswith("error: bad filter 'linux': expected KEY=VALUE")

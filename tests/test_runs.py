@@ -641,10 +641,10 @@ def test_an_unknown_progress_mode_is_a_usage_error(tmp_path: Path) -> None:
     assert done.returncode == 2 and "'bogus' is not one of" in done.stderr
 
 
-def test_a_bad_handoff_is_one_clear_error(tmp_path: Path) -> None:
+def test_a_bad_handoff_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "docker-bake.hcl").write_text('target "app" {}\n')
     done = bakeplan_run(tmp_path, "--dry-run", "--handoff", "s3:bucket", "app")
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert done.stderr.splitlines()[0] == "error: bad --handoff 's3:bucket'"
 
 

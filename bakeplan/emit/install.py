@@ -16,7 +16,7 @@ import re
 import shlex
 
 from bakeplan import __version__
-from bakeplan.errors import BakeplanError
+from bakeplan.errors import UsageError
 
 _PINNED = re.compile(r"bakeplan\s*===?\s*[0-9][0-9A-Za-z.+!_-]*")
 _VCS = re.compile(r"(bakeplan\s*@\s*)?git\+(https|ssh|file)://[^\s@]+(@[^\s@/]+)*@([0-9a-f]{40}|[0-9a-f]{64})(#[^\s]*)?")
@@ -37,7 +37,7 @@ def install_source(spec: str | None) -> str:
         return text
     if _WHEEL.fullmatch(text) and _inside(text):
         return posixpath.normpath(text)
-    raise BakeplanError(
+    raise UsageError(
         f"bad --install {spec!r}: not a pinned source of bakeplan",
         hint="Use bakeplan==VERSION, a wheel's path in the repository (dist/bakeplan-0.1.0-py3-none-any.whl), "
              "or a VCS URL at a full commit hash (git+https://example.com/bakeplan.git@<40 hex digits>).",

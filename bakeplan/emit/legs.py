@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from bakeplan.cache import CacheBackend, job_refs
 from bakeplan.emit.model import BakeCall, CIPlan, Handoff, Job, Leg, Merge, chunk, layers
-from bakeplan.errors import BakeplanError
+from bakeplan.errors import UsageError
 from bakeplan.invocation import TargetSettings, user_sets
 from bakeplan.outputs import digest_output, image_names, job_exports, pushes, repositories, repository
 from bakeplan.platforms import PLATFORM_SPEC, normalize_platform
@@ -72,12 +72,12 @@ def runners_for(system: str, overrides: Sequence[str] = ()) -> Runners:
     for item in overrides:
         key, sep, label = item.partition("=")
         if not sep or not key or not label:
-            raise BakeplanError(f"bad --runner {item!r}", hint="Use --runner PLATFORM=LABEL, e.g. linux/arm64=ubuntu-24.04-arm.")
+            raise UsageError(f"bad --runner {item!r}", hint="Use --runner PLATFORM=LABEL, e.g. linux/arm64=ubuntu-24.04-arm.")
         if key == "default":
             default = label
         elif not PLATFORM_SPEC.match(key):
             # `arm64=...` (no OS) would silently never match a leg, which then runs on the default runner.
-            raise BakeplanError(f"bad --runner {item!r}: {key!r} is not a platform",
+            raise UsageError(f"bad --runner {item!r}: {key!r} is not a platform",
                                 hint="Use --runner OS/ARCH[/VARIANT]=LABEL or default=LABEL, e.g. linux/arm64=ubuntu-24.04-arm.")
         else:
             labels[normalize_platform(key)] = label
@@ -91,7 +91,7 @@ def parse_handoff(spec: str) -> str:
     """`registry:REPO` -> REPO: the repository parents are pushed to by digest for their children."""
     repo = spec.removeprefix(HANDOFF_PREFIX)
     if not spec.startswith(HANDOFF_PREFIX) or not repo or repository(repo) != repo or "," in repo:
-        raise BakeplanError(f"bad --handoff {spec!r}",
+        raise UsageError(f"bad --handoff {spec!r}",
                             hint="Use --handoff registry:REPO with a repository and no tag, e.g. registry:ghcr.io/acme/handoff.")
     return repo
 

@@ -122,7 +122,7 @@ def test_expression_values_match_buildx(expr: str, expected: str) -> None:
         ("[for x in [null]: x if x]", 43, "Invalid 'for' condition; The value of the 'if' clause must not be null."),
         ('[for x in []: x if "q"]', 39, "Invalid 'for' condition; The 'if' clause value is invalid: a bool is required."),
         ("tostring(1)", 20, 'Call to unknown function; There is no function named "tostring".'),
-        ("upper()", 20, 'Not enough function arguments; Function "upper" expects 1 argument(s). Missing value for "str".'),
+        ("upper()", 26, 'Not enough function arguments; Function "upper" expects 1 argument(s). Missing value for "str".'),
         ("upper(null)", 26, 'Invalid function argument; Invalid value for "str" parameter: argument must not be null.'),
         ('join(",", ["a"]...)', 30, 'Invalid function argument; Invalid value for "lists" parameter: list of string'
          " required, but have string."),
@@ -204,7 +204,7 @@ def test_try_reports_every_failure() -> None:
     with pytest.raises(BakeFileError) as caught:
         evaluate("try(nope, alsonope)")
     assert 'Call to function "try" failed: no expression succeeded:' in caught.value.detail
-    assert "Unknown variable (at e.hcl:1,9)" in caught.value.detail
+    assert "Unknown variable (at e.hcl:1:9)" in caught.value.detail
 
 
 def test_compiled_closures_are_reused() -> None:

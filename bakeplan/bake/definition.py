@@ -66,11 +66,12 @@ group block (an error in a target that was not asked for still fails, as in
 buildx), then the remaining top-level attributes. buildx visits Go maps at
 random here; bakeplan goes in source order, so with several errors the
 first one in the files is reported, followed by buildx's count of the others
-(", and N other diagnostic(s)": every target and group block is decoded, and
-a failed expression counts twice, as gohcl also reports its unknown value).
-Values that do not fit their field are found later (`resolve.build_config`
-counts those the same way), so when an expression also fails they are left
-out of the count.
+(", and N other diagnostic(s)"): every target and group block is decoded (a
+matrix block up to its first failed combination); a failed expression counts
+all its diagnostics (`hcl.evaluate.count`) and one more, as gohcl also
+reports its unknown value; the values of the other attributes that do not fit
+their field count too. A variable or top-level attribute fails with its own
+expression's diagnostics only (hclparser returns them as they are).
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ Expressions (`Expr` is the union of these)
   ScopeTraversal("target", (AttrStep("foo"), AttrStep("tags"), IndexStep(Literal 0))).
 - `GetAttr(obj, name, loc)` / `Index(obj, key, loc)`: `.name` / `[key]` applied
   to anything that is not a variable (function call result, tuple, parens...).
-- `FunctionCall(name, args, expand_final, loc)`: `name(args...)`;
+- `FunctionCall(name, args, expand_final, loc, close_loc)`: `name(args...)`;
   `expand_final` is True for `f(a, list...)`. Namespaced names keep `::`.
 - `Tuple(items, loc)`: `[a, b]`.
 - `Object(items, loc)`: `{k = v, "k2": v2}`; items are `ObjectItem(key, value, loc)`.
@@ -67,7 +67,7 @@ Parsing lives in `bakeplan.hcl.syntax` (native syntax) and `bakeplan.hcl.json`.
 from __future__ import annotations
 
 import copyreg
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 from typing import Literal as TypingLiteral
 
@@ -205,6 +205,7 @@ class FunctionCall(_Node):
     args: tuple[Expr, ...]
     expand_final: bool
     loc: Location
+    close_loc: Location | None = field(default=None, compare=False)  # `)`: where HCL reports missing arguments
 
 
 @dataclass(frozen=True, slots=True)

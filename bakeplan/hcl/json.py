@@ -63,6 +63,7 @@ class _Reader:
         self.text = text
         self.file = file
         self.pos = 0
+        self.depth = 0  # objects and arrays open at the current position
         self.starts = [0] + [m.end() for m in re.finditer("\n", text)]
 
     def loc(self, offset: int) -> Location:
@@ -93,10 +94,11 @@ class _Reader:
         """One JSON value at the current position."""
         start = self.pos
         ch = self.text[start : start + 1]
-        if ch == "{":
-            return _Value("object", self.properties(), self.loc(start))
-        if ch == "[":
-            return _Value("array", self.items(), self.loc(start))
+        if ch and ch in "{[":
+            self.depth += 1
+            found = self.properties(start) if ch == "{" else self.items(start)
+            self.depth -= 1
+            return _Value("object" if ch == "{" else "array", found, self.loc(start))
         if ch == '"':
             return _Value("string", self.string(), self.loc(start))
         for word, kind, val in (("true", "bool", True), ("false", "bool", False), ("null", "null", None)):
@@ -118,7 +120,7 @@ class _Reader:
         decoded: str = json.loads(match.group())
         return decoded
 
-    def properties(self) -> list[_Property]:
+    def properties(self, start: int) -> list[_Property]:
         """The properties of an object, in order (duplicates kept)."""
         self.pos += 1
         props: list[_Property] = []
@@ -138,10 +140,10 @@ class _Reader:
             self.pos += 1
             self.skip()
             props.append(_Property(name, name_loc, self.value()))
-            if self.close("}"):
+            if self.close("}", start):
                 return props
 
-    def items(self) -> list[_Value]:
+    def items(self, start: int) -> list[_Value]:
         """The elements of an array."""
         self.pos += 1
         values: list[_Value] = []
@@ -152,19 +154,37 @@ class _Reader:
         while True:
             self.skip()
             values.append(self.value())
-            if self.close("]"):
+            if self.close("]", start):
                 return values
 
-    def close(self, closer: str) -> bool:
-        """After an element: True at the closing bracket, False after a comma."""
+    def close(self, closer: str, start: int) -> bool:
+        """After an element: True at the closing bracket, False after a comma.
+
+        The end of the file, and a comma before the closing bracket, are worded
+        as HCL's JSON parser words them (buildx counts one more diagnostic).
+        """
         self.skip()
         ch = self.text[self.pos : self.pos + 1]
+        if ch == "":
+            what = "No closing brace was found for this JSON object" if closer == "}" else (
+                "No closing bracket was found for this JSON array"
+            )
+            # HCL's summary says "object" for an array too; every container left open counts
+            raise BakeFileError(f"Unclosed object; {what}., and {self.depth} other diagnostic(s)", self.loc(start))
         self.pos += 1
         if ch == closer:
             return True
         if ch != ",":
             self.pos -= 1
             raise self.fail(f'expected "," or "{closer}"')
+        comma = self.pos - 1
+        self.skip()
+        if self.text.startswith(closer, self.pos):
+            if closer == "}":
+                detail = "Trailing comma in object; JSON does not permit a trailing comma after the final property in an object."
+                raise BakeFileError(detail, self.loc(comma))
+            detail = "Trailing comma in array; JSON does not permit a trailing comma after the final value in an array."
+            raise BakeFileError(f"{detail}, and 1 other diagnostic(s)", self.loc(comma))  # buildx counts one more
         return False
 
 
@@ -179,6 +199,14 @@ def parse_json(data: bytes, filename: str) -> Body:
     with no_gc():
         root = _Reader(decode(data, filename), filename).document()
         if root.kind != "object":
+            # HCL reads a root array as several bodies: the first element that is no object is the error
+            items = cast("list[_Value]", root.value) if root.kind == "array" else [root]
+            bad = next((item for item in items if item.kind != "object"), None)
+            if bad is not None:
+                raise BakeFileError(
+                    "Incorrect JSON value type; A JSON object is required here, to define arguments and child blocks.",
+                    bad.loc,
+                )
             raise BakeFileError("Invalid JSON body; The root of a JSON bake file must be an object.", root.loc)
         return _body(root, _TOP_BLOCKS)
 
@@ -203,7 +231,7 @@ def _body(obj: _Value, schema: dict[str, int]) -> Body:
             first = seen[prop.name]
             raise BakeFileError(
                 f'Duplicate attribute definition; The attribute "{prop.name}" was already defined at '
-                f"{first.file}:{first.line},{first.column}.",
+                f"{first.file}:{first.line}:{first.column}.",  # bakeplan's place style (HCL: LINE,COL-COL)
                 prop.name_loc,
             )
         seen[prop.name] = prop.name_loc
@@ -216,6 +244,12 @@ def _blocks(kind: str, nlabels: int, value: _Value, labels: tuple[tuple[str, Loc
     if value.kind == "array":
         assert isinstance(value.value, list)
         return [b for item in value.value for b in _blocks(kind, nlabels, item, labels)]
+    if value.kind != "object" and len(labels) < nlabels:
+        raise BakeFileError(
+            "Incorrect JSON value type; A JSON object is required here, to specify name labels for this block., "
+            "and 1 other diagnostic(s)",
+            value.loc,
+        )
     if value.kind != "object":
         raise BakeFileError(
             f'Incorrect JSON value type; Either a JSON object or a JSON array is required, representing '
@@ -254,5 +288,16 @@ def _template(text: str, loc: Location) -> Expr:
     """A JSON string's contents parsed as an HCL template (positions from after the quote)."""
     if "${" not in text and "%{" not in text:
         return Literal("string", text, loc)
-    tokens = template.scan_heredoc(text, loc.file, loc.line, parse_expression, loc.column + 1)
+    try:
+        tokens = template.scan_heredoc(text, loc.file, loc.line, parse_expression, loc.column + 1)
+    except BakeFileError as exc:
+        if not exc.detail.startswith("Unclosed template interpolation sequence;"):
+            raise
+        # HCL's JSON reader scans a string's template as a file of its own
+        raise BakeFileError(
+            "Unclosed template interpolation sequence; There is no closing brace for this interpolation sequence "
+            "before the end of the file. This might be caused by incorrect nesting inside the given expression., "
+            "and 1 other diagnostic(s)",
+            exc.location,
+        ) from None
     return template.assemble(tokens, loc)

@@ -215,8 +215,8 @@ def _expect(closer: Directive, kind: str, opener: Directive) -> None:
 
 
 def _range(loc: Location) -> str:
-    """HCL's way of naming a position inside a message."""
-    return f"{loc.file}:{loc.line},{loc.column}"
+    """A position inside a message, written as bakeplan writes every place (HCL: FILE:LINE,COL-COL)."""
+    return f"{loc.file}:{loc.line}:{loc.column}"
 
 
 # --- heredoc bodies ---------------------------------------------------------

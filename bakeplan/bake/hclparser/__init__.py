@@ -10,8 +10,9 @@ context that ties them together.
 
 from __future__ import annotations
 
-from bakeplan.bake.hclparser.blocks import evaluate_blocks, start_range
+from bakeplan.bake.hclparser.blocks import evaluate_blocks
 from bakeplan.bake.hclparser.parser import Parser
 from bakeplan.bake.hclparser.references import reference_value
+from bakeplan.hcl.evaluate import start_range
 
 __all__ = ["Parser", "evaluate_blocks", "reference_value", "start_range"]

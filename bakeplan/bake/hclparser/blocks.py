@@ -3,46 +3,23 @@ checked as buildx's resolveBlockNames does), then their decodable attributes eva
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bakeplan.bake import matrix as mx
+from bakeplan.bake import schema
 from bakeplan.bake.definition import BLOCK_KINDS, Attribute, RawBlock
 from bakeplan.bake.hclparser.sources import find_attribute
 from bakeplan.errors import BakeFileError, Location
 from bakeplan.hcl import ast
 from bakeplan.hcl import values as cty
-from bakeplan.hcl.evaluate import Compiler, Env, error, expr_loc
+from bakeplan.hcl.evaluate import Compiler, Counted, Env, error, expr_loc, start_range
+from bakeplan.hcl.evaluate import failed as failed_diagnostics
 from bakeplan.hcl.values import STRING, Value
 
 if TYPE_CHECKING:
     from bakeplan.bake.hclparser.references import References
-
-
-def start_range(expr: ast.Expr) -> Location:
-    """hclsyntax's StartRange, where gohcl reports a decoded value that does not fit its field.
-
-    A template's is its first part's: just inside the quote (past an empty
-    string's), or the first interpolation's expression; a heredoc's is the
-    start of its text on the next line. bakeplan's syntax tree keeps no
-    heredoc marker, so a string ending in a newline counts as a heredoc, and
-    an indented (`<<-`) one is assumed unindented.
-    """
-    loc = expr.loc
-    if loc.file.endswith(".json"):
-        return loc
-    if isinstance(expr, ast.Template) and expr.parts and isinstance(expr.parts[0], ast.Interpolation):
-        return expr.parts[0].expr.loc
-    if isinstance(expr, ast.Template):
-        text = "".join(part for part in expr.parts if isinstance(part, str))
-    elif isinstance(expr, ast.Literal) and expr.kind == "string" and isinstance(expr.value, str):
-        text = expr.value
-    else:
-        return loc
-    if text.endswith("\n"):
-        return Location(loc.file, loc.line + 1, 1)
-    return Location(loc.file, loc.line, loc.column + (2 if text == "" else 1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +27,7 @@ class Planned:
     """One decodable attribute of a block, compiled once for all its instances."""
 
     name: str
+    expr: ast.Expr
     evaluate: Callable[[Env], Value]
     location: Location
     name_location: Location
@@ -169,7 +147,7 @@ class Blocks:
         if plan is None:
             kinds = self.fields[block.type]
             plan = {
-                a.name: Planned(a.name, self.compiler.compile(a.expr), expr_loc(a.expr), a.loc, start_range(a.expr))
+                a.name: Planned(a.name, a.expr, self.compiler.compile(a.expr), expr_loc(a.expr), a.loc, start_range(a.expr))
                 for a in block.body.attributes
                 if a.name in kinds
             }
@@ -192,16 +170,22 @@ class Blocks:
             if value is None:
                 try:
                     value = instance.attr(name, planned.location) if tracked else planned.evaluate(env)
+                except Counted as exc:  # a global's failure: its own diagnostics, nothing decoded
+                    failures.append((exc.first, exc.count))
+                    continue
                 except BakeFileError as exc:
                     if "cycle not allowed" in exc.detail:  # hclparser's loadDeps: ends the block, one diagnostic
                         failures.append((exc, 1))
                         return None
-                    # gohcl decodes every attribute; a failed expression also gives an unknown
-                    # value, which FromCtyValue reports again ("value must be known").
-                    failures.append((exc, 2))
+                    # gohcl decodes every attribute; a failed expression reports all its diagnostics
+                    # and gives an unknown value, which FromCtyValue reports again ("value must be known").
+                    failures.append((exc, failed_diagnostics(self.compiler, planned.expr, env) + 1))
                     continue
             attributes[name] = Attribute(name, value, planned.decode_location, planned.name_location)
         if len(failures) > failed:
+            # gohcl decodes the attributes that evaluated too: those that do not fit count as well
+            last, count = failures[-1]
+            failures[-1] = (last, count + unfit(instance.kind, attributes))
             return None
         if tracked and references.duplicates:
             references.block_decoded(instance)
@@ -217,6 +201,17 @@ class Blocks:
         )
 
 
+def unfit(kind: str, attributes: Mapping[str, Attribute]) -> int:
+    """How many of the attributes do not fit their field (gohcl reports each)."""
+    count = 0
+    for name, attribute in attributes.items():
+        try:
+            schema.decode_block(kind, {name: schema.RawAttribute(attribute.value, attribute.location)})
+        except BakeFileError:
+            count += 1
+    return count
+
+
 def evaluate_blocks(blocks_: Blocks, instances: list[Instance]) -> tuple[RawBlock, ...]:
     """Every block, as hclparser.Parse decodes them: a failed block does not stop the others.
 
@@ -225,18 +220,24 @@ def evaluate_blocks(blocks_: Blocks, instances: list[Instance]) -> tuple[RawBloc
     """
     blocks: list[RawBlock] = []
     failures: list[tuple[BakeFileError, int]] = []
+    failed_blocks: set[int] = set()
     for instance in instances:
+        if id(instance.block) in failed_blocks:
+            continue  # hclparser stops a matrix block at its first failed combination
+        known = len(failures)
         try:
             found = blocks_.evaluate_instance(instance, failures)
         except BakeFileError as exc:
             failures.append((exc, 1))
-            continue
+            found = None
         if found is not None:
             blocks.append(found)
+        if len(failures) > known:
+            failed_blocks.add(id(instance.block))
     if not failures:
         return tuple(blocks)
     first = failures[0][0]
-    others = sum(count for _, count in failures) - 1
+    others = sum(count for _, count in failures) + sum(unfit(b.kind, b.attributes) for b in blocks) - 1
     if others == 0:
         raise first
     raise BakeFileError(f"{first.detail}, and {others} other diagnostic(s)", first.location, hint=first.hint) from first

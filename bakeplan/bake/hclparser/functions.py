@@ -19,6 +19,7 @@ from bakeplan.hcl.evaluate import (
     free_variables,
     function_calls,
     keyword,
+    suggest,
     unknown_function,
 )
 from bakeplan.hcl.functions import Function, Param
@@ -72,6 +73,15 @@ class UserFunctions:
         return function
 
     def _build_function(self, name: str, block: ast.Block) -> Function:
+        for attribute in block.body.attributes:  # gohcl decodes the block into buildx's struct
+            if attribute.name not in _FUNCTION_ATTRIBUTES:
+                close = suggest(attribute.name, _FUNCTION_ATTRIBUTES)
+                hint = f' Did you mean "{close}"?' if close else ""
+                raise error(
+                    "Unsupported argument",
+                    f'An argument named "{attribute.name}" is not expected here.{hint}',
+                    attribute.loc,
+                )
         params_attr = find_attribute(block, "params")
         result_attr = find_attribute(block, "result")
         label_loc = block.label_locs[0] if block.label_locs else block.loc
@@ -118,6 +128,9 @@ class UserFunctions:
 
         var_param = Param(variadic, DYNAMIC) if variadic is not None else None
         return Function(name, tuple(Param(p, DYNAMIC) for p in params), var_param, impl)
+
+
+_FUNCTION_ATTRIBUTES = ("params", "variadic_params", "result")
 
 
 def _param_names(expr: ast.Expr) -> list[str]:

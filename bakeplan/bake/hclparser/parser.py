@@ -57,8 +57,11 @@ class Parser:
         """A stdlib function, else a user `function` block."""
         return self.functions.find(name, loc)
 
-    def block_value(self, kind: str, name: str, attr: str | None, loc: Location) -> Value:
+    def block_value(
+        self, kind: str, name: str, attr: str | None, loc: Location, at: tuple[Location, ...] = ()
+    ) -> Value:
         """`target.NAME.ATTR`; before the block names are known, `target` is an unknown variable."""
-        if self.references.instances is None:
-            raise unknown_variable(kind, loc, self.globals.names())
-        return self.references.block_value(kind, name, attr, loc)
+        if self.references.instances is None or not self.references.instances[kind]:
+            # hclparser adds `target` and `group` to the context once it has blocks of that kind
+            raise unknown_variable(kind, loc, self.globals.resolved())
+        return self.references.block_value(kind, name, attr, loc, at)

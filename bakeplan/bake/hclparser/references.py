@@ -120,12 +120,21 @@ class References:
         self.instances = by_name
         self.duplicates = {name: _Duplicate(found) for name, found in by_name["target"].items() if len(found) > 1}
 
-    def block_value(self, kind: str, name: str, attr: str | None, loc: Location) -> Value:
-        """`target.NAME.ATTR`: the attribute as the last block of that name decodes it (null when unset)."""
+    def block_value(
+        self, kind: str, name: str, attr: str | None, loc: Location, at: tuple[Location, ...] = ()
+    ) -> Value:
+        """`target.NAME.ATTR`: the attribute as the last block of that name decodes it (null when unset).
+
+        An unknown NAME or ATTR is reported at its step (`at`), as HCL reports a
+        traversal: `target` is a map of objects there when an attribute follows.
+        """
         assert self.instances is not None, "references are read once the blocks are expanded"
         found = self.instances[kind].get(name)
         if not found:
-            raise error("Unsupported attribute", f'This object does not have an attribute named "{name}".', loc)
+            where = at[0] if at else loc
+            if attr is not None:
+                raise error("Missing map element", f'This map does not have an element with the key "{name}".', where)
+            raise error("Unsupported attribute", f'This object does not have an attribute named "{name}".', where)
         kinds = self.fields[kind]
         if attr is None:
             return cty.object_val(
@@ -135,7 +144,8 @@ class References:
             return cty.string_val(name)
         field_kind = kinds.get(attr)
         if field_kind is None:
-            raise error("Unsupported attribute", f'This object does not have an attribute named "{attr}".', loc)
+            where = at[1] if len(at) > 1 else loc
+            raise error("Unsupported attribute", f'This object does not have an attribute named "{attr}".', where)
         return self._field_value(found, attr, field_kind, loc)
 
     def _field_value(self, instances: list[Instance], attr: str, kind: str, loc: Location) -> Value:

@@ -54,7 +54,8 @@ def collect(bodies: Sequence[ast.Body], builtins: Mapping[str, str]) -> Sources:
 def _label_error(block: ast.Block) -> None:
     kind = block.type
     if not block.labels:
-        raise error("Missing name for " + kind, f"All {kind} blocks must have 1 labels (name).", block.loc)
+        # HCL points at the opening brace, where the label was expected
+        raise error("Missing name for " + kind, f"All {kind} blocks must have 1 labels (name).", block.body.loc)
     loc = block.label_locs[1] if len(block.label_locs) > 1 else block.loc
     raise error("Extraneous label for " + kind, f"Only 1 labels (name) are expected for {kind} blocks.", loc)
 

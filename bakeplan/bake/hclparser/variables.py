@@ -18,7 +18,7 @@ from bakeplan.bake.hclparser.sources import Sources, find_attribute
 from bakeplan.errors import BakeFileError, Location
 from bakeplan.hcl import ast
 from bakeplan.hcl import values as cty
-from bakeplan.hcl.evaluate import Compiler, Env, error, expr_loc, type_constraint, unknown_variable
+from bakeplan.hcl.evaluate import Compiler, Env, counted, error, expr_loc, type_constraint, unknown_variable
 from bakeplan.hcl.values import DYNAMIC, STRING, Value
 
 
@@ -54,13 +54,18 @@ class Variables:
             path = " -> ".join([*self.busy[self.busy.index(name) :], name])
             raise error(
                 "Invalid expression",
-                f"variable cycle not allowed for {name} ({path})",
+                f"variable cycle not allowed for {name}",
                 loc,
-                hint="Variables and top-level attributes must not depend on themselves; break the cycle.",
+                hint=f"Variables and top-level attributes must not depend on themselves ({path}); break the cycle.",
             )
         if name not in self.attrs and name not in self.variables and name not in self.builtins:
-            raise unknown_variable(name, loc, self.names())
+            raise unknown_variable(name, loc, self.resolved())
         return self.resolve(name)
+
+    def resolved(self) -> list[str]:
+        """The names HCL's context holds so far, for suggestions: hclparser adds a global
+        to it once resolved, so neither the one being resolved nor a later one is suggested."""
+        return [*self.builtins, *(name for name in self.values if name not in self.builtins)]
 
     def names(self) -> list[str]:
         """Every global name, for suggestions."""
@@ -108,7 +113,10 @@ class Variables:
             return cty.null_val(var_type) if typed else cty.EMPTY_STRING
         value = cty.NULL
         if default is not None:
-            value = self.compiler.evaluate(default, self.root)
+            try:
+                value = self.compiler.evaluate(default, self.root)
+            except BakeFileError as exc:  # hclparser returns the expression's diagnostics as they are
+                raise counted(self.compiler, default, self.root, exc) from None
             try:
                 value = cty.convert(value, var_type)
             except cty.ConversionError as exc:

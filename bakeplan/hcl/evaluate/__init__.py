@@ -46,12 +46,14 @@ from bakeplan.hcl.evaluate.scope import (
     Evaluator,
     error,
     expr_loc,
+    start_range,
     suggest,
     unknown_function,
     unknown_variable,
 )
 from bakeplan.hcl.evaluate.calls import call_function
 from bakeplan.hcl.evaluate.compiler import Compiler, literal_value
+from bakeplan.hcl.evaluate.count import Counted, counted, diagnostics, failed
 from bakeplan.hcl.evaluate.operators import describe_mismatch, unify_result
 from bakeplan.hcl.evaluate.templates import to_text
 from bakeplan.hcl.evaluate.traversal import get_attr, index
@@ -60,13 +62,17 @@ from bakeplan.hcl.evaluate.walk import free_variables, function_calls
 
 __all__ = [
     "Compiler",
+    "Counted",
     "Env",
     "EvalContext",
     "Evaluator",
     "call_function",
+    "counted",
     "describe_mismatch",
+    "diagnostics",
     "error",
     "expr_loc",
+    "failed",
     "free_variables",
     "from_json",
     "function_calls",
@@ -75,6 +81,7 @@ __all__ = [
     "json_expression",
     "keyword",
     "literal_value",
+    "start_range",
     "suggest",
     "to_text",
     "type_constraint",

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from bakeplan.errors import BakeFileError, Location
 from bakeplan.hcl import ast
 from bakeplan.hcl import values as cty
-from bakeplan.hcl.evaluate.scope import Env, Evaluator, error, expr_loc
+from bakeplan.hcl.evaluate.scope import Env, Evaluator, error, expr_loc, start_range
 from bakeplan.hcl.evaluate.typeexpr import type_constraint
 from bakeplan.hcl.functions import SPECIAL, ArgError, CallError, Function, Param, try_message
 from bakeplan.hcl.values import DYNAMIC, Value
@@ -22,15 +22,19 @@ def compile_function_call(compiler: Compiler, expr: ast.FunctionCall) -> Evaluat
     if expr.name in SPECIAL and not expr.expand_final:
         return _special(compiler, expr)
     args = [compiler.build(arg) for arg in expr.args]
-    arg_locs = [expr_loc(arg) for arg in expr.args]
+    arg_locs = [start_range(arg) for arg in expr.args]  # HCL points at an argument's StartRange
+    expand_loc = expr_loc(expr.args[-1]) if expr.args else expr.loc  # ... at the whole expanding argument
     name, loc, expand = expr.name, expr.loc, expr.expand_final
+    close_loc = expr.close_loc or loc
 
     def call(env: Env) -> Value:
         fn = env.ctx.function(name, loc)
+        if not expand:  # HCL counts the arguments before it evaluates them
+            _check_arity(fn, len(args), arg_locs, close_loc)
         values = [arg(env) for arg in args]
         locs = arg_locs
         if expand:
-            values, locs = _expand_final(values, arg_locs)
+            values, locs = _expand_final(values, [*arg_locs[:-1], expand_loc])
         return call_function(fn, values, locs, loc)
 
     return call
@@ -118,20 +122,7 @@ def _expand_final(values: list[Value], locs: list[Location]) -> tuple[list[Value
 
 def call_function(fn: Function, values: list[Value], locs: list[Location], loc: Location) -> Value:
     """Call `fn` as HCL does: count and convert the arguments, then run it, wrapping its errors."""
-    params = fn.params
-    if len(values) < len(params):
-        qual = " at least" if fn.var_param is not None else ""
-        raise error(
-            "Not enough function arguments",
-            f'Function "{fn.name}" expects{qual} {len(params)} argument(s). Missing value for "{params[len(values)].name}".',
-            loc,
-        )
-    if fn.var_param is None and len(values) > len(params):
-        raise error(
-            "Too many function arguments",
-            f'Function "{fn.name}" expects only {len(params)} argument(s).',
-            locs[len(params)],
-        )
+    _check_arity(fn, len(values), locs, loc)
     args = [_convert_arg(fn, i, value, locs[i]) for i, value in enumerate(values)]
     try:
         return fn.impl(args)
@@ -149,18 +140,36 @@ def call_function(fn: Function, values: list[Value], locs: list[Location], loc: 
         raise error("Error in function call", f'Call to function "{fn.name}" failed: {_inner(exc)}.', loc) from None
 
 
+def _check_arity(fn: Function, count: int, locs: list[Location], loc: Location) -> None:
+    """HCL's errors for too few or too many arguments."""
+    params = fn.params
+    if count < len(params):
+        qual = " at least" if fn.var_param is not None else ""
+        raise error(
+            "Not enough function arguments",
+            f'Function "{fn.name}" expects{qual} {len(params)} argument(s). Missing value for "{params[count].name}".',
+            loc,
+        )
+    if fn.var_param is None and count > len(params):
+        raise error(
+            "Too many function arguments",
+            f'Function "{fn.name}" expects only {len(params)} argument(s).',
+            locs[len(params)],
+        )
+
+
 def _diagnostic_parts(exc: BakeFileError) -> tuple[str, str, str | None]:
     summary, _, detail = exc.detail.partition("; ")
     where = exc.location
-    subject = None if where is None else f"{where.file}:{where.line},{where.column}"
+    subject = None if where is None else f"{where.file}:{where.line}:{where.column}"  # bakeplan's place style
     return summary, detail, subject
 
 
 def _inner(exc: BakeFileError) -> str:
     if exc.location is None:
         return exc.detail
-    where = exc.location
-    return f"{where.file}:{where.line},{where.column}: {exc.detail}"
+    where = exc.location  # bakeplan's one place style, also inside a message (HCL: FILE:LINE,COL-COL)
+    return f"{where.file}:{where.line}:{where.column}: {exc.detail}"
 
 
 def _param_at(fn: Function, i: int) -> Param:

@@ -14,7 +14,7 @@ walked again here, child by child, as hclsyntax's Value methods do:
 - a conditional reports its condition's diagnostics, or else those of the
   result it selects;
 - a for expression reports its collection's, or else those of each iteration
-  (condition, key, value).
+  (key, value) up to the first whose condition fails, and that condition's.
 An operand that fails its own conversion beside another one that failed is
 not counted (HCL would count it too): rare enough to leave.
 """
@@ -32,6 +32,28 @@ from bakeplan.hcl.functions import SPECIAL
 
 if TYPE_CHECKING:
     from bakeplan.hcl.evaluate.compiler import Compiler
+
+
+class Counted(BakeFileError):
+    """A failure with HCL's count of its diagnostics: `first`, and `count - 1` others named in the message.
+
+    Raised where buildx returns an expression's diagnostics as they are (a
+    variable's default, a top-level attribute), so that an expression reading it
+    reports that failure, not one of its own.
+    """
+
+    def __init__(self, first: BakeFileError, count: int) -> None:
+        text = first.detail if count == 1 else f"{first.detail}, and {count - 1} other diagnostic(s)"
+        super().__init__(text, first.location, hint=first.hint)
+        self.first = first
+        self.count = count
+
+
+def counted(compiler: Compiler, expr: ast.Expr, env: Env, exc: BakeFileError) -> Counted:
+    """`exc`, raised evaluating `expr`, with the count of all the expression's diagnostics."""
+    if isinstance(exc, Counted):
+        return exc
+    return Counted(exc, failed(compiler, expr, env))
 
 
 def diagnostics(compiler: Compiler, expr: ast.Expr, env: Env) -> int:
@@ -138,8 +160,9 @@ def _iterations(
         child = env.child(names)
         if cond is not None:
             cond_found = diagnostics(compiler, cond, child)
-            found += cond_found
-            if cond_found or not _truth(compiler, cond, child):
+            if cond_found:  # hcl stops at the first condition that fails
+                return found + cond_found
+            if not _truth(compiler, cond, child):
                 continue
         found += each(child)
     return found
@@ -153,14 +176,26 @@ def _parts(compiler: Compiler, parts: Sequence[ast.TemplatePart], env: Env) -> i
     found = 0
     for part in parts:
         if isinstance(part, ast.Interpolation):
-            found += diagnostics(compiler, part.expr, env)
+            found += diagnostics(compiler, part.expr, env) or _not_text(compiler, part.expr, env)
         elif isinstance(part, ast.TemplateIf):
             found += _template_if(compiler, part, env)
         elif isinstance(part, ast.TemplateFor):
             found += diagnostics(compiler, part.collection, env) or _iterations(
-                compiler, part, env, lambda child, body=part.body: _parts(compiler, body, child)
+                compiler, part, env, _parts_of(compiler, part.body)
             )
     return found
+
+
+def _parts_of(compiler: Compiler, parts: Sequence[ast.TemplatePart]) -> Callable[[Env], int]:
+    return lambda env: _parts(compiler, parts, env)
+
+
+def _not_text(compiler: Compiler, expr: ast.Expr, env: Env) -> int:
+    """1 when the interpolated value cannot be part of a string (null, a collection)."""
+    try:
+        return int(cty.convert(compiler.evaluate(expr, env), cty.STRING).v is None)
+    except cty.ConversionError:
+        return 1
 
 
 def _template_if(compiler: Compiler, part: ast.TemplateIf, env: Env) -> int:

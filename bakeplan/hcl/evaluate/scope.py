@@ -25,8 +25,11 @@ class EvalContext(Protocol):
         """The function named `name`; raises BakeFileError ("Call to unknown function") when there is none."""
         ...
 
-    def block_value(self, kind: str, name: str, attr: str | None, loc: Location) -> Value:
-        """`target.NAME.ATTR` (or the whole `target.NAME` when attr is None) for a block kind."""
+    def block_value(
+        self, kind: str, name: str, attr: str | None, loc: Location, at: tuple[Location, ...] = ()
+    ) -> Value:
+        """`target.NAME.ATTR` (or the whole `target.NAME` when attr is None) for a block kind;
+        `at`: where the `.NAME` and `.ATTR` steps are (HCL points at the step that fails)."""
         ...
 
 
@@ -93,6 +96,40 @@ def unknown_function(name: str, loc: Location, candidates: Iterable[str]) -> Bak
         loc,
         hint="Bake has its own function list (docs/bake-stdlib.md); define others with a function block.",
     )
+
+
+def local_suggestion(exc: BakeFileError, env: Env, name: str, loc: Location) -> BakeFileError:
+    """`exc`, or for an unknown name close to a local one, the error suggesting that one:
+    HCL suggests from the innermost scope first (matrix and for-expression variables)."""
+    if env.vars and exc.detail.startswith("Unknown variable;") and suggest(name, env.vars):
+        return unknown_variable(name, loc, env.vars)
+    return exc
+
+
+def start_range(expr: ast.Expr) -> Location:
+    """hclsyntax's StartRange, where gohcl reports a decoded value that does not fit its field
+    and HCL a function argument.
+
+    A template's is its first part's: just inside the quote (past an empty
+    string's), or the first interpolation's expression; a heredoc's is the
+    start of its text on the next line. bakeplan's syntax tree keeps no
+    heredoc marker, so a string ending in a newline counts as a heredoc, and
+    an indented (`<<-`) one is assumed unindented.
+    """
+    loc = expr.loc
+    if loc.file.endswith(".json"):
+        return loc
+    if isinstance(expr, ast.Template) and expr.parts and isinstance(expr.parts[0], ast.Interpolation):
+        return expr.parts[0].expr.loc
+    if isinstance(expr, ast.Template):
+        text = "".join(part for part in expr.parts if isinstance(part, str))
+    elif isinstance(expr, ast.Literal) and expr.kind == "string" and isinstance(expr.value, str):
+        text = expr.value
+    else:
+        return loc
+    if text.endswith("\n"):
+        return Location(loc.file, loc.line + 1, 1)
+    return Location(loc.file, loc.line, loc.column + (2 if text == "" else 1))
 
 
 def expr_loc(expr: ast.Expr) -> Location:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from bakeplan.errors import Location
+from bakeplan.errors import BakeFileError, Location
 from bakeplan.hcl import ast
 from bakeplan.hcl import values as cty
 from bakeplan.hcl.evaluate.constructors import for_iteration
 from bakeplan.hcl.evaluate.operators import condition
-from bakeplan.hcl.evaluate.scope import Env, Evaluator, error, expr_loc
+from bakeplan.hcl.evaluate.scope import Env, Evaluator, error, expr_loc, local_suggestion
 from bakeplan.hcl.values import BOOL, NUMBER, STRING, Value
 
 if TYPE_CHECKING:
@@ -59,7 +59,10 @@ def _template_text(compiler: Compiler, parts: Sequence[ast.TemplatePart]) -> Cal
             if code == 1:
                 value = local.get(payload)
                 if value is None:
-                    value = env.ctx.lookup(payload, loc)  # type: ignore[arg-type]
+                    try:  # inline: the hot path of every `${NAME}`
+                        value = env.ctx.lookup(payload, loc)  # type: ignore[arg-type]
+                    except BakeFileError as exc:
+                        raise local_suggestion(exc, env, payload, loc) from None  # type: ignore[arg-type]
             elif code == 2:
                 value = payload(env)
             else:

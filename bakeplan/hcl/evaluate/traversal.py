@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from bakeplan.errors import Location
+from bakeplan.errors import BakeFileError, Location
 from bakeplan.hcl import ast
 from bakeplan.hcl import values as cty
-from bakeplan.hcl.evaluate.scope import Env, Evaluator, error, expr_loc
+from bakeplan.hcl.evaluate.scope import Env, Evaluator, error, expr_loc, local_suggestion
 from bakeplan.hcl.values import DYNAMIC, NUMBER, STRING, Value
 
 if TYPE_CHECKING:
@@ -23,7 +23,10 @@ def compile_scope_traversal(compiler: Compiler, expr: ast.ScopeTraversal) -> Eva
         found = env.vars.get(name)
         if found is not None:
             return found
-        return env.ctx.lookup(name, loc)
+        try:  # inline: the hot path of every global read
+            return env.ctx.lookup(name, loc)
+        except BakeFileError as exc:
+            raise local_suggestion(exc, env, name, loc) from None
 
     if name in compiler.block_kinds:
         return _block_reference(compiler, expr, root)
@@ -50,9 +53,10 @@ def _block_reference(compiler: Compiler, expr: ast.ScopeTraversal, local: Evalua
     attr = steps[1].name if len(steps) > 1 and isinstance(steps[1], ast.AttrStep) else None
     rest = steps[2:] if attr is not None else steps[1:]
     shadowed = traverse(compiler, local, steps)
+    at = tuple(step.loc for step in steps[:2])
 
     def reference(env: Env) -> Value:
-        return env.ctx.block_value(kind, block, attr, loc)
+        return env.ctx.block_value(kind, block, attr, loc, at)
 
     resolved = traverse(compiler, reference, rest)
 
@@ -242,8 +246,10 @@ def _index_sequence(coll: Value, key: Value, loc: Location) -> Value:
         reason = "a negative number is not a valid index for a sequence"
     elif not items:
         reason = "the collection has no elements"
-    elif cty.num_cmp(number, len(items)) >= 0:
+    elif cty.num_cmp(number, len(items)) == 0:
         reason = "the given index is greater than or equal to the length of the collection"
+    elif cty.num_cmp(number, len(items)) > 0:  # buildx words only the index just past the end (checked live)
+        raise error("Invalid index", f"{_NO_ELEMENT}.", loc)
     else:
         return items[int(number)]  # type: ignore[no-any-return]
     raise error("Invalid index", f"{_NO_ELEMENT}: {reason}.", loc)

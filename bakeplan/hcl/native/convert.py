@@ -99,7 +99,7 @@ class Converter(ExpressionConverter):
             first = seen[name]
             raise BakeFileError(
                 f'Attribute redefined; The argument "{name}" was already set at '
-                f"{first.file}:{first.line},{first.column}-{first.column + len(name)}. "
+                f"{first.file}:{first.line}:{first.column}. "  # bakeplan's place style (HCL: LINE,COL-COL)
                 "Each argument may be set only once.",
                 loc,
             )
@@ -118,8 +118,12 @@ class Converter(ExpressionConverter):
             labels.append(self._label(label))
             label_locs.append(self.first_loc(label))
             index += 1
-        while not isinstance(children[index], TOKEN):
-            index += 1
+        if not isinstance(children[index], TOKEN):  # the grammar lets a newline come before `{`; HCL does not
+            raise BakeFileError(
+                'Invalid block definition; A block definition must have block content delimited by "{" and "}", '
+                "starting on the same line as the block header.",
+                self.first_loc(children[index]),
+            )
         lbrace = children[index]
         body = self.body(children[index + 1], self.loc(lbrace), children[index + 2])
         return Block(type_tok.value, tuple(labels), body, self.loc(type_tok), tuple(label_locs))
@@ -142,14 +146,15 @@ def parse_body(text: str, filename: str) -> Body:
     """Parse HCL native syntax `text` (reported as `filename`) into a Body; the caller pauses the collector."""
     if text.startswith("\ufeff"):
         text = text[1:]
-    if not text.endswith("\n"):
+    added_newline = not text.endswith("\n")
+    if added_newline:
         text += "\n"  # the grammar wants a newline after comments and heredoc markers
     try:
         tree = parse_tree(text, "start")
     except Exception as err:  # noqa: BLE001 - only Lark's syntax errors are ours to report
         if not is_syntax_error(err):
             raise
-        raise syntax_error(err, Location(filename, 1, 1), text) from None
+        raise syntax_error(err, Location(filename, 1, 1), text, added_newline=added_newline) from None
     return Converter(filename, 0, 0).body(tree.children[0], Location(filename, 1, 1))
 
 

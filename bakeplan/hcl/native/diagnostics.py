@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bakeplan.errors import BakeFileError, Location
+from bakeplan.hcl.native.scan import scanner_error
 from bakeplan.hcl.native.tree import TOKEN
 
 
@@ -15,36 +16,111 @@ def is_syntax_error(err: Exception) -> bool:
     return isinstance(err, UnexpectedInput)
 
 
-def syntax_error(err: Any, at: Location, text: str) -> BakeFileError:
-    """A Lark parse error as HCL would word it, at the position HCL reports."""
+def syntax_error(err: Any, at: Location, text: str, *, added_newline: bool = False) -> BakeFileError:
+    """A Lark parse error as HCL would word it, at the position HCL reports.
+
+    `added_newline`: the parser was given the text with a newline the file does not end with.
+    """
     from lark.exceptions import UnexpectedCharacters, UnexpectedToken
 
     token = getattr(err, "token", None)
     loc = _shift(at, getattr(err, "line", 1), getattr(err, "column", 1))
+    source = text[:-1] if added_newline else text  # the file as HCL reads it
     if isinstance(err, UnexpectedCharacters) and text.startswith("<<", err.pos_in_stream):
-        return _unterminated_heredoc(at, text)
+        return _unterminated_heredoc(at, source)
     if token is not None and str(token.value).startswith("<<"):
-        return _unterminated_heredoc(at, text)
+        return _unterminated_heredoc(at, source)
+    scanned = scanner_error(source, at)  # HCL's scanner reports before its parser
+    if scanned is not None:
+        return scanned
     if isinstance(err, UnexpectedCharacters):
         return BakeFileError(f"Invalid character; This character is not used within the language: {err.char!r}.", loc)
+    expected = frozenset(getattr(err, "expected", None) or ())
+    stack = getattr(getattr(err, "state", None), "value_stack", None) or []
     if token is not None and token.type == "STRING_CHARS" and str(token.value).strip():
-        # Outside a string, the only terminal that takes any character.
-        char = str(token.value).strip()[0]
-        return BakeFileError(f"Invalid character; This character is not used within the language: {char!r}.", loc)
+        # Outside a string, the only terminal that takes any character: a token that cannot come here.
+        if expected & _EXPRESSION_STARTS:
+            return BakeFileError(_INVALID_EXPRESSION, loc)
+        return BakeFileError(_BODY_ITEM, loc)
     if isinstance(err, UnexpectedToken) and token is not None and token.type != "$END":
         value = str(token.value)
         if value.strip() and value[:1] in (" ", "\t"):
             # `=` and `:` carry their leading blanks in python-hcl2's tokens;
             # HCL points at the symbol itself.
             loc = Location(loc.file, loc.line, loc.column + len(value) - len(value.lstrip(" \t")))
+        parsed = _parser_error(token.type, expected, stack, loc, at)
+        if parsed is not None:
+            return parsed
         text_ = value.strip()
         # A string token already carries its quotes.
         shown = (text_ if text_.startswith('"') else f'"{text_}"') if text_ else "end of line"
         return BakeFileError(f"Invalid syntax; Unexpected {shown} here.", loc, hint=_expected_hint(err))
-    stack = getattr(getattr(err, "state", None), "value_stack", None) or []
+    if expected & _EXPRESSION_STARTS and not added_newline:  # a newline ended the last item: the next is missing
+        return BakeFileError(
+            "Missing expression; Expected the start of an expression, but found the end of the file.", _end(at, source)
+        )
     return _unclosed(stack, at, text) or BakeFileError(
         "Invalid syntax; Unexpected end of file.", loc, hint=_expected_hint(err)
     )
+
+
+_EXPRESSION_STARTS = frozenset({"LSQB", "LPAR", "INT_LITERAL"})
+_INVALID_EXPRESSION = "Invalid expression; Expected the start of an expression, but found an invalid expression token."
+_BODY_ITEM = "Argument or block definition required; An argument or block definition is required here."
+_BODY_ITEM_EQUALS = _BODY_ITEM + ' To set an argument, use the equals sign "=" to introduce the argument value.'
+_BLOCK_EQUALS = (
+    'Invalid block definition; The equals sign "=" indicates an argument definition, and must not be used when '
+    "defining a block."
+)
+_BLOCK_NEWLINE = (
+    'Invalid block definition; A block definition must have block content delimited by "{" and "}", starting on '
+    "the same line as the block header."
+)
+_BLOCK_LABEL = 'Invalid block definition; Either a quoted string block label or an opening brace ("{") is expected here.'
+
+
+def _parser_error(kind: str, expected: frozenset[str], stack: list[Any], loc: Location, at: Location) -> BakeFileError | None:
+    """hclsyntax's parser diagnostic for an unexpected token, told apart by what the grammar expected there."""
+    top = stack[-1] if stack else None
+    top_name = getattr(top, "data", None)
+    if "EQ" in expected and "LBRACE" in expected and top_name == "identifier":
+        return BakeFileError(_BODY_ITEM_EQUALS, _first_token_loc(top, at))  # a name, then neither `=` nor a block
+    if "LBRACE" in expected and "QUOTED_TEMPLATE" in expected and not expected & _EXPRESSION_STARTS:
+        message = {"EQ": _BLOCK_EQUALS, "NL_OR_COMMENT": _BLOCK_NEWLINE}.get(kind, _BLOCK_LABEL)
+        return BakeFileError(message, loc)  # among a block's labels
+    if "ELLIPSIS" in expected and "RPAR" in expected:
+        return BakeFileError(
+            "Missing argument separator; A comma is required to separate each function argument from the next.", loc
+        )
+    if expected <= {"RPAR", "NL_OR_COMMENT"}:
+        return BakeFileError("Unbalanced parentheses; Expected a closing parenthesis to terminate the expression.", loc)
+    if expected == {"COMMA", "NL_OR_COMMENT", "RSQB"}:
+        return BakeFileError("Missing item separator; Expected a comma to mark the beginning of the next item.", loc)
+    if "COLON" in expected and any(getattr(t, "type", None) == "FOR" for t in stack):
+        return BakeFileError(
+            "Invalid 'for' expression; For expression requires a colon after the collection expression.", loc
+        )
+    if expected == {"COLON"} and any(getattr(t, "type", None) == "QMARK" for t in stack):
+        if top_name == "new_line_or_comment":
+            loc = _first_token_loc(top, at)  # HCL stops at the newline that ends the expression
+        return BakeFileError(
+            "Missing false expression in conditional; The conditional operator (...?...:...) requires a false "
+            "expression, delimited by a colon.",
+            loc,
+        )
+    if "NL_OR_COMMENT" in expected and not expected & _EXPRESSION_STARTS and getattr(top, "type", None) != "EQ":
+        if any(getattr(t, "type", None) == "EQ" for t in stack):  # after an attribute's value
+            return BakeFileError("Missing newline after argument; An argument definition must end with a newline.", loc)
+    if expected <= {"$END", "NAME", "RBRACE", "NL_OR_COMMENT"}:
+        if kind in ("QUOTED_TEMPLATE", "DBLQUOTE"):
+            return BakeFileError("Invalid argument name; Argument names must not be quoted.", loc)
+        return BakeFileError(_BODY_ITEM, loc)
+    return None
+
+
+def _end(at: Location, text: str) -> Location:
+    """The position just past the end of the text."""
+    return _shift(at, text.count("\n") + 1, len(text) - (text.rfind("\n") + 1) + 1)
 
 
 def _shift(at: Location, line: Any, column: Any) -> Location:
@@ -56,12 +132,7 @@ def _shift(at: Location, line: Any, column: Any) -> Location:
 
 def _unterminated_heredoc(at: Location, text: str) -> BakeFileError:
     """A heredoc without its closing marker: HCL points at the end of the file."""
-    body = text.rstrip("\n")
-    last = body[body.rfind("\n") + 1 :]
-    return BakeFileError(
-        "Unterminated template string; No closing marker was found for the string.",
-        _shift(at, body.count("\n") + 1, len(last) + 1),
-    )
+    return BakeFileError("Unterminated template string; No closing marker was found for the string.", _end(at, text))
 
 
 _UNCLOSED = {

@@ -159,14 +159,17 @@ class ExpressionConverter(StringConverter):
         names: list[str] = []
         args: tuple[Expr, ...] = ()
         expand = False
+        close = None
         for child in children:
             if isinstance(child, TOKEN):
+                if child.type == "RPAR":
+                    close = self.loc(child)
                 continue
             if child.data == "identifier":
                 names.append(child.children[0].value)
             elif child.data == "arguments":
                 args, expand = self._arguments(child)
-        return FunctionCall("::".join(names), args, expand, self.first_loc(children[0]))
+        return FunctionCall("::".join(names), args, expand, self.first_loc(children[0]), close)
 
     def _arguments(self, tree: Any) -> tuple[tuple[Expr, ...], bool]:
         args: list[Expr] = []

@@ -293,7 +293,7 @@ class ExprGenerator:
             f'[for v in {g("list", d)} : v if v != {g("str", d)}]',
             f'concat({g("list", d)}, [{g("str", d)}])',
             f'split(",", {g("str", d)})',
-            f'[for k, v in O : "${{k}}:${{v}}"]',
+            '[for k, v in O : "${k}:${v}"]',
             f'keys({{for v in {g("list", d)} : v => v...}})',
             f'[{{a = {g("str", d)}}}, {{a = {g("str", d)}}}][*].a',
             f'{g("bool", d)} ? {g("list", d)} : {g("list", d)}',

@@ -348,7 +348,7 @@ def read_definition(
     bodies: Sequence[ast.Body],
     *,
     env: Mapping[str, str],
-    vars: Mapping[str, str] | None = None,  # noqa: A002
+    vars: Mapping[str, str] | None = None,
     builtins: Mapping[str, str] | None = None,
     functions: Mapping[str, Function] | None = None,
 ) -> Definition:
@@ -367,7 +367,7 @@ def read_definition(
 def _read(
     bodies: Sequence[ast.Body],
     env: Mapping[str, str],
-    vars: Mapping[str, str],  # noqa: A002
+    vars: Mapping[str, str],
     builtins: Mapping[str, str] | None,
     functions: Mapping[str, Function] | None,
 ) -> Definition:

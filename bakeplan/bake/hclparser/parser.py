@@ -36,7 +36,7 @@ class Parser:
         self,
         bodies: Sequence[ast.Body],
         env: Mapping[str, str],
-        vars: Mapping[str, str],  # noqa: A002
+        vars: Mapping[str, str],
         builtins: Mapping[str, str],
         stdlib: Mapping[str, Function],
     ) -> None:

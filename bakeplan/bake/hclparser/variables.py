@@ -29,7 +29,7 @@ class Variables:
         self,
         sources: Sources,
         env: Mapping[str, str],
-        vars: Mapping[str, str],  # noqa: A002
+        vars: Mapping[str, str],
         builtins: Mapping[str, str],
         compiler: Compiler,
         root: Env,

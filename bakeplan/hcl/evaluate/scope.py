@@ -38,7 +38,7 @@ class Env:
 
     __slots__ = ("vars", "ctx")
 
-    def __init__(self, ctx: EvalContext, vars: dict[str, Value] | None = None) -> None:  # noqa: A002
+    def __init__(self, ctx: EvalContext, vars: dict[str, Value] | None = None) -> None:
         self.ctx = ctx
         self.vars: dict[str, Value] = vars if vars is not None else {}
 

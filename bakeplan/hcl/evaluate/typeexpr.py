@@ -59,7 +59,11 @@ def type_constraint(expr: ast.Expr, *, in_object: bool = False) -> cty.Type:
             raise error("Invalid type specification", f'The keyword "{word}" is not a valid type specification.', loc)
         return found
     if not isinstance(expr, ast.FunctionCall):
-        raise error("Invalid type specification", "A type specification is either a primitive type keyword (bool, number, string) or a complex type constructor call, like list(string).", loc)
+        raise error(
+            "Invalid type specification",
+            "A type specification is either a primitive type keyword (bool, number, string) or a complex type constructor call, like list(string).",
+            loc,
+        )
     return _type_call(expr, loc)
 
 

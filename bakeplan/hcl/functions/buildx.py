@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from typing import Any
 
 from bakeplan.hcl import values as V
@@ -104,7 +104,7 @@ def _homedir(a: list[Value]) -> Value:
 def _unix_time(v: Value) -> datetime:
     if not V.is_integer(v.v) or not INT64_MIN <= int(v.v) <= INT64_MAX:
         raise ValueError("unix timestamp must be an integer")
-    return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=int(v.v))
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=int(v.v))
 
 
 def _formattimestamp(a: list[Value]) -> Value:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, UTC
 from fractions import Fraction
 
 from bakeplan.hcl.functions.base import (
@@ -24,7 +24,7 @@ from bakeplan.hcl.values import Value
 
 
 def _timestamp(a: list[Value]) -> Value:
-    return s(datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return s(datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 class _TimeParseError(Exception):
@@ -116,7 +116,7 @@ def _parse_fraction(value: str, fields: dict[str, int]) -> str:
 
 def _parse_zone(value: str) -> tuple[timezone, str]:
     if value.startswith("Z"):
-        return timezone.utc, value[1:]
+        return UTC, value[1:]
     if len(value) < 6 or value[3] != ":" or value[0] not in "+-":
         raise ValueError
     hh, _ = _getnum(value[1:3], True)

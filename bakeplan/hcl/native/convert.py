@@ -151,7 +151,7 @@ def parse_body(text: str, filename: str) -> Body:
         text += "\n"  # the grammar wants a newline after comments and heredoc markers
     try:
         tree = parse_tree(text, "start")
-    except Exception as err:  # noqa: BLE001 - only Lark's syntax errors are ours to report
+    except Exception as err:
         if not is_syntax_error(err):
             raise
         raise syntax_error(err, Location(filename, 1, 1), text, added_newline=added_newline) from None
@@ -170,7 +170,7 @@ def parse_expression(text: str, at: Location) -> Expr:
         return _simple_traversal(stripped, at)
     try:
         tree = parse_tree(stripped, "expression")
-    except Exception as err:  # noqa: BLE001 - only Lark's syntax errors are ours to report
+    except Exception as err:
         if not is_syntax_error(err):
             raise
         raise syntax_error(err, at, stripped) from None

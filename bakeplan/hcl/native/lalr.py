@@ -59,7 +59,7 @@ class _Token(str):
     end_column: int
     end_pos: int
 
-    def update(self, type: str | None = None, value: str | None = None) -> _Token:  # noqa: A002 - Lark's name
+    def update(self, type: str | None = None, value: str | None = None) -> _Token:
         """A copy with another type or value, at the same position (Lark's Token.update)."""
         token = _Token(value if value is not None else self.value)
         token.type = type if type is not None else self.type
@@ -88,7 +88,7 @@ class _Tree:
 
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _compiled(pattern: str) -> re.Pattern[str]:
     """A scanner head, compiled once per process for every state that shares it."""
     return re.compile(pattern)
@@ -155,7 +155,7 @@ class _CompactParser:
                 value: str = match.group(0)
                 kind: str = match.lastgroup  # type: ignore[assignment]  # every alternative is a named group
             else:
-                for value, kind in scanner.strings.get(text[pos], ()):
+                for value, kind in scanner.strings.get(text[pos], ()):  # noqa: B007 - the match found is used after the loop
                     if text.startswith(value, pos):
                         break
                 else:

@@ -15,7 +15,7 @@ import math
 import re
 from fractions import Fraction
 from functools import cache
-from typing import Any, Union
+from typing import Any
 
 
 class BigFloat(Fraction):
@@ -76,7 +76,7 @@ class Int64(int):
     __slots__ = ()
 
 
-Number = Union[int, float, BigFloat]
+Number = int | float | BigFloat
 LITERAL_PREC = 512  # cty.ParseNumberVal and hclsyntax parse numbers at 512 bits
 FLOAT_PREC = 53
 

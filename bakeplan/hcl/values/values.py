@@ -35,7 +35,7 @@ class Value:
 
     __slots__ = ("type", "v")
 
-    def __init__(self, type: Type, v: Any) -> None:  # noqa: A002 - mirrors cty's field name
+    def __init__(self, type: Type, v: Any) -> None:
         self.type = type
         self.v = v
 

@@ -148,3 +148,14 @@ def test_a_replayed_corpus_print_is_the_printed_one(case: str, corpus_dir: Path,
     assert replayed is not stamped  # a file that prints the time is evaluated again every run
     if replayed:
         assert again == first
+
+
+def test_a_kept_argument_entry_of_another_shape_is_not_used() -> None:
+    from bakeplan.cli.printout import stored_arguments
+
+    whole = {"names": None, "files": None, "sets": ["*.platform=linux/arm64"], "vars_": None, "list_": None, "push": False,
+             "load": False, "no_cache": False, "pull": False, "sbom": "", "provenance": "", "call": "build", "check": False}
+    assert stored_arguments(dict(whole)) == whole
+    assert stored_arguments({k: v for k, v in whole.items() if k != "check"}) is None
+    assert stored_arguments({**whole, "extra": 1}) is None
+    assert stored_arguments(None) is None

@@ -22,11 +22,11 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         if replay.replay(args):
             return
-        arguments = replay.stored_arguments()
-        if arguments is not None:
-            from bakeplan.cli import printout
+        from bakeplan.cli import printout
 
-            _guarded(lambda: printout.print_definition(arguments), debug=False)  # type: ignore[arg-type]
+        arguments = printout.stored_arguments(replay.stored_arguments())
+        if arguments is not None:
+            _guarded(lambda: printout.print_definition(arguments), debug=False)
             return
     from bakeplan.cli.app import app, register
 

@@ -7,7 +7,7 @@ arguments typer has read before comes here directly (`bakeplan.cli.replay`).
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from bakeplan.cli.request import bake_request, definition_sets
 
@@ -32,6 +32,13 @@ class Arguments(TypedDict):
     provenance: str
     call: str
     check: bool
+
+
+def stored_arguments(stored: dict[str, object] | None) -> Arguments | None:
+    """`print`'s arguments as the replay cache kept them, or None when the entry is not one (damaged, foreign)."""
+    if stored is None or set(stored) != set(Arguments.__required_keys__):
+        return None
+    return cast(Arguments, stored)
 
 
 def print_definition(arguments: Arguments) -> None:

@@ -50,18 +50,13 @@ def _on_audit(event: str, args: tuple[object, ...]) -> None:
 
 
 @contextmanager
-def observing(folders: Iterable[str] = (), prefixes: Iterable[str] = ()) -> Iterator[Observed]:
-    """Record what the block reads and probes.
-
-    Reads under `folders` (and the interpreter's and bakeplan's own) or whose
-    path starts with one of `prefixes` are not inputs: caches, imports.
-    """
+def observing(folders: Iterable[str] = ()) -> Iterator[Observed]:
+    """Record what the block reads and probes; reads under `folders` (caches) and the interpreter's and bakeplan's own are not inputs."""
     if not _HOOKED:
         sys.addaudithook(_on_audit)
         _HOOKED.append(True)
     own = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.abspath(__file__)), *folders}
-    ignored = [os.path.join(os.path.abspath(folder), "") for folder in sorted(own) if folder]
-    observed = Observed(ignored=(*ignored, *prefixes))
+    observed = Observed(ignored=tuple(os.path.join(os.path.abspath(folder), "") for folder in sorted(own) if folder))
     token = _CURRENT.set(observed)
     try:
         yield observed

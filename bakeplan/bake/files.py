@@ -18,16 +18,13 @@ import functools
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 from pathlib import Path
+from typing import Any
 
 from bakeplan import observed
 from bakeplan.bake.model import BakeRequest
 from bakeplan.errors import BakeplanError
-from bakeplan.fsutil import user_cache_dir, write_atomic
-
-if TYPE_CHECKING:
-    from hashlib import _Hash
+from bakeplan.fsutil import sha256, user_cache_dir, write_atomic
 
 COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
 BAKE_NAMES = ("docker-bake.json", "docker-bake.hcl", "docker-bake.override.json", "docker-bake.override.hcl")
@@ -124,16 +121,6 @@ def lookup_env(request: BakeRequest) -> Mapping[str, str]:
 CACHE_FORMAT = "1"
 
 
-def _sha256(data: bytes = b"") -> _Hash:
-    """A SHA-256 hash object; CPython's built-in one when present (hashlib loads OpenSSL: ~5 ms per run)."""
-    try:
-        from _sha256 import sha256  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        from hashlib import sha256
-    digest: _Hash = sha256(data)
-    return digest
-
-
 def cache_dir(env: Mapping[str, str]) -> Path | None:
     """The parse cache: `parse/` in bakeplan's cache folder (`fsutil.user_cache_dir`); None under BAKEPLAN_NO_CACHE."""
     if env.get("BAKEPLAN_NO_CACHE"):
@@ -147,7 +134,7 @@ def _parser_fingerprint() -> str:
     """Changes whenever the parser's modules change, so a new bakeplan never reads old trees."""
     from bakeplan.hcl import syntax
 
-    digest = _sha256(CACHE_FORMAT.encode())
+    digest = sha256(CACHE_FORMAT.encode())
     folder = Path(syntax.__file__).parent
     native = sorted(f"native/{path.name}" for path in (folder / "native").glob("*.py"))
     for name in ["ast.py", "syntax.py", "template.py", "json.py", *native]:
@@ -194,7 +181,7 @@ def parse_body(file: BakeFile, env: Mapping[str, str], *, store: bool = True) ->
     folder = cache_dir(env)
     if folder is None:
         return _parse_uncached(file)
-    key = _sha256(f"{_parser_fingerprint()}\0{file.name}\0".encode() + file.data).hexdigest()
+    key = sha256(f"{_parser_fingerprint()}\0{file.name}\0".encode() + file.data).hexdigest()
     entry = folder / key[:2] / f"{key}.pickle"
     try:
         return pickle.loads(entry.read_bytes())
@@ -306,7 +293,7 @@ _TOKEN_BLANKS = bytes(byte if byte in _TOKEN_BYTES else 0x20 for byte in range(2
 def _code_fingerprint() -> str:
     """Changes whenever any module of bakeplan's reading stages changes."""
     root = Path(__file__).resolve().parent.parent
-    digest = _sha256(CACHE_FORMAT.encode() + sys.version.encode() + _library_stamp().encode())
+    digest = sha256(CACHE_FORMAT.encode() + sys.version.encode() + _library_stamp().encode())
     for folder in ("hcl", "bake"):
         for path in sorted((root / folder).rglob("*.py")):  # subpackages too
             stat = path.stat()
@@ -331,7 +318,7 @@ def evaluation_key(found: Sequence[BakeFile], request: BakeRequest) -> str | Non
         tokens.update(file.data.translate(_TOKEN_BLANKS).split())
     seen = [(name, value) for name, value in sorted(env.items()) if name.removesuffix("_JSON").encode() in tokens]
     extra = {k: request.env.get(k) for k in ("HOME", "BUILDX_BAKE_DISABLE_VARS_ENV_LOOKUP")}
-    digest = _sha256(_code_fingerprint().encode())
+    digest = sha256(_code_fingerprint().encode())
     meta = {"vars": list(request.vars), "env": seen, "extra": extra, "machine": [platform.system(), platform.machine()]}
     digest.update(json.dumps(meta, sort_keys=True).encode())
     for file in found:

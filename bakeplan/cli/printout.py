@@ -59,16 +59,11 @@ def _print(
     names: list[str] | None, files: list[str] | None, sets: list[str] | None, vars_: list[str] | None, list_: str | None
 ) -> None:
     """`print_command` with the collector paused: the output, kept for a replay when it may be."""
-    import os
-    import tempfile
-
     from bakeplan import observed
     from bakeplan.fsutil import cache_home
 
     request = bake_request(names, files, sets, vars_)
-    # Lark keeps its compiled grammar in the temporary folder (Lark(cache=True)): not an input either.
-    lark_cache = os.path.join(tempfile.gettempdir(), ".lark_cache_")
-    with observed.observing(folders=filter(None, [cache_home(request.env)]), prefixes=[lark_cache]) as seen:
+    with observed.observing(folders=filter(None, [cache_home(request.env)])) as seen:
         text = _output(request, list_)
     sys.stdout.write(text)
     _keep_for_replay(request, seen, text)

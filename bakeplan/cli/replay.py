@@ -33,6 +33,8 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from contextvars import ContextVar
 
+from bakeplan.fsutil import cache_home, sha256
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (~5 ms), as mypy reads it
 if TYPE_CHECKING:
     from typing import Any
@@ -44,24 +46,12 @@ _VOLATILE_ENV = frozenset({"_", "OLDPWD"})
 _KEYS: ContextVar[tuple[str, str] | None] = ContextVar("bakeplan_replay_keys", default=None)
 
 
-def _sha256(data: bytes = b"") -> object:
-    """CPython's built-in SHA-256 (hashlib would load OpenSSL: ~5 ms)."""
-    try:
-        from _sha256 import sha256  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        from hashlib import sha256
-    return sha256(data)
-
-
 def _hexdigest(data: bytes) -> str:
-    digest = _sha256(data)
-    return str(digest.hexdigest())  # type: ignore[attr-defined]
+    return sha256(data).hexdigest()
 
 
 def cache_root(env: Mapping[str, str]) -> str | None:
     """The replay entries' folder; None when caching is off or there is no cache folder."""
-    from bakeplan.fsutil import cache_home
-
     if env.get("BAKEPLAN_NO_CACHE"):
         return None
     base = cache_home(env)
@@ -92,19 +82,19 @@ def _code_stamp() -> list[object]:
 
 
 def _terminal() -> tuple[object, ...]:
-    """Whether output goes to a terminal, and its size: `--list` tables depend on both."""
+    """Whether output goes to a terminal, and its size (COLUMNS and NO_COLOR are in the environment part of the key)."""
     ttys = (os.isatty(1), os.isatty(2))
     try:
         size: object = tuple(os.get_terminal_size(1)) if ttys[0] else None
     except OSError:
         size = None
-    return (*ttys, size, os.environ.get("COLUMNS"), os.environ.get("NO_COLOR"))
+    return (*ttys, size)
 
 
-def key_for(args: Sequence[str], env: Mapping[str, str], cwd: str, stamp: Sequence[object] | None = None) -> str:
+def key_for(args: Sequence[str], env: Mapping[str, str], cwd: str, stamp: Sequence[object]) -> str:
     """The entry key of one invocation's output: everything but the files it reads."""
     environment = sorted((k, v) for k, v in env.items() if k not in _VOLATILE_ENV)
-    payload = repr((list(args), cwd, environment, _terminal(), _code_stamp() if stamp is None else stamp)).encode()
+    payload = repr((list(args), cwd, environment, _terminal(), stamp)).encode()
     return _hexdigest(FORMAT + payload)
 
 

@@ -150,9 +150,18 @@ def patched_grammar() -> str:
 
 @functools.lru_cache(maxsize=1)
 def lark_parser() -> Any:
-    """The LALR parser for python-hcl2's grammar (compiled once, cached on disk by Lark)."""
+    """The LALR parser for python-hcl2's grammar (compiled once, cached by Lark in bakeplan's cache folder)."""
+    import os
+
     from lark import Lark
 
-    return Lark(patched_grammar(), parser="lalr", start=["start", "expression"], postlex=NewlineFilter(), cache=True)
+    from bakeplan.fsutil import cache_home
+
+    # Lark checks the grammar's hash in the file, so one name serves every version.
+    home = None if os.environ.get("BAKEPLAN_NO_CACHE") else cache_home(os.environ)
+    cache: bool | str = os.path.join(home, "lark-grammar.cache") if home else False
+    if home:
+        os.makedirs(home, exist_ok=True)
+    return Lark(patched_grammar(), parser="lalr", start=["start", "expression"], postlex=NewlineFilter(), cache=cache)
 
 

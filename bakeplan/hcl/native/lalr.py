@@ -28,6 +28,7 @@ alternations cost about 1 ms per state used (some 20 ms for a typical file).
 from __future__ import annotations
 
 import functools
+import itertools
 import importlib.util
 import os
 import re
@@ -181,82 +182,56 @@ class _CompactParser:
     def parse(self, text: str, start: str) -> Any:
         """Lark's LALR_Parser.parse with the default tree builder; `_Fallback` where Lark would raise."""
         stack = [self.start_states[start]]
-        values: list[Any] = []
         tokens = NewlineFilter().process(self._lex(text, stack))
-        self._run(tokens, stack, values)
-        end_state = self.end_states[start]
-        states, rules, reduce = self.states, self.rules, self._reduce
-        while True:
-            action = states[stack[-1]].get("$END")
-            if action is None or action >= 0:
-                raise _Fallback
-            reduce(rules[~action], stack, values)
-            if stack[-1] == end_state:
-                return values[-1]
+        return self._run(tokens, stack, self.end_states[start])
 
-    def _run(self, tokens: Iterator[_Token], stack: list[int], values: list[Any]) -> None:
-        """Shift every token, reducing before each as the table says (the hot loop: kept flat)."""
+    def _run(self, tokens: Iterator[_Token], stack: list[int], end_state: int) -> Any:
+        """Shift every token, reducing before each as the table says, then reduce at `$END` to the start rule.
+
+        The hot loop: kept flat. Reductions follow Lark's ChildFilterLALR_NoPlaceholders /
+        ExpandSingleChild / Tree chain.
+        """
         states, rules, tree = self.states, self.rules, _Tree
+        values: list[Any] = []
         push_state, push_value = stack.append, values.append
-        for token in tokens:
-            kind = token.type
+        for token in itertools.chain(tokens, (None,)):  # None: the end of input
+            kind = "$END" if token is None else token.type
             while True:
                 action = states[stack[-1]].get(kind)
-                if action is None:
+                if action is None or (action >= 0 and token is None):
                     raise _Fallback
                 if action >= 0:
                     push_state(action)
                     push_value(token)
                     break
-                # `_reduce`, inlined: this loop runs for every reduction of a big file.
                 origin, size, name, expand1, include = rules[~action]
                 if size == 1 and expand1 and include is None:
                     # `?rule: x` over one child: Lark's ExpandSingleChild hands the child back.
                     del stack[-1]
                     push_state(states[stack[-1]][origin])
-                    continue
-                if size:
-                    children = values[-size:]
-                    del stack[-size:]
-                    del values[-size:]
                 else:
-                    children = []
-                if include is not None:
-                    filtered: list[Any] = []
-                    for i, to_expand in include:
-                        if to_expand:
-                            if filtered:
-                                filtered += children[i].children
-                            else:
-                                filtered = children[i].children
-                        else:
-                            filtered.append(children[i])
-                    children = filtered
-                push_state(states[stack[-1]][origin])
-                push_value(children[0] if expand1 and len(children) == 1 else tree(name, children))
-
-    def _reduce(self, rule: tuple[str, int, str, bool, Any], stack: list[int], values: list[Any]) -> None:
-        """One reduction: Lark's ChildFilterLALR_NoPlaceholders / ExpandSingleChild / Tree chain."""
-        origin, size, name, expand1, include = rule
-        if size:
-            children = values[-size:]
-            del stack[-size:]
-            del values[-size:]
-        else:
-            children = []
-        if include is not None:
-            filtered: list[Any] = []
-            for i, to_expand in include:
-                if to_expand:
-                    if filtered:
-                        filtered += children[i].children
+                    if size:
+                        children = values[-size:]
+                        del stack[-size:]
+                        del values[-size:]
                     else:
-                        filtered = children[i].children
-                else:
-                    filtered.append(children[i])
-            children = filtered
-        stack.append(self.states[stack[-1]][origin])
-        values.append(children[0] if expand1 and len(children) == 1 else _Tree(name, children))
+                        children = []
+                    if include is not None:
+                        filtered: list[Any] = []
+                        for i, to_expand in include:
+                            if to_expand:
+                                if filtered:
+                                    filtered += children[i].children
+                                else:
+                                    filtered = children[i].children
+                            else:
+                                filtered.append(children[i])
+                        children = filtered
+                    push_state(states[stack[-1]][origin])
+                    push_value(children[0] if expand1 and len(children) == 1 else tree(name, children))
+                if token is None and stack[-1] == end_state:
+                    return values[-1]
+        raise _Fallback  # not reached: the end of input either reduces to the start rule or fails above
 
 
 

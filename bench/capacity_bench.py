@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bakeplan.nodes import usable_cores
-from bench.liveness_bench import BAKE, Cluster, latest_steps, left_behind, prune
+from bench.liveness_bench import BAKE, Cluster, latest_steps, left_behind, prune, start_cluster
 from bench.run_bench import _missing_tools
 from tests.support import infra
 
@@ -75,7 +75,7 @@ def main() -> None:
         work = Path(tmp)
         cluster: Cluster | None = None
         try:
-            cluster = _start(work)
+            cluster = start_cluster(work, NODES, max_parallelism=None)  # h1, h2 without a parallelism limit
             project = _project(work, 4 * cores)
             per_node = [a for n in NODES for a in ("--node", f"name={n},builder={n},platforms={PLATFORM},slots={cores}")]
             rows = [_measure(cluster, project, work / "cache-per-node", "per-node slots (before)", per_node, cores),
@@ -86,23 +86,6 @@ def main() -> None:
                     daemon.process.stop()
         left = left_behind(work, cluster)
     _table(rows, cores, left)
-
-
-def _start(work: Path) -> Cluster:
-    """Two daemons `h1`, `h2` without a parallelism limit, and a builder of each name."""
-    buildkitd, buildctl = str(infra.find_tool("buildkitd")), str(infra.find_tool("buildctl"))
-    daemons = infra.start_same_platform_nodes(work / "bk", list(NODES), PLATFORM, buildkitd=buildkitd,
-                                              buildctl=buildctl, max_parallelism=None)
-    try:
-        plugin = ROOT / ".tools" / "docker" / "cli-plugins" / "docker-buildx"
-        cli = infra.isolated_docker_config(work, str(infra.find_tool("docker")), plugin)
-        for daemon in daemons:
-            infra.create_builder(cli, daemon.name, [daemon])
-    except BaseException:
-        for daemon in daemons:
-            daemon.process.stop()
-        raise
-    return Cluster({d.name: d for d in daemons}, cli, buildctl)
 
 
 def _project(work: Path, jobs: int) -> Path:

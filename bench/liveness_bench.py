@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,11 +107,11 @@ def main() -> None:
     _table(rows, left)
 
 
-def start_cluster(work: Path) -> Cluster:
-    """Two fresh linux/amd64 daemons `n1`, `n2` (max-parallelism = 1) and a builder of each name."""
+def start_cluster(work: Path, names: Sequence[str] = NODES, *, max_parallelism: int | None = 1) -> Cluster:
+    """Fresh linux/amd64 daemons (`n1`, `n2`, max-parallelism 1 by default) and a builder of each name."""
     buildkitd, buildctl = str(infra.find_tool("buildkitd")), str(infra.find_tool("buildctl"))
-    daemons = infra.start_same_platform_nodes(work / "bk", list(NODES), PLATFORM, buildkitd=buildkitd,
-                                              buildctl=buildctl, max_parallelism=1)
+    daemons = infra.start_same_platform_nodes(work / "bk", list(names), PLATFORM, buildkitd=buildkitd,
+                                              buildctl=buildctl, max_parallelism=max_parallelism)
     try:
         plugin = ROOT / ".tools" / "docker" / "cli-plugins" / "docker-buildx"
         cli = infra.isolated_docker_config(work, str(infra.find_tool("docker")), plugin)

@@ -213,13 +213,7 @@ def _logical(op: str, left: Evaluator, right: Evaluator, expr: ast.BinaryOp) -> 
             return cty.TRUE if decisive else cty.FALSE
         if rhs is not None and rhs.v is decisive:
             return cty.TRUE if decisive else cty.FALSE
-        if lerr is not None:
-            raise lerr
-        if rerr is not None:
-            raise rerr
-        assert lhs is not None and rhs is not None
-        if lhs.v is None or rhs.v is None:
-            raise error("Operation failed", "Error during operation: argument must not be null.", expr.loc)
+        lhs, rhs = _both(lhs, lerr, rhs, rerr, expr.loc)
         return cty.bool_val(bool(lhs.v or rhs.v) if decisive else bool(lhs.v and rhs.v))
 
     return logical
@@ -275,6 +269,17 @@ def _arithmetic_slow(
     rhs, rerr = _attempt(right, env)
     lhs = _operand(lhs, NUMBER, "left", left_loc)
     rhs = _operand(rhs, NUMBER, "right", right_loc)
+    lhs, rhs = _both(lhs, lerr, rhs, rerr, loc)
+    try:
+        return run(lhs, rhs)
+    except ArithmeticError as exc:
+        raise error("Operation failed", f"Error during operation: {exc}.", loc) from None
+
+
+def _both(
+    lhs: Value | None, lerr: BakeFileError | None, rhs: Value | None, rerr: BakeFileError | None, loc: Location
+) -> tuple[Value, Value]:
+    """Both operands of a binary operator, or the first operand's failure, then the second's, then a null's."""
     if lerr is not None:
         raise lerr
     if rerr is not None:
@@ -282,7 +287,4 @@ def _arithmetic_slow(
     assert lhs is not None and rhs is not None
     if lhs.v is None or rhs.v is None:
         raise error("Operation failed", "Error during operation: argument must not be null.", loc)
-    try:
-        return run(lhs, rhs)
-    except ArithmeticError as exc:
-        raise error("Operation failed", f"Error during operation: {exc}.", loc) from None
+    return lhs, rhs

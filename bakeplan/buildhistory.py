@@ -26,7 +26,7 @@ import time
 from contextlib import suppress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from bakeplan.record import record as frozen_record  # `record` here is a BuildKit build record
 from pathlib import Path
 
 from bakeplan import buildx
@@ -44,7 +44,7 @@ BUDGET = 10.0  # seconds for all of it: after that the plan goes on with what wa
 Samples = dict[str, tuple[float, ...]]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_record
 class Record:
     """One completed build as `history inspect` shows it."""
 

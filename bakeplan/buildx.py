@@ -22,7 +22,7 @@ import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from bakeplan.record import replace
 from pathlib import Path
 
 from bakeplan import nodes as nd

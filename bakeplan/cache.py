@@ -29,7 +29,7 @@ import difflib
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from bakeplan.record import record
 from urllib.parse import parse_qsl
 
 from bakeplan.errors import UsageError
@@ -39,7 +39,7 @@ MAX_TAG = 128
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CacheBackend:
     """Where job caches live: kind, location (repository, directory, bucket), extra options."""
 
@@ -51,7 +51,7 @@ class CacheBackend:
     replace: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CacheRefs:
     """A job's cache entries, as bake's CSV strings."""
 

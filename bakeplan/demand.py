@@ -17,7 +17,7 @@ them as the job's demand, as Bazel's resource sets do for actions:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from bakeplan.record import record
 
 from bakeplan.bake.model import Target
 from bakeplan.bake.units import SizeError, ram_in_bytes
@@ -27,7 +27,7 @@ from bakeplan.nodes import Node
 DEFAULT_CPU_PERIOD = 100_000  # µs, the kernel's CFS default
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Demand:
     """A job's size: `cpus` cores (fractions allowed) and `memory` bytes (None: not stated)."""
 

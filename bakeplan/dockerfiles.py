@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from bakeplan.record import record
 from functools import lru_cache
 from pathlib import Path
 
@@ -45,7 +45,7 @@ _VARIABLE = re.compile(r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?P<modifier>:
 _FRONTENDS = re.compile(r"^(docker\.io/)?(docker/dockerfile|docker/dockerfile-upstream)(:|@|$)")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Execution:
     """Where a job's RUN steps run.
 
@@ -78,7 +78,7 @@ class Execution:
 UNREAD_REMOTE = Execution(target=True, known=False, reason="the Dockerfile is in a remote context: assumed to run on the target platform")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Stage:
     index: int
     name: str  # lower-cased, "" when unnamed
@@ -200,7 +200,7 @@ def _syntax(text: str) -> str:
     return ""
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class _Open:
     """A stage while its instructions are read."""
 

@@ -7,10 +7,10 @@ Anything else that escapes is a bug (exit 3, rerun with --debug for the tracebac
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from bakeplan.record import record
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Location:
     """A position in a bake file, 1-based like HCL's diagnostics."""
 

@@ -44,7 +44,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from bakeplan.record import field, record
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
@@ -111,7 +111,7 @@ class NullReporter:
         """Ignore."""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RunOptions:
     """How to run: retries, fail-fast, where files go, environment."""
 
@@ -142,7 +142,7 @@ class _Event(NamedTuple):
     run: int = 0
 
 
-@dataclass
+@record(frozen=False)
 class _Live:
     """The loop's mutable bits: the scheduler's state, running handles, the event queue, the nodes' health."""
 

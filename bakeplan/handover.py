@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from bakeplan.record import record
 from pathlib import Path
 
 from bakeplan.errors import BakeplanError, UsageError
@@ -36,7 +36,7 @@ DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 PARTIAL = ".partial"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Handoff:
     """Where hand-over copies go: `oci` (the run directory) or `registry` (`repository`)."""
 
@@ -55,7 +55,7 @@ class Handoff:
                             hint="Use --handoff oci (an OCI layout in the run directory) or --handoff registry:REPO.")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class HandoverStore:
     """The hand-over copies of one run."""
 

@@ -38,7 +38,7 @@ import math
 import os
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from bakeplan.record import field, record, replace
 from pathlib import Path
 
 from bakeplan.fsutil import user_cache_dir, write_atomic
@@ -53,7 +53,7 @@ MIN_COMPARED = 2  # jobs a node must share with other nodes before its speed is 
 MIN_SECONDS = 1.0  # shorter jobs (all cached) say more about overheads than about a node's speed
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RunAccuracy:
     """One run's planned versus actual seconds: per job id, and for the makespan (None: not comparable)."""
 
@@ -61,7 +61,7 @@ class RunAccuracy:
     makespan: tuple[float, float] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EstimateError:
     """How far the estimates of the last `runs` runs were off, as fractions of the planned seconds.
 
@@ -74,7 +74,7 @@ class EstimateError:
     makespan: float | None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class History:
     """Duration samples (seconds) keyed by `target|platform` and `block|platform` (`native` for none)."""
 

@@ -19,12 +19,12 @@ which bakeplan computed its own value (`user_sets`).
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from bakeplan.record import record
 
 from bakeplan.bake.overrides import glob_match
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TargetSettings:
     """What bakeplan sets on one target of an invocation (None: leave the resolved value alone).
 
@@ -66,7 +66,7 @@ class TargetSettings:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Invocation:
     """One `docker buildx bake` of one job: everything its argv says.
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from bakeplan.record import field, record
 
 from bakeplan.bake.model import BakeResult, JSONValue, Target
 from bakeplan.demand import NONE, Demand
@@ -28,7 +28,7 @@ from bakeplan.platforms import normalize_platform
 NATIVE = "native"  # how a job without a platform is named and filtered
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Job:
     """One target built for one platform: one slot, one invocation, the unit of scheduling and reporting.
 
@@ -147,7 +147,7 @@ def make_jobs(result: BakeResult, targets: Sequence[str] | None = None, *,
 # ---------------------------------------------------------------- filters
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Filter:
     """One `--only KEY=VALUE` or `--exclude KEY=VALUE`; VALUE may be a glob.
 

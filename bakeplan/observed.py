@@ -17,10 +17,10 @@ import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from bakeplan.record import field, record
 
 
-@dataclass
+@record(frozen=False)
 class Observed:
     """Absolute paths read and probed, in first-seen order; `ignored` prefixes are left out (interpreter, caches)."""
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from bakeplan.record import field, record, replace
 from pathlib import Path
 
 from bakeplan.bake.model import BakeResult
@@ -50,7 +50,7 @@ from bakeplan.schedule import (
 DEFAULT_HANDOVER = 4.0  # seconds to export a result and import it on another node, before any is measured
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class JobTiming:
     """Where and when one job is estimated to run."""
 
@@ -62,7 +62,7 @@ class JobTiming:
     rank: int = 0  # platforms.EXACT / COMPATIBLE / EMULATED
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Handover:
     """A child job reading a parent job's result built on another node (by digest)."""
 
@@ -73,7 +73,7 @@ class Handover:
     seconds: float  # estimated import time (0: an ancestor a parent here already brought)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Plan:
     """The whole dry run: every node considered, every job, where and when it runs, what it reads from where."""
 

@@ -13,7 +13,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from bakeplan.record import field, record
 from pathlib import Path
 from typing import IO, Any
 
@@ -76,7 +76,7 @@ def wants_live(mode: str, stream: IO[str], env: Mapping[str, str] | None = None)
 # ---------------------------------------------------------------- plain lines
 
 
-@dataclass
+@record(frozen=False)
 class PlainReporter:
     """One line per event: `[  12.3s] done app@linux/amd64 on amd64 (4.1s)`."""
 

@@ -11,7 +11,7 @@ import os
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from bakeplan.record import record
 from pathlib import Path
 from typing import Protocol
 
@@ -38,7 +38,7 @@ class Runner(Protocol):
         """Start argv with stdout and stderr going to `log`."""
 
 
-@dataclass
+@record(frozen=False)
 class ProcessHandle:
     """A child in its own process group (so signals reach buildx and its helpers)."""
 

@@ -18,7 +18,7 @@ import os
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from bakeplan.record import field, record, replace
 from pathlib import Path
 
 from bakeplan import history as hist
@@ -38,7 +38,7 @@ from bakeplan.steps import BAKE, MERGE, JobSettings, Step, job_invocation, merge
 from bakeplan.outputs import image_names, pushes, repositories
 
 
-@dataclass
+@record(frozen=False)
 class JobComposer:
     """Composes each step's argv when it starts (where its parents ran decides how it reads them)."""
 
@@ -333,7 +333,7 @@ def run_directory(base: Path, *, resume: bool, create: bool = True) -> Path:
     return directory
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RunRequest:
     """Everything `run` needs besides the plan."""
 

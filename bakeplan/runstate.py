@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from bakeplan.record import field, record, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,7 +32,7 @@ FINAL = frozenset({SUCCEEDED, FAILED, SKIPPED, CANCELLED})
 STATE_VERSION = 2
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class StepState:
     """Where one step stands."""
 
@@ -54,7 +54,7 @@ class StepState:
         return self.finished - self.started
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RunState:
     """Every step's state, in plan order, whether fail-fast has tripped, and the nodes that went down.
 

@@ -21,7 +21,7 @@ with `docker buildx imagetools create`, as buildx does inside a multi-node build
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from bakeplan.record import record
 from typing import TYPE_CHECKING
 
 from bakeplan.bake.model import BakeResult, Target
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 BAKE, MERGE = "bake", "merge"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class JobSettings:
     """What every job's invocation shares: the definition's files and the user's flags.
 
@@ -58,7 +58,7 @@ class JobSettings:
     docker: str = "docker"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Step:
     """One thing a run executes: a job's bake (`bake`) or a manifest merge (`merge`).
 

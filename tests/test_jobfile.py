@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Sequence
-from dataclasses import replace
+from bakeplan.record import replace
 from pathlib import Path
 from typing import Any
 

@@ -9,7 +9,7 @@ form, split by `bakeplan.bake.csvvalue` as go-csvvalue splits it); the
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from bakeplan.record import record
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -18,7 +18,7 @@ from bakeplan.bake import csvvalue
 from bakeplan.bake.convert import DecodeError, Number, to_string, to_string_list
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CacheEntry:
     """One `cache-from`/`cache-to` entry (buildflags.CacheOptionsEntry)."""
 
@@ -30,7 +30,7 @@ class CacheEntry:
         return dict(sorted({**dict(self.attrs), "type": self.type}.items()))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ExportEntry:
     """One `output` entry (buildflags.ExportEntry)."""
 
@@ -50,7 +50,7 @@ class ExportEntry:
         return ExportEntry(self.type, _pairs({**dict(self.attrs), key: value}), self.dest)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Attest:
     """One `attest` entry (buildflags.Attest)."""
 
@@ -66,7 +66,7 @@ class Attest:
         return dict(sorted(out.items()))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Secret:
     """One `secret` entry (buildflags.Secret)."""
 
@@ -79,7 +79,7 @@ class Secret:
         return {k: v for k, v in (("id", self.id), ("src", self.src), ("env", self.env)) if v}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class SSH:
     """One `ssh` entry (buildflags.SSH)."""
 
@@ -107,7 +107,7 @@ RESOURCE_KEYS: tuple[tuple[str, bool], ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Resources:
     """`resources` (buildflags.ResourcesConfig); values keyed by JSON name."""
 
@@ -122,7 +122,7 @@ class Resources:
         return dict(self.values)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Policy:
     """One `policy` entry (buildflags.PolicyConfig; Go prints its exported field names)."""
 

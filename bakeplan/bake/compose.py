@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from bakeplan.record import record
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ __all__ = ["ComposeConfig", "ComposeFile", "ComposeTarget", "read_compose", "to_
 _TRUE = ("1", "t", "T", "TRUE", "true", "True")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ComposeTarget:
     """One service turned into a target: decoded fields in bake's JSON names, and where it was written."""
 
@@ -49,7 +49,7 @@ class ComposeTarget:
     location: Location | None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ComposeConfig:
     """What compose files contribute: targets in source order, and whether a `default` group exists."""
 

@@ -9,14 +9,14 @@ fmt.Sprint and compose-go's messages do.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from bakeplan.record import record
 from typing import Any
 
 from bakeplan.bake.composeenv import Positions
 from bakeplan.errors import BakeFileError, BakeplanError, Location
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ComposeFile:
     """One compose file: the name diagnostics use and its bytes."""
 
@@ -58,7 +58,7 @@ _DATE = re.compile(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$")
 _BASES = {"0x": 16, "0X": 16, "0o": 8, "0O": 8, "0b": 2, "0B": 2}
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GoTime:
     """A YAML date (`2024-01-02`), which yaml.v3 decodes as a time and fmt.Sprint prints in full."""
 

@@ -9,7 +9,7 @@ messages, raising `DecodeError` for a value that does not fit.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from bakeplan.record import record
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
@@ -22,7 +22,7 @@ class DecodeError(ValueError):
 # ---------------------------------------------------------------- conversions
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Number:
     """A cty number lowered from the value model: its exact cty text (e.g. "1.5")."""
 

@@ -81,7 +81,7 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from bakeplan.record import field, record
 from typing import Any
 
 from bakeplan.bake import csvvalue
@@ -99,7 +99,7 @@ JSON_SUFFIX = "_JSON"
 # ------------------------------------------------------------------ outputs
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Attribute:
     """One evaluated attribute of a target or group block."""
 
@@ -114,7 +114,7 @@ class Attribute:
         return cty.to_python(self.value)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RawBlock:
     """One target or group block after matrix expansion, attributes evaluated."""
 
@@ -127,7 +127,7 @@ class RawBlock:
     label_location: Location | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Variable:
     """A declared variable as `--list variables` shows it."""
 
@@ -138,7 +138,7 @@ class Variable:
     display: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Definition:
     """Everything the bake files define, evaluated."""
 

@@ -7,7 +7,7 @@ turns it into buildx's `--print` JSON; jobs, plan, run and ci read the same obje
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from bakeplan.record import field, record
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from bakeplan.errors import Location
 JSONValue = Any
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BakeRequest:
     """One invocation's inputs, as `docker buildx bake` takes them."""
 
@@ -29,7 +29,7 @@ class BakeRequest:
     cwd: Path = Path(".")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Target:
     """One resolved target, exactly as `--print` shows it, plus where it came from."""
 
@@ -61,7 +61,7 @@ class Target:
         return dict(self.fields.get("contexts") or {})
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BakeResult:
     """Every group and target `--print` would show, in buildx's printed order."""
 

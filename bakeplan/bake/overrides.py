@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from bakeplan.record import field, record
 from functools import lru_cache
 from typing import Any
 
@@ -43,7 +43,7 @@ NAMED_KEYS = frozenset({"contexts", "label", "extra-host"})
 SCALAR_KEYS = frozenset({"context", "dockerfile", "target", "call", "no-cache", "shm-size", "network", "pull", "push", "load"})
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class Override:
     """What the --set flags say about one key of one target."""
 
@@ -232,7 +232,7 @@ def env_lookup_allowed(env: Mapping[str, str]) -> bool:
 # ------------------------------------------------------------- build flags
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BuildFlags:
     """The `docker buildx bake` build flags that shape the definition (`--push`, `--no-cache`, ...)."""
 

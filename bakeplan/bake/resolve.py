@@ -23,7 +23,7 @@ written, a matrix's targets in bakeplan's matrix order (buildx: random).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from bakeplan.record import field, record
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ from bakeplan.bake.schema import RawAttribute, TargetFields
 from bakeplan.errors import BakeFileError, BakeplanError, CycleError, Location
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class PrintResult(BakeResult):
     """A `BakeResult` plus what only `--print` shows: group descriptions."""
 
@@ -43,7 +43,7 @@ class PrintResult(BakeResult):
     nil_groups: frozenset[str] = frozenset()  # groups whose empty target list buildx prints as null
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RawBlock:
     """One evaluated target or group block (after matrix expansion), the input of this stage."""
 
@@ -55,7 +55,7 @@ class RawBlock:
     location: Location | None = None
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class ConfigTarget:
     """A defined target: decoded fields of all its blocks merged, and its origin."""
 
@@ -66,7 +66,7 @@ class ConfigTarget:
     location: Location | None
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class ConfigGroup:
     """A defined group."""
 
@@ -76,7 +76,7 @@ class ConfigGroup:
     nil: bool = False  # no targets list at all (`targets = null`, a compose file without builds): prints null
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class Config:
     """buildx's Config: groups and targets in definition order."""
 

@@ -19,7 +19,7 @@ and the `FromCtyValue` methods of buildx's `util/buildflags`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from bakeplan.record import record
 from typing import Any
 
 from bakeplan.bake.buildflags import (
@@ -150,7 +150,7 @@ def _decode_lowered(kind: str, value: Any) -> Any:
     return _DECODERS[kind](value)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class RawAttribute:
     """One evaluated attribute: its value (JSON-like Python) and where it was written."""
 

@@ -6,7 +6,7 @@ import os
 import shlex
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from bakeplan.record import record
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -87,7 +87,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(group, name="ci")
 
 
-@dataclass(frozen=True)
+@record
 class Common:
     """The options every `ci` command shares, as given."""
 

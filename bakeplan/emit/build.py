@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from bakeplan.record import field, record, replace
 from pathlib import Path
 
 from bakeplan.bake.model import BakeRequest, BakeResult
@@ -17,7 +17,7 @@ from bakeplan.errors import BakeplanError
 from bakeplan.jobs import Filter
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CIRequest:
     """What to emit: the bake request, job filters, `--since`, and how legs are made."""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from bakeplan.record import record
 from pathlib import Path
 
 import bakeplan
@@ -29,7 +29,7 @@ OUTPUTS: Mapping[str, tuple[str, ...]] = {
 BAKE_FILE = "docker-bake.hcl"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Outcome:
     """One generated file and whether the checked-in copy matches."""
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+from bakeplan.record import replace
 
 from bakeplan.emit.model import BakeCall, CIPlan, Handoff, Leg, Merge, Omitted
 from bakeplan.invocation import Invocation, bake_argv

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterator
-from dataclasses import dataclass
+from bakeplan.record import record
 
 from bakeplan.emit.commands import (
     binfmt_argv,
@@ -50,7 +50,7 @@ _ENSURE_BUILDER = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Login:
     """A registry to log in to with a Jenkins username/password credential."""
 

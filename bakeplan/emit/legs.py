@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from bakeplan.record import record
 
 from bakeplan.cache import CacheBackend, job_refs
 from bakeplan.emit.model import BakeCall, CIPlan, Handoff, Job, Leg, Merge, chunk, layers
@@ -46,7 +46,7 @@ DEFAULT_RUNNERS: Mapping[str, tuple[tuple[tuple[str, str], ...], str]] = {
 _AMD64_NATIVE = ("linux/amd64", "linux/386")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Runners:
     """Runner label per platform (normalized), plus a default for the rest."""
 
@@ -96,7 +96,7 @@ def parse_handoff(spec: str) -> str:
     return repo
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class EmitOptions:
     """How jobs become legs."""
 
@@ -112,7 +112,7 @@ class EmitOptions:
         return self.push or self.handoff is not None
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Context:
     """What every leg of a plan looks up: jobs by id, the jobs run this time, hand-overs."""
 

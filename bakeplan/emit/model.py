@@ -26,7 +26,7 @@ Policy:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from bakeplan.record import field, record, replace
 
 import networkx as nx
 
@@ -35,7 +35,7 @@ from bakeplan.bake.model import JSONValue, Target
 from bakeplan.invocation import TargetSettings
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Inputs:
     """What a job reads from the repository, for `--since` (paths as written)."""
 
@@ -45,7 +45,7 @@ class Inputs:
     files: tuple[str, ...] = ()  # other files the build reads: Dockerfile.dockerignore, secret sources
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Link:
     """One `target:` context of a job: `contexts.NAME = "target:PARENT"`, served by the parent's job `job`."""
 
@@ -54,7 +54,7 @@ class Link:
     job: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Job:
     """One target on one platform, as the CI emitters need it (from the plan stage)."""
 
@@ -70,7 +70,7 @@ class Job:
     linked_only: bool = False  # not asked for: only read by other targets (buildx makes it cache-only)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Handoff:
     """A parent a leg reads by digest: `TARGET.contexts.CONTEXT=docker-image://REPOSITORY@<digest of LEG>`.
 
@@ -87,7 +87,7 @@ class Handoff:
     variable: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Leg:
     """One CI job: a job placed in a layer, with its runner and exact overrides."""
 
@@ -115,7 +115,7 @@ class Leg:
         return (*self.sets, *(item for settings in self.settings for item in settings.sets()))
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Chunk:
     """One matrix (GitHub job, GitLab `parallel:matrix` job, Jenkins parallel block)."""
 
@@ -126,7 +126,7 @@ class Chunk:
     needs: tuple[str, ...]  # chunk ids holding the legs' dependencies
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Merge:
     """A multi-platform manifest assembled from the legs' pushed digests."""
 
@@ -136,7 +136,7 @@ class Merge:
     legs: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Omitted:
     """A job left out of the emitted plan, and why (e.g. by `--since`)."""
 
@@ -144,7 +144,7 @@ class Omitted:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BakeCall:
     """How the CI jobs call bake: the files, names, user overrides and variables."""
 
@@ -157,7 +157,7 @@ class BakeCall:
     workdir: str = "."
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class CIPlan:
     """Everything a renderer needs, in a deterministic order."""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import posixpath
 import subprocess
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from bakeplan.record import record
 from pathlib import Path
 
 import networkx as nx
@@ -24,7 +24,7 @@ from bakeplan.errors import BakeplanError, ToolError
 Runner = Callable[..., "subprocess.CompletedProcess[bytes]"]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Selection:
     """The job ids kept and, for the others, why they were left out."""
 

@@ -67,7 +67,7 @@ Parsing lives in `bakeplan.hcl.syntax` (native syntax) and `bakeplan.hcl.json`.
 from __future__ import annotations
 
 import copyreg
-from dataclasses import dataclass, field
+from bakeplan.record import field, record
 from typing import Any, TypeAlias
 from typing import Literal as TypingLiteral
 
@@ -97,7 +97,7 @@ def _reduce_location(loc: Location) -> tuple[Any, ...]:
 copyreg.pickle(Location, _reduce_location)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Literal(_Node):
     """A constant: string (decoded), number (exact source text), bool or null."""
 
@@ -106,7 +106,7 @@ class Literal(_Node):
     loc: Location
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Interpolation(_Node):
     """`${ expr }` inside a template."""
 
@@ -114,7 +114,7 @@ class Interpolation(_Node):
     loc: Location
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TemplateIf(_Node):
     """`%{ if cond }then%{ else }else_%{ endif }` inside a template."""
 
@@ -124,7 +124,7 @@ class TemplateIf(_Node):
     loc: Location
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TemplateFor(_Node):
     """`%{ for key_var, value_var in collection }body%{ endfor }` inside a template."""
 
@@ -135,7 +135,7 @@ class TemplateFor(_Node):
     loc: Location
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Template(_Node):
     """A string template: literal text, interpolations and directives; yields a string."""
 
@@ -143,7 +143,7 @@ class Template(_Node):
     loc: Location
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class TemplateWrap(_Node):
     """A template that is exactly one interpolation: yields the value unconverted."""
 
@@ -151,7 +151,7 @@ class TemplateWrap(_Node):
     loc: Location
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class AttrStep(_Node):
     """`.name` in a traversal or after a splat."""
 
@@ -159,7 +159,7 @@ class AttrStep(_Node):
     loc: Location
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class IndexStep(_Node):
     """`[key]` (or legacy `.0`) in a traversal or after a splat."""
 
@@ -170,7 +170,7 @@ class IndexStep(_Node):
 Step: TypeAlias = "AttrStep | IndexStep"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ScopeTraversal(_Node):
     """A variable reference with zero or more attribute/index steps."""
 
@@ -179,7 +179,7 @@ class ScopeTraversal(_Node):
     loc: Location
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class GetAttr(_Node):
     """`obj.name` where obj is not a variable reference."""
 
@@ -188,7 +188,7 @@ class GetAttr(_Node):
     loc: Location
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Index(_Node):
     """`obj[key]` where obj is not a variable reference."""
 
@@ -197,7 +197,7 @@ class Index(_Node):
     loc: Location
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class FunctionCall(_Node):
     """`name(args...)`; expand_final for a trailing `...`."""
 
@@ -208,7 +208,7 @@ class FunctionCall(_Node):
     close_loc: Location | None = field(default=None, compare=False)  # `)`: where HCL reports missing arguments
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Tuple(_Node):
     """`[a, b, c]`."""
 
@@ -216,7 +216,7 @@ class Tuple(_Node):
     loc: Location
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ObjectItem(_Node):
     """One `key = value` (or `key: value`) of an object constructor."""
 
@@ -225,7 +225,7 @@ class ObjectItem(_Node):
     loc: Location
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Object(_Node):
     """`{ k = v, ... }`."""
 
@@ -233,7 +233,7 @@ class Object(_Node):
     loc: Location
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Conditional(_Node):
     """`cond ? true_expr : false_expr`."""
 
@@ -243,7 +243,7 @@ class Conditional(_Node):
     loc: Location
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BinaryOp(_Node):
     """`left op right`."""
 
@@ -253,7 +253,7 @@ class BinaryOp(_Node):
     loc: Location
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class UnaryOp(_Node):
     """`-operand` or `!operand`."""
 
@@ -262,7 +262,7 @@ class UnaryOp(_Node):
     loc: Location
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ForTuple(_Node):
     """`[for key_var, value_var in collection : value if cond]`."""
 
@@ -274,7 +274,7 @@ class ForTuple(_Node):
     loc: Location
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class ForObject(_Node):
     """`{for key_var, value_var in collection : key => value... if cond}`."""
 
@@ -288,7 +288,7 @@ class ForObject(_Node):
     loc: Location
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Splat(_Node):
     """`source[*].steps` (full) or `source.*.attrs` (attribute-only)."""
 
@@ -298,7 +298,7 @@ class Splat(_Node):
     loc: Location
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Parens(_Node):
     """`(expr)`."""
 
@@ -313,7 +313,7 @@ Expr: TypeAlias = (
 TemplatePart: TypeAlias = "str | Interpolation | TemplateIf | TemplateFor"
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Attribute(_Node):
     """`name = expr` in a body."""
 
@@ -322,7 +322,7 @@ class Attribute(_Node):
     loc: Location
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Block(_Node):
     """`type label... { body }`."""
 
@@ -333,7 +333,7 @@ class Block(_Node):
     label_locs: tuple[Location, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Body(_Node):
     """Attributes (unique names, source order) and blocks (source order)."""
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 from bisect import bisect_right
-from dataclasses import dataclass
+from bakeplan.record import record
 from typing import cast
 
 from bakeplan.errors import BakeFileError, Location
@@ -37,7 +37,7 @@ _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _STRING = re.compile(r'"(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"')
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Value:
     """A JSON value with where it starts; `value` is decoded (objects: list of properties)."""
 
@@ -47,7 +47,7 @@ class _Value:
     text: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Property:
     """One `"name": value` of a JSON object."""
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass
+from bakeplan.record import record
 
 from bakeplan.errors import BakeFileError, Location
 from bakeplan.hcl import ast
@@ -29,14 +29,14 @@ from bakeplan.hcl import ast
 ParseExpr = Callable[[str, Location], "ast.Expr"]
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class Lit:
     """A literal text token (mutable: strip markers and flushing edit it)."""
 
     text: str
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class Interp:
     """`${ expr }` with its strip markers."""
 
@@ -46,7 +46,7 @@ class Interp:
     loc: Location
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class Directive:
     """`%{ if/else/endif/for/endfor }` with its strip markers."""
 
@@ -222,7 +222,7 @@ def _range(loc: Location) -> str:
 # --- heredoc bodies ---------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Source:
     """A heredoc body and how to turn its offsets into file positions."""
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from bakeplan.record import record
 
 from bakeplan.platforms import normalize_platform, platform_text
 
 HOSTNAME_LABEL = "org.mobyproject.buildkit.worker.hostname"  # set by BuildKit's workers (worker/label)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BuilderNode:
     """One node of a buildx builder as `docker buildx inspect` / `ls` show it."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from bakeplan.record import replace
 
 from bakeplan.errors import ToolError
 from bakeplan.nodes.builders import BuilderNode

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from bakeplan.record import record
 from pathlib import Path
 
 
@@ -58,7 +58,7 @@ def total_memory() -> int:
     return memory
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Machine:
     """The machine bakeplan runs on: its hostname, usable cores and memory (bytes)."""
 

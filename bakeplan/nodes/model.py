@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from bakeplan.record import record
 
 DECLARED, DETECTED, LEARNED, ASSUMED = "declared", "detected", "learned", "assumed"  # where a figure came from
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Node:
     """A place that runs `docker buildx bake` invocations.
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import textwrap
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from bakeplan.record import record
 
 from rich.console import Console
 from rich.table import Table
@@ -53,7 +53,7 @@ def _console(width: int) -> tuple[Console, io.StringIO]:
     return Console(file=buffer, width=width, no_color=True, highlight=False, soft_wrap=False), buffer
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class _Layout:
     """Column widths shared by every node's table; bar 0 leaves the Gantt column out, job 0 lets ids fold."""
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from bakeplan.record import field, record
 
 from bakeplan.nodes import Node
 
 DEFAULT_EMULATION_FACTOR = 3.0
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Task:
     """Something to schedule: an id, its estimated duration, the platforms its node must build ((None,): any), its deps."""
 
@@ -23,7 +23,7 @@ class Task:
     memory: int | None = None  # bytes it states it needs (None: not stated)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Problem:
     """Tasks and nodes with everything the policy precomputes (see `prepare`)."""
 
@@ -48,7 +48,7 @@ class Problem:
         return self.transfers.get((source, dest), self.handover)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Placement:
     """A task on a node, with its (estimated or real) start and end, and how the node builds it."""
 
@@ -59,7 +59,7 @@ class Placement:
     rank: int  # platforms.EXACT / COMPATIBLE / EMULATED
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class State:
     """The scheduler's whole state between two steps.
 
@@ -89,7 +89,7 @@ class State:
     down: set[str] = field(default_factory=set)
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class LowerBound:
     """No schedule can finish before `value`: the largest of its parts."""
 
@@ -103,7 +103,7 @@ class LowerBound:
         return max([self.critical_path, self.work, *(v for _, v in self.classes)])
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Schedule:
     """A complete simulated schedule."""
 

@@ -4,7 +4,7 @@ checked as buildx's resolveBlockNames does), then their decodable attributes eva
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from bakeplan.record import field, record
 from typing import TYPE_CHECKING
 
 from bakeplan.bake import matrix as mx
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from bakeplan.bake.hclparser.references import References
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Planned:
     """One decodable attribute of a block, compiled once for all its instances."""
 
@@ -34,7 +34,7 @@ class Planned:
     decode_location: Location  # where gohcl reports a value that does not fit (hcl's StartRange)
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class Instance:
     """One block instance (a matrix combination): its env and its evaluated attributes."""
 

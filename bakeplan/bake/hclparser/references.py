@@ -6,7 +6,7 @@ A name written as several target blocks follows hclparser's state for them
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from bakeplan.record import field, record
 from typing import TYPE_CHECKING
 
 from bakeplan.bake.hclparser.sources import find_attribute
@@ -44,7 +44,7 @@ def reference_value(kind: str, value: Value | None) -> Value:
     return cty.convert(value, want)
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class _Duplicate:
     """The blocks of one target name and hclparser's state for them (see `References.load_references`)."""
 

@@ -4,14 +4,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from bakeplan.record import field, record
 
 from bakeplan.bake.definition import BLOCK_KINDS
 from bakeplan.hcl import ast
 from bakeplan.hcl.evaluate import error
 
 
-@dataclass(slots=True)
+@record(frozen=False)
 class Sources:
     """The definitions of one set of bake files, by kind (hclparser's merged body)."""
 

@@ -8,7 +8,7 @@ argument conversion before a call, and the small value helpers the families use.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from bakeplan.record import record
 from functools import lru_cache
 from typing import Any
 
@@ -19,7 +19,7 @@ from bakeplan.hcl.values import DYNAMIC, NUMBER, STRING, ConversionError, Type, 
 # The function model
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Param:
     """A function parameter: HCL converts the argument to `type` before the call."""
 
@@ -31,7 +31,7 @@ class Param:
 Impl = Callable[[list[Value]], Value]
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class Function:
     """One stdlib function."""
 

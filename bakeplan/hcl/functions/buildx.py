@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from bakeplan.record import record
 from datetime import datetime, timedelta, UTC
 from typing import Any
 
@@ -163,7 +163,7 @@ _SEMVER_WILD = (
 )
 
 
-@dataclass(frozen=True)
+@record
 class _SemVer:
     major: int
     minor: int

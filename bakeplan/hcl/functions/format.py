@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from bakeplan.record import record
 from fractions import Fraction
 from typing import Any
 
@@ -44,7 +44,7 @@ def _go_quote_rune(ch: str) -> str:
     return f"'{q}'" if q != '\\"' else "'\"'"
 
 
-@dataclass
+@record(frozen=False)
 class _Verb:
     raw: str = ""
     offset: int = 0

@@ -15,13 +15,20 @@ class on a small machine, and importing them loads `inspect` (about 25 ms).
 half of a typical run. Here the one method whose speed matters, `__init__`
 (parsing a 1,000-target file builds some 100,000 syntax nodes), is compiled
 per class, as dataclasses would; the others are closures over an
-`operator.attrgetter`, which need no compiling.
+`operator.attrgetter`, which need no compiling. The compiled `__init__`s are
+kept in the cache folder (`records-<python>.marshal`, as `.pyc` files keep
+modules), so only a first run compiles them (about 10 ms for the print path).
 """
 
 from __future__ import annotations
 
+import marshal
+import os
+import sys
+import zlib
 from collections.abc import Callable
 from operator import attrgetter
+from types import CodeType
 from typing import Any, TypeVar, dataclass_transform, overload
 
 _T = TypeVar("_T")
@@ -176,10 +183,76 @@ def _make_init(cls: type[Any], fields: dict[str, Field]) -> Callable[..., None]:
         " return __init__\n"
     )
     scope: dict[str, Any] = {}
-    exec(compile(source, f"<record {cls.__qualname__}>", "exec"), {}, scope)
+    exec(_CODES.compiled(source), {}, scope)
     init: Callable[..., None] = scope["_outer"](**names)
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     return init
+
+
+class _CompiledInits:
+    """Compiled `__init__` sources by their text, loaded from and saved to the cache folder once per process."""
+
+    def __init__(self, path: Callable[[], str | None] | None = None) -> None:
+        self._path = path or _cache_path  # where the codes are kept: the cache folder's file unless told
+        self.codes: dict[str, CodeType] | None = None
+        self.fresh: dict[str, CodeType] = {}
+
+    def compiled(self, source: str) -> CodeType:
+        """The code of `source`: kept from an earlier run, or compiled now (and saved when the process exits)."""
+        if self.codes is None:
+            self.codes = self._load()
+        code = self.codes.get(source)
+        if code is None:
+            code = self.codes[source] = compile(source, "<record>", "exec")
+            if not self.fresh:
+                import atexit
+
+                atexit.register(self.save)
+            self.fresh[source] = code
+        return code
+
+    def _load(self) -> dict[str, CodeType]:
+        path = self._path()
+        if path is None:
+            return {}
+        try:
+            with open(path, "rb") as handle:
+                stored = handle.read()
+            if zlib.crc32(stored[4:]).to_bytes(4, "big") == stored[:4]:
+                codes: dict[str, CodeType] = marshal.loads(stored[4:])
+                return codes
+        except (OSError, ValueError, EOFError, TypeError):  # none yet, unreadable or damaged: compile again
+            pass
+        return {}
+
+    def save(self) -> None:
+        """Store what this process compiled beside what is stored (at exit; a failure only costs compiling again)."""
+        from pathlib import Path
+
+        from bakeplan.fsutil import write_atomic
+
+        path = self._path()
+        if path is None:
+            return
+        codes = {**self._load(), **self.fresh}  # another command may have saved its records meanwhile
+        if len(codes) > 4096:  # grown without bound (many versions): start again from this run's
+            codes = dict(self.fresh)
+        try:
+            payload = marshal.dumps(codes)
+            write_atomic(Path(path), zlib.crc32(payload).to_bytes(4, "big") + payload)
+        except (OSError, ValueError):  # no cache folder: compile again next time
+            pass
+
+
+def _cache_path() -> str | None:
+    """`records-<python>.marshal` in bakeplan's cache folder: code objects are only valid for one Python build."""
+    from bakeplan.fsutil import cache_home
+
+    home = cache_home(os.environ)
+    return None if home is None else os.path.join(home, f"records-{sys.implementation.cache_tag}-{sys.hexversion:x}.marshal")
+
+
+_CODES = _CompiledInits()
 
 
 def _make_repr(shown: tuple[str, ...]) -> Callable[[Any], str]:

@@ -159,3 +159,25 @@ def test_a_kept_argument_entry_of_another_shape_is_not_used() -> None:
     assert stored_arguments({k: v for k, v in whole.items() if k != "check"}) is None
     assert stored_arguments({**whole, "extra": 1}) is None
     assert stored_arguments(None) is None
+
+
+def test_a_flag_given_false_replays_as_itself_and_apart_from_the_flag(project: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    pushed, _ = bakeplan(project, cache, "--push")
+    first, replayed_first = bakeplan(project, cache, "--push=false")
+    again, replayed_again = bakeplan(project, cache, "--push=false")
+    assert (replayed_first, replayed_again) == (False, True)  # `--push=false` has an entry of its own
+    assert again == first
+    assert '"push": "true"' in pushed and '"output"' not in first
+    assert bakeplan(project, cache, "--push") == (pushed, True)
+
+
+def test_a_kept_false_flag_stays_false_when_the_file_changes(project: Path, tmp_path: Path) -> None:
+    args = ("--no-cache", "--no-cache=false")
+    assert typer_loaded(project, tmp_path / "cache", *args)
+    (project / "docker-bake.hcl").write_text(HCL.replace('"dev"', '"edited"'))
+    assert not typer_loaded(project, tmp_path / "cache", *args)  # the options typer read last time, kept
+    out, replayed = bakeplan(project, tmp_path / "cache", *args)
+    assert replayed
+    assert '"me/app:edited"' in out
+    assert '"no-cache": false' in out  # given false (buildx's `*.no-cache=false`), not left out

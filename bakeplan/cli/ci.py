@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from bakeplan.cli import pflag
 from bakeplan.cli.options import Exclude, Files, Names, NoCache, Only, Provenance, Pull, Sbom, Sets, Vars
 from bakeplan.cli.request import bake_request, definition_sets
 
@@ -81,9 +82,9 @@ class GitlabMode(str, Enum):
 def register(app: typer.Typer) -> None:
     """Add the `ci` command group (github, gitlab, jenkins) to the app."""
     group = typer.Typer(help="Emit the plan for a CI system: GitHub Actions, GitLab CI, Jenkins.", no_args_is_help=True)
-    group.command("github")(github_command)
-    group.command("gitlab")(gitlab_command)
-    group.command("jenkins")(jenkins_command)
+    group.command("github", cls=pflag.Command)(github_command)
+    group.command("gitlab", cls=pflag.Command)(gitlab_command)
+    group.command("jenkins", cls=pflag.Command)(jenkins_command)
     app.add_typer(group, name="ci")
 
 
@@ -181,7 +182,7 @@ def github_command(
     exclude: Exclude = None, runner: Runner = None, cache: Cache = None, cache_scope: Scope = "",
     cache_fallback: Fallback = None, cache_replace: Replace = False, push: Push = False, since: Since = None,
     handoff: Handoff = None, login: Login = None,
-    no_cache: NoCache = False, pull: Pull = False, sbom: Sbom = "", provenance: Provenance = "",
+    no_cache: NoCache = None, pull: Pull = None, sbom: Sbom = "", provenance: Provenance = "",
     output: Output = None,
     workflow: Annotated[bool, typer.Option("--workflow", help="Write a complete workflow instead of the matrix.")] = False,
     install: Install = None,
@@ -249,7 +250,7 @@ def gitlab_command(
     exclude: Exclude = None, runner: Runner = None, cache: Cache = None, cache_scope: Scope = "",
     cache_fallback: Fallback = None, cache_replace: Replace = False, push: Push = False, since: Since = None,
     handoff: Handoff = None, login: Login = None,
-    no_cache: NoCache = False, pull: Pull = False, sbom: Sbom = "", provenance: Provenance = "",
+    no_cache: NoCache = None, pull: Pull = None, sbom: Sbom = "", provenance: Provenance = "",
     output: Output = None,
     mode: Annotated[GitlabMode, typer.Option("--mode", help="jobs (one job per leg) or matrix (parallel:matrix per chunk).")] = GitlabMode.jobs,
     image: Image = "docker:29", service: Service = "docker:29-dind",
@@ -275,7 +276,7 @@ def jenkins_command(
     exclude: Exclude = None, runner: Runner = None, cache: Cache = None, cache_scope: Scope = "",
     cache_fallback: Fallback = None, cache_replace: Replace = False, push: Push = False, since: Since = None,
     handoff: Handoff = None, login: Login = None,
-    no_cache: NoCache = False, pull: Pull = False, sbom: Sbom = "", provenance: Provenance = "",
+    no_cache: NoCache = None, pull: Pull = None, sbom: Sbom = "", provenance: Provenance = "",
     output: Output = None, credentials: Credentials = "registry",
 ) -> None:
     """Jenkins: a declarative Jenkinsfile with parallel stages per layer."""

@@ -21,16 +21,19 @@ Sets = Annotated[
 Vars = Annotated[Optional[list[str]], typer.Option("--var", metavar="NAME=VALUE", help="Set a bake variable: NAME=VALUE (repeatable).", show_default=False)]
 
 # buildx's build flags that shape the definition (each becomes a `--set '*.KEY=...'` after yours, as in buildx).
+# Each boolean also takes buildx's `=true` / `=false` forms (bakeplan.cli.pflag); `--no-cache` and `--pull`
+# are None when not given, because buildx sets `*.no-cache=false` for `--no-cache=false` and nothing without it.
 Push = Annotated[bool, typer.Option("--push", help='Shorthand for "--set=*.output=type=registry" (buildx: "*.push=true").')]
 Load = Annotated[bool, typer.Option("--load", help='Shorthand for "--set=*.output=type=docker" (buildx: "*.load=true").')]
-NoCache = Annotated[bool, typer.Option("--no-cache", help="Do not use cache when building (\"*.no-cache=true\").")]
-Pull = Annotated[bool, typer.Option("--pull", help="Always attempt to pull all referenced images (\"*.pull=true\").")]
+NoCache = Annotated[Optional[bool], typer.Option("--no-cache", show_default=False, help="Do not use cache when building (\"*.no-cache=true\").")]
+Pull = Annotated[Optional[bool], typer.Option("--pull", show_default=False, help="Always attempt to pull all referenced images (\"*.pull=true\").")]
 Sbom = Annotated[str, typer.Option("--sbom", metavar="true|false|KEY=VALUE,...", help='Shorthand for "--set=*.attest=type=sbom".', show_default=False)]
 Provenance = Annotated[
     str,
     typer.Option("--provenance", metavar="true|false|KEY=VALUE,...", help='Shorthand for "--set=*.attest=type=provenance".', show_default=False),
 ]
 Call = Annotated[str, typer.Option("--call", metavar="METHOD", help='Method for evaluating the build ("check", "outline", "targets"): "*.call=METHOD".')]
+# An alias that sets `--call` where it stands (bakeplan.cli.pflag): the parameter itself stays False.
 Check = Annotated[bool, typer.Option("--check", help='Shorthand for "--call=check".')]
 
 # Selection and nodes: shared by plan, run and ci so that each reads the same everywhere.

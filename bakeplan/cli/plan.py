@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from bakeplan.cli import pflag
 from bakeplan.cli.options import (
     Builder, Exclude, Files, HistoryFile, Names, NodeSpecs, NodesFile, Only, Sets, Vars,
 )
@@ -120,7 +121,7 @@ def terminal_width() -> int:
 def register(app: typer.Typer) -> None:
     """Add `plan` and `nodes` to the app."""
 
-    @app.command("plan")
+    @app.command("plan", cls=pflag.Command)
     def plan_command(
         names: Names = None, file: Files = None, set_: Sets = None, var: Vars = None,
         node: NodeSpecs = None, nodes_file: NodesFile = None, builder: Builder = None,
@@ -131,7 +132,7 @@ def register(app: typer.Typer) -> None:
         plan, past = make_plan(names, file, set_, var, node, nodes_file, builder, only, exclude, history)
         typer.echo(render(plan, fmt) + (estimates_line(plan, past) if fmt == Format.table else ""), nl=False)
 
-    @app.command("nodes")
+    @app.command("nodes", cls=pflag.Command)
     def nodes_command(
         node: NodeSpecs = None, nodes_file: NodesFile = None, builder: Builder = None, file: Files = None,
         history: HistoryFile = None,

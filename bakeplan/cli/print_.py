@@ -6,10 +6,11 @@ The options are declared here, for typer; the command itself is
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, ClassVar, Optional
 
 import typer
 
+from bakeplan.cli import pflag
 from bakeplan.cli.options import Call, Check, Files, Load, Names, NoCache, Provenance, Pull, Push, Sbom, Sets, Vars
 
 ListOption = Annotated[
@@ -18,9 +19,15 @@ ListOption = Annotated[
 ]
 
 
+class PrintCommand(pflag.Command):
+    """`print`'s flags read as buildx's: `--push=false`, ... and `--check` as an alias of `--call=check`."""
+
+    aliases: ClassVar[pflag.Aliases] = {"check": ("call", "check")}
+
+
 def register(app: typer.Typer) -> None:
     """Add the command to the app."""
-    app.command("print")(print_command)
+    app.command("print", cls=PrintCommand)(print_command)
 
 
 def print_command(
@@ -31,14 +38,15 @@ def print_command(
     list_: ListOption = None,
     push: Push = False,
     load: Load = False,
-    no_cache: NoCache = False,
-    pull: Pull = False,
+    no_cache: NoCache = None,
+    pull: Pull = None,
     sbom: Sbom = "",
     provenance: Provenance = "",
     call: Call = "build",
     check: Check = False,
 ) -> None:
     """Print the resolved bake definition as JSON, exactly like `docker buildx bake --print`."""
+    # `check` stays False: the parser reads `--check` into `call` (PrintCommand.aliases).
     from bakeplan.cli import printout, replay
 
     arguments: printout.Arguments = {

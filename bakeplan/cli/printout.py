@@ -26,8 +26,8 @@ class Arguments(TypedDict):
     list_: str | None
     push: bool
     load: bool
-    no_cache: bool
-    pull: bool
+    no_cache: bool | None  # None: not given (buildx sets `*.no-cache=false` for `--no-cache=false`)
+    pull: bool | None
     sbom: str
     provenance: str
     call: str

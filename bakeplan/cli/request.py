@@ -25,11 +25,11 @@ def bake_request(
                        vars=tuple(vars_ or ()), env=dict(os.environ), cwd=Path.cwd())
 
 
-def definition_sets(sets: Sequence[str] | None, *, push: bool = False, load: bool = False, no_cache: bool = False,
-                    pull: bool = False, sbom: str = "", provenance: str = "", call: str = "", check: bool = False) -> list[str]:
+def definition_sets(sets: Sequence[str] | None, *, push: bool = False, load: bool = False, no_cache: bool | None = None,
+                    pull: bool | None = None, sbom: str = "", provenance: str = "", call: str = "", check: bool = False) -> list[str]:
     """The user's `--set`s followed by the ones buildx derives from the build flags given (in buildx's order)."""
     from bakeplan.bake.overrides import BuildFlags
 
-    flags = BuildFlags(push=push, load=load, call="check" if check else call, no_cache=no_cache or None,
-                       pull=pull or None, sbom=sbom, provenance=provenance)
+    flags = BuildFlags(push=push, load=load, call="check" if check else call, no_cache=no_cache,
+                       pull=pull, sbom=sbom, provenance=provenance)
     return [*(sets or ()), *flags.overrides()]

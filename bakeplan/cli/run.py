@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
+from bakeplan.cli import pflag
 from bakeplan.cli.options import (
     Builder, Exclude, Files, HistoryFile, Names, NodeSpecs, NodesFile, Only, Sets, Vars,
 )
-from bakeplan.cli.request import bake_request
+from bakeplan.cli.request import bake_request, definition_sets
 
 if TYPE_CHECKING:
     from bakeplan.bake.model import BakeRequest
@@ -45,7 +46,7 @@ class Progress(str, Enum):
 
 def register(app: typer.Typer) -> None:
     """Add the command to the app."""
-    app.command("run")(_exit_130_on_interrupt(run_command))
+    app.command("run", cls=pflag.Command)(_exit_130_on_interrupt(run_command))
 
 
 def _exit_130_on_interrupt(command: Callable[..., None]) -> Callable[..., None]:
@@ -71,7 +72,7 @@ def run_command(
     allow: Annotated[Many, typer.Option("--allow", help="Pass --allow to bake (repeatable).", show_default=False)] = None,
     push: Annotated[bool, typer.Option("--push", help="Push images; split multi-platform images are merged.")] = False,
     load: Annotated[bool, typer.Option("--load", help="Pass --load to bake.")] = False,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Pass --no-cache to bake.")] = False,
+    no_cache: Annotated[Optional[bool], typer.Option("--no-cache", help="Pass --no-cache to bake.", show_default=False)] = None,
     progress: Annotated[Progress, typer.Option(
         "--progress", help="auto (live view on a terminal), tty, plain, quiet or rawjson (builds' logs in rawjson).",
     )] = Progress.auto,
@@ -102,6 +103,8 @@ def run_command(
     from bakeplan.handover import Handoff, HandoverStore
     from bakeplan.steps import JobSettings
 
+    if no_cache is False:  # `--no-cache=false`: buildx's `*.no-cache=false` after the user's sets, in every job
+        sets = definition_sets(sets, no_cache=False)
     request = bake_request(names, files, sets, vars_)
     store_kind = Handoff.parse(handoff)
     if not dry_run:
@@ -117,7 +120,7 @@ def run_command(
         plan = _plan(request, loader, nodes, past, only, exclude)
         for check in checks:
             check.result()
-    settings = JobSettings(allow=tuple(allow or ()), push=push, load=load, no_cache=no_cache,
+    settings = JobSettings(allow=tuple(allow or ()), push=push, load=load, no_cache=bool(no_cache),
                            cache=_cache(cache, cache_scope, cache_fallback, cache_replace),
                            progress="rawjson" if progress == Progress.rawjson else "plain")
     if dry_run:

@@ -45,3 +45,22 @@ def test_importing_the_stdlib_leaves_the_regex_module_for_first_use() -> None:
     probe = "import sys, bakeplan.hcl.functions; print('regex' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_a_family_loads_when_one_of_its_functions_is_first_looked_up() -> None:
+    # a file that calls no crypto function never pays for hashlib and uuid
+    probe = (
+        "import sys, bakeplan.hcl.functions as f\n"
+        "before = 'bakeplan.hcl.functions.crypto' in sys.modules\n"
+        "listed = 'md5' in f.FUNCTIONS and len(f.FUNCTIONS)\n"
+        "still = 'bakeplan.hcl.functions.crypto' in sys.modules\n"
+        "name = f.FUNCTIONS['md5'].name\n"
+        "print(before, listed, still, name, 'bakeplan.hcl.functions.crypto' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "106", "False", "md5", "True"]
+
+
+def test_a_name_outside_every_family_is_not_a_function() -> None:
+    assert "tostring" not in stdlib.FUNCTIONS
+    assert stdlib.FUNCTIONS.get("tostring") is None

@@ -18,6 +18,7 @@ from bakeplan.errors import BakeplanError
         ("\b\f\x01\x7f", '"\\b\\f\\u0001\x7f"'),
         ("\u2028\u2029", '"\\u2028\\u2029"'),
         ("é日本", '"é日本"'),
+        ("a\ud800b", '"a\ufffdb"'),  # a lone surrogate (from a JSON file's "\ud800"): Go writes U+FFFD, as buildx prints
     ],
 )
 def test_strings_are_escaped_like_go_encoding_json(text: str, expected: str) -> None:

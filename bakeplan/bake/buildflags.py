@@ -328,7 +328,8 @@ def _go_quote(text: str) -> str:
 
 def _elements(value: Any, want: str) -> list[Any]:
     """buildflags' FromCtyValue on a list: tuples/lists only; skip empty strings and nulls."""
-    if isinstance(value, (str, Mapping)) or not isinstance(value, Sequence):
+    # a list (the common case) passes without the slower checks against abstract types
+    if type(value) is not list and (isinstance(value, (str, Mapping)) or not isinstance(value, Sequence)):
         raise DecodeError(f"list of {want} required")
     return [item for item in value if item is not None and item != ""]
 

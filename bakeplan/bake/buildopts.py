@@ -157,7 +157,7 @@ def _check_ulimits(values: Sequence[str]) -> None:
             raise BakeplanError(f"ulimit soft limit must be less than or equal to hard limit: {numbers[0]} > {numbers[1]}")
 
 
-_ANNOTATION_TYPE = re.compile(r"^([a-z-]+)(?:\[([A-Za-z0-9_/-]+)\])?$")
+_ANNOTATION_TYPE = r"^([a-z-]+)(?:\[([A-Za-z0-9_/-]+)\])?$"  # compiled (and cached by `re`) on first use: rarely needed
 _ANNOTATION_KINDS = frozenset({"", "index", "index-descriptor", "manifest", "manifest-descriptor"})
 
 
@@ -173,7 +173,7 @@ def _check_annotations(values: Sequence[str]) -> None:
         if not colon:
             continue
         for item in kinds.split(","):
-            match = _ANNOTATION_TYPE.match(item)
+            match = re.match(_ANNOTATION_TYPE, item)
             if match is None:
                 raise BakeplanError(f'invalid annotation type "{item}", expected type and optional platform in square brackets')
             if match.group(1) not in _ANNOTATION_KINDS:

@@ -94,6 +94,8 @@ def to_string_list(value: Any) -> list[str] | None:
     """cty convert to list(string); null elements are an error when decoded into []string."""
     if value is None:
         return None
+    if type(value) is list and all(type(item) is str for item in value):
+        return list(value)  # the common case, without the checks against abstract types below
     if isinstance(value, (str, Mapping)) or not isinstance(value, Sequence):
         raise DecodeError("list of string required")
     out: list[str] = []
@@ -111,6 +113,8 @@ def to_string_map(value: Any, *, nullable: bool) -> dict[str, str | None] | None
     """cty convert to map(string); null values kept only for map[string]*string."""
     if value is None:
         return None
+    if type(value) is dict and all(type(key) is str and type(item) is str for key, item in value.items()):
+        return dict(value)  # the common case, without the checks against abstract types below
     if not isinstance(value, Mapping):
         raise DecodeError("map of string required")
     out: dict[str, str | None] = {}

@@ -194,7 +194,8 @@ def local_platform() -> str:
 # ------------------------------------------------------------------ types and overrides
 
 
-_GO_FLOAT = re.compile(r"^[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)[pP][+-]?[0-9]+)$")
+# A pattern text, compiled (and cached by `re`) on first use: only a number-typed override reads it.
+_GO_FLOAT = r"^[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)[pP][+-]?[0-9]+)$"
 _GO_TRUE = ("1", "t", "T", "TRUE", "true", "True")
 _GO_FALSE = ("0", "f", "F", "FALSE", "false", "False")
 
@@ -216,7 +217,7 @@ def _parse_go_float(name: str, text: str) -> float:
     lowered = text.lower().lstrip("+-")
     if lowered in ("inf", "infinity", "nan"):
         raise ValueError(f"failed to parse {name} as number: invalid number value")
-    if not text or not _GO_FLOAT.match(text) or not any(c.isdigit() for c in text):
+    if not text or not re.match(_GO_FLOAT, text) or not any(c.isdigit() for c in text):
         raise ValueError(f'failed to parse {name} as number: strconv.ParseFloat: parsing "{text}": invalid syntax')
     try:
         number = float.fromhex(text) if "x" in text.lower() else float(text)

@@ -15,9 +15,10 @@ HCL/JSON blocks of the same name merge into them.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from bakeplan.record import record
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-co
 BAKE_NAMES = ("docker-bake.json", "docker-bake.hcl", "docker-bake.override.json", "docker-bake.override.hcl")
 
 
-@dataclass(frozen=True, slots=True)
+@record
 class BakeFile:
     """One bake file: the name diagnostics use (as given), its path, and its bytes."""
 
@@ -136,7 +137,7 @@ def _parser_fingerprint() -> str:
 
     digest = sha256(CACHE_FORMAT.encode())
     folder = Path(syntax.__file__).parent
-    native = sorted(f"native/{path.name}" for path in (folder / "native").glob("*.py"))
+    native = sorted(f"native/{name}" for name in os.listdir(folder / "native") if name.endswith(".py"))
     for name in ["ast.py", "syntax.py", "template.py", "json.py", *native]:
         try:
             stat = (folder / name).stat()
@@ -292,19 +293,31 @@ _TOKEN_BLANKS = bytes(byte if byte in _TOKEN_BYTES else 0x20 for byte in range(2
 
 def _code_fingerprint() -> str:
     """Changes whenever any module of bakeplan's reading stages changes."""
-    root = Path(__file__).resolve().parent.parent
+    root = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
     digest = sha256(CACHE_FORMAT.encode() + sys.version.encode() + _library_stamp().encode())
     for folder in ("hcl", "bake"):
-        for path in sorted((root / folder).rglob("*.py")):  # subpackages too
-            stat = path.stat()
-            digest.update(f"{path.relative_to(root).as_posix()}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+        for path, stat in _python_files(os.path.join(root, folder)):
+            digest.update(f"{os.path.relpath(path, root)}:{stat.st_size}:{stat.st_mtime_ns};".encode())
     return digest.hexdigest()
+
+
+def _python_files(folder: str) -> list[tuple[str, os.stat_result]]:
+    """The `*.py` files under `folder` (subpackages too) with their stat, by path; os.scandir is ~5x faster than Path.rglob."""
+    found: list[tuple[str, os.stat_result]] = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                found.extend(_python_files(entry.path))
+            elif entry.name.endswith(".py"):
+                found.append((entry.path, entry.stat()))
+    return sorted(found, key=lambda item: item[0])
 
 
 def evaluation_key(found: Sequence[BakeFile], request: BakeRequest) -> str | None:
     """The cache key of the evaluated definition, or None when it must not be cached."""
     import json
-    import platform
+
+    from bakeplan.platforms import uname
 
     if any(marker in file.data for file in found for marker in IMPURE_CALLS):
         return None
@@ -318,8 +331,8 @@ def evaluation_key(found: Sequence[BakeFile], request: BakeRequest) -> str | Non
         tokens.update(file.data.translate(_TOKEN_BLANKS).split())
     seen = [(name, value) for name, value in sorted(env.items()) if name.removesuffix("_JSON").encode() in tokens]
     extra = {k: request.env.get(k) for k in ("HOME", "BUILDX_BAKE_DISABLE_VARS_ENV_LOOKUP")}
-    digest = sha256(_code_fingerprint().encode())
-    meta = {"vars": list(request.vars), "env": seen, "extra": extra, "machine": [platform.system(), platform.machine()]}
+    digest = sha256(_code_fingerprint().encode(), more=sum(len(file.data) for file in found))
+    meta = {"vars": list(request.vars), "env": seen, "extra": extra, "machine": list(uname())}
     digest.update(json.dumps(meta, sort_keys=True).encode())
     for file in found:
         digest.update(f"\0{file.name}\0{len(file.data)}\0".encode())

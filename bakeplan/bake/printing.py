@@ -20,7 +20,7 @@ from bakeplan.bake.model import BakeResult, JSONValue
 
 # Go's encoding/json escapes these even inside otherwise plain strings (HTML safety).
 _GO_ONLY_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
-_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE = "[\ud800-\udfff]"  # a pattern text: `re` compiles it only for an output that is not all ASCII
 
 
 def _go_json(text: str) -> str:
@@ -28,8 +28,8 @@ def _go_json(text: str) -> str:
     for char, escaped in _GO_ONLY_ESCAPES:
         if char in text:
             text = text.replace(char, escaped)
-    if _SURROGATE.search(text):
-        text = _SURROGATE.sub("\\ufffd", text)  # Go replaces invalid UTF-8 (here: lone surrogates)
+    if not text.isascii() and re.search(_SURROGATE, text):
+        text = re.sub(_SURROGATE, "\ufffd", text)  # Go writes U+FFFD for invalid UTF-8 (here: lone surrogates)
     return text
 
 

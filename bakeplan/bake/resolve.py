@@ -399,17 +399,19 @@ def _escape(text: str) -> str:
     return text.replace("${", "$${").replace("%{", "%%{")
 
 
+# Field name -> (position in buildx's Target struct, kind); kinds whose empty value is omitted.
+_FIELD_ORDER = {key: (index, kind) for index, (key, kind) in enumerate(schema.TARGET_FIELDS)}
+_OMIT_EMPTY = frozenset({schema.LIST, schema.MAP, schema.CONTEXTS, schema.CACHE, schema.EXPORTS, schema.ATTESTS,
+                         schema.SECRETS, schema.SSHKEYS, schema.POLICY, schema.TEXT})
+
+
 def printed_fields(target: TargetFields) -> dict[str, Any]:
     """The target's `--print` object: struct order, nil/empty omitted, `${` escaped."""
     out: dict[str, Any] = {}
-    for key, kind in schema.TARGET_FIELDS:
-        if key not in target:
-            continue
+    for key in sorted((key for key in target if key in _FIELD_ORDER), key=_FIELD_ORDER.__getitem__):
         value = target[key]
-        if kind in (schema.LIST, schema.MAP, schema.CONTEXTS, schema.CACHE, schema.EXPORTS, schema.ATTESTS, schema.SECRETS, schema.SSHKEYS, schema.POLICY):
-            if not value:
-                continue
-        if kind == schema.TEXT and not value:
+        kind = _FIELD_ORDER[key][1]
+        if kind in _OMIT_EMPTY and not value:
             continue
         out[key] = _printed_value(key, kind, value)
     return out

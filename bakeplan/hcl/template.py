@@ -61,10 +61,12 @@ class Directive:
 
 Token = Lit | Interp | Directive
 
-_HEREDOC_SPECIAL = re.compile(r"\$\$\{|%%\{|\$\{|%\{|\n")
+# Pattern texts, compiled (and cached by `re`) on first use: most files have
+# no heredoc or template directive.
+_HEREDOC_SPECIAL = r"\$\$\{|%%\{|\$\{|%\{|\n"
 _NAME = r"[A-Za-z_][A-Za-z0-9_-]*"
-_KEYWORD = re.compile(r"\s*(" + _NAME + r")")
-_FOR_NAMES = re.compile(r"\s*(" + _NAME + r")\s*(?:,\s*(" + _NAME + r")\s*)?(?=\s)\s*in(?=[\s(\[{\"])")
+_KEYWORD = r"\s*(" + _NAME + r")"
+_FOR_NAMES = r"\s*(" + _NAME + r")\s*(?:,\s*(" + _NAME + r")\s*)?(?=\s)\s*in(?=[\s(\[{\"])"
 
 
 def assemble(tokens: list[Token], loc: Location, *, flush: bool = False, end: Location | None = None) -> ast.Expr:
@@ -259,7 +261,7 @@ def scan_heredoc(
     tokens: list[Token] = []
     buf: list[str] = []
     pos = 0
-    for match in _HEREDOC_SPECIAL.finditer(text):
+    for match in re.finditer(_HEREDOC_SPECIAL, text):
         if match.start() < pos:
             continue  # inside an interpolation already consumed
         buf.append(text[pos : match.start()] if unescape is None else unescape(text[pos : match.start()]))
@@ -298,7 +300,7 @@ def parse_directive(
     text: str, at: Location, strip_left: bool, strip_right: bool, loc: Location, parse_expr: ParseExpr
 ) -> Directive:
     """Parse the inside of a `%{ ... }` directive whose text starts at `at`."""
-    match = _KEYWORD.match(text)
+    match = re.match(_KEYWORD, text)
     if match is None:
         raise BakeFileError(
             'Invalid template directive; A template directive keyword ("if", "for", etc) is expected '
@@ -318,7 +320,7 @@ def parse_directive(
         cond = parse_expr(text[rest_at:], _offset(at, text, rest_at))
         return Directive("if", strip_left, strip_right, loc, cond=cond)
     if keyword == "for":
-        names = _FOR_NAMES.match(text, rest_at)
+        names = re.compile(_FOR_NAMES).match(text, rest_at)
         if names is None:
             raise BakeFileError(
                 "Invalid 'for' directive; For directive requires variable names and the 'in' keyword.",

@@ -11,7 +11,7 @@ from bakeplan.hcl.evaluate.scope import error, expr_loc
 from bakeplan.hcl.values import DYNAMIC, STRING
 
 
-_IDENTIFIER = re.compile(r"^[^\W\d][\w-]*$")
+_IDENTIFIER = r"^[^\W\d][\w-]*$"  # compiled (and cached by `re`) on first use: JSON files only
 
 
 def keyword(expr: ast.Expr) -> str | None:
@@ -26,7 +26,7 @@ def keyword(expr: ast.Expr) -> str | None:
         return {True: "true", False: "false", None: "null"}[expr.value]  # type: ignore[index]
     if isinstance(expr, ast.Literal) and expr.kind == "string" and from_json(expr):
         text = str(expr.value).strip()
-        return text if _IDENTIFIER.match(text) else None
+        return text if re.match(_IDENTIFIER, text) else None
     return None
 
 

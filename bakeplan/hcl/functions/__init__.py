@@ -46,11 +46,13 @@ them into ``FUNCTIONS``: `numbers`, `booleans`, `strings`, `regex`, `format`,
 `collections`, `sets`, `encoding`, `crypto`, `datetime`, `cidr`, `buildx`
 (buildx's additions), `unsupported` (the bytes functions), `special` (try, can,
 convert); `base` holds the function model, the errors and argument conversion.
+``FUNCTIONS`` knows every family's names (``FAMILIES``) and imports a family
+the first time one of its functions is looked up.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from bakeplan.hcl.functions.base import (
     SPECIAL,
@@ -71,28 +73,9 @@ from bakeplan.hcl.functions.base import (
     to_int,
     try_message,
 )
-from bakeplan.hcl.functions.booleans import TABLE as BOOLEANS
-from bakeplan.hcl.functions.buildx import TABLE as BUILDX
-from bakeplan.hcl.functions.cidr import TABLE as CIDR
-from bakeplan.hcl.functions.collections import TABLE as COLLECTIONS
-from bakeplan.hcl.functions.crypto import TABLE as CRYPTO
-from bakeplan.hcl.functions.datetime import TABLE as DATETIME
-from bakeplan.hcl.functions.datetime import parse_go_duration, parse_rfc3339
-from bakeplan.hcl.functions.encoding import TABLE as ENCODING
-from bakeplan.hcl.functions.format import TABLE as FORMAT
-from bakeplan.hcl.functions.format import big_text, format_string, go_format_int
-from bakeplan.hcl.functions.numbers import TABLE as NUMBERS
-from bakeplan.hcl.functions.regex import TABLE as REGEX
-from bakeplan.hcl.functions.regex import RegexSyntaxError, compile_re2, translate_re2
-from bakeplan.hcl.functions.sets import TABLE as SETS
-from bakeplan.hcl.functions.special import TABLE as SPECIAL_FUNCTIONS
-from bakeplan.hcl.functions.strings import TABLE as STRINGS
-from bakeplan.hcl.functions.unsupported import BYTES
-from bakeplan.hcl.functions.unsupported import TABLE as UNSUPPORTED
 from bakeplan.hcl.values import FALSE, TRUE, Value
 
 __all__ = [
-    "BYTES",
     "FUNCTIONS",
     "SPECIAL",
     "ArgError",
@@ -101,55 +84,79 @@ __all__ = [
     "FunctionError",
     "Impl",
     "Param",
-    "RegexSyntaxError",
-    "big_text",
     "binary_op",
     "call",
-    "compile_re2",
-    "format_string",
-    "go_format_int",
     "graphemes",
     "n",
     "n64",
-    "parse_go_duration",
-    "parse_rfc3339",
     "s",
     "to_int",
-    "translate_re2",
     "try_message",
     "unary_op",
 ]
 
 
-def _registry(tables: Iterable[Mapping[str, Function]]) -> Mapping[str, Function]:
-    """The families' tables merged, by name (buildx bake/hclparser/stdlib.go registers exactly these)."""
-    merged: dict[str, Function] = {}
-    for family in tables:
-        for name, fn in family.items():
-            if name in merged:
-                raise AssertionError(f"function {name} is defined by two families")
-            merged[name] = fn
-    return dict(sorted(merged.items()))
+# Each family's names, as its module's TABLE defines them. The registry imports
+# a family the first time one of its names is looked up: a file that calls no
+# date, crypto or network function never loads datetime, hashlib, uuid or ipaddress.
+FAMILIES: Mapping[str, tuple[str, ...]] = {
+    "numbers": ("absolute", "add", "ceil", "divide", "floor", "greaterthan", "greaterthanorequalto", "int", "lessthan",
+                "lessthanorequalto", "log", "max", "min", "modulo", "multiply", "negate", "parseint", "pow", "range",
+                "signum", "subtract"),
+    "booleans": ("and", "equal", "not", "notequal", "or"),
+    "strings": ("chomp", "indent", "join", "lower", "replace", "reverse", "sort", "split", "strlen", "substr", "title",
+                "trim", "trimprefix", "trimspace", "trimsuffix", "upper"),
+    "regex": ("regex", "regex_replace", "regexall"),
+    "format": ("format", "formatlist"),
+    "collections": ("chunklist", "coalesce", "coalescelist", "compact", "concat", "contains", "distinct", "element",
+                    "flatten", "hasindex", "index", "keys", "length", "lookup", "merge", "reverselist", "setproduct",
+                    "slice", "values", "zipmap"),
+    "sets": ("sethaselement", "setintersection", "setsubtract", "setsymmetricdifference", "setunion"),
+    "encoding": ("base64decode", "base64encode", "csvdecode", "jsondecode", "jsonencode", "urlencode"),
+    "crypto": ("bcrypt", "md5", "rsadecrypt", "sha1", "sha256", "sha512", "uuidv4", "uuidv5"),
+    "datetime": ("formatdate", "timeadd", "timestamp"),
+    "cidr": ("cidrhost", "cidrnetmask", "cidrsubnet", "cidrsubnets"),
+    "buildx": ("basename", "dirname", "formattimestamp", "homedir", "indexof", "sanitize", "semvercmp",
+               "unixtimestampparse"),
+    "unsupported": ("byteslen", "bytesslice"),
+    "special": ("can", "convert", "try"),
+}
 
 
-FUNCTIONS: Mapping[str, Function] = _registry(
-    [
-        NUMBERS,
-        BOOLEANS,
-        STRINGS,
-        REGEX,
-        FORMAT,
-        COLLECTIONS,
-        SETS,
-        ENCODING,
-        CRYPTO,
-        DATETIME,
-        CIDR,
-        BUILDX,
-        UNSUPPORTED,
-        SPECIAL_FUNCTIONS,
-    ]
-)
+class Registry(Mapping[str, Function]):
+    """name -> Function over the families' tables, in name order; a family loads on its first lookup."""
+
+    def __init__(self, families: Mapping[str, Sequence[str]]) -> None:
+        self._family_of = {name: family for family, names in families.items() for name in names}
+        self._names = sorted(self._family_of)
+        self._loaded: dict[str, Function] = {}
+
+    def __getitem__(self, name: str) -> Function:
+        found = self._loaded.get(name)
+        if found is None:
+            self._loaded.update(_family_table(self._family_of[name]))
+            found = self._loaded[name]
+        return found
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._family_of
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+def _family_table(family: str) -> Mapping[str, Function]:
+    """The TABLE of module `bakeplan.hcl.functions.<family>`."""
+    from importlib import import_module
+
+    table: Mapping[str, Function] = import_module(f"{__name__}.{family}").TABLE
+    return table
+
+
+FUNCTIONS: Mapping[str, Function] = Registry(FAMILIES)
 
 
 # --------------------------------------------------------------------------

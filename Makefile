@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export DOCKER_CONFIG := $(CURDIR)/.tools/docker
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 
-.PHONY: run test tools venv bench typecheck lint check-matrices clean
+.PHONY: run test tools venv bench typecheck lint check-matrices lalr-tables clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ bench: venv tools
 
 check-matrices: venv
 	$(BIN)/python -m bakeplan.emit.check matrices
+
+# The LALR tables shipped in the package, exported from Lark (after upgrading Lark or python-hcl2,
+# or changing the grammar's patches; tests/test_lalr_tables.py says when).
+lalr-tables: venv
+	$(BIN)/python -m bakeplan.hcl.native.tables
 
 clean:
 	rm -rf $(VENV) .tools build *.egg-info

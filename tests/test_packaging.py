@@ -64,6 +64,7 @@ def test_the_wheel_holds_the_package_its_data_and_the_command(dist: Path) -> Non
     sources = {p.relative_to(ROOT).as_posix() for p in (ROOT / "bakeplan").rglob("*.py")}
     assert sources <= names and "bakeplan/py.typed" in names
     assert {p.relative_to(ROOT).as_posix() for p in (ROOT / "bakeplan" / "render").glob("*.json")} <= names
+    assert "bakeplan/hcl/native/lalr_tables.marshal" in names  # the parser tables (bakeplan.hcl.native.tables)
     assert not any(name.startswith("tests/") for name in names)
     assert "bakeplan = bakeplan.cli:main" in entry_points
     assert metadata["Name"] == "bakeplan" and metadata["Version"] == bakeplan.__version__

@@ -97,23 +97,6 @@ def test_the_compact_parser_builds_the_same_tree_as_lark(source: str) -> None:
     assert by_tables == by_lark
 
 
-def test_damaged_parser_tables_are_exported_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BAKEPLAN_CACHE_DIR", str(tmp_path))
-    lalr.compact_parser.cache_clear()
-    try:
-        assert lalr.compact_parser() is not None
-        (tables,) = tmp_path.glob("lalr/*.marshal")
-        exported = tables.read_bytes()
-        middle = len(exported) // 2
-        tables.write_bytes(exported[:middle] + bytes(64) + exported[middle + 64 :])  # damaged, not truncated
-        lalr.compact_parser.cache_clear()
-        fast = lalr.compact_parser()
-        assert fast is not None and tables.read_bytes() == exported
-        assert fast.parse("x = 1\n", "start").data == "start"
-    finally:
-        lalr.compact_parser.cache_clear()
-
-
 # --- structure ------------------------------------------------------------
 
 

@@ -76,7 +76,6 @@ expression's diagnostics only (hclparser returns them as they are).
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import re
@@ -356,13 +355,8 @@ def read_definition(
     """Evaluate parsed bake files as buildx's hclparser.Parse does (see the module docstring)."""
     # Evaluation allocates many small acyclic objects; the cyclic collector's repeated
     # full scans would make a big matrix cost twice as much (and grow worse than linearly).
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with syntax.no_gc():
         return _read(bodies, env, vars or {}, builtins, functions)
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _read(

@@ -46,13 +46,7 @@ def print_definition(arguments: Arguments) -> None:
     sets = definition_sets(arguments["sets"], push=arguments["push"], load=arguments["load"], no_cache=arguments["no_cache"],
                            pull=arguments["pull"], sbom=arguments["sbom"], provenance=arguments["provenance"],
                            call=arguments["call"], check=arguments["check"])
-    # A short run that keeps nearly everything it allocates: the cyclic
-    # collector would only rescan the same live objects (imports, trees,
-    # targets) again and again, more often the bigger the matrix.
-    from bakeplan.hcl.syntax import no_gc
-
-    with no_gc():
-        _print(arguments["names"], arguments["files"], sets, arguments["vars_"], arguments["list_"])
+    _print(arguments["names"], arguments["files"], sets, arguments["vars_"], arguments["list_"])
 
 
 def _print(

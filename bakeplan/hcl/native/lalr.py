@@ -38,6 +38,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import itertools
+import marshal
 import os
 import re
 from collections.abc import Iterator
@@ -156,11 +157,27 @@ class _Scanner:
         return self._own.match(text, pos)
 
 
+class _Rows(dict[int, dict[str, int]]):
+    """The parse table by state: a row stored marshalled (`tables.encode`) is decoded when the loop first reaches it."""
+
+    __slots__ = ("_stored",)
+
+    def __init__(self, stored: list[bytes] | list[dict[str, int]]) -> None:
+        super().__init__()
+        self._stored = stored
+
+    def __missing__(self, state: int) -> dict[str, int]:
+        row = self._stored[state]
+        decoded: dict[str, int] = marshal.loads(row) if isinstance(row, bytes) else row
+        self[state] = decoded
+        return decoded
+
+
 class _CompactParser:
     """Lark's LALR tables for the patched grammar, driven without Lark."""
 
     def __init__(self, data: dict[str, Any]) -> None:
-        self.states: list[dict[str, int]] = data["states"]
+        self.states: dict[int, dict[str, int]] = _Rows(data["states"])
         self.rules: list[tuple[str, int, str, bool, tuple[tuple[int, bool], ...] | None]] = data["rules"]
         self.start_states: dict[str, int] = data["start"]
         self.end_states: dict[str, int] = data["end"]

@@ -137,13 +137,15 @@ def _edited(path: Path, round_: int) -> None:
 
 
 def big_file_rows(work: Path, env: dict[str, str], benv: dict[str, str] | None) -> list[str]:
-    """The ~660 KB file: first run (empty cache), after an edit (same command line), repeat run (replayed)."""
+    """The ~660 KB file: first run (empty cache folder), after an edit (same command line), repeat run (replayed)."""
     folder = work / "big"
     folder.mkdir()
     text = big_file()
     (folder / "docker-bake.hcl").write_text(text)
+    # First run: a cache folder of its own each time (nothing cached, not even the command line); best of 3.
+    first = min(timed([*_bakeplan_argv(), "print"], folder, dict(env, XDG_CACHE_HOME=str(work / f"cache-first-{i}"))) for i in range(3))
     cache_env = dict(env, XDG_CACHE_HOME=str(work / "cache-big"))
-    first = timed([*_bakeplan_argv(), "print"], folder, cache_env)
+    timed([*_bakeplan_argv(), "print"], folder, cache_env)
     edits = []
     for round_ in range(3):
         _edited(folder / "docker-bake.hcl", round_)

@@ -23,10 +23,9 @@ import hashlib
 import json
 import os
 import time
-from contextlib import suppress
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from bakeplan.record import record as frozen_record  # `record` here is a BuildKit build record
+from contextlib import suppress
 from pathlib import Path
 
 from bakeplan import buildx
@@ -36,6 +35,7 @@ from bakeplan.fsutil import user_cache_dir, write_atomic
 from bakeplan.jobs import NATIVE
 from bakeplan.nodes import Node
 from bakeplan.platforms import normalize_platform
+from bakeplan.record import record as frozen_record  # `record` here is a BuildKit build record
 
 LIMIT = 50  # newest completed records inspected per builder (BuildKit keeps about as many by default)
 WORKERS = 8

@@ -16,13 +16,12 @@ clear `ToolError`.
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from bakeplan.record import replace
 from pathlib import Path
 
 from bakeplan import nodes as nd
@@ -32,6 +31,7 @@ from bakeplan.endpoint import diagnose
 from bakeplan.errors import BakeplanError, ToolError
 from bakeplan.nodes import Node
 from bakeplan.platforms import normalize_platform, platform_text
+from bakeplan.record import replace
 
 
 def check_docker(docker: str, env: Mapping[str, str] | None = None) -> None:

@@ -29,10 +29,10 @@ import difflib
 import hashlib
 import re
 from collections.abc import Sequence
-from bakeplan.record import record
 from urllib.parse import parse_qsl
 
 from bakeplan.errors import UsageError
+from bakeplan.record import record
 
 BACKENDS = ("registry", "local", "gha", "s3")
 MAX_TAG = 128

@@ -17,12 +17,12 @@ them as the job's demand, as Bazel's resource sets do for actions:
 from __future__ import annotations
 
 import math
-from bakeplan.record import record
 
 from bakeplan.bake.model import Target
 from bakeplan.bake.units import SizeError, ram_in_bytes
 from bakeplan.errors import BakeFileError, BakeplanError
 from bakeplan.nodes import Node
+from bakeplan.record import record
 
 DEFAULT_CPU_PERIOD = 100_000  # µs, the kernel's CFS default
 

@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from bakeplan.record import record
 from functools import lru_cache
 from pathlib import Path
 
 from bakeplan.bake.model import Target
 from bakeplan.platforms import normalize_platform
+from bakeplan.record import record
 
 _BUILD, _TARGET = "\0build", "\0target"  # what $BUILDPLATFORM / $TARGETPLATFORM expand to
 _AUTOMATIC = {

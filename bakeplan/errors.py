@@ -7,6 +7,7 @@ Anything else that escapes is a bug (exit 3, rerun with --debug for the tracebac
 from __future__ import annotations
 
 from collections.abc import Sequence
+
 from bakeplan.record import record
 
 

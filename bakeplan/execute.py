@@ -44,25 +44,37 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from bakeplan.record import field, record
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from bakeplan.buildx import node_fault, probe_builder
 from bakeplan.errors import BakeplanError
 from bakeplan.nodes import Node, usable
+from bakeplan.record import field, record
 from bakeplan.runner import Handle, Runner, SubprocessRunner, file_name
 from bakeplan.runstate import (
-    SUCCEEDED, RunState, StepState, finish_stopped, mark_cancelled, mark_finished, mark_moved, mark_node_down,
-    mark_node_up, mark_retried, mark_skipped, mark_started, mark_unplaceable, start_state, write_state,
+    SUCCEEDED,
+    RunState,
+    StepState,
+    finish_stopped,
+    mark_cancelled,
+    mark_finished,
+    mark_moved,
+    mark_node_down,
+    mark_node_up,
+    mark_retried,
+    mark_skipped,
+    mark_started,
+    mark_unplaceable,
+    start_state,
+    write_state,
 )
-from bakeplan.schedule import DEFAULT_EMULATION_FACTOR, Problem, Task, dispatch, give_up, node_down, node_up, prepare
+from bakeplan.schedule import DEFAULT_EMULATION_FACTOR, Problem, Task, dispatch, give_up, node_down, node_up, prepare, stranded
 from bakeplan.schedule import State as SchedState
 from bakeplan.schedule import fail as sched_fail
 from bakeplan.schedule import finish as sched_finish
 from bakeplan.schedule import retry as sched_retry
 from bakeplan.schedule import start_state as sched_start
-from bakeplan.schedule import stranded
 from bakeplan.steps import Step
 
 MAX_MOVES = 3  # a step whose node goes down under it this often fails like a build

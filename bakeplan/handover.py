@@ -24,11 +24,11 @@ from __future__ import annotations
 
 import json
 import shutil
-from bakeplan.record import record
 from pathlib import Path
 
 from bakeplan.errors import BakeplanError, UsageError
 from bakeplan.outputs import digest_output, entry_text
+from bakeplan.record import record
 from bakeplan.runner import file_name
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"

@@ -38,11 +38,11 @@ import math
 import os
 import statistics
 from collections.abc import Mapping, Sequence
-from bakeplan.record import field, record, replace
 from pathlib import Path
 
 from bakeplan.fsutil import user_cache_dir, write_atomic
 from bakeplan.jobs import NATIVE, Job
+from bakeplan.record import field, record, replace
 
 DEFAULT_SECONDS = 60.0
 OWN, BUILDERS, DEFAULT = "history", "builders", "default"  # where an estimate came from

@@ -19,9 +19,9 @@ which bakeplan computed its own value (`user_sets`).
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from bakeplan.record import record
 
 from bakeplan.bake.overrides import glob_match
+from bakeplan.record import record
 
 
 @record

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
-from bakeplan.record import field, record
 
 from bakeplan.bake.model import BakeResult, JSONValue, Target
 from bakeplan.demand import NONE, Demand
 from bakeplan.dockerfiles import Execution
 from bakeplan.errors import BakeplanError, UsageError
 from bakeplan.platforms import normalize_platform
+from bakeplan.record import field, record
 
 NATIVE = "native"  # how a job without a platform is named and filtered
 

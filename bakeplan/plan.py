@@ -32,19 +32,24 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Mapping, Sequence
-from bakeplan.record import field, record, replace
 from pathlib import Path
 
 from bakeplan.bake.model import BakeResult
-from bakeplan.errors import BakeplanError, CycleError, NoNodeError
 from bakeplan.demand import fits_memory, format_bytes, target_demand
 from bakeplan.dockerfiles import classify
+from bakeplan.errors import BakeplanError, CycleError, NoNodeError
 from bakeplan.history import History
 from bakeplan.jobs import Filter, Job, make_jobs, select
 from bakeplan.nodes import Node, usable, with_speeds
 from bakeplan.platforms import EMULATED, normalize_platform, platform_rank
+from bakeplan.record import field, record, replace
 from bakeplan.schedule import (
-    DEFAULT_EMULATION_FACTOR, LowerBound, Placement, Task, prepare, simulate,
+    DEFAULT_EMULATION_FACTOR,
+    LowerBound,
+    Placement,
+    Task,
+    prepare,
+    simulate,
 )
 
 DEFAULT_HANDOVER = 4.0  # seconds to export a result and import it on another node, before any is measured
@@ -120,8 +125,8 @@ class Plan:
 
     def argv(self, job_id: str, *, docker: str = "docker") -> tuple[str, ...]:
         """The exact `docker buildx bake` argv of a job on its planned node, reading the user's files."""
-        from bakeplan.steps import JobSettings, job_invocation, planned_sources
         from bakeplan.invocation import bake_argv
+        from bakeplan.steps import JobSettings, job_invocation, planned_sources
 
         job = self.job(job_id)
         settings = JobSettings(files=self.files, sets=self.overrides, variables=self.variables, docker=docker)

@@ -13,12 +13,11 @@ import re
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from bakeplan.record import field, record
 from pathlib import Path
 from typing import IO, Any
 
-from bakeplan.runstate import CANCELLED, FAILED, PENDING, RUNNING, SKIPPED, SUCCEEDED, RunState
-from bakeplan.runstate import StepState
+from bakeplan.record import field, record
+from bakeplan.runstate import CANCELLED, FAILED, PENDING, RUNNING, SKIPPED, SUCCEEDED, RunState, StepState
 from bakeplan.steps import Step
 
 TAIL_LINES = 12

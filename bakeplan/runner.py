@@ -11,11 +11,11 @@ import os
 import signal
 import subprocess
 from collections.abc import Mapping, Sequence
-from bakeplan.record import record
 from pathlib import Path
 from typing import Protocol
 
 from bakeplan.errors import ToolError
+from bakeplan.record import record
 
 
 class Handle(Protocol):

@@ -18,24 +18,24 @@ import os
 import re
 import time
 from collections.abc import Mapping, Sequence
-from bakeplan.record import field, record, replace
 from pathlib import Path
 
 from bakeplan import history as hist
 from bakeplan.bake.jobfile import job_definition, write_definition
+from bakeplan.buildx import platform_manifest
 from bakeplan.errors import BakeplanError
 from bakeplan.execute import Reporter, RunOptions, execute
-from bakeplan.buildx import platform_manifest
 from bakeplan.handover import DOCKER_LIST, OCI_INDEX, HandoverStore
 from bakeplan.history import History
 from bakeplan.invocation import bake_argv
 from bakeplan.jobs import Job
 from bakeplan.nodes import Node
+from bakeplan.outputs import image_names, pushes, repositories
 from bakeplan.plan import Plan, capable_nodes, tasks
+from bakeplan.record import field, record, replace
 from bakeplan.runner import Runner, file_name
 from bakeplan.runstate import SUCCEEDED, RunState, StepState
 from bakeplan.steps import BAKE, MERGE, JobSettings, Step, job_invocation, merge_argv, resolved_here, splits, steps_from_plan
-from bakeplan.outputs import image_names, pushes, repositories
 
 
 @record(frozen=False)

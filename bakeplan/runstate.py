@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from bakeplan.record import field, record, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bakeplan.errors import BakeplanError
 from bakeplan.fsutil import write_atomic
+from bakeplan.record import field, record, replace
 
 if TYPE_CHECKING:
     from bakeplan.steps import Step

@@ -21,7 +21,6 @@ with `docker buildx imagetools create`, as buildx does inside a multi-node build
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from bakeplan.record import record
 from typing import TYPE_CHECKING
 
 from bakeplan.bake.model import BakeResult, Target
@@ -30,6 +29,7 @@ from bakeplan.invocation import Invocation, TargetSettings, user_sets
 from bakeplan.jobs import Job
 from bakeplan.outputs import image_names, job_exports, pushes, repositories
 from bakeplan.platforms import normalize_platform
+from bakeplan.record import record
 
 if TYPE_CHECKING:
     from bakeplan.plan import Plan

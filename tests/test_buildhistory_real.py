@@ -12,7 +12,6 @@ import pytest
 
 from tests.support.clusters import Cluster
 
-
 pytestmark = [pytest.mark.buildkit, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from bakeplan.cache import (
-    CacheRefs, MAX_TAG, job_refs, job_tag, override_sets, parse_backend, sanitize_tag,
+    MAX_TAG,
+    CacheRefs,
+    job_refs,
+    job_tag,
+    override_sets,
+    parse_backend,
+    sanitize_tag,
 )
 from bakeplan.errors import UsageError
 from tests.support.clusters import Buildx

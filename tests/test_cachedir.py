@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bakeplan import buildhistory
+from bakeplan.bake.files import _code_fingerprint
 from bakeplan.fsutil import cache_home, user_cache_dir
 from bakeplan.history import default_path
 
@@ -68,3 +69,17 @@ def test_the_duration_history_and_the_build_records_live_under_BAKEPLAN_CACHE_DI
     assert remembered("b", "r1", tmp_path) == record
     assert [p.parent for p in (tmp_path / "cache").rglob("*.json")] == [tmp_path / "cache" / "buildkit-records"]
     assert not (tmp_path / "xdg").exists()
+
+
+def test_the_evaluation_cache_key_follows_the_modules_whose_objects_it_pickles(tmp_path: Path) -> None:
+    for name in ("hcl/syntax.py", "bake/definition.py", "record.py", "errors.py", "cli/print_.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("# v1\n")
+    before = _code_fingerprint(str(tmp_path))
+    (tmp_path / "cli/print_.py").write_text("# v2, longer\n")  # not a reading stage: same key
+    assert _code_fingerprint(str(tmp_path)) == before
+    for name in ("hcl/syntax.py", "bake/definition.py", "record.py", "errors.py"):
+        (tmp_path / name).write_text(f"# {name} changed\n")
+        changed = _code_fingerprint(str(tmp_path))
+        assert changed != before, name
+        before = changed

@@ -29,7 +29,8 @@ from bakeplan.emit.legs import EmitOptions, build_plan, runners_for
 from bakeplan.emit.model import BakeCall
 from bakeplan.emit.source import jobs_from_result
 from tests.support import infra
-from tests.support.ci import files_of, strings as groovy_strings
+from tests.support.ci import files_of
+from tests.support.ci import strings as groovy_strings
 from tests.support.clusters import Cluster
 from tests.support.tools import ROOT, missing, need
 

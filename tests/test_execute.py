@@ -15,7 +15,18 @@ from bakeplan.nodes import Node
 from bakeplan.runstate import FAILED, RUNNING, SUCCEEDED, RunState, StepState, read_state
 from bakeplan.steps import MERGE, Step
 from tests.support.fakerun import (
-    AMD, ARM, NODES, FakeComposer, RecordingRunner, ReleaseOnTick, log_of, ran, release_after, run, statuses, step,
+    AMD,
+    ARM,
+    NODES,
+    FakeComposer,
+    RecordingRunner,
+    ReleaseOnTick,
+    log_of,
+    ran,
+    release_after,
+    run,
+    statuses,
+    step,
 )
 
 # ---------------------------------------------------------------- placement and slots

@@ -30,7 +30,6 @@ import pytest
 from tests.support import infra
 from tests.support.clusters import Cluster, NodePair
 
-
 pytestmark = [pytest.mark.buildkit, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Sequence
-from bakeplan.record import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from bakeplan.bake.model import BakeRequest, BakeResult
 from bakeplan.bake.printing import print_document
 from bakeplan.bake.resolve import load
 from bakeplan.jobs import closure
+from bakeplan.record import replace
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "bake"
 CASES = sorted(p.name for p in CORPUS.iterdir() if (p / "expected.json").is_file()) if CORPUS.is_dir() else []

@@ -7,8 +7,27 @@ import pytest
 from bakeplan import buildx
 from bakeplan.errors import BakeplanError, ToolError
 from bakeplan.nodes import (
-    ASSUMED, DECLARED, DETECTED, LEARNED, BuilderNode, Machine, Node, _cgroup_quota, host_pools, with_speeds, declared_nodes, discover, load_config, nodes_from_buildx, normalize_platform, parse_inspect,
-    parse_ls_json, parse_node_spec, parse_size, usable, usable_cores,
+    ASSUMED,
+    DECLARED,
+    DETECTED,
+    LEARNED,
+    BuilderNode,
+    Machine,
+    Node,
+    _cgroup_quota,
+    declared_nodes,
+    discover,
+    host_pools,
+    load_config,
+    nodes_from_buildx,
+    normalize_platform,
+    parse_inspect,
+    parse_ls_json,
+    parse_node_spec,
+    parse_size,
+    usable,
+    usable_cores,
+    with_speeds,
 )
 
 DATA = Path(__file__).parent / "data" / "buildx"

@@ -10,7 +10,6 @@ import pytest
 
 from tests.support.clusters import Cluster
 
-
 pytestmark = pytest.mark.buildkit
 
 

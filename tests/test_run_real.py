@@ -25,7 +25,6 @@ import pytest
 from tests.support import infra
 from tests.support.clusters import Cluster
 
-
 pytestmark = [pytest.mark.buildkit, pytest.mark.slow]
 
 DATA = Path(__file__).parent / "data" / "run"

@@ -33,7 +33,14 @@ from bakeplan.nodes import Node
 from bakeplan.plan import Plan, build_plan
 from bakeplan.progress import LiveReporter, redact, render_summary
 from bakeplan.runs import (
-    JobComposer, RunRequest, dry_run_lines, read_digest, run, run_directory, save_history, steps_of,
+    JobComposer,
+    RunRequest,
+    dry_run_lines,
+    read_digest,
+    run,
+    run_directory,
+    save_history,
+    steps_of,
 )
 from bakeplan.runstate import FAILED, RUNNING, SKIPPED, SUCCEEDED, RunState, StepState
 from bakeplan.steps import JobSettings, Step

@@ -9,11 +9,32 @@ import pytest
 
 from bakeplan.errors import BakeplanError
 from bakeplan.runstate import (
-    CANCELLED, FAILED, PENDING, RUNNING, SKIPPED, STATE_VERSION, SUCCEEDED, RunState, StepState, finish_stopped,
-    mark_cancelled, mark_finished, mark_moved, mark_node_down, mark_node_up, mark_retried, mark_unplaceable, mark_skipped, mark_started, read_state, start_state, state_from_json,
-    state_to_json, write_state,
+    CANCELLED,
+    FAILED,
+    PENDING,
+    RUNNING,
+    SKIPPED,
+    STATE_VERSION,
+    SUCCEEDED,
+    RunState,
+    StepState,
+    finish_stopped,
+    last_run_down,
+    mark_cancelled,
+    mark_finished,
+    mark_moved,
+    mark_node_down,
+    mark_node_up,
+    mark_retried,
+    mark_skipped,
+    mark_started,
+    mark_unplaceable,
+    read_state,
+    start_state,
+    state_from_json,
+    state_to_json,
+    write_state,
 )
-from bakeplan.runstate import last_run_down
 from bakeplan.steps import BAKE, MERGE, Step
 
 STEPS = (Step("base@linux/amd64", BAKE, "base"), Step("app@linux/amd64", BAKE, "app", deps=("base@linux/amd64",)),

@@ -10,8 +10,25 @@ from hypothesis import strategies as st
 from bakeplan.errors import CycleError, NoNodeError
 from bakeplan.nodes import COMPATIBLE, EMULATED, EXACT, Node, host_pools, platform_rank
 from bakeplan.schedule import (
-    LowerBound, Placement, Problem, Schedule, State, Task, dispatch, fail, finish, give_up, node_down, node_up, prepare,
-    retry, schedule, simulate, start_state, status, stranded,
+    LowerBound,
+    Placement,
+    Problem,
+    Schedule,
+    State,
+    Task,
+    dispatch,
+    fail,
+    finish,
+    give_up,
+    node_down,
+    node_up,
+    prepare,
+    retry,
+    schedule,
+    simulate,
+    start_state,
+    status,
+    stranded,
 )
 from tests.support.plans import node
 

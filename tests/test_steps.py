@@ -8,11 +8,11 @@ import pytest
 
 from bakeplan.bake.model import BakeRequest, BakeResult
 from bakeplan.bake.resolve import load
+from bakeplan.bake.schema import csv_fields
 from bakeplan.cache import parse_backend
 from bakeplan.invocation import bake_argv
 from bakeplan.jobs import make_jobs
 from bakeplan.nodes import Node
-from bakeplan.bake.schema import csv_fields
 from bakeplan.outputs import entry_text, output_entries, repository
 from bakeplan.plan import build_plan, requested_targets
 from bakeplan.steps import BAKE, MERGE, JobSettings, Step, job_invocation, merge_argv, steps_from_plan

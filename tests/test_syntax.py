@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bakeplan.errors import BakeFileError, Location
 from bakeplan.bake.definition import parse_source
+from bakeplan.errors import BakeFileError, Location
 from bakeplan.hcl import ast
 from bakeplan.hcl import syntax as s
 from bakeplan.hcl.json import parse_json

@@ -9,13 +9,13 @@ form, split by `bakeplan.bake.csvvalue` as go-csvvalue splits it); the
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from bakeplan.record import record
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 from bakeplan.bake import csvvalue
 from bakeplan.bake.convert import DecodeError, Number, to_string, to_string_list
+from bakeplan.record import record
 
 
 @record

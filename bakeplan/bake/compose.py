@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from bakeplan.record import record
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from bakeplan.bake.composeload import as_build, context_path, expand_user, key_v
 from bakeplan.bake.composeyaml import ComposeFile, go_sprint, go_type
 from bakeplan.bake.units import ram_in_bytes
 from bakeplan.errors import BakeFileError, BakeplanError, Location
+from bakeplan.record import record
 
 __all__ = ["ComposeConfig", "ComposeFile", "ComposeTarget", "read_compose", "to_blocks", "validates"]
 

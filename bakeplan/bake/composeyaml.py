@@ -9,11 +9,11 @@ fmt.Sprint and compose-go's messages do.
 from __future__ import annotations
 
 import re
-from bakeplan.record import record
 from typing import Any
 
 from bakeplan.bake.composeenv import Positions
 from bakeplan.errors import BakeFileError, BakeplanError, Location
+from bakeplan.record import record
 
 
 @record

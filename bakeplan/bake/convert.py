@@ -9,10 +9,11 @@ messages, raising `DecodeError` for a value that does not fit.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from bakeplan.record import record
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
+
+from bakeplan.record import record
 
 
 class DecodeError(ValueError):

@@ -80,7 +80,6 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from bakeplan.record import field, record
 from typing import Any
 
 from bakeplan.bake import csvvalue
@@ -90,6 +89,7 @@ from bakeplan.hcl import values as cty
 from bakeplan.hcl.functions import Function
 from bakeplan.hcl.values import DYNAMIC, STRING, Value
 from bakeplan.platforms import buildx_local_platform
+from bakeplan.record import field, record
 
 BLOCK_KINDS = ("target", "group")
 JSON_SUFFIX = "_JSON"

@@ -18,7 +18,6 @@ import functools
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from bakeplan.record import record
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from bakeplan import observed
 from bakeplan.bake.model import BakeRequest
 from bakeplan.errors import BakeplanError
 from bakeplan.fsutil import sha256, user_cache_dir, write_atomic
+from bakeplan.record import record
 
 COMPOSE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml")
 BAKE_NAMES = ("docker-bake.json", "docker-bake.hcl", "docker-bake.override.json", "docker-bake.override.hcl")
@@ -291,13 +291,14 @@ _TOKEN_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 _TOKEN_BLANKS = bytes(byte if byte in _TOKEN_BYTES else 0x20 for byte in range(256))
 
 
-def _code_fingerprint() -> str:
-    """Changes whenever any module of bakeplan's reading stages changes."""
-    root = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))
+def _code_fingerprint(root: str = os.path.dirname(os.path.dirname(os.path.realpath(__file__)))) -> str:
+    """Changes whenever any module of bakeplan's reading stages (under the package folder `root`) changes."""
     digest = sha256(CACHE_FORMAT.encode() + sys.version.encode() + _library_stamp().encode())
-    for folder in ("hcl", "bake"):
-        for path, stat in _python_files(os.path.join(root, folder)):
-            digest.update(f"{os.path.relpath(path, root)}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    files = [item for folder in ("hcl", "bake") for item in _python_files(os.path.join(root, folder))]
+    # The cached objects are records (bakeplan.record) holding Locations (bakeplan.errors): how they pickle counts too.
+    files += [(path, os.stat(path)) for path in (os.path.join(root, "record.py"), os.path.join(root, "errors.py"))]
+    for path, stat in files:
+        digest.update(f"{os.path.relpath(path, root)}:{stat.st_size}:{stat.st_mtime_ns};".encode())
     return digest.hexdigest()
 
 

@@ -7,11 +7,11 @@ turns it into buildx's `--print` JSON; jobs, plan, run and ci read the same obje
 from __future__ import annotations
 
 from collections.abc import Mapping
-from bakeplan.record import field, record
 from pathlib import Path
 from typing import Any
 
 from bakeplan.errors import Location
+from bakeplan.record import field, record
 
 # A JSON-compatible value: str, int, float, bool, None, list, dict.
 JSONValue = Any

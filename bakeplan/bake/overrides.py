@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from bakeplan.record import field, record
 from functools import lru_cache
 from typing import Any
 
 from bakeplan.bake import schema
 from bakeplan.bake.schema import DecodeError, TargetFields
 from bakeplan.errors import BakeplanError
+from bakeplan.record import field, record
 
 # buildx v0.38's newOverrides: plural key names are aliases of singular ones, so
 # `--set t.tags=a --set t.tag+=b` is one override of one key.

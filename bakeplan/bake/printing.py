@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import re
-from json.encoder import encode_basestring  # C-accelerated
 from collections.abc import Mapping
+from json.encoder import encode_basestring  # C-accelerated
 from typing import Any
 
 from bakeplan.bake.model import BakeResult, JSONValue

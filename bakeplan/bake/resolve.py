@@ -23,7 +23,6 @@ written, a matrix's targets in bakeplan's matrix order (buildx: random).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from bakeplan.record import field, record
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from bakeplan.bake.buildopts import build_checks
 from bakeplan.bake.model import BakeRequest, BakeResult, Target
 from bakeplan.bake.schema import RawAttribute, TargetFields
 from bakeplan.errors import BakeFileError, BakeplanError, CycleError, Location
+from bakeplan.record import field, record
 
 
 @record

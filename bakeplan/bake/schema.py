@@ -19,7 +19,6 @@ and the `FromCtyValue` methods of buildx's `util/buildflags`.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from bakeplan.record import record
 from typing import Any
 
 from bakeplan.bake.buildflags import (
@@ -52,6 +51,7 @@ from bakeplan.bake.buildflags import (
 )
 from bakeplan.bake.convert import DecodeError, Number, format_number, lower, to_bool, to_string, to_string_list, to_string_map
 from bakeplan.errors import BakeFileError, Location
+from bakeplan.record import record
 
 # The entry types and parsers live in bakeplan.bake.buildflags, the conversions in
 # bakeplan.bake.convert; they stay importable from here, where callers found them.

@@ -6,7 +6,6 @@ import os
 import shlex
 import sys
 from collections.abc import Sequence
-from bakeplan.record import record
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -16,6 +15,7 @@ import typer
 from bakeplan.cli import pflag
 from bakeplan.cli.options import Exclude, Files, Names, NoCache, Only, Provenance, Pull, Sbom, Sets, Vars
 from bakeplan.cli.request import bake_request, definition_sets
+from bakeplan.record import record
 
 if TYPE_CHECKING:
     from bakeplan.emit.build import CIRequest

@@ -10,7 +10,16 @@ import typer
 
 from bakeplan.cli import pflag
 from bakeplan.cli.options import (
-    Builder, Exclude, Files, HistoryFile, Names, NodeSpecs, NodesFile, Only, Sets, Vars,
+    Builder,
+    Exclude,
+    Files,
+    HistoryFile,
+    Names,
+    NodesFile,
+    NodeSpecs,
+    Only,
+    Sets,
+    Vars,
 )
 from bakeplan.cli.request import bake_request
 

@@ -6,7 +6,6 @@ import functools
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from bakeplan.record import replace
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -15,9 +14,19 @@ import typer
 
 from bakeplan.cli import pflag
 from bakeplan.cli.options import (
-    Builder, Exclude, Files, HistoryFile, Names, NodeSpecs, NodesFile, Only, Sets, Vars,
+    Builder,
+    Exclude,
+    Files,
+    HistoryFile,
+    Names,
+    NodesFile,
+    NodeSpecs,
+    Only,
+    Sets,
+    Vars,
 )
 from bakeplan.cli.request import bake_request, definition_sets
+from bakeplan.record import replace
 
 if TYPE_CHECKING:
     from bakeplan.bake.model import BakeRequest

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Sequence
-from bakeplan.record import field, record, replace
 from pathlib import Path
 
 from bakeplan.bake.model import BakeRequest, BakeResult
@@ -15,6 +14,7 @@ from bakeplan.emit.since import changed_files, select_changed
 from bakeplan.emit.source import jobs_from_result
 from bakeplan.errors import BakeplanError
 from bakeplan.jobs import Filter
+from bakeplan.record import field, record, replace
 
 
 @record

@@ -13,10 +13,10 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from bakeplan.record import record
 from pathlib import Path
 
 import bakeplan
+from bakeplan.record import record
 
 # Generated file name -> the `bakeplan ci` arguments that produce it.
 OUTPUTS: Mapping[str, tuple[str, ...]] = {

@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Callable, Iterable, Sequence
-from bakeplan.record import replace
 
 from bakeplan.emit.model import BakeCall, CIPlan, Handoff, Leg, Merge, Omitted
 from bakeplan.invocation import Invocation, bake_argv
+from bakeplan.record import replace
 
 BINFMT_IMAGE = "tonistiigi/binfmt"
 # From a pushed index, the one image manifest (not the attestation manifests buildx adds).

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterator
-from bakeplan.record import record
 
 from bakeplan.emit.commands import (
     binfmt_argv,
@@ -38,6 +37,7 @@ from bakeplan.emit.commands import (
     save_digest_script,
 )
 from bakeplan.emit.model import CIPlan, Leg
+from bakeplan.record import record
 
 METADATA = "bake-metadata.json"
 DIGESTS = "digests"

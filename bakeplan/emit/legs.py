@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping, Sequence
-from bakeplan.record import record
 
 from bakeplan.cache import CacheBackend, job_refs
 from bakeplan.emit.model import BakeCall, CIPlan, Handoff, Job, Leg, Merge, chunk, layers
@@ -32,6 +31,7 @@ from bakeplan.errors import UsageError
 from bakeplan.invocation import TargetSettings, user_sets
 from bakeplan.outputs import digest_output, image_names, job_exports, pushes, repositories, repository
 from bakeplan.platforms import PLATFORM_SPEC, normalize_platform
+from bakeplan.record import record
 
 # Per CI system: runner label per platform, and the label for everything else.
 DEFAULT_RUNNERS: Mapping[str, tuple[tuple[tuple[str, str], ...], str]] = {

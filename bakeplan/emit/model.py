@@ -26,13 +26,13 @@ Policy:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from bakeplan.record import field, record, replace
 
 import networkx as nx
 
 from bakeplan import dag
 from bakeplan.bake.model import JSONValue, Target
 from bakeplan.invocation import TargetSettings
+from bakeplan.record import field, record, replace
 
 
 @record

@@ -13,13 +13,13 @@ from __future__ import annotations
 import posixpath
 import subprocess
 from collections.abc import Callable, Iterable, Sequence
-from bakeplan.record import record
 from pathlib import Path
 
 import networkx as nx
 
 from bakeplan.emit.model import Job, Omitted, dependency_graph
 from bakeplan.errors import BakeplanError, ToolError
+from bakeplan.record import record
 
 Runner = Callable[..., "subprocess.CompletedProcess[bytes]"]
 

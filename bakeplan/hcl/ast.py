@@ -67,11 +67,11 @@ Parsing lives in `bakeplan.hcl.syntax` (native syntax) and `bakeplan.hcl.json`.
 from __future__ import annotations
 
 import copyreg
-from bakeplan.record import field, record
 from typing import Any, TypeAlias
 from typing import Literal as TypingLiteral
 
 from bakeplan.errors import Location
+from bakeplan.record import field, record
 
 LiteralKind: TypeAlias = TypingLiteral["string", "number", "bool", "null"]
 

@@ -20,13 +20,13 @@ from __future__ import annotations
 import json
 import re
 from bisect import bisect_right
-from bakeplan.record import record
 from typing import cast
 
 from bakeplan.errors import BakeFileError, Location
 from bakeplan.hcl import template
 from bakeplan.hcl.ast import Attribute, Block, Body, Expr, Literal, LiteralKind, Object, ObjectItem, Tuple
 from bakeplan.hcl.syntax import decode, no_gc, parse_expression
+from bakeplan.record import record
 
 # block type -> (number of labels, nested block schema)
 _TOP_BLOCKS: dict[str, int] = {"variable": 1, "function": 1, "target": 1, "group": 1}

@@ -21,10 +21,10 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Callable
-from bakeplan.record import record
 
 from bakeplan.errors import BakeFileError, Location
 from bakeplan.hcl import ast
+from bakeplan.record import record
 
 ParseExpr = Callable[[str, Location], "ast.Expr"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from bakeplan.record import record
 
 from bakeplan.platforms import normalize_platform, platform_text
+from bakeplan.record import record
 
 HOSTNAME_LABEL = "org.mobyproject.buildkit.worker.hostname"  # set by BuildKit's workers (worker/label)
 

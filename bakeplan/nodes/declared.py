@@ -13,6 +13,7 @@ from bakeplan.errors import BakeplanError, UsageError
 from bakeplan.nodes.model import ASSUMED, DECLARED, Node
 from bakeplan.platforms import PLATFORM_SPEC, normalize_platform
 
+
 def parse_size(text: str, where: str = "") -> int:
     """`8g`, `512m`, `2GiB`, `1024` (bytes) -> bytes: docker's memory sizes (binary multiples), as `resources.memory`."""
     try:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from bakeplan.record import replace
 
 from bakeplan.errors import ToolError
 from bakeplan.nodes.builders import BuilderNode
 from bakeplan.nodes.machine import Machine, on_machine, this_machine
 from bakeplan.nodes.model import ASSUMED, DETECTED, LEARNED, Node
 from bakeplan.platforms import node_local_platform
+from bakeplan.record import replace
 
 
 def nodes_from_buildx(items: Sequence[BuilderNode], machine: Machine) -> tuple[Node, ...]:

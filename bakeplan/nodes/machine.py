@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import re
-from bakeplan.record import record
 from pathlib import Path
+
+from bakeplan.record import record
 
 
 def usable_cores(*, _cgroup_root: Path = Path("/sys/fs/cgroup")) -> int:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import io
 import textwrap
 from collections.abc import Mapping, Sequence
-from bakeplan.record import record
 
 from rich.console import Console
 from rich.table import Table
@@ -23,6 +22,7 @@ from rich.text import Text
 
 from bakeplan.nodes import Node
 from bakeplan.plan import JobTiming, Plan
+from bakeplan.record import record
 
 BAR = 40  # the widest Gantt column
 MIN_BAR = 10  # below this the Gantt column is left out

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from bakeplan.record import field, record
 
 from bakeplan.nodes import Node
+from bakeplan.record import field, record
 
 DEFAULT_EMULATION_FACTOR = 3.0
 

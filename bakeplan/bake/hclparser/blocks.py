@@ -4,7 +4,6 @@ checked as buildx's resolveBlockNames does), then their decodable attributes eva
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from bakeplan.record import field, record
 from typing import TYPE_CHECKING
 
 from bakeplan.bake import matrix as mx
@@ -17,6 +16,7 @@ from bakeplan.hcl import values as cty
 from bakeplan.hcl.evaluate import Compiler, Counted, Env, error, expr_loc, start_range
 from bakeplan.hcl.evaluate import failed as failed_diagnostics
 from bakeplan.hcl.values import STRING, Value
+from bakeplan.record import field, record
 
 if TYPE_CHECKING:
     from bakeplan.bake.hclparser.references import References

@@ -6,7 +6,6 @@ A name written as several target blocks follows hclparser's state for them
 
 from __future__ import annotations
 
-from bakeplan.record import field, record
 from typing import TYPE_CHECKING
 
 from bakeplan.bake.hclparser.sources import find_attribute
@@ -15,6 +14,7 @@ from bakeplan.hcl import ast
 from bakeplan.hcl import values as cty
 from bakeplan.hcl.evaluate import error, expr_loc
 from bakeplan.hcl.values import DYNAMIC, STRING, Value
+from bakeplan.record import field, record
 
 if TYPE_CHECKING:
     from bakeplan.bake.hclparser.blocks import Instance

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from bakeplan.record import field, record
 
 from bakeplan.bake.definition import BLOCK_KINDS
 from bakeplan.hcl import ast
 from bakeplan.hcl.evaluate import error
+from bakeplan.record import field, record
 
 
 @record(frozen=False)

@@ -39,7 +39,10 @@ the names its callers use.
 
 from __future__ import annotations
 
-
+from bakeplan.hcl.evaluate.calls import call_function
+from bakeplan.hcl.evaluate.compiler import Compiler, literal_value
+from bakeplan.hcl.evaluate.count import Counted, counted, diagnostics, failed
+from bakeplan.hcl.evaluate.operators import describe_mismatch, unify_result
 from bakeplan.hcl.evaluate.scope import (
     Env,
     EvalContext,
@@ -51,10 +54,6 @@ from bakeplan.hcl.evaluate.scope import (
     unknown_function,
     unknown_variable,
 )
-from bakeplan.hcl.evaluate.calls import call_function
-from bakeplan.hcl.evaluate.compiler import Compiler, literal_value
-from bakeplan.hcl.evaluate.count import Counted, counted, diagnostics, failed
-from bakeplan.hcl.evaluate.operators import describe_mismatch, unify_result
 from bakeplan.hcl.evaluate.templates import to_text
 from bakeplan.hcl.evaluate.traversal import get_attr, index
 from bakeplan.hcl.evaluate.typeexpr import from_json, json_expression, keyword, type_constraint

@@ -10,7 +10,6 @@ from bakeplan.hcl import values as cty
 from bakeplan.hcl.evaluate.scope import error, expr_loc
 from bakeplan.hcl.values import DYNAMIC, STRING
 
-
 _IDENTIFIER = r"^[^\W\d][\w-]*$"  # compiled (and cached by `re`) on first use: JSON files only
 
 

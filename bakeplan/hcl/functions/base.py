@@ -8,12 +8,12 @@ argument conversion before a call, and the small value helpers the families use.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from bakeplan.record import record
 from functools import lru_cache
 from typing import Any
 
 from bakeplan.hcl import values as V
 from bakeplan.hcl.values import DYNAMIC, NUMBER, STRING, ConversionError, Type, Value
+from bakeplan.record import record
 
 # --------------------------------------------------------------------------
 # The function model

@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from bakeplan.record import record
-from datetime import datetime, timedelta, UTC
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bakeplan.hcl import values as V
@@ -35,6 +34,7 @@ from bakeplan.hcl.functions.datetime import (
     parse_rfc3339,
 )
 from bakeplan.hcl.values import DYNAMIC, FALSE, NUMBER, STRING, TRUE, Value
+from bakeplan.record import record
 
 
 def _sanitize(a: list[Value]) -> Value:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from bakeplan.record import record
 from fractions import Fraction
 from typing import Any
 
@@ -35,6 +34,7 @@ from bakeplan.hcl.values import (
     Type,
     Value,
 )
+from bakeplan.record import record
 
 
 def _go_quote_rune(ch: str) -> str:

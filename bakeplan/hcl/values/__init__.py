@@ -76,6 +76,47 @@ sorted keys, HTML-safe escaping), ``json_decode(text)``, ``iter_elements(value)`
 
 from __future__ import annotations
 
+# conversion first: it imports unification, which reaches back to it through the module object
+from bakeplan.hcl.values.conversion import (
+    Conversion,
+    ConversionError,
+    can_convert,
+    convert,
+    get_conversion,
+    mismatch_message,
+)
+from bakeplan.hcl.values.json import (
+    JSONError,
+    from_python,
+    go_json_string,
+    json_decode,
+    json_encode,
+    to_python,
+)
+from bakeplan.hcl.values.numbers import (
+    FLOAT_PREC,
+    LITERAL_PREC,
+    NIL_POINTER_PANIC,
+    BigFloat,
+    Int64,
+    NegZero,
+    NilPointerPanic,
+    Number,
+    _decimal_digits,
+    _shortest_digits,
+    format_number,
+    is_integer,
+    is_negative,
+    num_add,
+    num_cmp,
+    num_div,
+    num_mod,
+    num_mul,
+    num_neg,
+    num_sub,
+    parse_number,
+    round_decimal,
+)
 from bakeplan.hcl.values.types import (
     BOOL,
     DYNAMIC,
@@ -96,30 +137,7 @@ from bakeplan.hcl.values.types import (
     is_iterable,
     without_optional,
 )
-from bakeplan.hcl.values.numbers import (
-    FLOAT_PREC,
-    LITERAL_PREC,
-    NIL_POINTER_PANIC,
-    BigFloat,
-    Int64,
-    NegZero,
-    NilPointerPanic,
-    Number,
-    _decimal_digits,
-    _shortest_digits,
-    format_number,
-    is_integer,
-    is_negative,
-    num_add,
-    num_cmp,
-    num_div,
-    round_decimal,
-    num_mod,
-    num_mul,
-    num_neg,
-    num_sub,
-    parse_number,
-)
+from bakeplan.hcl.values.unification import unify, unify_values
 from bakeplan.hcl.values.values import (
     EMPTY_OBJECT,
     EMPTY_STRING,
@@ -141,24 +159,6 @@ from bakeplan.hcl.values.values import (
     set_val,
     string_val,
     tuple_val,
-)
-# conversion first: it imports unification, which reaches back to it through the module object
-from bakeplan.hcl.values.conversion import (
-    Conversion,
-    ConversionError,
-    can_convert,
-    convert,
-    get_conversion,
-    mismatch_message,
-)
-from bakeplan.hcl.values.unification import unify, unify_values
-from bakeplan.hcl.values.json import (
-    JSONError,
-    from_python,
-    go_json_string,
-    json_decode,
-    json_encode,
-    to_python,
 )
 
 __all__ = [

@@ -1,6 +1,6 @@
 """buildx's util/buildflags: the cache, output, attest, secret, ssh, resources and policy entries.
 
-Each entry is a frozen dataclass whose `to_json` writes what Go's MarshalJSON
+Each entry is a frozen record (`bakeplan.record`) whose `to_json` writes what Go's MarshalJSON
 writes. The `parse_*_text` functions are the entries' UnmarshalText (their CSV
 form, split by `bakeplan.bake.csvvalue` as go-csvvalue splits it); the
 `decode_*` functions are their FromCtyValue (a list of CSV strings or objects).

@@ -7,7 +7,7 @@ struct (docker/buildx bake/bake.go `type Target struct`), which is the order
 
 - `str` for `*string` fields, `bool` for `*bool`,
 - `list[str]` for `[]string`, `dict[str, str | None]` for the maps,
-- lists of the frozen entry dataclasses of `bakeplan.bake.buildflags` for
+- lists of the frozen entry records of `bakeplan.bake.buildflags` for
   cache/output/attest/secret/ssh,
 - `Resources` and `list[Policy]` for the two object fields.
 

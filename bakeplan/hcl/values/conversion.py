@@ -256,13 +256,16 @@ def _elem_convs(etys: Sequence[Type], target: Type, unsafe: bool) -> list[Conver
     return convs
 
 
+def _tuple_elem_convs(have: TupleType, ety: Type, unsafe: bool) -> list[Conversion | None] | None:
+    """Each element's conversion to the list's or set's element type (None: kept as it is); None if one cannot convert."""
+    target = _unify_for_collection(have.elems, ety, unsafe)
+    return None if target is None else _elem_convs(have.elems, target, unsafe)
+
+
 def _tuple_to_list(have: TupleType, ety: Type, unsafe: bool) -> Conversion | None:
     if not have.elems:
         return lambda v: Value(ListType(without_optional(ety)), ())
-    target = _unify_for_collection(have.elems, ety, unsafe)
-    if target is None:
-        return None
-    convs = _elem_convs(have.elems, target, unsafe)
+    convs = _tuple_elem_convs(have, ety, unsafe)
     if convs is None:
         return None
 
@@ -282,10 +285,7 @@ def _tuple_to_list(have: TupleType, ety: Type, unsafe: bool) -> Conversion | Non
 def _tuple_to_set(have: TupleType, ety: Type, unsafe: bool) -> Conversion | None:
     if not have.elems:
         return lambda v: Value(SetType(without_optional(ety)), ())
-    target = _unify_for_collection(have.elems, ety, unsafe)
-    if target is None:
-        return None
-    convs = _elem_convs(have.elems, target, unsafe)
+    convs = _tuple_elem_convs(have, ety, unsafe)
     if convs is None:
         return None
 
